@@ -1,0 +1,2 @@
+//! zmqbus: the native core. (Module map filled in as engines land.)
+#![deny(clippy::all)]
