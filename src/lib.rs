@@ -1,2 +1,20 @@
-//! zmqbus: the native core. (Module map filled in as engines land.)
+//! zmqbus: the native core of the `zmqbus` npm package.
+//!
+//! Map of the crate (each engine = pure codec, pure state machine, one event loop task):
+//! - [`runtime`]: the addon's single tokio runtime thread.
+//! - [`boundary`]: batched Node <-> Rust delivery (one call per batch, never per message).
+//! - [`error`]: the one mapping of every layer's error enum to JS errors with a `code`.
+//! - `binding`: `#[napi]` glue only; converts arguments and talks to event loops.
 #![deny(clippy::all)]
+
+pub mod boundary;
+pub mod error;
+pub mod runtime;
+
+mod binding;
+
+/// Starts the runtime thread when Node loads the addon, so the first socket does not pay for it.
+#[napi_derive::module_init]
+fn init() {
+  runtime::handle();
+}

@@ -1,0 +1,15 @@
+'use strict'
+// zmqbus: one package for the brokerless bus, the pigato request/reply framework and the
+// classic ZeroMQ socket API, all over a Rust core. Hand-written entry over binding.js.
+const Broker = require('./lib/broker')
+const Worker = require('./lib/worker')
+const Client = require('./lib/client')
+const Directory = require('./lib/directory')
+
+module.exports = {
+  Broker,
+  Worker,
+  Client,
+  services: { Directory },
+  nativeVersion: () => require('./lib/native').nativeVersion()
+}

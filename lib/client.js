@@ -1,0 +1,197 @@
+'use strict'
+// pigato-compatible Client over the native MDP client (src/mdp, src/binding/client.rs).
+// Heartbeats, liveness, reconnects and request timeouts run in Rust; this file keeps the
+// user's streams and callbacks and turns reply batches into their events.
+const { Readable } = require('stream')
+const { randomUUID } = require('crypto')
+const native = require('./native')
+const K = require('./kinds')
+const check = require('./validate')
+const { NativeEngine } = require('./engine')
+const { BatchReader } = require('./boundary')
+
+const DEFAULTS = { autostart: false, reconnect: 1000, heartbeat: 2500, timeout: 60000, retry: 0 }
+
+class Client extends NativeEngine {
+  constructor (broker, conf) {
+    super()
+    check.endpoint(broker, 'broker')
+    conf = check.conf(conf)
+    check.numbers(conf, [['heartbeat', 1], ['reconnect', 0], ['timeout', -1], ['retry', 0]])
+    check.functions(conf, ['onConnect', 'onDisconnect'])
+    if (conf.prefix !== undefined) check.string(conf.prefix, 'conf.prefix')
+    this.broker = broker
+    this.conf = Object.assign({ prefix: 'C' + randomUUID() }, DEFAULTS, conf)
+    this.reqs = new Map()
+    this._handle = null
+    if (this.conf.autostart) this.start()
+  }
+
+  start () {
+    this.stop()
+    this.socketId = this.conf.prefix + '-' + randomUUID()
+    const handle = new native.ClientHandle((batch) => this._onBatch(handle, batch))
+    this._handle = handle
+    handle.start(this.broker, this.conf.prefix, this.socketId, this.conf.heartbeat, this.conf.reconnect)
+    this._hold()
+    this.emit('start')
+  }
+
+  stop () {
+    const handle = this._handle
+    if (!handle) return
+    this._flush()
+    this._handle = null
+    delete this.socketId
+    handle.stop()
+    this._release()
+    this._failAll('C_STOPPED')
+    this._emitSafe('disconnect')
+    if (this.conf.onDisconnect) this._safely(this.conf.onDisconnect, this)
+    this.emit('stop')
+  }
+
+  /** request(service, data, opts) -> Readable, or request(service, data, partialCb, finalCb, opts). */
+  request (service, data, a, b, c) {
+    if (arguments.length >= 4) {
+      this._send(service, data, c, { partial: a, final: b, stream: null })
+      return undefined
+    }
+    const stream = new Readable({ objectMode: true, read: noop })
+    const req = { partial: null, final: null, stream }
+    const rid = this._send(service, data, a, req)
+    stream.heartbeat = () => this.heartbeat(rid)
+    return stream
+  }
+
+  requestStream (service, data, opts) {
+    return this.request(service, data, opts)
+  }
+
+  /** Promise of the final reply; partial replies go to `onPartial(data)` when given. */
+  call (service, data, opts, onPartial) {
+    return new Promise((resolve, reject) => {
+      this._send(service, data, opts, {
+        partial: onPartial ? (err, d) => { if (!err) onPartial(d) } : null,
+        final: (err, d) => (err ? reject(replyError(err)) : resolve(d)),
+        stream: null
+      })
+    })
+  }
+
+  /** Heartbeat the broker, or (with a request id) the worker serving that request. */
+  heartbeat (rid) {
+    if (!this._handle) return
+    const w = this._commands()
+    if (rid === undefined || rid === null || rid === '') {
+      w.begin(K.C_HEARTBEAT, 0)
+    } else {
+      w.begin(K.C_REQ_HEARTBEAT, 1)
+      w.str(String(rid))
+    }
+  }
+
+  _send (service, data, opts, req) {
+    check.string(service, 'service')
+    const o = opts !== null && typeof opts === 'object' ? opts : {}
+    if (o.timeout === undefined) o.timeout = this.conf.timeout
+    if (o.retry === undefined) o.retry = this.conf.retry
+    const rid = randomUUID()
+    req.ended = false
+    this.reqs.set(rid, req)
+    if (!this._handle) {
+      process.nextTick(() => this._finish(rid, '-1', '"C_NOT_STARTED"'))
+      return rid
+    }
+    const w = this._commands()
+    w.begin(K.C_REQUEST, 5)
+    w.str(service)
+    w.str(rid)
+    const json = JSON.stringify(data)
+    w.str(json === undefined ? '' : json)
+    w.str(JSON.stringify(o))
+    w.str(String(typeof o.timeout === 'number' ? o.timeout : this.conf.timeout))
+    return rid
+  }
+
+  _onBatch (handle, batch) {
+    if (handle !== this._handle) return // a stopped session's late events
+    const r = new BatchReader(batch)
+    for (let kind = r.next(); kind !== -1; kind = r.next()) {
+      switch (kind) {
+        case K.E_PARTIAL: this._partial(r.str(), r.str(), r.str()); break
+        case K.E_FINAL: this._finish(r.str(), r.str(), r.str()); break
+        case K.E_CONNECT:
+          this._emitSafe('connect')
+          if (this.conf.onConnect) this._safely(this.conf.onConnect, this)
+          break
+        case K.E_DISCONNECT:
+          this._emitSafe('disconnect')
+          if (this.conf.onDisconnect) this._safely(this.conf.onDisconnect, this)
+          this._emitSafe('stop')
+          break
+        case K.E_STARTED:
+          this.socketId = r.str()
+          this._emitSafe('start')
+          break
+        case K.E_ERROR: this._protocolError(r.str(), r.str()); break
+      }
+    }
+  }
+
+  _partial (rid, status, data) {
+    const req = this.reqs.get(rid)
+    if (!req) return this._protocolError('ERR_REQ_INVALID', rid)
+    const value = data ? JSON.parse(data) : null
+    const err = status === '-1' ? value : null
+    if (req.stream) {
+      if (err) this._safely(req.stream.emit, req.stream, 'error', err)
+      req.stream.push(err ? null : value)
+    } else if (req.partial) {
+      this._safely(req.partial, null, null, err ? null : value)
+    }
+  }
+
+  _finish (rid, status, data) {
+    const req = this.reqs.get(rid)
+    if (!req) return this._protocolError('ERR_REQ_INVALID', rid)
+    this.reqs.delete(rid)
+    req.ended = true
+    let value = null
+    if (data) {
+      try { value = JSON.parse(data) } catch (e) { value = data }
+    }
+    const err = status === '-1' ? value : null
+    if (err !== null) value = null
+    if (req.stream) {
+      if (err) this._safely(req.stream.emit, req.stream, 'error', err)
+      req.stream.push(value)
+      req.stream.push(null)
+    } else if (req.final) {
+      this._safely(req.final, null, err, value)
+    }
+  }
+
+  _failAll (code) {
+    const json = JSON.stringify(code)
+    for (const rid of Array.from(this.reqs.keys())) this._finish(rid, '-1', json)
+  }
+
+  /** Protocol errors go to 'error' listeners; with none they are counted, never thrown. */
+  _protocolError (code) {
+    this.droppedMessages = (this.droppedMessages || 0) + 1
+    if (this.listenerCount('error') > 0) this._emitSafe('error', code)
+  }
+}
+
+function replyError (value) {
+  if (value instanceof Error) return value
+  const err = new Error(typeof value === 'string' ? value : JSON.stringify(value))
+  err.code = typeof value === 'string' ? value : 'EREPLY'
+  err.data = value
+  return err
+}
+
+function noop () {}
+
+module.exports = Client

@@ -1,0 +1,211 @@
+'use strict'
+// pigato-compatible Worker over the native MDP worker (src/mdp, src/binding/worker.rs).
+// Heartbeats, liveness and reconnects run in Rust; requests arrive here in batches and each
+// becomes a 'request' event with a Reply, an object-mode Writable.
+const { Writable } = require('stream')
+const { randomUUID } = require('crypto')
+const native = require('./native')
+const K = require('./kinds')
+const check = require('./validate')
+const { NativeEngine } = require('./engine')
+const { BatchReader } = require('./boundary')
+
+const DEFAULTS = { heartbeat: 2500, reconnect: 1000, concurrency: 100 }
+const LIVENESS = 3
+const PARTIAL = '6'
+const FINAL = '3'
+const REJECT = '7'
+
+class Worker extends NativeEngine {
+  constructor (broker, service, conf) {
+    super()
+    check.endpoint(broker, 'broker')
+    check.string(service, 'service')
+    conf = check.conf(conf)
+    check.numbers(conf, [['heartbeat', 1], ['reconnect', 0], ['concurrency', -1]])
+    check.functions(conf, ['onConnect', 'onDisconnect'])
+    if (conf.prefix !== undefined) check.string(conf.prefix, 'conf.prefix')
+    this.broker = broker
+    this.service = service
+    this.conf = Object.assign({ prefix: 'W' + randomUUID() }, DEFAULTS, conf)
+    this.reqs = new Map()
+    this._handle = null
+    this._watchConcurrency()
+  }
+
+  /** `worker.conf.concurrency = n` reaches the broker with the next heartbeat. */
+  _watchConcurrency () {
+    let value = this.conf.concurrency
+    Object.defineProperty(this.conf, 'concurrency', {
+      enumerable: true,
+      configurable: true,
+      get: () => value,
+      set: (n) => {
+        if (typeof n !== 'number' || !Number.isFinite(n) || n < -1) {
+          throw check.typeError(`The "conf.concurrency" option must be a number >= -1; received ${n}`)
+        }
+        value = n
+        if (this._handle) {
+          const w = this._commands()
+          w.begin(K.W_CONCURRENCY, 1)
+          w.str(String(n))
+        }
+      }
+    })
+  }
+
+  start () {
+    this.stop()
+    this.socketId = this.conf.prefix + '-' + randomUUID()
+    const handle = new native.WorkerHandle((batch) => this._onBatch(handle, batch))
+    this._handle = handle
+    handle.start(this.broker, this.service, this.conf.prefix, this.socketId,
+      this.conf.heartbeat, this.conf.reconnect, this.conf.concurrency)
+    this._hold()
+    this.emit('start')
+  }
+
+  stop () {
+    const handle = this._handle
+    if (!handle) return
+    this._flush()
+    this._handle = null
+    delete this.socketId
+    handle.stop()
+    this._release()
+    this.reqs.clear()
+    this._emitSafe('disconnect')
+    if (this.conf.onDisconnect) this._safely(this.conf.onDisconnect, this)
+    this.emit('stop')
+  }
+
+  /** Sends a heartbeat now; `opts` fields ride along with the concurrency. */
+  heartbeat (opts) {
+    if (!this._handle) return
+    const w = this._commands()
+    w.begin(K.W_HEARTBEAT, 1)
+    w.str(JSON.stringify(Object.assign({}, opts, { concurrency: this.conf.concurrency })))
+  }
+
+  _reply (type, req, status, data, opts) {
+    if (!this._handle) return
+    const w = this._commands()
+    w.begin(K.W_REPLY, 6)
+    w.str(type)
+    w.str(req.clientId)
+    w.str(req.rid)
+    w.str(status)
+    const json = JSON.stringify(data)
+    w.str(json === undefined ? '' : json)
+    const o = JSON.stringify(opts)
+    w.str(o === undefined ? '' : o)
+  }
+
+  _onBatch (handle, batch) {
+    if (handle !== this._handle) return
+    const r = new BatchReader(batch)
+    for (let kind = r.next(); kind !== -1; kind = r.next()) {
+      switch (kind) {
+        case K.E_REQUEST: this._request(r.str(), r.str(), r.str(), r.str(), r.str()); break
+        case K.E_REQ_HEARTBEAT: {
+          const req = this.reqs.get(r.str())
+          if (req) req.beat = Date.now()
+          break
+        }
+        case K.E_CONNECT:
+          this._emitSafe('connect')
+          if (this.conf.onConnect) this._safely(this.conf.onConnect, this)
+          break
+        case K.E_DISCONNECT:
+          this.reqs.clear()
+          this._emitSafe('disconnect')
+          if (this.conf.onDisconnect) this._safely(this.conf.onDisconnect, this)
+          this._emitSafe('stop')
+          break
+        case K.E_STARTED:
+          this.socketId = r.str()
+          this._emitSafe('start')
+          break
+        case K.E_ERROR: {
+          const code = r.str()
+          if (this.listenerCount('error') > 0) this._emitSafe('error', code)
+          break
+        }
+      }
+    }
+  }
+
+  _request (clientId, service, rid, data, opts) {
+    const req = { clientId, service, rid, data: null, opts: {}, ended: false, beat: Date.now() }
+    if (data) { try { req.data = JSON.parse(data) } catch (e) {} }
+    if (opts) { try { req.opts = JSON.parse(opts) } catch (e) {} }
+    this.reqs.set(rid, req)
+    const reply = new Reply(this, req)
+    try {
+      this.emit('request', req.data, reply, req.opts)
+    } catch (err) {
+      this._userError(err)
+    }
+  }
+}
+
+/** The reply stream handed to 'request' handlers: write() = partial, end() = final. */
+class Reply extends Writable {
+  constructor (worker, req) {
+    super({ objectMode: true })
+    this._worker = worker
+    this._req = req
+    this._endNull = false
+    this.ended = false
+    this.opts = {}
+  }
+
+  _write (chunk, encoding, cb) {
+    const type = this.ended ? FINAL : PARTIAL
+    this._worker._reply(type, this._req, '0', this._endNull ? null : chunk, this.opts)
+    cb(null)
+  }
+
+  end (chunk, encoding, cb) {
+    if (typeof chunk === 'function') { cb = chunk; chunk = undefined }
+    this.ended = true
+    if (chunk === undefined || chunk === null) {
+      chunk = ''
+      this._endNull = true
+    }
+    const ret = super.end(chunk, encoding, cb)
+    this._done()
+    return ret
+  }
+
+  /** Hands the request back to the broker for another worker. */
+  reject (err) {
+    this._worker._reply(REJECT, this._req, '0', err, undefined)
+    this._done()
+  }
+
+  /** Ends the request with an error (status -1). */
+  error (err) {
+    this._worker._reply(FINAL, this._req, '-1', err, undefined)
+    this._done()
+  }
+
+  heartbeat () {
+    this._worker.heartbeat()
+  }
+
+  /** Still tracked, not ended, and the client's request heartbeats are alive. */
+  active () {
+    const w = this._worker
+    return w.reqs.get(this._req.rid) === this._req && !this._req.ended &&
+      Date.now() - this._req.beat < LIVENESS * w.conf.heartbeat
+  }
+
+  _done () {
+    this._req.ended = true
+    if (this._worker.reqs.get(this._req.rid) === this._req) this._worker.reqs.delete(this._req.rid)
+  }
+}
+
+module.exports = Worker
+module.exports.Reply = Reply

@@ -1,0 +1,162 @@
+//! `#[napi]` handles of the pigato-compatible engine: `ClientHandle`, `WorkerHandle`,
+//! `BrokerHandle`. Each converts arguments and starts one event loop on the runtime thread;
+//! the protocol lives in `crate::mdp`.
+
+use super::handle::Handle;
+use crate::error::{JsError, JsResult};
+use crate::mdp::eventloop::{broker, client, worker};
+use napi::bindgen_prelude::{Buffer, Function};
+use napi_derive::napi;
+use std::time::Duration;
+
+fn millis(value: f64, name: &str) -> Result<Duration, JsError> {
+  if value.is_finite() && value >= 0.0 && value < 1e12 {
+    Ok(Duration::from_millis(value as u64))
+  } else {
+    Err(JsError::invalid(format!("{name} must be a number of milliseconds >= 0; received {value}")))
+  }
+}
+
+/// Native side of `Client`: one DEALER session with heartbeats, liveness, reconnects and
+/// request timeouts, delivering replies in batches.
+#[napi]
+pub struct ClientHandle {
+  inner: Handle,
+}
+
+#[napi]
+impl ClientHandle {
+  /// `onEvents(batch)` receives packed event records (see lib/kinds.js).
+  #[napi(constructor)]
+  pub fn new(on_events: Function<Buffer, ()>) -> napi::Result<Self> {
+    Ok(Self { inner: Handle::new(on_events)? })
+  }
+
+  /// Connects to `broker` as `identity`; reconnects use `prefix` + '-' + a new uuid.
+  #[napi]
+  pub fn start(&mut self, broker: String, prefix: String, identity: String, heartbeat_ms: f64, reconnect_ms: f64) -> JsResult<()> {
+    let params = client::ClientParams {
+      broker,
+      prefix,
+      identity,
+      heartbeat: millis(heartbeat_ms, "heartbeat")?,
+      reconnect: millis(reconnect_ms, "reconnect")?,
+    };
+    let outbox = self.inner.take_outbox()?;
+    self.inner.started(client::spawn(params, outbox).map_err(JsError::from)?);
+    Ok(())
+  }
+
+  /// Queues a packed batch of commands.
+  #[napi]
+  pub fn send(&self, batch: &[u8]) {
+    self.inner.send(batch);
+  }
+
+  /// Stops the session; an `E_STOPPED` event follows.
+  #[napi]
+  pub fn stop(&mut self) {
+    self.inner.stop();
+  }
+}
+
+/// Native side of `Worker`: one DEALER session serving a service.
+#[napi]
+pub struct WorkerHandle {
+  inner: Handle,
+}
+
+#[napi]
+impl WorkerHandle {
+  /// `onEvents(batch)` receives packed event records (see lib/kinds.js).
+  #[napi(constructor)]
+  pub fn new(on_events: Function<Buffer, ()>) -> napi::Result<Self> {
+    Ok(Self { inner: Handle::new(on_events)? })
+  }
+
+  /// Connects to `broker`, announces `service`, heartbeats with `concurrency`.
+  #[napi]
+  #[allow(clippy::too_many_arguments)]
+  pub fn start(
+    &mut self,
+    broker: String,
+    service: String,
+    prefix: String,
+    identity: String,
+    heartbeat_ms: f64,
+    reconnect_ms: f64,
+    concurrency: f64,
+  ) -> JsResult<()> {
+    if !concurrency.is_finite() || concurrency < -1.0 {
+      return Err(JsError::invalid(format!("concurrency must be -1 or a count; received {concurrency}")).into());
+    }
+    let params = worker::WorkerParams {
+      broker,
+      service,
+      prefix,
+      identity,
+      heartbeat: millis(heartbeat_ms, "heartbeat")?,
+      reconnect: millis(reconnect_ms, "reconnect")?,
+      concurrency: concurrency as i64,
+    };
+    let outbox = self.inner.take_outbox()?;
+    self.inner.started(worker::spawn(params, outbox).map_err(JsError::from)?);
+    Ok(())
+  }
+
+  /// Queues a packed batch of commands (replies, heartbeats, concurrency changes).
+  #[napi]
+  pub fn send(&self, batch: &[u8]) {
+    self.inner.send(batch);
+  }
+
+  /// Says goodbye to the broker and stops; an `E_STOPPED` event follows.
+  #[napi]
+  pub fn stop(&mut self) {
+    self.inner.stop();
+  }
+}
+
+/// Native side of `Broker`: the whole broker runs in Rust.
+#[napi]
+pub struct BrokerHandle {
+  inner: Handle,
+  stats: broker::StatsCell,
+}
+
+#[napi]
+impl BrokerHandle {
+  /// `onEvents(batch)` receives lifecycle and persistence records.
+  #[napi(constructor)]
+  pub fn new(on_events: Function<Buffer, ()>) -> napi::Result<Self> {
+    Ok(Self { inner: Handle::new(on_events)?, stats: broker::StatsCell::default() })
+  }
+
+  /// Binds and starts; `conf` is the facade's JSON (endpoint, intch, heartbeat, dmode...).
+  /// Bind failures arrive as an `E_ERROR` event, then `E_STOPPED`.
+  #[napi]
+  pub fn start(&mut self, conf: String) -> JsResult<()> {
+    let params = broker::BrokerParams::from_json(&conf).map_err(JsError::from)?;
+    let outbox = self.inner.take_outbox()?;
+    self.inner.started(broker::spawn(params, outbox, self.stats.clone()).map_err(JsError::from)?);
+    Ok(())
+  }
+
+  /// Queues a packed batch of commands (restored persistent requests).
+  #[napi]
+  pub fn send(&self, batch: &[u8]) {
+    self.inner.send(batch);
+  }
+
+  /// The broker's counters as JSON.
+  #[napi]
+  pub fn stats(&self) -> String {
+    self.stats.to_json()
+  }
+
+  /// Unbinds and stops; an `E_STOPPED` event follows.
+  #[napi]
+  pub fn stop(&mut self) {
+    self.inner.stop();
+  }
+}

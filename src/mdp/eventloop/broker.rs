@@ -1,0 +1,225 @@
+//! The broker's event loop: a ROUTER (plus the `intch` PUB for `$dir` notices) driving
+//! `crate::mdp::broker::Broker`. No JavaScript on this path: JS only hears start/stop,
+//! errors and persistence calls.
+
+use super::{LoopError, DRAIN_LIMIT};
+use super::kinds;
+use crate::boundary::batch::Records;
+use crate::boundary::outbox::{Deliver, Outbox};
+use crate::boundary::Command;
+use crate::mdp::broker::{Broker, BrokerConf, Dmode, Outgoing};
+use crate::transport::{poll_once, Publisher, Router, TransportError};
+use bytes::Bytes;
+use serde::Deserialize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::time::{interval_at, Instant, MissedTickBehavior};
+
+/// The broker's configuration as the JS facade sends it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokerParams {
+  endpoint: String,
+  #[serde(default)]
+  intch: String,
+  #[serde(default)]
+  name: String,
+  heartbeat: f64,
+  heartbeat_liveness: f64,
+  dmode: String,
+  #[serde(default)]
+  persist: bool,
+  cache_max_entries: Option<f64>,
+  cache_max_bytes: Option<f64>,
+}
+
+impl BrokerParams {
+  /// Parses the facade's JSON.
+  ///
+  /// # Errors
+  /// `LoopError::Config` when a field is missing or out of range.
+  pub fn from_json(json: &str) -> Result<Self, LoopError> {
+    let params: Self = serde_json::from_str(json).map_err(|e| LoopError::Config(e.to_string()))?;
+    if !(params.heartbeat >= 1.0) || !(params.heartbeat_liveness >= 1.0) {
+      return Err(LoopError::Config("heartbeat and heartbeatLiveness must be >= 1".into()));
+    }
+    Ok(params)
+  }
+
+  fn conf(&self) -> BrokerConf {
+    let mut conf = BrokerConf {
+      heartbeat: Duration::from_millis(self.heartbeat as u64),
+      liveness: self.heartbeat_liveness as u32,
+      dmode: if self.dmode == "rand" { Dmode::Rand } else { Dmode::Load },
+      ..BrokerConf::default()
+    };
+    if let Some(n) = self.cache_max_entries {
+      conf.cache_max_entries = n as usize;
+    }
+    if let Some(n) = self.cache_max_bytes {
+      conf.cache_max_bytes = n as usize;
+    }
+    conf
+  }
+}
+
+/// The latest counters, readable from the JS thread.
+#[derive(Clone, Default)]
+pub struct StatsCell(Arc<Mutex<String>>);
+
+impl StatsCell {
+  /// The counters as a JSON object.
+  pub fn to_json(&self) -> String {
+    self.0.lock().map(|s| if s.is_empty() { "{}".to_string() } else { s.clone() }).unwrap_or_else(|_| "{}".into())
+  }
+
+  fn set(&self, json: String) {
+    if let Ok(mut s) = self.0.lock() {
+      *s = json;
+    }
+  }
+}
+
+/// Starts a broker loop on the addon runtime.
+///
+/// # Errors
+/// `LoopError::Transport` when the endpoint is malformed (bind errors arrive as events).
+pub fn spawn<D: Deliver>(params: BrokerParams, outbox: Outbox<D>, stats: StatsCell) -> Result<UnboundedSender<Command>, LoopError> {
+  crate::transport::Endpoint::parse(&params.endpoint)?;
+  if !params.intch.is_empty() {
+    crate::transport::Endpoint::parse(&params.intch)?;
+  }
+  let (tx, rx) = unbounded_channel();
+  crate::runtime::handle().spawn(run(params, outbox, rx, stats));
+  Ok(tx)
+}
+
+fn error_event<D: Deliver>(outbox: &mut Outbox<D>, err: &TransportError, what: &str) {
+  let msg = format!("{what}: {err}");
+  outbox.push(kinds::E_ERROR, &[err.code().as_bytes(), msg.as_bytes()]);
+}
+
+async fn run<D: Deliver>(params: BrokerParams, mut outbox: Outbox<D>, mut commands: UnboundedReceiver<Command>, stats: StatsCell) {
+  let identity = (!params.name.is_empty()).then(|| Bytes::from(params.name.clone()));
+  let mut router = Router::new(identity);
+  if let Err(err) = router.bind(&params.endpoint).await {
+    error_event(&mut outbox, &err, &format!("cannot bind {}", params.endpoint));
+    outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
+    outbox.flush_now();
+    return;
+  }
+  // The $dir channel is an extra: a busy intch port is reported, the broker still serves.
+  let mut publisher = None;
+  if !params.intch.is_empty() {
+    match Publisher::bind(&params.intch).await {
+      Ok(p) => publisher = Some(p),
+      Err(err) => error_event(&mut outbox, &err, &format!("cannot bind intch {}", params.intch)),
+    }
+  }
+  outbox.push(kinds::E_STARTED, &[params.name.as_bytes()]);
+  outbox.flush();
+
+  let heartbeat = Duration::from_millis(params.heartbeat as u64);
+  let mut state = Broker::new(params.conf(), Instant::now());
+  let mut tick = interval_at(Instant::now() + heartbeat, heartbeat);
+  tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+  let mut out: Vec<Outgoing> = Vec::with_capacity(64);
+  let mut io = Io { router: &mut router, publisher: publisher.as_mut(), send_failures: 0 };
+
+  loop {
+    tokio::select! {
+      biased;
+      cmd = commands.recv() => match cmd {
+        Some(Command::Batch(batch)) => restore(&mut state, batch, Instant::now(), &mut out),
+        Some(Command::Stop) | None => break,
+      },
+      msg = io.router.recv() => {
+        let now = Instant::now();
+        match msg {
+          Ok(frames) => handle(&mut state, frames, now, &mut out),
+          Err(_) => continue,
+        }
+        // Batch: take what else is already queued before paying for sends and a flush.
+        for _ in 0..DRAIN_LIMIT {
+          match poll_once(io.router.recv()) {
+            Some(Ok(frames)) => handle(&mut state, frames, now, &mut out),
+            _ => break,
+          }
+        }
+      },
+      _ = tick.tick() => {
+        state.handle_tick(Instant::now(), &mut out);
+        stats.set(stats_json(&state, io.send_failures));
+      },
+      _ = outbox.taken(), if outbox.has_pending() => {},
+    }
+    io.apply(&mut out, &mut outbox, params.persist);
+    outbox.flush();
+  }
+  stats.set(stats_json(&state, io.send_failures));
+  drop(io);
+  drop(publisher);
+  drop(router);
+  outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
+  outbox.flush_now();
+}
+
+fn handle(state: &mut Broker, mut frames: Vec<Bytes>, now: Instant, out: &mut Vec<Outgoing>) {
+  if frames.is_empty() {
+    return;
+  }
+  let peer = frames.remove(0);
+  state.handle_incoming(peer, &frames, now, out);
+}
+
+fn restore(state: &mut Broker, batch: Bytes, now: Instant, out: &mut Vec<Outgoing>) {
+  for record in Records::new(batch).flatten() {
+    if record.kind == kinds::B_RESTORE && record.frames.len() == 5 {
+      let f = record.frames;
+      state.restore(f[0].clone(), f[1].clone(), f[2].clone(), f[3].clone(), f[4].clone(), now, out);
+    }
+  }
+}
+
+fn stats_json(state: &Broker, send_failures: u64) -> String {
+  let mut value = serde_json::to_value(state.stats()).unwrap_or_default();
+  if let Some(map) = value.as_object_mut() {
+    map.insert("sendFailures".into(), send_failures.into());
+  }
+  value.to_string()
+}
+
+struct Io<'a> {
+  router: &'a mut Router,
+  publisher: Option<&'a mut Publisher>,
+  send_failures: u64,
+}
+
+impl Io<'_> {
+  fn apply<D: Deliver>(&mut self, out: &mut Vec<Outgoing>, outbox: &mut Outbox<D>, persist: bool) {
+    for item in out.drain(..) {
+      match item {
+        Outgoing::Route { peer, frames } => {
+          let mut msg = Vec::with_capacity(frames.len() + 1);
+          msg.push(peer);
+          msg.extend(frames);
+          // A vanished peer or a full queue: counted (stats), as libzmq's ROUTER drops.
+          if self.router.send(msg).is_err() {
+            self.send_failures += 1;
+          }
+        }
+        Outgoing::Directory(notice) => {
+          if let Some(p) = self.publisher.as_deref_mut() {
+            let _ = p.send(vec![notice]);
+          }
+        }
+        Outgoing::PersistSet { rid, client, service, data, opts } if persist => {
+          outbox.push(kinds::E_PERSIST_SET, &[rid, client, service, data, opts]);
+        }
+        Outgoing::PersistDel { rid } if persist => outbox.push(kinds::E_PERSIST_DEL, &[rid]),
+        _ => {}
+      }
+    }
+  }
+}
