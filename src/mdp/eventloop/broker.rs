@@ -7,7 +7,7 @@ use super::kinds;
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
-use crate::mdp::broker::{Broker, BrokerConf, Dmode, Outgoing};
+use crate::mdp::broker::{Broker, BrokerConf, Dmode, Outgoing, PersistedRequest};
 use crate::transport::{poll_once, Publisher, Router, TransportError};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -101,8 +101,9 @@ fn error_event<D: Deliver>(outbox: &mut Outbox<D>, err: &TransportError, what: &
 }
 
 async fn run<D: Deliver>(params: BrokerParams, mut outbox: Outbox<D>, mut commands: UnboundedReceiver<Command>, stats: StatsCell) {
-  let identity = (!params.name.is_empty()).then(|| Bytes::from(params.name.clone()));
-  let mut router = Router::new(identity);
+  // zmq.rs ROUTERs take no identity of their own; pigato's `conf.name` only matters
+  // between ROUTERs, so it is reported back to JS and not used on the wire.
+  let mut router = Router::new();
   if let Err(err) = router.bind(&params.endpoint).await {
     error_event(&mut outbox, &err, &format!("cannot bind {}", params.endpoint));
     outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
@@ -112,8 +113,9 @@ async fn run<D: Deliver>(params: BrokerParams, mut outbox: Outbox<D>, mut comman
   // The $dir channel is an extra: a busy intch port is reported, the broker still serves.
   let mut publisher = None;
   if !params.intch.is_empty() {
-    match Publisher::bind(&params.intch).await {
-      Ok(p) => publisher = Some(p),
+    let mut p = Publisher::new();
+    match p.bind(&params.intch).await {
+      Ok(_) => publisher = Some(p),
       Err(err) => error_event(&mut outbox, &err, &format!("cannot bind intch {}", params.intch)),
     }
   }
@@ -174,20 +176,23 @@ fn handle(state: &mut Broker, mut frames: Vec<Bytes>, now: Instant, out: &mut Ve
 }
 
 fn restore(state: &mut Broker, batch: Bytes, now: Instant, out: &mut Vec<Outgoing>) {
-  for record in Records::new(batch).flatten() {
-    if record.kind == kinds::B_RESTORE && record.frames.len() == 5 {
-      let f = record.frames;
-      state.restore(f[0].clone(), f[1].clone(), f[2].clone(), f[3].clone(), f[4].clone(), now, out);
-    }
-  }
+  let reqs = Records::new(batch).flatten().filter(|r| r.kind == kinds::B_RESTORE && r.frames.len() == 5).map(|r| {
+    let mut f = r.frames.into_iter();
+    let mut next = || f.next().unwrap_or_default();
+    PersistedRequest { rid: next(), client: next(), service: next(), data: next(), opts: next() }
+  });
+  state.restore(reqs, now, out);
 }
 
 fn stats_json(state: &Broker, send_failures: u64) -> String {
-  let mut value = serde_json::to_value(state.stats()).unwrap_or_default();
-  if let Some(map) = value.as_object_mut() {
-    map.insert("sendFailures".into(), send_failures.into());
+  let mut json = state.stats().to_json();
+  // `to_json` gives an object; splice our own counter in before its closing brace.
+  if json.ends_with('}') {
+    json.pop();
+    let sep = if json.len() > 1 { "," } else { "" };
+    json.push_str(&format!("{sep}\"sendFailures\":{send_failures}}}"));
   }
-  value.to_string()
+  json
 }
 
 struct Io<'a> {
@@ -214,8 +219,8 @@ impl Io<'_> {
             let _ = p.send(vec![notice]);
           }
         }
-        Outgoing::PersistSet { rid, client, service, data, opts } if persist => {
-          outbox.push(kinds::E_PERSIST_SET, &[rid, client, service, data, opts]);
+        Outgoing::PersistSet(p) if persist => {
+          outbox.push(kinds::E_PERSIST_SET, &[p.rid, p.client, p.service, p.data, p.opts]);
         }
         Outgoing::PersistDel { rid } if persist => outbox.push(kinds::E_PERSIST_DEL, &[rid]),
         _ => {}

@@ -7,6 +7,7 @@
 
 pub mod broker;
 pub mod kinds;
+mod session;
 pub mod client;
 pub mod worker;
 

@@ -1,0 +1,138 @@
+//! The client's event loop: a DEALER session driving `crate::mdp::client::ClientState`.
+//! Requests arrive from JS in batches; replies, timeouts and connection changes go back in
+//! batches. Timeouts fire on time (a timer at the earliest deadline), not on heartbeat ticks.
+
+use super::kinds;
+use super::session::Session;
+use super::{new_identity, LoopError, DRAIN_LIMIT};
+use crate::boundary::batch::Records;
+use crate::boundary::outbox::{Deliver, Outbox};
+use crate::boundary::Command;
+use crate::mdp::client::{ClientEvent, ClientState};
+use crate::transport::poll_once;
+use bytes::Bytes;
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::time::{interval_at, sleep_until, Instant, MissedTickBehavior};
+
+/// How a client session starts.
+pub struct ClientParams {
+  /// Broker endpoint.
+  pub broker: String,
+  /// Identity prefix for reconnects.
+  pub prefix: String,
+  /// Identity of the first session (made by JS, which already reported it).
+  pub identity: String,
+  /// Heartbeat period.
+  pub heartbeat: Duration,
+  /// Pause before reconnecting after liveness ran out.
+  pub reconnect: Duration,
+}
+
+/// Starts a client loop on the addon runtime.
+///
+/// # Errors
+/// `LoopError::Transport` for a malformed endpoint.
+pub fn spawn<D: Deliver>(params: ClientParams, outbox: Outbox<D>) -> Result<UnboundedSender<Command>, LoopError> {
+  crate::transport::Endpoint::parse(&params.broker)?;
+  let (tx, rx) = unbounded_channel();
+  crate::runtime::handle().spawn(run(params, outbox, rx));
+  Ok(tx)
+}
+
+const FAR: Duration = Duration::from_secs(86_400 * 365);
+
+async fn run<D: Deliver>(params: ClientParams, mut outbox: Outbox<D>, mut commands: UnboundedReceiver<Command>) {
+  let mut session = match Session::open(&params.broker, params.identity.clone()) {
+    Ok(s) => s,
+    Err(err) => return fail(outbox, &err.to_string()),
+  };
+  let mut state = ClientState::new(params.heartbeat, Instant::now());
+  let mut events = Vec::with_capacity(64);
+  state.handle_start(Instant::now(), &mut events);
+  let mut tick = interval_at(Instant::now() + params.heartbeat, params.heartbeat);
+  tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+  // While `Some`, liveness ran out and a new session opens at that instant.
+  let mut reconnect_at: Option<Instant> = None;
+
+  loop {
+    let deadline = state.next_deadline().unwrap_or_else(|| Instant::now() + FAR);
+    tokio::select! {
+      biased;
+      cmd = commands.recv() => match cmd {
+        Some(Command::Batch(batch)) => apply_commands(&mut state, batch, Instant::now(), &mut events),
+        Some(Command::Stop) | None => break,
+      },
+      msg = session.dealer.recv(), if reconnect_at.is_none() && !outbox.congested() => {
+        let now = Instant::now();
+        if let Ok(frames) = msg {
+          state.handle_incoming(&frames, now, &mut events);
+          for _ in 0..DRAIN_LIMIT {
+            match poll_once(session.dealer.recv()) {
+              Some(Ok(frames)) => state.handle_incoming(&frames, now, &mut events),
+              _ => break,
+            }
+          }
+        }
+      },
+      _ = tick.tick(), if reconnect_at.is_none() => state.handle_tick(Instant::now(), &mut events),
+      _ = sleep_until(deadline) => state.handle_deadline(Instant::now(), &mut events),
+      _ = sleep_until(reconnect_at.unwrap_or_else(|| Instant::now() + FAR)), if reconnect_at.is_some() => {
+        reconnect_at = None;
+        let identity = new_identity(&params.prefix);
+        match Session::open(&params.broker, identity.clone()) {
+          Ok(s) => session = s,
+          Err(err) => return fail(outbox, &err.to_string()),
+        }
+        outbox.push(kinds::E_STARTED, &[identity.as_bytes()]);
+        state.handle_start(Instant::now(), &mut events);
+        tick.reset();
+      },
+      _ = outbox.taken(), if outbox.has_pending() => {},
+    }
+    for event in events.drain(..) {
+      match event {
+        ClientEvent::Send(frames) => {
+          if !session.send(frames) {
+            state.count_send_failure();
+          }
+        }
+        ClientEvent::Connected => outbox.push(kinds::E_CONNECT, &[] as &[&[u8]]),
+        ClientEvent::Disconnected => {
+          outbox.push(kinds::E_DISCONNECT, &[b"liveness"]);
+          reconnect_at = Some(Instant::now() + params.reconnect);
+        }
+        ClientEvent::Partial { rid, status, data } => outbox.push(kinds::E_PARTIAL, &[rid, status, data]),
+        ClientEvent::Final { rid, status, data } => outbox.push(kinds::E_FINAL, &[rid, status, data]),
+        ClientEvent::Error(code) => outbox.push(kinds::E_ERROR, &[code.as_bytes(), b""]),
+      }
+    }
+    outbox.flush();
+  }
+  outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
+  outbox.flush_now();
+}
+
+fn apply_commands(state: &mut ClientState, batch: Bytes, now: Instant, events: &mut Vec<ClientEvent>) {
+  for record in Records::new(batch) {
+    let Ok(record) = record else { break };
+    let f = &record.frames;
+    match (record.kind, f.len()) {
+      (kinds::C_REQUEST, 5) => {
+        let timeout = std::str::from_utf8(&f[4]).ok().and_then(|t| t.parse::<f64>().ok()).unwrap_or(60_000.0);
+        let timeout = (timeout >= 0.0).then(|| Duration::from_millis(timeout as u64));
+        state.request(f[0].clone(), f[1].clone(), f[2].clone(), f[3].clone(), timeout, now, events);
+      }
+      (kinds::C_REQ_HEARTBEAT, 1) => state.request_heartbeat(f[0].clone(), events),
+      (kinds::C_WORKER_HEARTBEAT, 1) => state.worker_heartbeat(f[0].clone(), events),
+      (kinds::C_HEARTBEAT, 0) => state.heartbeat(events),
+      _ => {}
+    }
+  }
+}
+
+fn fail<D: Deliver>(mut outbox: Outbox<D>, message: &str) {
+  outbox.push(kinds::E_ERROR, &[b"EINVAL".as_slice(), message.as_bytes()]);
+  outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
+  outbox.flush_now();
+}

@@ -1,0 +1,171 @@
+//! The worker's event loop: a DEALER session driving `crate::mdp::worker::WorkerState`.
+//! Requests go to JS in batches; replies come back in batches. Liveness loss reconnects
+//! after `reconnect`; a broker's disconnect (`W,'5'`) restarts at once, as pigato does.
+
+use super::kinds;
+use super::session::Session;
+use super::{new_identity, LoopError, DRAIN_LIMIT};
+use crate::boundary::batch::Records;
+use crate::boundary::outbox::{Deliver, Outbox};
+use crate::boundary::Command;
+use crate::mdp::codec::ReplyKind;
+use crate::mdp::worker::{WorkerEvent, WorkerState};
+use crate::transport::poll_once;
+use bytes::Bytes;
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::time::{interval_at, sleep_until, Instant, MissedTickBehavior};
+
+/// How a worker session starts.
+pub struct WorkerParams {
+  /// Broker endpoint.
+  pub broker: String,
+  /// Service served (exact, `prefix*` or `name@x.y.z`).
+  pub service: String,
+  /// Identity prefix for restarts.
+  pub prefix: String,
+  /// Identity of the first session.
+  pub identity: String,
+  /// Heartbeat period.
+  pub heartbeat: Duration,
+  /// Pause before reconnecting after liveness ran out.
+  pub reconnect: Duration,
+  /// Requests in flight allowed (-1 unlimited).
+  pub concurrency: i64,
+}
+
+/// Starts a worker loop on the addon runtime.
+///
+/// # Errors
+/// `LoopError::Transport` for a malformed endpoint.
+pub fn spawn<D: Deliver>(params: WorkerParams, outbox: Outbox<D>) -> Result<UnboundedSender<Command>, LoopError> {
+  crate::transport::Endpoint::parse(&params.broker)?;
+  let (tx, rx) = unbounded_channel();
+  crate::runtime::handle().spawn(run(params, outbox, rx));
+  Ok(tx)
+}
+
+const FAR: Duration = Duration::from_secs(86_400 * 365);
+
+async fn run<D: Deliver>(params: WorkerParams, mut outbox: Outbox<D>, mut commands: UnboundedReceiver<Command>) {
+  let mut session = match Session::open(&params.broker, params.identity.clone()) {
+    Ok(s) => s,
+    Err(err) => return fail(outbox, &err.to_string()),
+  };
+  let service = Bytes::from(params.service.clone());
+  let mut state = WorkerState::new(service, params.heartbeat, params.concurrency, Instant::now());
+  let mut events = Vec::with_capacity(64);
+  state.handle_start(Instant::now(), &mut events);
+  let mut tick = interval_at(Instant::now() + params.heartbeat, params.heartbeat);
+  tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+  let mut reconnect_at: Option<Instant> = None;
+
+  loop {
+    tokio::select! {
+      biased;
+      cmd = commands.recv() => match cmd {
+        Some(Command::Batch(batch)) => apply_commands(&mut state, batch, &mut events),
+        Some(Command::Stop) | None => break,
+      },
+      msg = session.dealer.recv(), if reconnect_at.is_none() && !outbox.congested() => {
+        let now = Instant::now();
+        if let Ok(frames) = msg {
+          state.handle_incoming(&frames, now, &mut events);
+          for _ in 0..DRAIN_LIMIT {
+            match poll_once(session.dealer.recv()) {
+              Some(Ok(frames)) => state.handle_incoming(&frames, now, &mut events),
+              _ => break,
+            }
+          }
+        }
+      },
+      _ = tick.tick(), if reconnect_at.is_none() => state.handle_tick(Instant::now(), &mut events),
+      _ = sleep_until(reconnect_at.unwrap_or_else(|| Instant::now() + FAR)), if reconnect_at.is_some() => {
+        reconnect_at = Some(Instant::now());
+      },
+      _ = outbox.taken(), if outbox.has_pending() => {},
+    }
+    let mut restart = false;
+    for event in events.drain(..) {
+      match event {
+        WorkerEvent::Send(frames) => {
+          let _ = session.send(frames);
+        }
+        WorkerEvent::Connected => outbox.push(kinds::E_CONNECT, &[] as &[&[u8]]),
+        WorkerEvent::Disconnected => {
+          outbox.push(kinds::E_DISCONNECT, &[b"liveness"]);
+          reconnect_at = Some(Instant::now() + params.reconnect);
+        }
+        WorkerEvent::Restart => {
+          outbox.push(kinds::E_DISCONNECT, &[b"broker"]);
+          restart = true;
+        }
+        WorkerEvent::Request { client, service, rid, data, opts } => {
+          outbox.push(kinds::E_REQUEST, &[client, service, rid, data, opts]);
+        }
+        WorkerEvent::RequestHeartbeat { rid } => outbox.push(kinds::E_REQ_HEARTBEAT, &[rid]),
+        WorkerEvent::Error(code) => outbox.push(kinds::E_ERROR, &[code.as_bytes(), b""]),
+      }
+    }
+    // A restart (broker's W 5, or the reconnect pause elapsed) opens a new session now.
+    if restart || reconnect_at.is_some_and(|at| at <= Instant::now()) {
+      reconnect_at = None;
+      let identity = new_identity(&params.prefix);
+      match Session::open(&params.broker, identity.clone()) {
+        Ok(s) => session = s,
+        Err(err) => return fail(outbox, &err.to_string()),
+      }
+      outbox.push(kinds::E_STARTED, &[identity.as_bytes()]);
+      state.handle_start(Instant::now(), &mut events);
+      for event in events.drain(..) {
+        if let WorkerEvent::Send(frames) = event {
+          let _ = session.send(frames);
+        }
+      }
+      tick.reset();
+    }
+    outbox.flush();
+  }
+  // Say goodbye so the broker re-queues nothing to us (pigato's stop() does the same).
+  state.handle_stop(&mut events);
+  for event in events.drain(..) {
+    if let WorkerEvent::Send(frames) = event {
+      let _ = session.send(frames);
+    }
+  }
+  // Give the DEALER's writer a moment to put the goodbye on the wire before it is dropped.
+  tokio::time::sleep(Duration::from_millis(5)).await;
+  drop(session);
+  outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
+  outbox.flush_now();
+}
+
+fn apply_commands(state: &mut WorkerState, batch: Bytes, events: &mut Vec<WorkerEvent>) {
+  for record in Records::new(batch) {
+    let Ok(record) = record else { break };
+    let f = &record.frames;
+    match (record.kind, f.len()) {
+      (kinds::W_REPLY, 6) => {
+        let kind = match &f[0][..] {
+          b"6" => ReplyKind::Partial,
+          b"7" => ReplyKind::Reject,
+          _ => ReplyKind::Final,
+        };
+        state.reply(kind, f[1].clone(), f[2].clone(), f[3].clone(), f[4].clone(), f[5].clone(), events);
+      }
+      (kinds::W_HEARTBEAT, 1) => state.heartbeat(f[0].clone(), events),
+      (kinds::W_CONCURRENCY, 1) => {
+        if let Some(n) = std::str::from_utf8(&f[0]).ok().and_then(|s| s.parse::<i64>().ok()) {
+          state.set_concurrency(n);
+        }
+      }
+      _ => {}
+    }
+  }
+}
+
+fn fail<D: Deliver>(mut outbox: Outbox<D>, message: &str) {
+  outbox.push(kinds::E_ERROR, &[b"EINVAL".as_slice(), message.as_bytes()]);
+  outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
+  outbox.flush_now();
+}
