@@ -89,6 +89,14 @@ mod tests {
   }
 
   #[test]
+  fn unspecified_interface_resolves_to_a_unicast_address_or_a_clear_error() {
+    match resolve_interface(Ipv4Addr::UNSPECIFIED) {
+      Ok(ip) => assert!(!ip.is_unspecified() && !ip.is_multicast()),
+      Err(e) => assert_eq!(e.kind(), io::ErrorKind::NetworkUnreachable, "{e}"),
+    }
+  }
+
+  #[test]
   fn broadcast_on_loopback_is_refused() {
     let opts = NodeOptions {
       multicast_addr: Ipv4Addr::BROADCAST,
@@ -101,7 +109,7 @@ mod tests {
 
   #[test]
   fn two_sockets_on_one_port_both_receive_a_loopback_datagram() {
-    let port = 40000 + (std::process::id() % 20000) as u16;
+    let port = rand::Rng::gen_range(&mut rand::thread_rng(), 20_000..60_000);
     let opts = NodeOptions {
       multicast_addr: Ipv4Addr::new(239, 77, 3, 1),
       multicast_port: port,

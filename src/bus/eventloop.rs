@@ -206,7 +206,12 @@ impl Node {
         },
         got = self.udp.recv_from(&mut buf) => match got {
           Ok((n, _)) => self.handle_datagram(&buf[..n]).await,
-          Err(_) => true, // ICMP errors and the like: nothing to do
+          Err(_) => {
+            // ICMP errors and the like: nothing to do, but never spin hot
+            // on a socket that keeps failing.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            true
+          }
         },
         _ = tokio::time::sleep_until(deadline) => {
           let mut out = Vec::new();
@@ -383,9 +388,9 @@ impl Node {
   async fn handle_link_event(&mut self, ev: LinkEvent) -> bool {
     match ev {
       LinkEvent::Message(frames) => {
-        let wanted = frames.first().is_some_and(|ch| {
-          self.subs.contains(ch) || self.subs.contains(&Bytes::from_static(b"*"))
-        });
+        let wanted = frames
+          .first()
+          .is_some_and(|ch| self.subs.contains(ch) || self.subs.contains(b"*".as_slice()));
         !wanted || self.emit(NodeEvent::Message(frames))
       }
       LinkEvent::Ready => {

@@ -184,8 +184,9 @@ async fn three_nodes_elect_deliver_by_exact_channel_and_fail_over() {
     n.wait_for(|e| *e == want).await;
   }
   let took = t0.elapsed();
+  eprintln!("failover took {took:?}");
   assert!(
-    took < opts.election_timeout + Duration::from_millis(700),
+    took < opts.election_timeout + Duration::from_millis(400),
     "failover took {took:?}"
   );
 
@@ -200,4 +201,62 @@ async fn three_nodes_elect_deliver_by_exact_channel_and_fail_over() {
   assert_eq!(got.unwrap(), ["equity", "after"]);
   b.stop().await;
   c.stop().await;
+}
+
+/// Sends raw datagrams to the test group, on loopback only (TTL 0).
+fn inject(opts: &NodeOptions, payloads: &[&[u8]]) {
+  let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+  s.set_multicast_if_v4(&Ipv4Addr::LOCALHOST).unwrap();
+  s.set_multicast_ttl_v4(0).unwrap();
+  let dest = SocketAddrV4::new(opts.multicast_addr, opts.multicast_port);
+  for p in payloads {
+    s.send_to(p, &dest.into()).unwrap();
+  }
+}
+
+#[tokio::test]
+async fn hostile_winner_with_dead_addresses_does_not_kill_the_cluster() {
+  let opts = NodeOptions {
+    connect_timeout: Duration::from_millis(300),
+    ..cluster_opts()
+  };
+  let mut a = start(&opts, 1);
+  let mut b = start(&opts, 0);
+  for n in [&mut a, &mut b] {
+    n.wait_for(is_ready).await;
+  }
+  // A port that was just free: connecting to it is refused.
+  let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+  let dead_port = dead.local_addr().unwrap().port();
+  drop(dead);
+  let winner = format!(
+    r#"["elect","winner",{{"id":"0000000001","sub_addr":"tcp://127.0.0.1:{dead_port}","pub_addr":"tcp://127.0.0.1:{dead_port}"}}]"#
+  );
+  let big = vec![b'['; 9000];
+  inject(
+    &opts,
+    &[b"garbage", &big, br#"["hb","x"]"#, winner.as_bytes()],
+  );
+  let a_id = a.handle.meta.id.clone();
+  for n in [&mut a, &mut b] {
+    let hostile = NodeEvent::Elected {
+      id: "0000000001".into(),
+      is_me: false,
+    };
+    n.wait_for(|e| *e == hostile).await;
+    n.wait_for(|e| matches!(e, NodeEvent::Elected { id, .. } if *id == a_id))
+      .await;
+  }
+  b.send(NodeCommand::Subscribe(Bytes::from_static(b"ch")));
+  let mut got = None;
+  for _ in 0..50 {
+    a.publish(&["ch", "back"]);
+    if let Ok(m) = tokio::time::timeout(Duration::from_millis(100), b.wait_message()).await {
+      got = Some(m);
+      break;
+    }
+  }
+  assert_eq!(got.unwrap(), ["ch", "back"]);
+  a.stop().await;
+  b.stop().await;
 }
