@@ -5,11 +5,13 @@
 //! - [`boundary`]: batched Node <-> Rust delivery (one call per batch, never per message).
 //! - [`error`]: the one mapping of every layer's error enum to JS errors with a `code`.
 //! - [`transport`]: socket layer (ROUTER/DEALER/PUB/SUB/PUSH/PULL over tcp, ipc, inproc) shared by every engine.
+//! - [`bus`]: the zmqbus node (multicast discovery, priority election, failover, forwarder).
 //! - [`mdp`]: the pigato-compatible request/reply engine (codec, broker/worker/client state, event loops).
 //! - `binding`: `#[napi]` glue only; converts arguments and talks to event loops.
 #![deny(clippy::all)]
 
 pub mod boundary;
+pub mod bus;
 pub mod error;
 pub mod mdp;
 pub mod runtime;

@@ -1,0 +1,307 @@
+//! The election state machine of one node: heartbeats, elections and the
+//! choice of the forwarder. Pure: it takes the time and datagrams, and pushes
+//! [`Action`]s for the event loop to carry out.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::codec::{Datagram, NodeMeta};
+use super::options::NodeOptions;
+
+/// Candidates remembered per election; more are ignored (a flood guard).
+const MAX_CANDIDATES: usize = 1024;
+/// Nodes remembered as unreachable; the oldest is forgotten beyond this.
+const MAX_BANNED: usize = 256;
+
+/// What the event loop must do after an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+  /// Send this datagram to the discovery group.
+  Send(Datagram),
+  /// A (new) forwarder is elected: connect the data path to it.
+  Elected(NodeMeta),
+}
+
+/// Where the node is in an election.
+#[derive(Debug)]
+enum Round {
+  /// No election in progress.
+  Idle,
+  /// We started an election and will announce its winner at `deadline`.
+  Leading {
+    deadline: Instant,
+    candidates: HashMap<String, NodeMeta>,
+    incumbents: HashSet<String>,
+  },
+  /// Someone else started one; we wait for its winner until `deadline`.
+  Following { deadline: Instant },
+}
+
+/// The election state of one node.
+#[derive(Debug)]
+pub struct Election {
+  me: NodeMeta,
+  election_timeout: Duration,
+  heartbeat_period: Duration,
+  heartbeat_timeout: Duration,
+  /// The forwarder the data path should use.
+  elected: Option<NodeMeta>,
+  /// The last winner we accepted, reported in our candidate answers.
+  last_elected: Option<NodeMeta>,
+  last_heartbeat: Instant,
+  changed_at: Instant,
+  last_conflict: Option<Instant>,
+  round: Round,
+  next_tick: Instant,
+  /// Nodes we could not connect to, refused as winners until the instant.
+  banned: HashMap<String, Instant>,
+}
+
+impl Election {
+  /// A node that has elected nobody yet; its first [`Self::handle_tick`] is due at `now`.
+  pub fn new(me: NodeMeta, opts: &NodeOptions, now: Instant) -> Self {
+    Self {
+      me,
+      election_timeout: opts.election_timeout,
+      heartbeat_period: opts.heartbeat_period,
+      heartbeat_timeout: opts.heartbeat_timeout,
+      elected: None,
+      last_elected: None,
+      last_heartbeat: now,
+      changed_at: now,
+      last_conflict: None,
+      round: Round::Idle,
+      next_tick: now,
+      banned: HashMap::new(),
+    }
+  }
+
+  /// This node's own metadata.
+  pub fn me(&self) -> &NodeMeta {
+    &self.me
+  }
+
+  /// The elected forwarder, if any.
+  pub fn elected(&self) -> Option<&NodeMeta> {
+    self.elected.as_ref()
+  }
+
+  /// True when this node is the elected one.
+  pub fn is_elected(&self) -> bool {
+    self.elected.as_ref().is_some_and(|m| m.id == self.me.id)
+  }
+
+  /// True while an election (ours or another node's) is in progress.
+  pub fn in_progress(&self) -> bool {
+    !matches!(self.round, Round::Idle)
+  }
+
+  /// When [`Self::handle_tick`] must be called next.
+  pub fn next_deadline(&self) -> Instant {
+    match self.round {
+      Round::Leading { deadline, .. } | Round::Following { deadline } => {
+        deadline.min(self.next_tick)
+      }
+      Round::Idle => self.next_tick,
+    }
+  }
+
+  /// Handles one parsed datagram from the discovery group (our own included).
+  pub fn handle_incoming(&mut self, dg: Datagram, now: Instant, out: &mut Vec<Action>) {
+    match dg {
+      Datagram::Heartbeat { id } => self.handle_incoming_heartbeat(&id, now, out),
+      Datagram::ElectStart => self.handle_incoming_start(now, out),
+      Datagram::Candidate { meta, last_elected } => {
+        self.handle_incoming_candidate(meta, last_elected)
+      }
+      Datagram::Winner { meta } => self.apply_winner(meta, now, out),
+    }
+  }
+
+  /// Periodic work: closes elections, sends our heartbeat when elected, and
+  /// starts an election when the elected node has gone quiet.
+  pub fn handle_tick(&mut self, now: Instant, out: &mut Vec<Action>) {
+    match self.round {
+      Round::Leading { deadline, .. } if now >= deadline => self.finish(now, out),
+      Round::Following { deadline } if now >= deadline => self.round = Round::Idle,
+      _ => {}
+    }
+    if now < self.next_tick {
+      return;
+    }
+    self.next_tick = now + self.heartbeat_period;
+    self.banned.retain(|_, until| *until > now);
+    if self.is_elected() {
+      self.last_heartbeat = now;
+      out.push(Action::Send(Datagram::Heartbeat {
+        id: self.me.id.clone(),
+      }));
+    } else if !self.in_progress()
+      && (self.elected.is_none() || now >= self.last_heartbeat + self.heartbeat_timeout)
+    {
+      self.start_election(now, out);
+    }
+  }
+
+  /// The data-path connection to the elected forwarder dropped: elect again
+  /// at once instead of waiting for the heartbeat timeout.
+  pub fn handle_master_lost(&mut self, now: Instant, out: &mut Vec<Action>) {
+    if self.is_elected() {
+      // Our own forwarder runs in this process; just reconnect to it.
+      out.push(Action::Elected(self.me.clone()));
+      return;
+    }
+    self.elected = None;
+    if !matches!(self.round, Round::Leading { .. }) {
+      self.start_election(now, out);
+    }
+  }
+
+  /// The elected forwarder could not be connected: refuse it for a while and
+  /// elect again.
+  pub fn handle_unreachable_winner(&mut self, now: Instant, out: &mut Vec<Action>) {
+    let Some(winner) = self.elected.take() else {
+      return;
+    };
+    if winner.id == self.me.id {
+      self.elected = Some(winner);
+      out.push(Action::Elected(self.me.clone()));
+      return;
+    }
+    if self.banned.len() >= MAX_BANNED {
+      self.banned.clear();
+    }
+    self
+      .banned
+      .insert(winner.id, now + self.heartbeat_timeout * 5);
+    self.last_elected = None;
+    if !matches!(self.round, Round::Leading { .. }) {
+      self.start_election(now, out);
+    }
+  }
+
+  fn is_banned(&self, id: &str, now: Instant) -> bool {
+    self.banned.get(id).is_some_and(|until| *until > now)
+  }
+
+  fn handle_incoming_heartbeat(&mut self, id: &str, now: Instant, out: &mut Vec<Action>) {
+    if self.elected.as_ref().is_some_and(|m| m.id == id) {
+      self.last_heartbeat = now;
+      return;
+    }
+    // A heartbeat from another node means two nodes think they are elected
+    // (a split after concurrent elections). Re-elect, but not during an
+    // election, not right after a change (heartbeats still in flight), and at
+    // most once per heartbeat timeout so a flood cannot keep us electing.
+    let settling = now < self.changed_at + self.heartbeat_period * 2;
+    let recent = self
+      .last_conflict
+      .is_some_and(|t| now < t + self.heartbeat_timeout);
+    if self.in_progress() || settling || recent || self.is_banned(id, now) {
+      return;
+    }
+    self.last_conflict = Some(now);
+    self.start_election(now, out);
+  }
+
+  fn handle_incoming_start(&mut self, now: Instant, out: &mut Vec<Action>) {
+    out.push(Action::Send(Datagram::Candidate {
+      meta: self.me.clone(),
+      last_elected: self.last_elected.clone(),
+    }));
+    if matches!(self.round, Round::Idle) {
+      // Wait for the starter's winner a little longer than it collects.
+      self.round = Round::Following {
+        deadline: now + self.election_timeout * 2,
+      };
+    }
+  }
+
+  fn handle_incoming_candidate(&mut self, meta: NodeMeta, last_elected: Option<NodeMeta>) {
+    let Round::Leading {
+      candidates,
+      incumbents,
+      ..
+    } = &mut self.round
+    else {
+      return;
+    };
+    if candidates.len() >= MAX_CANDIDATES {
+      return;
+    }
+    if meta.id == self.me.id && meta != self.me {
+      return; // someone else claims our id
+    }
+    if let Some(last) = last_elected {
+      incumbents.insert(last.id);
+    }
+    candidates.insert(meta.id.clone(), meta);
+  }
+
+  fn start_election(&mut self, now: Instant, out: &mut Vec<Action>) {
+    let mut candidates = HashMap::new();
+    candidates.insert(self.me.id.clone(), self.me.clone());
+    let incumbents = self.last_elected.iter().map(|m| m.id.clone()).collect();
+    self.round = Round::Leading {
+      deadline: now + self.election_timeout,
+      candidates,
+      incumbents,
+    };
+    out.push(Action::Send(Datagram::ElectStart));
+  }
+
+  /// Closes our election: the incumbent stays if it answered, else the
+  /// smallest id wins. Unreachable nodes are never chosen.
+  fn finish(&mut self, now: Instant, out: &mut Vec<Action>) {
+    let round = std::mem::replace(&mut self.round, Round::Idle);
+    let Round::Leading {
+      candidates,
+      incumbents,
+      ..
+    } = round
+    else {
+      return;
+    };
+    let eligible: Vec<&NodeMeta> = candidates
+      .values()
+      .filter(|m| !self.is_banned(&m.id, now))
+      .collect();
+    let incumbent = eligible
+      .iter()
+      .filter(|m| incumbents.contains(&m.id))
+      .min_by(|a, b| a.id.cmp(&b.id));
+    let best = incumbent
+      .or_else(|| eligible.iter().min_by(|a, b| a.id.cmp(&b.id)))
+      .map(|m| (*m).clone())
+      .unwrap_or_else(|| self.me.clone());
+    out.push(Action::Send(Datagram::Winner { meta: best.clone() }));
+    self.apply_winner(best, now, out);
+  }
+
+  fn apply_winner(&mut self, meta: NodeMeta, now: Instant, out: &mut Vec<Action>) {
+    if (meta.id == self.me.id && meta != self.me) || self.is_banned(&meta.id, now) {
+      return; // a forged claim of our id, or a node we cannot reach
+    }
+    self.round = Round::Idle;
+    self.last_heartbeat = now;
+    self.last_elected = Some(meta.clone());
+    if self.elected.as_ref() == Some(&meta) {
+      return;
+    }
+    self.elected = Some(meta.clone());
+    self.changed_at = now;
+    let is_me = meta.id == self.me.id;
+    out.push(Action::Elected(meta));
+    if is_me {
+      out.push(Action::Send(Datagram::Heartbeat {
+        id: self.me.id.clone(),
+      }));
+    }
+  }
+}
+
+#[cfg(test)]
+#[path = "election_tests.rs"]
+mod tests;
