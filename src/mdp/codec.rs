@@ -97,7 +97,12 @@ impl ReplyKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FromClient {
   /// `C,'2',service,rid,data,opts` (missing data/opts frames are empty).
-  Request { service: Bytes, rid: Bytes, data: Bytes, opts: Bytes },
+  Request {
+    service: Bytes,
+    rid: Bytes,
+    data: Bytes,
+    opts: Bytes,
+  },
   /// `C,'4'`.
   Heartbeat,
   /// `C,'4','request',rid` (also the old form `C,'4',rid`).
@@ -114,7 +119,14 @@ pub enum FromWorker {
   /// `W,'4','',info` where info is JSON `{concurrency,...}` (empty if absent).
   Heartbeat { info: Bytes },
   /// `W,type,client,'',rid,status,data,opts` (missing trailing frames are empty).
-  Reply { kind: ReplyKind, client: Bytes, rid: Bytes, status: Bytes, data: Bytes, opts: Bytes },
+  Reply {
+    kind: ReplyKind,
+    client: Bytes,
+    rid: Bytes,
+    status: Bytes,
+    data: Bytes,
+    opts: Bytes,
+  },
   /// `W,'5'`.
   Disconnect,
 }
@@ -134,7 +146,13 @@ pub enum ToClient {
   /// `C,'4'`.
   Heartbeat,
   /// `C,type,'',rid,status,data,opts` with kind Partial or Final.
-  Reply { kind: ReplyKind, rid: Bytes, status: Bytes, data: Bytes, opts: Bytes },
+  Reply {
+    kind: ReplyKind,
+    rid: Bytes,
+    status: Bytes,
+    data: Bytes,
+    opts: Bytes,
+  },
 }
 
 /// A message the broker sends to a worker.
@@ -143,7 +161,13 @@ pub enum ToWorker {
   /// `W,'1'`.
   ReadyAck,
   /// `W,'2',client,service,'',rid,data,opts`.
-  Request { client: Bytes, service: Bytes, rid: Bytes, data: Bytes, opts: Bytes },
+  Request {
+    client: Bytes,
+    service: Bytes,
+    rid: Bytes,
+    data: Bytes,
+    opts: Bytes,
+  },
   /// `W,'4'`.
   Heartbeat,
   /// `W,'4',client,'',rid`: a client's heartbeat for one request.
@@ -189,7 +213,9 @@ fn parse_from_client(f: &[Bytes]) -> Result<FromClient, CodecError> {
       3 => Ok(FromClient::RequestHeartbeat { rid: f[2].clone() }),
       _ => match &f[2][..] {
         SUB_REQUEST => Ok(FromClient::RequestHeartbeat { rid: f[3].clone() }),
-        SUB_WORKER => Ok(FromClient::WorkerHeartbeat { worker_id: f[3].clone() }),
+        SUB_WORKER => Ok(FromClient::WorkerHeartbeat {
+          worker_id: f[3].clone(),
+        }),
         _ => Err(CodecError::Type),
       },
     },
@@ -200,7 +226,9 @@ fn parse_from_client(f: &[Bytes]) -> Result<FromClient, CodecError> {
 fn parse_from_worker(f: &[Bytes]) -> Result<FromWorker, CodecError> {
   let t = type_frame(f)?;
   match t {
-    W_READY if f.len() >= 3 => Ok(FromWorker::Ready { service: f[2].clone() }),
+    W_READY if f.len() >= 3 => Ok(FromWorker::Ready {
+      service: f[2].clone(),
+    }),
     W_READY => Err(CodecError::Length),
     W_HEARTBEAT => Ok(FromWorker::Heartbeat { info: opt(f, 3) }),
     W_DISCONNECT => Ok(FromWorker::Disconnect),
@@ -243,7 +271,13 @@ pub fn parse_to_client(f: &[Bytes]) -> Result<ToClient, CodecError> {
   if f.len() < 4 {
     return Err(CodecError::Length);
   }
-  Ok(ToClient::Reply { kind, rid: f[3].clone(), status: opt(f, 4), data: opt(f, 5), opts: opt(f, 6) })
+  Ok(ToClient::Reply {
+    kind,
+    rid: f[3].clone(),
+    status: opt(f, 4),
+    data: opt(f, 5),
+    opts: opt(f, 6),
+  })
 }
 
 /// Parses a broker -> worker message as the worker's DEALER receives it.
@@ -267,9 +301,10 @@ pub fn parse_to_worker(f: &[Bytes]) -> Result<ToWorker, CodecError> {
       opts: opt(f, 7),
     }),
     W_REQUEST => Err(CodecError::Length),
-    W_HEARTBEAT if f.len() >= 5 => {
-      Ok(ToWorker::RequestHeartbeat { client: f[2].clone(), rid: f[4].clone() })
-    }
+    W_HEARTBEAT if f.len() >= 5 => Ok(ToWorker::RequestHeartbeat {
+      client: f[2].clone(),
+      rid: f[4].clone(),
+    }),
     W_HEARTBEAT => Ok(ToWorker::Heartbeat),
     W_DISCONNECT => Ok(ToWorker::Disconnect),
     _ => Err(CodecError::Type),
@@ -337,7 +372,16 @@ pub fn encode_worker_reply(
   data: Bytes,
   opts: Bytes,
 ) -> Vec<Bytes> {
-  vec![s(WORKER), s(kind.type_frame()), client, EMPTY, rid, status, data, opts]
+  vec![
+    s(WORKER),
+    s(kind.type_frame()),
+    client,
+    EMPTY,
+    rid,
+    status,
+    data,
+    opts,
+  ]
 }
 
 /// Worker -> broker or broker -> worker disconnect: `W,'5'`.
@@ -358,7 +402,16 @@ pub fn encode_worker_request(
   data: Bytes,
   opts: Bytes,
 ) -> Vec<Bytes> {
-  vec![s(WORKER), s(W_REQUEST), client, service, EMPTY, rid, data, opts]
+  vec![
+    s(WORKER),
+    s(W_REQUEST),
+    client,
+    service,
+    EMPTY,
+    rid,
+    data,
+    opts,
+  ]
 }
 
 /// Broker -> worker heartbeat: `W,'4'`.

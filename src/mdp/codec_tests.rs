@@ -13,7 +13,10 @@ fn frames(xs: &[&'static str]) -> Vec<Bytes> {
 #[test]
 fn client_request_round_trips() {
   let f = encode_request(b("echo"), b("r1"), b("\"hi\""), b("{\"timeout\":5}"));
-  assert_eq!(f, frames(&["C", "2", "echo", "r1", "\"hi\"", "{\"timeout\":5}"]));
+  assert_eq!(
+    f,
+    frames(&["C", "2", "echo", "r1", "\"hi\"", "{\"timeout\":5}"])
+  );
   assert_eq!(
     parse(&f),
     Ok(Message::Client(FromClient::Request {
@@ -30,20 +33,32 @@ fn client_request_without_data_and_opts_gets_empty_frames() {
   let m = parse(&frames(&["C", "2", "echo", "r1"])).unwrap();
   assert_eq!(
     m,
-    Message::Client(FromClient::Request { service: b("echo"), rid: b("r1"), data: b(""), opts: b("") })
+    Message::Client(FromClient::Request {
+      service: b("echo"),
+      rid: b("r1"),
+      data: b(""),
+      opts: b("")
+    })
   );
 }
 
 #[test]
 fn client_heartbeats_round_trip() {
-  assert_eq!(parse(&encode_client_heartbeat()), Ok(Message::Client(FromClient::Heartbeat)));
+  assert_eq!(
+    parse(&encode_client_heartbeat()),
+    Ok(Message::Client(FromClient::Heartbeat))
+  );
   assert_eq!(
     parse(&encode_request_heartbeat(b("r9"))),
-    Ok(Message::Client(FromClient::RequestHeartbeat { rid: b("r9") }))
+    Ok(Message::Client(FromClient::RequestHeartbeat {
+      rid: b("r9")
+    }))
   );
   assert_eq!(
     parse(&encode_worker_liveness(b("w1"))),
-    Ok(Message::Client(FromClient::WorkerHeartbeat { worker_id: b("w1") }))
+    Ok(Message::Client(FromClient::WorkerHeartbeat {
+      worker_id: b("w1")
+    }))
   );
 }
 
@@ -51,13 +66,18 @@ fn client_heartbeats_round_trip() {
 fn old_three_frame_request_heartbeat_is_accepted() {
   assert_eq!(
     parse(&frames(&["C", "4", "r1"])),
-    Ok(Message::Client(FromClient::RequestHeartbeat { rid: b("r1") }))
+    Ok(Message::Client(FromClient::RequestHeartbeat {
+      rid: b("r1")
+    }))
   );
 }
 
 #[test]
 fn client_heartbeat_with_unknown_subtype_is_a_type_error() {
-  assert_eq!(parse(&frames(&["C", "4", "bogus", "x"])), Err(CodecError::Type));
+  assert_eq!(
+    parse(&frames(&["C", "4", "bogus", "x"])),
+    Err(CodecError::Type)
+  );
 }
 
 #[test]
@@ -68,9 +88,14 @@ fn worker_messages_round_trip() {
   );
   assert_eq!(
     parse(&encode_worker_heartbeat(b("{\"concurrency\":2}"))),
-    Ok(Message::Worker(FromWorker::Heartbeat { info: b("{\"concurrency\":2}") }))
+    Ok(Message::Worker(FromWorker::Heartbeat {
+      info: b("{\"concurrency\":2}")
+    }))
   );
-  assert_eq!(parse(&encode_disconnect()), Ok(Message::Worker(FromWorker::Disconnect)));
+  assert_eq!(
+    parse(&encode_disconnect()),
+    Ok(Message::Worker(FromWorker::Disconnect))
+  );
   for kind in [ReplyKind::Partial, ReplyKind::Final, ReplyKind::Reject] {
     let f = encode_worker_reply(kind, b("c1"), b("r1"), b("0"), b("1"), b("{}"));
     assert_eq!(f.len(), 8);
@@ -144,7 +169,13 @@ fn client_reply_round_trips_for_partial_and_final() {
     assert_eq!(&f[2][..], b"");
     assert_eq!(
       parse_to_client(&f),
-      Ok(ToClient::Reply { kind, rid: b("r1"), status: b("-1"), data: b("\"boom\""), opts: b("{}") })
+      Ok(ToClient::Reply {
+        kind,
+        rid: b("r1"),
+        status: b("-1"),
+        data: b("\"boom\""),
+        opts: b("{}")
+      })
     );
   }
 }
@@ -157,12 +188,24 @@ fn reject_kind_is_written_to_clients_as_final() {
 
 #[test]
 fn client_side_parse_of_heartbeat_and_errors() {
-  assert_eq!(parse_to_client(&encode_client_heartbeat()), Ok(ToClient::Heartbeat));
-  assert_eq!(parse_to_client(&frames(&["W", "4"])), Err(CodecError::Header));
+  assert_eq!(
+    parse_to_client(&encode_client_heartbeat()),
+    Ok(ToClient::Heartbeat)
+  );
+  assert_eq!(
+    parse_to_client(&frames(&["W", "4"])),
+    Err(CodecError::Header)
+  );
   assert_eq!(parse_to_client(&frames(&[])), Err(CodecError::Length));
   assert_eq!(parse_to_client(&frames(&["C"])), Err(CodecError::Length));
-  assert_eq!(parse_to_client(&frames(&["C", "3", ""])), Err(CodecError::Length));
-  assert_eq!(parse_to_client(&frames(&["C", "7", "", "r"])), Err(CodecError::Type));
+  assert_eq!(
+    parse_to_client(&frames(&["C", "3", ""])),
+    Err(CodecError::Length)
+  );
+  assert_eq!(
+    parse_to_client(&frames(&["C", "7", "", "r"])),
+    Err(CodecError::Type)
+  );
   assert_eq!(parse_to_client(&frames(&["C", "x"])), Err(CodecError::Type));
 }
 
@@ -183,11 +226,20 @@ fn client_side_parse_fills_missing_reply_frames() {
 #[test]
 fn worker_side_parse_round_trips_every_broker_message() {
   assert_eq!(parse_to_worker(&encode_ready_ack()), Ok(ToWorker::ReadyAck));
-  assert_eq!(parse_to_worker(&encode_broker_heartbeat()), Ok(ToWorker::Heartbeat));
-  assert_eq!(parse_to_worker(&encode_disconnect()), Ok(ToWorker::Disconnect));
+  assert_eq!(
+    parse_to_worker(&encode_broker_heartbeat()),
+    Ok(ToWorker::Heartbeat)
+  );
+  assert_eq!(
+    parse_to_worker(&encode_disconnect()),
+    Ok(ToWorker::Disconnect)
+  );
   assert_eq!(
     parse_to_worker(&encode_forwarded_heartbeat(b("c1"), b("r1"))),
-    Ok(ToWorker::RequestHeartbeat { client: b("c1"), rid: b("r1") })
+    Ok(ToWorker::RequestHeartbeat {
+      client: b("c1"),
+      rid: b("r1")
+    })
   );
   let f = encode_worker_request(b("c1"), b("echo"), b("r1"), b("1"), b("{}"));
   assert_eq!(f, frames(&["W", "2", "c1", "echo", "", "r1", "1", "{}"]));
@@ -205,10 +257,16 @@ fn worker_side_parse_round_trips_every_broker_message() {
 
 #[test]
 fn worker_side_parse_rejects_malformed_messages() {
-  assert_eq!(parse_to_worker(&frames(&["C", "4"])), Err(CodecError::Header));
+  assert_eq!(
+    parse_to_worker(&frames(&["C", "4"])),
+    Err(CodecError::Header)
+  );
   assert_eq!(parse_to_worker(&frames(&[])), Err(CodecError::Length));
   assert_eq!(parse_to_worker(&frames(&["W"])), Err(CodecError::Length));
-  assert_eq!(parse_to_worker(&frames(&["W", "2", "c", "s", ""])), Err(CodecError::Length));
+  assert_eq!(
+    parse_to_worker(&frames(&["W", "2", "c", "s", ""])),
+    Err(CodecError::Length)
+  );
   assert_eq!(parse_to_worker(&frames(&["W", "3"])), Err(CodecError::Type));
 }
 
@@ -217,7 +275,9 @@ fn parsed_frames_share_memory_with_the_input() {
   let big = Bytes::from(vec![b'x'; 1024]);
   let f = vec![b("C"), b("2"), b("s"), b("r"), big.clone(), b("")];
   match parse(&f) {
-    Ok(Message::Client(FromClient::Request { data, .. })) => assert_eq!(data.as_ptr(), big.as_ptr()),
+    Ok(Message::Client(FromClient::Request { data, .. })) => {
+      assert_eq!(data.as_ptr(), big.as_ptr())
+    }
     other => panic!("{other:?}"),
   }
 }

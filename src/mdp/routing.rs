@@ -82,7 +82,10 @@ impl Range {
 fn normalize_alternative(alt: &str) -> Option<String> {
   let tokens: Vec<&str> = alt.split_whitespace().collect();
   if let [lo, "-", hi] = tokens[..] {
-    let (lo, hi) = (normalize_comparator(">=", lo)?, normalize_comparator("<=", hi)?);
+    let (lo, hi) = (
+      normalize_comparator(">=", lo)?,
+      normalize_comparator("<=", hi)?,
+    );
     return Some(format!("{lo}, {hi}"));
   }
   // Join operators written apart from their version (`>= 1.2`).
@@ -122,7 +125,10 @@ fn normalize_comparator(pending_op: &str, t: &str) -> Option<String> {
     Some(i) => ver.split_at(i),
     None => (ver, ""),
   };
-  let kept: Vec<&str> = core.split('.').take_while(|p| !matches!(*p, "x" | "X" | "*" | "")).collect();
+  let kept: Vec<&str> = core
+    .split('.')
+    .take_while(|p| !matches!(*p, "x" | "X" | "*" | ""))
+    .collect();
   if kept.is_empty() {
     // `*`, `x`, `>=x`...: any version (node treats `<x` as nothing; rare).
     return Some("*".to_string());
@@ -165,7 +171,9 @@ impl Router {
         }
       }
       Pattern::Semver(v) => {
-        let Some((base, _)) = split_at_version(name) else { return false };
+        let Some((base, _)) = split_at_version(name) else {
+          return false;
+        };
         let list = self.versions.entry(name.slice_ref(base)).or_default();
         if !list.iter().any(|(_, n)| n == name) {
           list.push((v, name.clone()));
@@ -225,17 +233,28 @@ impl Router {
     if !semver.is_empty() {
       return semver;
     }
-    let hit = self.wildcards.iter().find(|w| requested.starts_with(&w[..w.len() - 1]));
+    let hit = self
+      .wildcards
+      .iter()
+      .find(|w| requested.starts_with(&w[..w.len() - 1]));
     hit.cloned().into_iter().collect()
   }
 
   fn resolve_semver(&self, requested: &[u8]) -> Vec<Bytes> {
-    let Some((base, range)) = split_at_version(requested) else { return Vec::new() };
-    let Some(list) = self.versions.get(base) else { return Vec::new() };
+    let Some((base, range)) = split_at_version(requested) else {
+      return Vec::new();
+    };
+    let Some(list) = self.versions.get(base) else {
+      return Vec::new();
+    };
     let Some(range) = std::str::from_utf8(range).ok().and_then(Range::parse) else {
       return Vec::new();
     };
-    list.iter().filter(|(v, _)| range.matches(v)).map(|(_, n)| n.clone()).collect()
+    list
+      .iter()
+      .filter(|(v, _)| range.matches(v))
+      .map(|(_, n)| n.clone())
+      .collect()
   }
 }
 

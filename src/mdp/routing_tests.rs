@@ -11,7 +11,9 @@ fn names(r: &Arc<[Bytes]>) -> Vec<&str> {
 }
 
 fn satisfies(range: &str, version: &str) -> bool {
-  Range::parse(range).unwrap().matches(&Version::parse(version).unwrap())
+  Range::parse(range)
+    .unwrap()
+    .matches(&Version::parse(version).unwrap())
 }
 
 #[test]
@@ -19,8 +21,14 @@ fn names_are_classified_by_shape() {
   assert_eq!(classify(b"echo"), Pattern::Exact);
   assert_eq!(classify(b"ec*"), Pattern::Wildcard);
   assert_eq!(classify(b"*"), Pattern::Wildcard);
-  assert_eq!(classify(b"calc@1.2.3"), Pattern::Semver(Version::new(1, 2, 3)));
-  assert_eq!(classify(b"calc@v1.2.3"), Pattern::Semver(Version::new(1, 2, 3)));
+  assert_eq!(
+    classify(b"calc@1.2.3"),
+    Pattern::Semver(Version::new(1, 2, 3))
+  );
+  assert_eq!(
+    classify(b"calc@v1.2.3"),
+    Pattern::Semver(Version::new(1, 2, 3))
+  );
   assert_eq!(classify(b"calc@latest"), Pattern::Exact);
   assert_eq!(classify(b"@1.2.3"), Pattern::Exact);
   assert_eq!(classify(b"user@host"), Pattern::Exact);
@@ -60,9 +68,15 @@ fn versioned_workers_serve_satisfied_ranges_highest_first() {
   r.register(&b("calc@1.2.3"));
   r.register(&b("calc@1.4.0"));
   r.register(&b("calc@2.0.0"));
-  assert_eq!(names(&r.resolve(&b("calc@^1.2.x"))), ["calc@1.4.0", "calc@1.2.3"]);
+  assert_eq!(
+    names(&r.resolve(&b("calc@^1.2.x"))),
+    ["calc@1.4.0", "calc@1.2.3"]
+  );
   assert_eq!(names(&r.resolve(&b("calc@~1.2"))), ["calc@1.2.3"]);
-  assert_eq!(names(&r.resolve(&b("calc@1.x"))), ["calc@1.4.0", "calc@1.2.3"]);
+  assert_eq!(
+    names(&r.resolve(&b("calc@1.x"))),
+    ["calc@1.4.0", "calc@1.2.3"]
+  );
   assert_eq!(names(&r.resolve(&b("calc@>=2"))), ["calc@2.0.0"]);
   assert_eq!(names(&r.resolve(&b("calc@*"))).len(), 3);
   assert!(r.resolve(&b("calc@^3")).is_empty());
