@@ -41,5 +41,3 @@ impl From<JsError> for napi::Error<Status> {
   }
 }
 
-/// The result type of `#[napi]` functions: errors carry a string code.
-pub type JsResult<T> = std::result::Result<T, napi::Error<String>>;

@@ -3,8 +3,10 @@
 //! the protocol lives in `crate::mdp`.
 
 use super::handle::Handle;
-use crate::error::{JsError, JsResult};
-use crate::mdp::eventloop::{broker, client, worker};
+use crate::error::JsError;
+use crate::mdp::eventloop::broker;
+#[cfg(any())]
+use crate::mdp::eventloop::{client, worker};
 use napi::bindgen_prelude::{Buffer, Function};
 use napi_derive::napi;
 use std::time::Duration;
@@ -17,6 +19,9 @@ fn millis(value: f64, name: &str) -> Result<Duration, JsError> {
   }
 }
 
+#[cfg(any())]
+mod gated {
+use super::*;
 /// Native side of `Client`: one DEALER session with heartbeats, liveness, reconnects and
 /// request timeouts, delivering replies in batches.
 #[napi]
@@ -34,7 +39,7 @@ impl ClientHandle {
 
   /// Connects to `broker` as `identity`; reconnects use `prefix` + '-' + a new uuid.
   #[napi]
-  pub fn start(&mut self, broker: String, prefix: String, identity: String, heartbeat_ms: f64, reconnect_ms: f64) -> JsResult<()> {
+  pub fn start(&mut self, broker: String, prefix: String, identity: String, heartbeat_ms: f64, reconnect_ms: f64) -> napi::Result<(), String> {
     let params = client::ClientParams {
       broker,
       prefix,
@@ -86,7 +91,7 @@ impl WorkerHandle {
     heartbeat_ms: f64,
     reconnect_ms: f64,
     concurrency: f64,
-  ) -> JsResult<()> {
+  ) -> napi::Result<(), String> {
     if !concurrency.is_finite() || concurrency < -1.0 {
       return Err(JsError::invalid(format!("concurrency must be -1 or a count; received {concurrency}")).into());
     }
@@ -117,6 +122,8 @@ impl WorkerHandle {
   }
 }
 
+}
+
 /// Native side of `Broker`: the whole broker runs in Rust.
 #[napi]
 pub struct BrokerHandle {
@@ -135,7 +142,7 @@ impl BrokerHandle {
   /// Binds and starts; `conf` is the facade's JSON (endpoint, intch, heartbeat, dmode...).
   /// Bind failures arrive as an `E_ERROR` event, then `E_STOPPED`.
   #[napi]
-  pub fn start(&mut self, conf: String) -> JsResult<()> {
+  pub fn start(&mut self, conf: String) -> napi::Result<(), String> {
     let params = broker::BrokerParams::from_json(&conf).map_err(JsError::from)?;
     let outbox = self.inner.take_outbox()?;
     self.inner.started(broker::spawn(params, outbox, self.stats.clone()).map_err(JsError::from)?);

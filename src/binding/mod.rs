@@ -1,6 +1,8 @@
 //! `#[napi]` glue: argument conversion, handles over event loops, error mapping. No protocol logic.
 
 pub mod events;
+pub mod handle;
+pub mod mdp;
 
 /// The native core's version (the crate version).
 #[napi_derive::napi]

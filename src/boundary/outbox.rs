@@ -20,7 +20,7 @@ pub const MAX_BATCH_BYTES: usize = 1 << 20;
 const MAX_BATCHES_IN_FLIGHT: usize = 2;
 
 /// Where batches go: the napi ThreadsafeFunction in production, a channel in tests.
-pub trait Deliver: Send + 'static {
+pub trait Deliver: Send + Sync + 'static {
   /// Hands one batch over. Returns false when the receiving side is gone.
   fn deliver(&self, batch: Vec<u8>) -> bool;
 }

@@ -162,7 +162,8 @@ async fn run<D: Deliver>(params: BrokerParams, mut outbox: Outbox<D>, mut comman
   stats.set(stats_json(&state, io.send_failures));
   drop(io);
   drop(publisher);
-  drop(router);
+  // Release the port now, so a broker restarted on the same endpoint can bind at once.
+  router.close().await;
   outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
   outbox.flush_now();
 }
@@ -185,14 +186,22 @@ fn restore(state: &mut Broker, batch: Bytes, now: Instant, out: &mut Vec<Outgoin
 }
 
 fn stats_json(state: &Broker, send_failures: u64) -> String {
-  let mut json = state.stats().to_json();
-  // `to_json` gives an object; splice our own counter in before its closing brace.
-  if json.ends_with('}') {
-    json.pop();
-    let sep = if json.len() > 1 { "," } else { "" };
-    json.push_str(&format!("{sep}\"sendFailures\":{send_failures}}}"));
-  }
-  json
+  let s = state.stats();
+  serde_json::json!({
+    "requests": s.requests,
+    "replies": s.replies,
+    "partials": s.partials,
+    "rejects": s.rejects,
+    "cacheHits": s.cache_hits,
+    "requeued": s.requeued,
+    "droppedExpired": s.dropped_expired,
+    "droppedWorkerLost": s.dropped_worker_lost,
+    "droppedQueueFull": s.dropped_queue_full,
+    "workers": s.workers,
+    "queued": s.queued,
+    "sendFailures": send_failures,
+  })
+  .to_string()
 }
 
 struct Io<'a> {

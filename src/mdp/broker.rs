@@ -1,0 +1,494 @@
+//! The broker state machine: per-service request queues, dispatch to workers,
+//! worker liveness, reject/retry, timeouts, the reply cache and persistence
+//! hooks, exactly as pigato's broker behaves on the wire.
+//!
+//! No I/O: the event loop feeds [`Broker::handle_incoming`] with every ROUTER
+//! message (identity split off) and calls [`Broker::handle_tick`] every
+//! `conf.heartbeat`; everything to do comes back as [`Outgoing`] items.
+//!
+//! Decisions beyond pigato (documented for the JS facade):
+//! - a request lost with its worker and without `opts.retry` gets a final error
+//!   reply `"C_WORKER_LOST"` instead of silence;
+//! - a request refused because its service queue holds `conf.max_queue`
+//!   requests gets a final error reply `"C_QUEUE_FULL"`;
+//! - a request whose rid is already known is dropped (`duplicate_rid`).
+
+mod dispatch;
+pub mod opts;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::cache::ReplyCache;
+use super::codec::{self, FromClient, FromWorker, Message, ReplyKind};
+use super::routing::Router;
+use opts::RequestOpts;
+
+/// Worker concurrency until its first heartbeat says otherwise.
+pub const DEFAULT_CONCURRENCY: i64 = 100;
+/// Data frame of the error reply for a request lost with its worker.
+pub const ERR_WORKER_LOST: &[u8] = b"\"C_WORKER_LOST\"";
+/// Data frame of the error reply for a request refused by a full queue.
+pub const ERR_QUEUE_FULL: &[u8] = b"\"C_QUEUE_FULL\"";
+
+/// How a request is given to one of several eligible workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dmode {
+  /// Fewest requests in flight, then fewest served (pigato `'load'`).
+  #[default]
+  Load,
+  /// Uniformly random among eligible workers (pigato `'rand'`).
+  Rand,
+}
+
+/// Broker configuration.
+#[derive(Debug, Clone)]
+pub struct BrokerConf {
+  /// Tick period: worker liveness and heartbeats (pigato `heartbeat`).
+  pub heartbeat: Duration,
+  /// Ticks a silent worker survives (pigato `heartbeatLiveness`).
+  pub liveness: u32,
+  /// Worker selection.
+  pub dmode: Dmode,
+  /// Reply cache bound in entries.
+  pub cache_max_entries: usize,
+  /// Reply cache bound in bytes.
+  pub cache_max_bytes: usize,
+  /// Most requests waiting in one service queue.
+  pub max_queue: usize,
+}
+
+impl Default for BrokerConf {
+  fn default() -> BrokerConf {
+    BrokerConf {
+      heartbeat: Duration::from_millis(2500),
+      liveness: 3,
+      dmode: Dmode::Load,
+      cache_max_entries: 10_000,
+      cache_max_bytes: 64 << 20,
+      max_queue: 1_000_000,
+    }
+  }
+}
+
+/// A request as handed to (and given back by) the persistence controller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistedRequest {
+  /// Identity of the requesting client.
+  pub client: Bytes,
+  /// Requested service name.
+  pub service: Bytes,
+  /// Request id.
+  pub rid: Bytes,
+  /// Data frame (JSON).
+  pub data: Bytes,
+  /// Opts frame (JSON).
+  pub opts: Bytes,
+}
+
+/// Something the event loop must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+  /// Send `frames` through the ROUTER to `peer` (identity prepended by the loop).
+  Route { peer: Bytes, frames: Vec<Bytes> },
+  /// Publish this one frame (`'$dir ' + JSON`) on the PUB socket.
+  Directory(Bytes),
+  /// Store this `persist` request (controller `rset`).
+  PersistSet(PersistedRequest),
+  /// Forget this persisted request (controller `rdel`).
+  PersistDel { rid: Bytes },
+  /// A message or request was dropped (for logs and metrics).
+  Dropped { reason: &'static str },
+}
+
+/// Counters and gauges of a broker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrokerStats {
+  /// Client requests received.
+  pub requests: u64,
+  /// Final replies routed to clients (cache hits included).
+  pub replies: u64,
+  /// Partial replies routed to clients.
+  pub partials: u64,
+  /// Rejects received from workers.
+  pub rejects: u64,
+  /// Requests answered from the cache.
+  pub cache_hits: u64,
+  /// Requests re-queued after their worker was lost (`retry`).
+  pub requeued: u64,
+  /// Requests dropped because their timeout passed while queued.
+  pub dropped_expired: u64,
+  /// Requests dropped with their lost worker (no `retry`).
+  pub dropped_worker_lost: u64,
+  /// Requests refused because their queue was full.
+  pub dropped_queue_full: u64,
+  /// Requests dropped because their rid was already known.
+  pub dropped_duplicate: u64,
+  /// Malformed messages.
+  pub dropped_malformed: u64,
+  /// Messages from unknown workers and replies not matching an assignment.
+  pub dropped_protocol: u64,
+  /// Workers currently registered.
+  pub workers: usize,
+  /// Requests waiting in queues.
+  pub queued: usize,
+  /// Requests assigned to workers.
+  pub in_flight: usize,
+}
+
+/// A registered worker.
+#[derive(Debug)]
+struct WorkerEntry {
+  id: Bytes,
+  service: Bytes,
+  /// Registered under a wildcard or versioned name.
+  special: bool,
+  liveness: i64,
+  /// Negative: unlimited.
+  concurrency: i64,
+  in_flight: u32,
+  served: u64,
+}
+
+impl WorkerEntry {
+  fn has_capacity(&self) -> bool {
+    self.concurrency < 0 || i64::from(self.in_flight) < self.concurrency
+  }
+}
+
+/// A request known to the broker (queued or assigned).
+#[derive(Debug)]
+struct Request {
+  client: Bytes,
+  service: Bytes,
+  rid: Bytes,
+  data: Bytes,
+  opts: Bytes,
+  /// Past this instant the request is dropped instead of dispatched.
+  deadline: Option<Instant>,
+  retry: bool,
+  persist: bool,
+  nocache: bool,
+  /// `opts.workerId`.
+  target: Option<Bytes>,
+  /// Workers that rejected it.
+  rejects: Vec<Bytes>,
+  /// Slot of the assigned worker.
+  worker: Option<usize>,
+}
+
+impl Request {
+  fn expired(&self, now: Instant) -> bool {
+    self.deadline.is_some_and(|d| now > d)
+  }
+
+  fn persisted(&self) -> PersistedRequest {
+    PersistedRequest {
+      client: self.client.clone(),
+      service: self.service.clone(),
+      rid: self.rid.clone(),
+      data: self.data.clone(),
+      opts: self.opts.clone(),
+    }
+  }
+}
+
+/// Queue of requested name and the workers registered under that name.
+#[derive(Debug, Default)]
+struct ServiceEntry {
+  queue: VecDeque<Bytes>,
+  workers: Vec<usize>,
+}
+
+/// The pigato broker state machine.
+#[derive(Debug)]
+pub struct Broker {
+  conf: BrokerConf,
+  /// Worker slots; a slot index stays valid while the worker lives.
+  workers: Vec<Option<WorkerEntry>>,
+  free_slots: Vec<usize>,
+  worker_slots: HashMap<Bytes, usize>,
+  services: HashMap<Bytes, ServiceEntry>,
+  router: Router,
+  requests: HashMap<Bytes, Request>,
+  cache: ReplyCache,
+  stats: BrokerStats,
+  /// Reused candidate list for dispatch (avoids an allocation per dispatch).
+  scratch: Vec<usize>,
+}
+
+impl Broker {
+  /// A broker with no workers and no requests.
+  pub fn new(conf: BrokerConf, _now: Instant) -> Broker {
+    let cache = ReplyCache::new(conf.cache_max_entries, conf.cache_max_bytes);
+    Broker {
+      conf,
+      workers: Vec::new(),
+      free_slots: Vec::new(),
+      worker_slots: HashMap::new(),
+      services: HashMap::new(),
+      router: Router::new(),
+      requests: HashMap::new(),
+      cache,
+      stats: BrokerStats::default(),
+      scratch: Vec::new(),
+    }
+  }
+
+  /// The configuration.
+  pub fn conf(&self) -> &BrokerConf {
+    &self.conf
+  }
+
+  /// Counters, and gauges computed now.
+  pub fn stats(&self) -> BrokerStats {
+    let queued: usize = self.services.values().map(|e| e.queue.len()).sum();
+    BrokerStats {
+      workers: self.worker_slots.len(),
+      queued,
+      in_flight: self.requests.len() - queued,
+      ..self.stats.clone()
+    }
+  }
+
+  /// Handles one ROUTER message from `peer` (`frames` after the identity).
+  pub fn handle_incoming(
+    &mut self,
+    peer: Bytes,
+    frames: &[Bytes],
+    now: Instant,
+    out: &mut Vec<Outgoing>,
+  ) {
+    match codec::parse(frames) {
+      Ok(Message::Client(m)) => self.handle_incoming_client(peer, m, now, out),
+      Ok(Message::Worker(m)) => self.handle_incoming_worker(peer, m, now, out),
+      Err(e) => {
+        self.stats.dropped_malformed += 1;
+        out.push(Outgoing::Dropped {
+          reason: e.pigato_code(),
+        });
+        // A worker that breaks the protocol is told to restart.
+        if frames.first().is_some_and(|f| &f[..] == codec::WORKER) {
+          self.disconnect_peer(peer, now, out);
+        }
+      }
+    }
+  }
+
+  fn handle_incoming_client(
+    &mut self,
+    peer: Bytes,
+    m: FromClient,
+    now: Instant,
+    out: &mut Vec<Outgoing>,
+  ) {
+    match m {
+      FromClient::Request {
+        service,
+        rid,
+        data,
+        opts,
+      } => self.handle_request(peer, service, rid, data, opts, now, out),
+      FromClient::Heartbeat => out.push(Outgoing::Route {
+        peer,
+        frames: codec::encode_client_heartbeat(),
+      }),
+      FromClient::RequestHeartbeat { rid } => {
+        let Some(req) = self.requests.get(&rid) else {
+          return;
+        };
+        let Some(w) = req.worker.and_then(|s| self.workers[s].as_ref()) else {
+          return;
+        };
+        let frames = codec::encode_forwarded_heartbeat(peer, rid);
+        out.push(Outgoing::Route {
+          peer: w.id.clone(),
+          frames,
+        });
+      }
+      FromClient::WorkerHeartbeat { worker_id } => {
+        if let Some(&slot) = self.worker_slots.get(&worker_id) {
+          self.touch(slot);
+        }
+      }
+    }
+  }
+
+  #[allow(clippy::too_many_arguments)]
+  fn handle_request(
+    &mut self,
+    client: Bytes,
+    service: Bytes,
+    rid: Bytes,
+    data: Bytes,
+    opts: Bytes,
+    now: Instant,
+    out: &mut Vec<Outgoing>,
+  ) {
+    self.stats.requests += 1;
+    if self.requests.contains_key(&rid) {
+      self.stats.dropped_duplicate += 1;
+      out.push(Outgoing::Dropped {
+        reason: "duplicate_rid",
+      });
+      return;
+    }
+    let o = RequestOpts::parse(&opts);
+    if !o.nocache {
+      if let Some(hit) = self.cache.get(&service, &data, now) {
+        self.stats.cache_hits += 1;
+        self.stats.replies += 1;
+        let frames =
+          codec::encode_client_reply(ReplyKind::Final, rid, hit.status, hit.data, hit.opts);
+        out.push(Outgoing::Route {
+          peer: client,
+          frames,
+        });
+        return;
+      }
+    }
+    let req = Request {
+      deadline: o.timeout.and_then(|t| now.checked_add(t)),
+      retry: o.retry,
+      persist: o.persist,
+      nocache: o.nocache,
+      target: o.worker_id,
+      rejects: Vec::new(),
+      worker: None,
+      client,
+      service,
+      rid,
+      data,
+      opts,
+    };
+    self.accept(req, true, now, out);
+  }
+
+  /// Re-queues requests the persistence controller returned at start.
+  pub fn restore(
+    &mut self,
+    reqs: impl IntoIterator<Item = PersistedRequest>,
+    now: Instant,
+    out: &mut Vec<Outgoing>,
+  ) {
+    for p in reqs {
+      if self.requests.contains_key(&p.rid) {
+        continue;
+      }
+      let o = RequestOpts::parse(&p.opts);
+      let req = Request {
+        deadline: o.timeout.and_then(|t| now.checked_add(t)),
+        retry: o.retry,
+        persist: true,
+        nocache: o.nocache,
+        target: o.worker_id,
+        rejects: Vec::new(),
+        worker: None,
+        client: p.client,
+        service: p.service,
+        rid: p.rid,
+        data: p.data,
+        opts: p.opts,
+      };
+      self.accept(req, false, now, out);
+    }
+  }
+
+  fn handle_incoming_worker(
+    &mut self,
+    peer: Bytes,
+    m: FromWorker,
+    now: Instant,
+    out: &mut Vec<Outgoing>,
+  ) {
+    let slot = self.worker_slots.get(&peer).copied();
+    let Some(slot) = slot else {
+      match m {
+        FromWorker::Ready { service } => self.register_worker(peer, service, now, out),
+        FromWorker::Disconnect => {}
+        _ => {
+          self.stats.dropped_protocol += 1;
+          out.push(Outgoing::Dropped {
+            reason: "unknown_worker",
+          });
+          out.push(Outgoing::Route {
+            peer,
+            frames: codec::encode_disconnect(),
+          });
+        }
+      }
+      return;
+    };
+    self.touch(slot);
+    match m {
+      // pigato: a second READY from a registered worker is a protocol error.
+      FromWorker::Ready { .. } => {
+        self.stats.dropped_protocol += 1;
+        self.remove_worker(slot, true, now, out);
+      }
+      FromWorker::Heartbeat { info } => {
+        if let Some(c) = opts::heartbeat_concurrency(&info) {
+          if let Some(w) = self.workers[slot].as_mut() {
+            w.concurrency = c;
+          }
+          self.dispatch_for_worker(slot, now, out);
+        }
+      }
+      FromWorker::Reply {
+        kind,
+        rid,
+        status,
+        data,
+        opts,
+        ..
+      } => self.handle_reply(slot, kind, rid, status, data, opts, now, out),
+      FromWorker::Disconnect => self.remove_worker(slot, false, now, out),
+    }
+  }
+
+  /// Resets a worker's liveness.
+  fn touch(&mut self, slot: usize) {
+    if let Some(w) = self.workers[slot].as_mut() {
+      w.liveness = i64::from(self.conf.liveness);
+    }
+  }
+
+  /// Tells `peer` to restart and forgets it if it was a registered worker.
+  fn disconnect_peer(&mut self, peer: Bytes, now: Instant, out: &mut Vec<Outgoing>) {
+    match self.worker_slots.get(&peer).copied() {
+      Some(slot) => self.remove_worker(slot, true, now, out),
+      None => out.push(Outgoing::Route {
+        peer,
+        frames: codec::encode_disconnect(),
+      }),
+    }
+  }
+
+  /// Periodic work: worker liveness and heartbeats, queued request expiry,
+  /// cache pruning. Call every `conf.heartbeat`.
+  pub fn handle_tick(&mut self, now: Instant, out: &mut Vec<Outgoing>) {
+    let mut dead = Vec::new();
+    for (slot, w) in self.workers.iter_mut().enumerate() {
+      let Some(w) = w else { continue };
+      w.liveness -= 1;
+      if w.liveness < 0 {
+        dead.push(slot);
+      } else {
+        out.push(Outgoing::Route {
+          peer: w.id.clone(),
+          frames: codec::encode_broker_heartbeat(),
+        });
+      }
+    }
+    for slot in dead {
+      self.remove_worker(slot, true, now, out);
+    }
+    self.expire_queued(now, out);
+    self.cache.prune(now);
+  }
+}

@@ -1,0 +1,21 @@
+//! The pigato-compatible request/reply engine (Majordomo-style), pure core.
+//!
+//! - [`codec`]: frames <-> typed messages, both directions, zero-copy.
+//! - [`routing`]: which registered worker service names serve a requested
+//!   service name (exact, `prefix*` wildcards, `name@version` semver ranges).
+//! - [`cache`]: the broker's bounded reply cache.
+//! - [`broker`]: the broker state machine (queues, dispatch, liveness, retry).
+//! - [`worker`]: the worker-side state machine (liveness, active requests).
+//! - [`client`]: the client-side state machine (pending requests, deadlines).
+//! - [`eventloop`]: the I/O side: one tokio task per broker, worker or client session.
+//!
+//! Nothing here does I/O: every state machine takes `now` and pushes what to
+//! send into an output `Vec`; the event loops own the sockets and timers.
+
+pub mod broker;
+pub mod cache;
+pub mod client;
+pub mod codec;
+pub mod routing;
+pub mod worker;
+pub mod eventloop;
