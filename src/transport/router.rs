@@ -50,6 +50,14 @@ impl Router {
     Ok(resolved)
   }
 
+  /// Closes the socket and waits until its tcp/ipc listeners are released, so the same
+  /// port can be bound again at once (a plain drop releases them on the next runtime tick).
+  pub async fn close(mut self) {
+    if let Some(sock) = self.zmq.take() {
+      let _ = sock.close().await;
+    }
+  }
+
   /// Endpoints bound so far (resolved).
   pub fn endpoints(&self) -> &[String] {
     &self.bound
