@@ -98,3 +98,6 @@ pub(crate) fn poll_once<F: Future>(fut: F) -> Option<F::Output> {
     Poll::Pending => None,
   }
 }
+
+#[cfg(test)]
+mod tests;
