@@ -127,6 +127,8 @@ async fn run<D: Deliver>(params: BrokerParams, mut outbox: Outbox<D>, mut comman
   let mut tick = interval_at(Instant::now() + heartbeat, heartbeat);
   tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
   let mut out: Vec<Outgoing> = Vec::with_capacity(64);
+  // Counters for `stats()` are refreshed on their own short period, off the per-message path.
+  let mut stats_tick = tokio::time::interval(Duration::from_millis(100));
   let mut io = Io { router: &mut router, publisher: publisher.as_mut(), send_failures: 0 };
 
   loop {
@@ -154,6 +156,7 @@ async fn run<D: Deliver>(params: BrokerParams, mut outbox: Outbox<D>, mut comman
         state.handle_tick(Instant::now(), &mut out);
         stats.set(stats_json(&state, io.send_failures));
       },
+      _ = stats_tick.tick() => stats.set(stats_json(&state, io.send_failures)),
       _ = outbox.taken(), if outbox.has_pending() => {},
     }
     io.apply(&mut out, &mut outbox, params.persist);
