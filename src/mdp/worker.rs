@@ -30,7 +30,11 @@ pub struct WorkerConf {
 
 impl Default for WorkerConf {
   fn default() -> WorkerConf {
-    WorkerConf { heartbeat: Duration::from_millis(2500), liveness: 3, concurrency: 100 }
+    WorkerConf {
+      heartbeat: Duration::from_millis(2500),
+      liveness: 3,
+      concurrency: 100,
+    }
   }
 }
 
@@ -42,7 +46,13 @@ pub enum WorkerOutput {
   /// First message from the broker since start (`connect` event).
   Connect,
   /// A request to serve (`request` event; data and opts are JSON).
-  Request { client: Bytes, service: Bytes, rid: Bytes, data: Bytes, opts: Bytes },
+  Request {
+    client: Bytes,
+    service: Bytes,
+    rid: Bytes,
+    data: Bytes,
+    opts: Bytes,
+  },
   /// The broker went silent: `W,'5'` was sent and the worker stopped; emit
   /// `disconnect`/`stop` and start again after `reconnect` ms.
   Disconnect,
@@ -88,7 +98,9 @@ impl WorkerState {
     self.connected = false;
     self.liveness = self.conf.liveness;
     self.active.clear();
-    out.push(WorkerOutput::Send(codec::encode_ready(self.service.clone())));
+    out.push(WorkerOutput::Send(codec::encode_ready(
+      self.service.clone(),
+    )));
     out.push(WorkerOutput::Send(self.heartbeat_frames()));
   }
 
@@ -149,10 +161,25 @@ impl WorkerState {
     match msg {
       Err(e) => out.push(WorkerOutput::Error(e.pigato_code())),
       Ok(ToWorker::ReadyAck | ToWorker::Heartbeat) => {}
-      Ok(ToWorker::Request { client, service, rid, data, opts }) => {
-        let a = Active { client: client.clone(), liveness: self.conf.liveness };
+      Ok(ToWorker::Request {
+        client,
+        service,
+        rid,
+        data,
+        opts,
+      }) => {
+        let a = Active {
+          client: client.clone(),
+          liveness: self.conf.liveness,
+        };
         self.active.insert(rid.clone(), a);
-        out.push(WorkerOutput::Request { client, service, rid, data, opts });
+        out.push(WorkerOutput::Request {
+          client,
+          service,
+          rid,
+          data,
+          opts,
+        });
       }
       Ok(ToWorker::RequestHeartbeat { client, rid }) => {
         if let Some(a) = self.active.get_mut(&rid).filter(|a| a.client == client) {
@@ -264,7 +291,10 @@ mod tests {
     let (_, out) = started();
     assert_eq!(
       sent(&out),
-      [frames(&["W", "1", "echo"]), frames(&["W", "4", "", "{\"concurrency\":100}"])]
+      [
+        frames(&["W", "1", "echo"]),
+        frames(&["W", "4", "", "{\"concurrency\":100}"])
+      ]
     );
   }
 
@@ -282,7 +312,13 @@ mod tests {
     assert_eq!(sent(&tick(&mut w)).len(), 1);
     assert_eq!(sent(&tick(&mut w)).len(), 1);
     let out = tick(&mut w);
-    assert_eq!(out, [WorkerOutput::Send(frames(&["W", "5"])), WorkerOutput::Disconnect]);
+    assert_eq!(
+      out,
+      [
+        WorkerOutput::Send(frames(&["W", "5"])),
+        WorkerOutput::Disconnect
+      ]
+    );
     assert!(!w.is_running());
     assert!(tick(&mut w).is_empty());
   }
@@ -299,7 +335,10 @@ mod tests {
   #[test]
   fn bad_header_is_an_error_and_does_not_count_as_liveness() {
     let (mut w, _) = started();
-    assert_eq!(incoming(&mut w, &["C", "4"]), [WorkerOutput::Error("ERR_MSG_HEADER")]);
+    assert_eq!(
+      incoming(&mut w, &["C", "4"]),
+      [WorkerOutput::Error("ERR_MSG_HEADER")]
+    );
     tick(&mut w);
     tick(&mut w);
     assert!(tick(&mut w).contains(&WorkerOutput::Disconnect));
@@ -309,8 +348,14 @@ mod tests {
   fn unknown_type_and_short_request_are_errors() {
     let (mut w, _) = started();
     incoming(&mut w, &["W", "1"]);
-    assert_eq!(incoming(&mut w, &["W", "9"]), [WorkerOutput::Error("ERR_MSG_TYPE")]);
-    assert_eq!(incoming(&mut w, &["W", "2", "c"]), [WorkerOutput::Error("ERR_MSG_LENGTH")]);
+    assert_eq!(
+      incoming(&mut w, &["W", "9"]),
+      [WorkerOutput::Error("ERR_MSG_TYPE")]
+    );
+    assert_eq!(
+      incoming(&mut w, &["W", "2", "c"]),
+      [WorkerOutput::Error("ERR_MSG_LENGTH")]
+    );
   }
 
   #[test]
@@ -318,7 +363,10 @@ mod tests {
     let (mut w, _) = started();
     w.set_concurrency(-1);
     incoming(&mut w, &["W", "4"]);
-    assert_eq!(sent(&tick(&mut w)), [frames(&["W", "4", "", "{\"concurrency\":-1}"])]);
+    assert_eq!(
+      sent(&tick(&mut w)),
+      [frames(&["W", "4", "", "{\"concurrency\":-1}"])]
+    );
   }
 
   #[test]
@@ -336,8 +384,24 @@ mod tests {
       }
     );
     let mut out = Vec::new();
-    w.handle_outgoing_reply(ReplyKind::Partial, &b("r1"), false, b("1"), b("{}"), &mut out).unwrap();
-    w.handle_outgoing_reply(ReplyKind::Final, &b("r1"), true, b("\"e\""), b("{}"), &mut out).unwrap();
+    w.handle_outgoing_reply(
+      ReplyKind::Partial,
+      &b("r1"),
+      false,
+      b("1"),
+      b("{}"),
+      &mut out,
+    )
+    .unwrap();
+    w.handle_outgoing_reply(
+      ReplyKind::Final,
+      &b("r1"),
+      true,
+      b("\"e\""),
+      b("{}"),
+      &mut out,
+    )
+    .unwrap();
     assert_eq!(
       sent(&out),
       [
@@ -352,7 +416,8 @@ mod tests {
     let (mut w, _) = started();
     incoming(&mut w, REQ);
     let mut out = Vec::new();
-    w.handle_outgoing_reply(ReplyKind::Reject, &b("r1"), false, b(""), b(""), &mut out).unwrap();
+    w.handle_outgoing_reply(ReplyKind::Reject, &b("r1"), false, b(""), b(""), &mut out)
+      .unwrap();
     let again = w.handle_outgoing_reply(ReplyKind::Final, &b("r1"), false, b(""), b(""), &mut out);
     assert_eq!(again, Err(StateError::Inactive));
     assert_eq!(out.len(), 1);
@@ -397,6 +462,10 @@ mod tests {
       tick(&mut w);
     }
     assert!(!w.is_active(b"r1"));
-    assert_eq!(w.active_count(), 1, "still tracked: a late final reply is allowed");
+    assert_eq!(
+      w.active_count(),
+      1,
+      "still tracked: a late final reply is allowed"
+    );
   }
 }
