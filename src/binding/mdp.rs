@@ -4,9 +4,7 @@
 
 use super::handle::Handle;
 use crate::error::JsError;
-use crate::mdp::eventloop::broker;
-#[cfg(any())]
-use crate::mdp::eventloop::{client, worker};
+use crate::mdp::eventloop::{broker, client, worker};
 use napi::bindgen_prelude::{Buffer, Function};
 use napi_derive::napi;
 use std::time::Duration;
@@ -19,9 +17,6 @@ fn millis(value: f64, name: &str) -> Result<Duration, JsError> {
   }
 }
 
-#[cfg(any())]
-mod gated {
-use super::*;
 /// Native side of `Client`: one DEALER session with heartbeats, liveness, reconnects and
 /// request timeouts, delivering replies in batches.
 #[napi]
@@ -120,8 +115,6 @@ impl WorkerHandle {
   pub fn stop(&mut self) {
     self.inner.stop();
   }
-}
-
 }
 
 /// Native side of `Broker`: the whole broker runs in Rust.

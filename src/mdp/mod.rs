@@ -18,4 +18,13 @@ pub mod client;
 pub mod codec;
 pub mod routing;
 pub mod worker;
+
+/// Errors of the state layer (worker and client state machines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+  /// The request is not (or no longer) tracked: already ended, unknown, or
+  /// dropped by a disconnect.
+  #[error("request is not active")]
+  Inactive,
+}
 pub mod eventloop;

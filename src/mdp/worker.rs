@@ -1,1 +1,474 @@
-//! placeholder
+//! The worker-side state machine: broker liveness, heartbeats carrying the
+//! current concurrency, and the requests being served.
+//!
+//! A request is tracked from its arrival until the final reply or reject;
+//! a reply for an untracked request (ended, or dropped by a disconnect) is
+//! refused. Each request has its own liveness, refreshed by the client's
+//! request heartbeats and decremented every tick, which is what
+//! `reply.active()` reports. No I/O: frames to send come out as
+//! [`WorkerOutput::Send`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::codec::{self, CodecError, ReplyKind, ToWorker, STATUS_ERR, STATUS_OK};
+use super::StateError;
+
+/// Worker configuration.
+#[derive(Debug, Clone)]
+pub struct WorkerConf {
+  /// Tick period (pigato `heartbeat`).
+  pub heartbeat: Duration,
+  /// Ticks without any broker message before disconnecting.
+  pub liveness: u32,
+  /// Requests served at once (`-1` = unlimited), sent with every heartbeat.
+  pub concurrency: i64,
+}
+
+impl Default for WorkerConf {
+  fn default() -> WorkerConf {
+    WorkerConf {
+      heartbeat: Duration::from_millis(2500),
+      liveness: 3,
+      concurrency: 100,
+    }
+  }
+}
+
+/// Something the worker's event loop must do or report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerOutput {
+  /// Send these frames on the DEALER.
+  Send(Vec<Bytes>),
+  /// First message from the broker since start (`connect` event).
+  Connect,
+  /// A request to serve (`request` event; data and opts are JSON).
+  Request {
+    client: Bytes,
+    service: Bytes,
+    rid: Bytes,
+    data: Bytes,
+    opts: Bytes,
+  },
+  /// The broker went silent: `W,'5'` was sent and the worker stopped; emit
+  /// `disconnect`/`stop` and start again after `reconnect` ms.
+  Disconnect,
+  /// The broker sent `W,'5'`: restart now (new identity, READY again).
+  Restart,
+  /// The client heartbeated this tracked request (refreshes `reply.active()` in JS).
+  RequestHeartbeat { rid: Bytes },
+  /// A protocol error to emit as the `error` event (pigato code).
+  Error(&'static str),
+}
+
+#[derive(Debug)]
+struct Active {
+  client: Bytes,
+  liveness: u32,
+}
+
+/// Worker-side protocol state.
+#[derive(Debug)]
+pub struct WorkerState {
+  conf: WorkerConf,
+  service: Bytes,
+  running: bool,
+  connected: bool,
+  liveness: u32,
+  active: HashMap<Bytes, Active>,
+}
+
+impl WorkerState {
+  /// A stopped worker for `service`.
+  pub fn new(service: Bytes, conf: WorkerConf) -> WorkerState {
+    WorkerState {
+      conf,
+      service,
+      running: false,
+      connected: false,
+      liveness: 0,
+      active: HashMap::new(),
+    }
+  }
+
+  /// Starts (or restarts) a session: READY and a heartbeat at once.
+  pub fn start(&mut self, _now: Instant, out: &mut Vec<WorkerOutput>) {
+    self.running = true;
+    self.connected = false;
+    self.liveness = self.conf.liveness;
+    self.active.clear();
+    out.push(WorkerOutput::Send(codec::encode_ready(
+      self.service.clone(),
+    )));
+    out.push(WorkerOutput::Send(self.heartbeat_frames()));
+  }
+
+  /// Stops the session, telling the broker (`W,'5'`) when it was running.
+  pub fn stop(&mut self, out: &mut Vec<WorkerOutput>) {
+    if self.running {
+      out.push(WorkerOutput::Send(codec::encode_disconnect()));
+    }
+    self.running = false;
+    self.active.clear();
+  }
+
+  /// Whether a session is running.
+  pub fn is_running(&self) -> bool {
+    self.running
+  }
+
+  /// Whether the broker has spoken since start.
+  pub fn is_connected(&self) -> bool {
+    self.connected
+  }
+
+  /// The concurrency announced with the next heartbeat.
+  pub fn concurrency(&self) -> i64 {
+    self.conf.concurrency
+  }
+
+  /// Changes the concurrency; the next heartbeat carries it.
+  pub fn set_concurrency(&mut self, n: i64) {
+    self.conf.concurrency = n;
+  }
+
+  /// Requests being served.
+  pub fn active_count(&self) -> usize {
+    self.active.len()
+  }
+
+  /// `W,'4','',{"concurrency":n}`.
+  pub fn heartbeat_frames(&self) -> Vec<Bytes> {
+    let info = format!("{{\"concurrency\":{}}}", self.conf.concurrency);
+    codec::encode_worker_heartbeat(Bytes::from(info))
+  }
+
+  /// Handles one message from the broker.
+  pub fn handle_incoming(&mut self, frames: &[Bytes], _now: Instant, out: &mut Vec<WorkerOutput>) {
+    if !self.running {
+      return;
+    }
+    let msg = match codec::parse_to_worker(frames) {
+      Err(CodecError::Header) => return out.push(WorkerOutput::Error("ERR_MSG_HEADER")),
+      other => other,
+    };
+    self.liveness = self.conf.liveness;
+    if !self.connected {
+      self.connected = true;
+      out.push(WorkerOutput::Connect);
+    }
+    match msg {
+      Err(e) => out.push(WorkerOutput::Error(e.pigato_code())),
+      Ok(ToWorker::ReadyAck | ToWorker::Heartbeat) => {}
+      Ok(ToWorker::Request {
+        client,
+        service,
+        rid,
+        data,
+        opts,
+      }) => {
+        let a = Active {
+          client: client.clone(),
+          liveness: self.conf.liveness,
+        };
+        self.active.insert(rid.clone(), a);
+        out.push(WorkerOutput::Request {
+          client,
+          service,
+          rid,
+          data,
+          opts,
+        });
+      }
+      Ok(ToWorker::RequestHeartbeat { client, rid }) => {
+        if let Some(a) = self.active.get_mut(&rid).filter(|a| a.client == client) {
+          a.liveness = self.conf.liveness;
+          out.push(WorkerOutput::RequestHeartbeat { rid });
+        }
+      }
+      Ok(ToWorker::Disconnect) => {
+        self.running = false;
+        self.active.clear();
+        out.push(WorkerOutput::Restart);
+      }
+    }
+  }
+
+  /// Periodic work every `conf.heartbeat`: liveness, heartbeat, request liveness.
+  pub fn handle_tick(&mut self, _now: Instant, out: &mut Vec<WorkerOutput>) {
+    if !self.running {
+      return;
+    }
+    self.liveness = self.liveness.saturating_sub(1);
+    if self.liveness == 0 {
+      self.stop(out);
+      out.push(WorkerOutput::Disconnect);
+      return;
+    }
+    out.push(WorkerOutput::Send(self.heartbeat_frames()));
+    for a in self.active.values_mut() {
+      a.liveness = a.liveness.saturating_sub(1);
+    }
+  }
+
+  /// Whether `rid` is tracked, not ended, and its client's heartbeats are alive.
+  pub fn is_active(&self, rid: &[u8]) -> bool {
+    self.running && self.active.get(rid).is_some_and(|a| a.liveness > 0)
+  }
+
+  /// Sends a reply for `rid`: partial, final (ends it) or reject (ends it).
+  ///
+  /// # Errors
+  /// [`StateError::Inactive`] when `rid` is not tracked (already ended, or
+  /// dropped by a disconnect); nothing is sent then.
+  pub fn handle_outgoing_reply(
+    &mut self,
+    kind: ReplyKind,
+    rid: &Bytes,
+    is_error: bool,
+    data: Bytes,
+    opts: Bytes,
+    out: &mut Vec<WorkerOutput>,
+  ) -> Result<(), StateError> {
+    let client = match (self.running, self.active.get(rid)) {
+      (true, Some(a)) => a.client.clone(),
+      _ => return Err(StateError::Inactive),
+    };
+    if kind != ReplyKind::Partial {
+      self.active.remove(rid);
+    }
+    let status = Bytes::from_static(if is_error { STATUS_ERR } else { STATUS_OK });
+    let frames = codec::encode_worker_reply(kind, client, rid.clone(), status, data, opts);
+    out.push(WorkerOutput::Send(frames));
+    Ok(())
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn b(x: &str) -> Bytes {
+    Bytes::copy_from_slice(x.as_bytes())
+  }
+
+  fn frames(xs: &[&str]) -> Vec<Bytes> {
+    xs.iter().map(|x| b(x)).collect()
+  }
+
+  fn started() -> (WorkerState, Vec<WorkerOutput>) {
+    let mut w = WorkerState::new(b("echo"), WorkerConf::default());
+    let mut out = Vec::new();
+    w.start(Instant::now(), &mut out);
+    (w, out)
+  }
+
+  fn sent(out: &[WorkerOutput]) -> Vec<Vec<Bytes>> {
+    (out.iter())
+      .filter_map(|o| match o {
+        WorkerOutput::Send(f) => Some(f.clone()),
+        _ => None,
+      })
+      .collect()
+  }
+
+  fn incoming(w: &mut WorkerState, f: &[&str]) -> Vec<WorkerOutput> {
+    let mut out = Vec::new();
+    w.handle_incoming(&frames(f), Instant::now(), &mut out);
+    out
+  }
+
+  fn tick(w: &mut WorkerState) -> Vec<WorkerOutput> {
+    let mut out = Vec::new();
+    w.handle_tick(Instant::now(), &mut out);
+    out
+  }
+
+  const REQ: &[&str] = &["W", "2", "c1", "echo", "", "r1", "\"hi\"", "{}"];
+
+  #[test]
+  fn start_sends_ready_and_a_heartbeat_with_concurrency() {
+    let (_, out) = started();
+    assert_eq!(
+      sent(&out),
+      [
+        frames(&["W", "1", "echo"]),
+        frames(&["W", "4", "", "{\"concurrency\":100}"])
+      ]
+    );
+  }
+
+  #[test]
+  fn first_broker_message_connects_once() {
+    let (mut w, _) = started();
+    assert_eq!(incoming(&mut w, &["W", "1"]), [WorkerOutput::Connect]);
+    assert!(incoming(&mut w, &["W", "4"]).is_empty());
+    assert!(w.is_connected());
+  }
+
+  #[test]
+  fn three_silent_ticks_disconnect_and_send_w5() {
+    let (mut w, _) = started();
+    assert_eq!(sent(&tick(&mut w)).len(), 1);
+    assert_eq!(sent(&tick(&mut w)).len(), 1);
+    let out = tick(&mut w);
+    assert_eq!(
+      out,
+      [
+        WorkerOutput::Send(frames(&["W", "5"])),
+        WorkerOutput::Disconnect
+      ]
+    );
+    assert!(!w.is_running());
+    assert!(tick(&mut w).is_empty());
+  }
+
+  #[test]
+  fn broker_messages_keep_the_worker_alive() {
+    let (mut w, _) = started();
+    for _ in 0..10 {
+      assert!(!tick(&mut w).contains(&WorkerOutput::Disconnect));
+      incoming(&mut w, &["W", "4"]);
+    }
+  }
+
+  #[test]
+  fn bad_header_is_an_error_and_does_not_count_as_liveness() {
+    let (mut w, _) = started();
+    assert_eq!(
+      incoming(&mut w, &["C", "4"]),
+      [WorkerOutput::Error("ERR_MSG_HEADER")]
+    );
+    tick(&mut w);
+    tick(&mut w);
+    assert!(tick(&mut w).contains(&WorkerOutput::Disconnect));
+  }
+
+  #[test]
+  fn unknown_type_and_short_request_are_errors() {
+    let (mut w, _) = started();
+    incoming(&mut w, &["W", "1"]);
+    assert_eq!(
+      incoming(&mut w, &["W", "9"]),
+      [WorkerOutput::Error("ERR_MSG_TYPE")]
+    );
+    assert_eq!(
+      incoming(&mut w, &["W", "2", "c"]),
+      [WorkerOutput::Error("ERR_MSG_LENGTH")]
+    );
+  }
+
+  #[test]
+  fn heartbeat_carries_changed_concurrency() {
+    let (mut w, _) = started();
+    w.set_concurrency(-1);
+    incoming(&mut w, &["W", "4"]);
+    assert_eq!(
+      sent(&tick(&mut w)),
+      [frames(&["W", "4", "", "{\"concurrency\":-1}"])]
+    );
+  }
+
+  #[test]
+  fn request_is_reported_and_replies_use_pigato_frames() {
+    let (mut w, _) = started();
+    let out = incoming(&mut w, REQ);
+    assert_eq!(
+      out[1],
+      WorkerOutput::Request {
+        client: b("c1"),
+        service: b("echo"),
+        rid: b("r1"),
+        data: b("\"hi\""),
+        opts: b("{}")
+      }
+    );
+    let mut out = Vec::new();
+    w.handle_outgoing_reply(
+      ReplyKind::Partial,
+      &b("r1"),
+      false,
+      b("1"),
+      b("{}"),
+      &mut out,
+    )
+    .unwrap();
+    w.handle_outgoing_reply(
+      ReplyKind::Final,
+      &b("r1"),
+      true,
+      b("\"e\""),
+      b("{}"),
+      &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+      sent(&out),
+      [
+        frames(&["W", "6", "c1", "", "r1", "0", "1", "{}"]),
+        frames(&["W", "3", "c1", "", "r1", "-1", "\"e\"", "{}"])
+      ]
+    );
+  }
+
+  #[test]
+  fn reply_after_end_is_refused() {
+    let (mut w, _) = started();
+    incoming(&mut w, REQ);
+    let mut out = Vec::new();
+    w.handle_outgoing_reply(ReplyKind::Reject, &b("r1"), false, b(""), b(""), &mut out)
+      .unwrap();
+    let again = w.handle_outgoing_reply(ReplyKind::Final, &b("r1"), false, b(""), b(""), &mut out);
+    assert_eq!(again, Err(StateError::Inactive));
+    assert_eq!(out.len(), 1);
+  }
+
+  #[test]
+  fn reply_after_disconnect_is_refused() {
+    let (mut w, _) = started();
+    incoming(&mut w, REQ);
+    for _ in 0..3 {
+      tick(&mut w);
+    }
+    let mut out = Vec::new();
+    let r = w.handle_outgoing_reply(ReplyKind::Final, &b("r1"), false, b(""), b(""), &mut out);
+    assert_eq!(r, Err(StateError::Inactive));
+    assert!(!w.is_active(b"r1"));
+  }
+
+  #[test]
+  fn broker_disconnect_asks_for_a_restart_and_drops_requests() {
+    let (mut w, _) = started();
+    incoming(&mut w, REQ);
+    assert_eq!(incoming(&mut w, &["W", "5"]), [WorkerOutput::Restart]);
+    assert_eq!(w.active_count(), 0);
+    let mut out = Vec::new();
+    w.start(Instant::now(), &mut out);
+    assert_eq!(sent(&out)[0], frames(&["W", "1", "echo"]));
+  }
+
+  #[test]
+  fn request_liveness_follows_client_request_heartbeats() {
+    let (mut w, _) = started();
+    incoming(&mut w, REQ);
+    for _ in 0..5 {
+      incoming(&mut w, &["W", "4", "c1", "", "r1"]);
+      tick(&mut w);
+      assert!(w.is_active(b"r1"));
+    }
+    // A heartbeat naming another client does not count.
+    for _ in 0..3 {
+      incoming(&mut w, &["W", "4", "other", "", "r1"]);
+      tick(&mut w);
+    }
+    assert!(!w.is_active(b"r1"));
+    assert_eq!(
+      w.active_count(),
+      1,
+      "still tracked: a late final reply is allowed"
+    );
+  }
+}

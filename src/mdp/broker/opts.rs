@@ -101,7 +101,7 @@ impl<'de> Visitor<'de> for LaxVisitor {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Lax<'a> {
   fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Lax<'a>, D::Error> {
-    Ok(d.deserialize_any(LaxVisitor)?)
+    d.deserialize_any(LaxVisitor)
   }
 }
 

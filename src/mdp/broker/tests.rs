@@ -712,3 +712,47 @@ fn worker_slots_are_reused_without_confusing_requests() {
   let out = h.reply("w2", "3", "r1", "1", "{}");
   assert_eq!(client_frames(&out, "c").len(), 1);
 }
+
+/// Request/reply cycles per second through the state machine (frames built
+/// outside the timed loop). Run with `--release -- --ignored` for a number.
+#[test]
+#[ignore]
+fn throughput_smoke() {
+  let mut h = H::new();
+  for w in ["w1", "w2", "w3", "w4"] {
+    h.ready(w, "echo");
+  }
+  let n = 300_000;
+  let rids: Vec<Bytes> = (0..n).map(|i| b(&format!("{i:036}"))).collect();
+  let (c, s, d, o) = (
+    b("client-1"),
+    b("echo"),
+    b("\"hello\""),
+    b("{\"timeout\":60000,\"retry\":0}"),
+  );
+  let started = std::time::Instant::now();
+  let mut out = Vec::with_capacity(16);
+  for rid in &rids {
+    let req = [b("C"), b("2"), s.clone(), rid.clone(), d.clone(), o.clone()];
+    h.br.handle_incoming(c.clone(), &req, h.now, &mut out);
+    let Some(Outgoing::Route { peer, .. }) = out.pop() else {
+      panic!("not dispatched")
+    };
+    out.clear();
+    let rep = [
+      b("W"),
+      b("3"),
+      c.clone(),
+      b(""),
+      rid.clone(),
+      b("0"),
+      d.clone(),
+      b("{}"),
+    ];
+    h.br.handle_incoming(peer, &rep, h.now, &mut out);
+    out.clear();
+  }
+  let rate = n as f64 / started.elapsed().as_secs_f64();
+  eprintln!("broker: {rate:.0} request/reply cycles per second");
+  assert_eq!(h.br.stats().replies, n as u64);
+}

@@ -8,7 +8,8 @@ use super::{new_identity, LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
-use crate::mdp::client::{ClientEvent, ClientState};
+use crate::mdp::codec;
+use crate::mdp::client::{ClientConf, ClientOutput, ClientState};
 use crate::transport::poll_once;
 use bytes::Bytes;
 use std::time::Duration;
@@ -47,9 +48,9 @@ async fn run<D: Deliver>(params: ClientParams, mut outbox: Outbox<D>, mut comman
     Ok(s) => s,
     Err(err) => return fail(outbox, &err.to_string()),
   };
-  let mut state = ClientState::new(params.heartbeat, Instant::now());
+  let mut state = ClientState::new(ClientConf { heartbeat: params.heartbeat, ..ClientConf::default() });
   let mut events = Vec::with_capacity(64);
-  state.handle_start(Instant::now(), &mut events);
+  state.start(Instant::now(), &mut events);
   let mut tick = interval_at(Instant::now() + params.heartbeat, params.heartbeat);
   tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
   // While `Some`, liveness ran out and a new session opens at that instant.
@@ -76,7 +77,7 @@ async fn run<D: Deliver>(params: ClientParams, mut outbox: Outbox<D>, mut comman
         }
       },
       _ = tick.tick(), if reconnect_at.is_none() => state.handle_tick(Instant::now(), &mut events),
-      _ = sleep_until(deadline) => state.handle_deadline(Instant::now(), &mut events),
+      _ = sleep_until(deadline) => state.handle_timeouts(Instant::now(), &mut events),
       _ = sleep_until(reconnect_at.unwrap_or_else(|| Instant::now() + FAR)), if reconnect_at.is_some() => {
         reconnect_at = None;
         let identity = new_identity(&params.prefix);
@@ -85,26 +86,32 @@ async fn run<D: Deliver>(params: ClientParams, mut outbox: Outbox<D>, mut comman
           Err(err) => return fail(outbox, &err.to_string()),
         }
         outbox.push(kinds::E_STARTED, &[identity.as_bytes()]);
-        state.handle_start(Instant::now(), &mut events);
+        state.start(Instant::now(), &mut events);
         tick.reset();
       },
       _ = outbox.taken(), if outbox.has_pending() => {},
     }
     for event in events.drain(..) {
       match event {
-        ClientEvent::Send(frames) => {
-          if !session.send(frames) {
-            state.count_send_failure();
+        ClientOutput::Send(frames) => {
+          // A full queue (hundreds of thousands queued while the broker is away) fails that
+          // request at once instead of buffering without bound.
+          if !session.send(frames.clone()) {
+            if let Some(rid) = frames.get(3).filter(|_| frames.get(1).is_some_and(|t| &t[..] == b"2")) {
+              state.cancel(rid);
+              outbox.push(kinds::E_FINAL, &[&rid[..], b"-1", b"\"C_QUEUE_FULL\""]);
+            }
           }
         }
-        ClientEvent::Connected => outbox.push(kinds::E_CONNECT, &[] as &[&[u8]]),
-        ClientEvent::Disconnected => {
+        ClientOutput::Connect => outbox.push(kinds::E_CONNECT, &[] as &[&[u8]]),
+        ClientOutput::Disconnect => {
           outbox.push(kinds::E_DISCONNECT, &[b"liveness"]);
           reconnect_at = Some(Instant::now() + params.reconnect);
         }
-        ClientEvent::Partial { rid, status, data } => outbox.push(kinds::E_PARTIAL, &[rid, status, data]),
-        ClientEvent::Final { rid, status, data } => outbox.push(kinds::E_FINAL, &[rid, status, data]),
-        ClientEvent::Error(code) => outbox.push(kinds::E_ERROR, &[code.as_bytes(), b""]),
+        ClientOutput::Partial { rid, data, .. } => outbox.push(kinds::E_PARTIAL, &[&rid[..], b"0", &data[..]]),
+        ClientOutput::Final { rid, data, .. } => outbox.push(kinds::E_FINAL, &[&rid[..], b"0", &data[..]]),
+        ClientOutput::Failed { rid, error, .. } => outbox.push(kinds::E_FINAL, &[&rid[..], b"-1", &error[..]]),
+        ClientOutput::Error(code) => outbox.push(kinds::E_ERROR, &[code.as_bytes(), b""]),
       }
     }
     outbox.flush();
@@ -113,7 +120,7 @@ async fn run<D: Deliver>(params: ClientParams, mut outbox: Outbox<D>, mut comman
   outbox.flush_now();
 }
 
-fn apply_commands(state: &mut ClientState, batch: Bytes, now: Instant, events: &mut Vec<ClientEvent>) {
+fn apply_commands(state: &mut ClientState, batch: Bytes, now: Instant, events: &mut Vec<ClientOutput>) {
   for record in Records::new(batch) {
     let Ok(record) = record else { break };
     let f = &record.frames;
@@ -121,11 +128,11 @@ fn apply_commands(state: &mut ClientState, batch: Bytes, now: Instant, events: &
       (kinds::C_REQUEST, 5) => {
         let timeout = std::str::from_utf8(&f[4]).ok().and_then(|t| t.parse::<f64>().ok()).unwrap_or(60_000.0);
         let timeout = (timeout >= 0.0).then(|| Duration::from_millis(timeout as u64));
-        state.request(f[0].clone(), f[1].clone(), f[2].clone(), f[3].clone(), timeout, now, events);
+        state.request_with_rid(f[0].clone(), f[1].clone(), f[2].clone(), f[3].clone(), timeout, 0, now, events);
       }
-      (kinds::C_REQ_HEARTBEAT, 1) => state.request_heartbeat(f[0].clone(), events),
-      (kinds::C_WORKER_HEARTBEAT, 1) => state.worker_heartbeat(f[0].clone(), events),
-      (kinds::C_HEARTBEAT, 0) => state.heartbeat(events),
+      (kinds::C_REQ_HEARTBEAT, 1) => state.heartbeat_request(f[0].clone(), events),
+      (kinds::C_WORKER_HEARTBEAT, 1) => events.push(ClientOutput::Send(codec::encode_worker_liveness(f[0].clone()))),
+      (kinds::C_HEARTBEAT, 0) => events.push(ClientOutput::Send(codec::encode_client_heartbeat())),
       _ => {}
     }
   }

@@ -8,9 +8,7 @@
 pub mod broker;
 pub mod kinds;
 mod session;
-#[cfg(any())]
 pub mod client;
-#[cfg(any())]
 pub mod worker;
 
 use thiserror::Error;

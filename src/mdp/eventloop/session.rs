@@ -10,10 +10,9 @@ use std::time::Duration;
 /// flight; past it a send is refused with a counted error rather than buffered without end.
 pub(crate) const SESSION_HWM: usize = 262_144;
 
-/// A DEALER connected (or connecting) to the broker as `identity`.
+/// A DEALER connected (or connecting) to the broker under one identity.
 pub(crate) struct Session {
   pub dealer: Dealer,
-  pub identity: String,
 }
 
 impl Session {
@@ -21,7 +20,7 @@ impl Session {
   pub fn open(broker: &str, identity: String) -> Result<Session, TransportError> {
     let opts = LinkOptions { hwm: SESSION_HWM, reconnect_ivl: Duration::from_millis(100), ..LinkOptions::default() };
     let dealer = Dealer::connect_with(broker, Some(Bytes::from(identity.clone())), opts)?;
-    Ok(Session { dealer, identity })
+    Ok(Session { dealer })
   }
 
   /// Queues one message; false when refused (queue full or closed).

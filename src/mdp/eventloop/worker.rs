@@ -9,7 +9,8 @@ use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
 use crate::mdp::codec::ReplyKind;
-use crate::mdp::worker::{WorkerEvent, WorkerState};
+use crate::mdp::codec;
+use crate::mdp::worker::{WorkerConf, WorkerOutput as WorkerEvent, WorkerState};
 use crate::transport::poll_once;
 use bytes::Bytes;
 use std::time::Duration;
@@ -53,9 +54,10 @@ async fn run<D: Deliver>(params: WorkerParams, mut outbox: Outbox<D>, mut comman
     Err(err) => return fail(outbox, &err.to_string()),
   };
   let service = Bytes::from(params.service.clone());
-  let mut state = WorkerState::new(service, params.heartbeat, params.concurrency, Instant::now());
+  let conf = WorkerConf { heartbeat: params.heartbeat, concurrency: params.concurrency, ..WorkerConf::default() };
+  let mut state = WorkerState::new(service, conf);
   let mut events = Vec::with_capacity(64);
-  state.handle_start(Instant::now(), &mut events);
+  state.start(Instant::now(), &mut events);
   let mut tick = interval_at(Instant::now() + params.heartbeat, params.heartbeat);
   tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
   let mut reconnect_at: Option<Instant> = None;
@@ -91,8 +93,8 @@ async fn run<D: Deliver>(params: WorkerParams, mut outbox: Outbox<D>, mut comman
         WorkerEvent::Send(frames) => {
           let _ = session.send(frames);
         }
-        WorkerEvent::Connected => outbox.push(kinds::E_CONNECT, &[] as &[&[u8]]),
-        WorkerEvent::Disconnected => {
+        WorkerEvent::Connect => outbox.push(kinds::E_CONNECT, &[] as &[&[u8]]),
+        WorkerEvent::Disconnect => {
           outbox.push(kinds::E_DISCONNECT, &[b"liveness"]);
           reconnect_at = Some(Instant::now() + params.reconnect);
         }
@@ -116,7 +118,7 @@ async fn run<D: Deliver>(params: WorkerParams, mut outbox: Outbox<D>, mut comman
         Err(err) => return fail(outbox, &err.to_string()),
       }
       outbox.push(kinds::E_STARTED, &[identity.as_bytes()]);
-      state.handle_start(Instant::now(), &mut events);
+      state.start(Instant::now(), &mut events);
       for event in events.drain(..) {
         if let WorkerEvent::Send(frames) = event {
           let _ = session.send(frames);
@@ -127,7 +129,7 @@ async fn run<D: Deliver>(params: WorkerParams, mut outbox: Outbox<D>, mut comman
     outbox.flush();
   }
   // Say goodbye so the broker re-queues nothing to us (pigato's stop() does the same).
-  state.handle_stop(&mut events);
+  state.stop(&mut events);
   for event in events.drain(..) {
     if let WorkerEvent::Send(frames) = event {
       let _ = session.send(frames);
@@ -151,9 +153,11 @@ fn apply_commands(state: &mut WorkerState, batch: Bytes, events: &mut Vec<Worker
           b"7" => ReplyKind::Reject,
           _ => ReplyKind::Final,
         };
-        state.reply(kind, f[1].clone(), f[2].clone(), f[3].clone(), f[4].clone(), f[5].clone(), events);
+        // A reply for a request no longer tracked (ended, or lost with a disconnect) is
+        // refused here rather than sent to a broker that would drop us for it.
+        let _ = state.handle_outgoing_reply(kind, &f[2], &f[3][..] == b"-1", f[4].clone(), f[5].clone(), events);
       }
-      (kinds::W_HEARTBEAT, 1) => state.heartbeat(f[0].clone(), events),
+      (kinds::W_HEARTBEAT, 1) => events.push(WorkerEvent::Send(codec::encode_worker_heartbeat(f[0].clone()))),
       (kinds::W_CONCURRENCY, 1) => {
         if let Some(n) = std::str::from_utf8(&f[0]).ok().and_then(|s| s.parse::<i64>().ok()) {
           state.set_concurrency(n);

@@ -1,0 +1,143 @@
+//! Worker registration and removal for [`Broker`], and the `$dir` notice.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::dispatch::error_reply;
+use super::{Broker, Outgoing, WorkerEntry, DEFAULT_CONCURRENCY, ERR_WORKER_LOST};
+use crate::mdp::codec;
+
+impl Broker {
+  /// Registers a worker after its READY.
+  pub(super) fn register_worker(
+    &mut self,
+    peer: Bytes,
+    service: Bytes,
+    now: Instant,
+    out: &mut Vec<Outgoing>,
+  ) {
+    let special = self.router.register(&service);
+    let w = WorkerEntry {
+      id: peer.clone(),
+      service: service.clone(),
+      special,
+      liveness: i64::from(self.conf.liveness),
+      concurrency: DEFAULT_CONCURRENCY,
+      in_flight: 0,
+      served: 0,
+    };
+    let slot = match self.free_slots.pop() {
+      Some(s) => s,
+      None => {
+        self.workers.push(None);
+        self.workers.len() - 1
+      }
+    };
+    self.workers[slot] = Some(w);
+    self.worker_slots.insert(peer.clone(), slot);
+    self.services.entry(service).or_default().workers.push(slot);
+    out.push(Outgoing::Route {
+      peer,
+      frames: codec::encode_ready_ack(),
+    });
+    out.push(Outgoing::Directory(self.directory()));
+    self.dispatch_for_worker(slot, now, out);
+  }
+
+  /// Forgets a worker (telling it to restart when `notify`); its requests are
+  /// re-queued when `retry` is set, else answered with `C_WORKER_LOST`.
+  pub(super) fn remove_worker(
+    &mut self,
+    slot: usize,
+    notify: bool,
+    now: Instant,
+    out: &mut Vec<Outgoing>,
+  ) {
+    let Some(w) = self.workers[slot].take() else {
+      return;
+    };
+    self.free_slots.push(slot);
+    self.worker_slots.remove(&w.id);
+    if notify {
+      out.push(Outgoing::Route {
+        peer: w.id.clone(),
+        frames: codec::encode_disconnect(),
+      });
+    }
+    if let Some(e) = self.services.get_mut(&w.service) {
+      e.workers.retain(|&s| s != slot);
+      if e.workers.is_empty() && w.special {
+        self.router.unregister(&w.service);
+      }
+    }
+    let requeued = if w.in_flight > 0 {
+      self.release_requests(slot, out)
+    } else {
+      Vec::new()
+    };
+    out.push(Outgoing::Directory(self.directory()));
+    for name in requeued {
+      self.dispatch_queue(&name, now, out);
+    }
+  }
+
+  /// Takes back the requests assigned to `slot`; returns the queues refilled.
+  fn release_requests(&mut self, slot: usize, out: &mut Vec<Outgoing>) -> Vec<Bytes> {
+    let lost: Vec<Bytes> = (self.requests.iter())
+      .filter(|(_, r)| r.worker == Some(slot))
+      .map(|(rid, _)| rid.clone())
+      .collect();
+    let mut names: Vec<Bytes> = Vec::new();
+    for rid in lost {
+      let Some(req) = self.requests.get_mut(&rid) else {
+        continue;
+      };
+      if req.retry {
+        req.worker = None;
+        self.stats.requeued += 1;
+        let name = req.service.clone();
+        self
+          .services
+          .entry(name.clone())
+          .or_default()
+          .queue
+          .push_front(rid);
+        if !names.contains(&name) {
+          names.push(name);
+        }
+      } else if let Some(req) = self.requests.remove(&rid) {
+        self.stats.dropped_worker_lost += 1;
+        out.push(Outgoing::Dropped {
+          reason: "worker_lost",
+        });
+        if req.persist {
+          out.push(Outgoing::PersistDel { rid: rid.clone() });
+        }
+        out.push(error_reply(req.client, rid, ERR_WORKER_LOST));
+      }
+    }
+    names
+  }
+
+  /// The `$dir` notice: `'$dir ' + JSON({service: [workerId...]})`.
+  pub(super) fn directory(&self) -> Bytes {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, e) in &self.services {
+      if e.workers.is_empty() {
+        continue;
+      }
+      let ids = (e.workers.iter())
+        .filter_map(|&s| self.workers[s].as_ref())
+        .map(|w| String::from_utf8_lossy(&w.id).into_owned())
+        .collect();
+      map.insert(String::from_utf8_lossy(name).into_owned(), ids);
+    }
+    let mut buf = b"$dir ".to_vec();
+    if serde_json::to_writer(&mut buf, &map).is_err() {
+      buf.extend_from_slice(b"{}");
+    }
+    Bytes::from(buf)
+  }
+}
