@@ -33,7 +33,7 @@ class Broker extends NativeEngine {
   start (cb) {
     if (typeof cb === 'function') this._pending.start.push(cb)
     if (this._handle) return
-    const handle = new native.BrokerHandle((batch) => this._onBatch(handle, batch))
+    const handle = new native.BrokerHandle(this._batchHandler((batch) => this._onBatch(handle, batch)))
     this._handle = handle
     this._hold()
     handle.start(JSON.stringify({

@@ -30,7 +30,7 @@ class Client extends NativeEngine {
   start () {
     this.stop()
     this.socketId = this.conf.prefix + '-' + randomUUID()
-    const handle = new native.ClientHandle((batch) => this._onBatch(handle, batch))
+    const handle = new native.ClientHandle(this._batchHandler((batch) => this._onBatch(handle, batch)))
     this._handle = handle
     handle.start(this.broker, this.conf.prefix, this.socketId, this.conf.heartbeat, this.conf.reconnect)
     this._hold()

@@ -57,7 +57,7 @@ class Worker extends NativeEngine {
   start () {
     this.stop()
     this.socketId = this.conf.prefix + '-' + randomUUID()
-    const handle = new native.WorkerHandle((batch) => this._onBatch(handle, batch))
+    const handle = new native.WorkerHandle(this._batchHandler((batch) => this._onBatch(handle, batch)))
     this._handle = handle
     handle.start(this.broker, this.service, this.conf.prefix, this.socketId,
       this.conf.heartbeat, this.conf.reconnect, this.conf.concurrency)
