@@ -96,9 +96,10 @@ async fn run<D: Deliver>(params: ClientParams, mut outbox: Outbox<D>, mut comman
         ClientOutput::Send(frames) => {
           // A full queue (hundreds of thousands queued while the broker is away) fails that
           // request at once instead of buffering without bound.
-          if !session.send(frames.clone()) {
-            if let Some(rid) = frames.get(3).filter(|_| frames.get(1).is_some_and(|t| &t[..] == b"2")) {
-              state.cancel(rid);
+          let rid = (frames.get(1).is_some_and(|t| &t[..] == b"2")).then(|| frames.get(3).cloned()).flatten();
+          if !session.send(frames) {
+            if let Some(rid) = rid {
+              state.cancel(&rid);
               outbox.push(kinds::E_FINAL, &[&rid[..], b"-1", b"\"C_QUEUE_FULL\""]);
             }
           }
