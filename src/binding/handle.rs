@@ -18,12 +18,18 @@ pub struct Handle {
 impl Handle {
   /// A handle delivering events to `on_events`.
   pub fn new(on_events: Function<Buffer, ()>) -> napi::Result<Self> {
-    Ok(Self { outbox: Some(outbox_for(on_events)?), commands: None })
+    Ok(Self {
+      outbox: Some(outbox_for(on_events)?),
+      commands: None,
+    })
   }
 
   /// Takes the outbox for the loop being started (once per handle).
   pub fn take_outbox(&mut self) -> Result<Outbox<JsDeliver>, JsError> {
-    self.outbox.take().ok_or_else(|| JsError::new("EALREADY", "this handle was already started"))
+    self
+      .outbox
+      .take()
+      .ok_or_else(|| JsError::new("EALREADY", "this handle was already started"))
   }
 
   /// Records the running loop's command channel.

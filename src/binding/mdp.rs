@@ -10,10 +10,12 @@ use napi_derive::napi;
 use std::time::Duration;
 
 fn millis(value: f64, name: &str) -> Result<Duration, JsError> {
-  if value.is_finite() && value >= 0.0 && value < 1e12 {
+  if (0.0..1e12).contains(&value) {
     Ok(Duration::from_millis(value as u64))
   } else {
-    Err(JsError::invalid(format!("{name} must be a number of milliseconds >= 0; received {value}")))
+    Err(JsError::invalid(format!(
+      "{name} must be a number of milliseconds >= 0; received {value}"
+    )))
   }
 }
 
@@ -29,12 +31,21 @@ impl ClientHandle {
   /// `onEvents(batch)` receives packed event records (see lib/kinds.js).
   #[napi(constructor)]
   pub fn new(on_events: Function<Buffer, ()>) -> napi::Result<Self> {
-    Ok(Self { inner: Handle::new(on_events)? })
+    Ok(Self {
+      inner: Handle::new(on_events)?,
+    })
   }
 
   /// Connects to `broker` as `identity`; reconnects use `prefix` + '-' + a new uuid.
   #[napi]
-  pub fn start(&mut self, broker: String, prefix: String, identity: String, heartbeat_ms: f64, reconnect_ms: f64) -> napi::Result<(), String> {
+  pub fn start(
+    &mut self,
+    broker: String,
+    prefix: String,
+    identity: String,
+    heartbeat_ms: f64,
+    reconnect_ms: f64,
+  ) -> napi::Result<(), String> {
     let params = client::ClientParams {
       broker,
       prefix,
@@ -43,7 +54,9 @@ impl ClientHandle {
       reconnect: millis(reconnect_ms, "reconnect")?,
     };
     let outbox = self.inner.take_outbox()?;
-    self.inner.started(client::spawn(params, outbox).map_err(JsError::from)?);
+    self
+      .inner
+      .started(client::spawn(params, outbox).map_err(JsError::from)?);
     Ok(())
   }
 
@@ -71,7 +84,9 @@ impl WorkerHandle {
   /// `onEvents(batch)` receives packed event records (see lib/kinds.js).
   #[napi(constructor)]
   pub fn new(on_events: Function<Buffer, ()>) -> napi::Result<Self> {
-    Ok(Self { inner: Handle::new(on_events)? })
+    Ok(Self {
+      inner: Handle::new(on_events)?,
+    })
   }
 
   /// Connects to `broker`, announces `service`, heartbeats with `concurrency`.
@@ -88,7 +103,12 @@ impl WorkerHandle {
     concurrency: f64,
   ) -> napi::Result<(), String> {
     if !concurrency.is_finite() || concurrency < -1.0 {
-      return Err(JsError::invalid(format!("concurrency must be -1 or a count; received {concurrency}")).into());
+      return Err(
+        JsError::invalid(format!(
+          "concurrency must be -1 or a count; received {concurrency}"
+        ))
+        .into(),
+      );
     }
     let params = worker::WorkerParams {
       broker,
@@ -100,7 +120,9 @@ impl WorkerHandle {
       concurrency: concurrency as i64,
     };
     let outbox = self.inner.take_outbox()?;
-    self.inner.started(worker::spawn(params, outbox).map_err(JsError::from)?);
+    self
+      .inner
+      .started(worker::spawn(params, outbox).map_err(JsError::from)?);
     Ok(())
   }
 
@@ -129,7 +151,10 @@ impl BrokerHandle {
   /// `onEvents(batch)` receives lifecycle and persistence records.
   #[napi(constructor)]
   pub fn new(on_events: Function<Buffer, ()>) -> napi::Result<Self> {
-    Ok(Self { inner: Handle::new(on_events)?, stats: broker::StatsCell::default() })
+    Ok(Self {
+      inner: Handle::new(on_events)?,
+      stats: broker::StatsCell::default(),
+    })
   }
 
   /// Binds and starts; `conf` is the facade's JSON (endpoint, intch, heartbeat, dmode...).
@@ -138,7 +163,9 @@ impl BrokerHandle {
   pub fn start(&mut self, conf: String) -> napi::Result<(), String> {
     let params = broker::BrokerParams::from_json(&conf).map_err(JsError::from)?;
     let outbox = self.inner.take_outbox()?;
-    self.inner.started(broker::spawn(params, outbox, self.stats.clone()).map_err(JsError::from)?);
+    self
+      .inner
+      .started(broker::spawn(params, outbox, self.stats.clone()).map_err(JsError::from)?);
     Ok(())
   }
 

@@ -5,6 +5,7 @@ pub mod handle;
 pub mod mdp;
 
 /// The native core's version (the crate version).
+#[cfg_attr(test, allow(dead_code))]
 #[napi_derive::napi]
 pub fn native_version() -> String {
   env!("CARGO_PKG_VERSION").to_string()

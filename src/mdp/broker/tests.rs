@@ -750,10 +750,20 @@ fn many_requests_spread_over_workers_are_each_answered_once() {
       b("{}"),
     ];
     h.br.handle_incoming(peer, &rep, h.now, &mut out);
-    assert!(matches!(out.as_slice(), [Outgoing::Route { peer, .. }] if peer == &c), "reply routed to the client");
+    assert!(
+      matches!(out.as_slice(), [Outgoing::Route { peer, .. }] if peer == &c),
+      "reply routed to the client"
+    );
     out.clear();
   }
   let stats = h.br.stats();
-  assert_eq!((stats.requests, stats.replies, stats.queued, stats.in_flight), (n as u64, n as u64, 0, 0));
-  assert_eq!(per_worker.len(), 4, "load mode spreads work over every worker");
+  assert_eq!(
+    (stats.requests, stats.replies, stats.queued, stats.in_flight),
+    (n as u64, n as u64, 0, 0)
+  );
+  assert_eq!(
+    per_worker.len(),
+    4,
+    "load mode spreads work over every worker"
+  );
 }

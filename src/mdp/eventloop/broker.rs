@@ -2,8 +2,8 @@
 //! `crate::mdp::broker::Broker`. No JavaScript on this path: JS only hears start/stop,
 //! errors and persistence calls.
 
-use super::{LoopError, DRAIN_LIMIT};
 use super::kinds;
+use super::{LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
@@ -41,8 +41,11 @@ impl BrokerParams {
   /// `LoopError::Config` when a field is missing or out of range.
   pub fn from_json(json: &str) -> Result<Self, LoopError> {
     let params: Self = serde_json::from_str(json).map_err(|e| LoopError::Config(e.to_string()))?;
-    if !(params.heartbeat >= 1.0) || !(params.heartbeat_liveness >= 1.0) {
-      return Err(LoopError::Config("heartbeat and heartbeatLiveness must be >= 1".into()));
+    let at_least_one = |v: f64| v.is_finite() && v >= 1.0;
+    if !at_least_one(params.heartbeat) || !at_least_one(params.heartbeat_liveness) {
+      return Err(LoopError::Config(
+        "heartbeat and heartbeatLiveness must be >= 1".into(),
+      ));
     }
     Ok(params)
   }
@@ -51,7 +54,11 @@ impl BrokerParams {
     let mut conf = BrokerConf {
       heartbeat: Duration::from_millis(self.heartbeat as u64),
       liveness: self.heartbeat_liveness as u32,
-      dmode: if self.dmode == "rand" { Dmode::Rand } else { Dmode::Load },
+      dmode: if self.dmode == "rand" {
+        Dmode::Rand
+      } else {
+        Dmode::Load
+      },
       ..BrokerConf::default()
     };
     if let Some(n) = self.cache_max_entries {
@@ -71,7 +78,17 @@ pub struct StatsCell(Arc<Mutex<String>>);
 impl StatsCell {
   /// The counters as a JSON object.
   pub fn to_json(&self) -> String {
-    self.0.lock().map(|s| if s.is_empty() { "{}".to_string() } else { s.clone() }).unwrap_or_else(|_| "{}".into())
+    self
+      .0
+      .lock()
+      .map(|s| {
+        if s.is_empty() {
+          "{}".to_string()
+        } else {
+          s.clone()
+        }
+      })
+      .unwrap_or_else(|_| "{}".into())
   }
 
   fn set(&self, json: String) {
@@ -85,7 +102,11 @@ impl StatsCell {
 ///
 /// # Errors
 /// `LoopError::Transport` when the endpoint is malformed (bind errors arrive as events).
-pub fn spawn<D: Deliver>(params: BrokerParams, outbox: Outbox<D>, stats: StatsCell) -> Result<UnboundedSender<Command>, LoopError> {
+pub fn spawn<D: Deliver>(
+  params: BrokerParams,
+  outbox: Outbox<D>,
+  stats: StatsCell,
+) -> Result<UnboundedSender<Command>, LoopError> {
   crate::transport::Endpoint::parse(&params.endpoint)?;
   if !params.intch.is_empty() {
     crate::transport::Endpoint::parse(&params.intch)?;
@@ -100,12 +121,21 @@ fn error_event<D: Deliver>(outbox: &mut Outbox<D>, err: &TransportError, what: &
   outbox.push(kinds::E_ERROR, &[err.code().as_bytes(), msg.as_bytes()]);
 }
 
-async fn run<D: Deliver>(params: BrokerParams, mut outbox: Outbox<D>, mut commands: UnboundedReceiver<Command>, stats: StatsCell) {
+async fn run<D: Deliver>(
+  params: BrokerParams,
+  mut outbox: Outbox<D>,
+  mut commands: UnboundedReceiver<Command>,
+  stats: StatsCell,
+) {
   // zmq.rs ROUTERs take no identity of their own; pigato's `conf.name` only matters
   // between ROUTERs, so it is reported back to JS and not used on the wire.
   let mut router = Router::new();
   if let Err(err) = router.bind(&params.endpoint).await {
-    error_event(&mut outbox, &err, &format!("cannot bind {}", params.endpoint));
+    error_event(
+      &mut outbox,
+      &err,
+      &format!("cannot bind {}", params.endpoint),
+    );
     outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
     outbox.flush_now();
     return;
@@ -116,7 +146,11 @@ async fn run<D: Deliver>(params: BrokerParams, mut outbox: Outbox<D>, mut comman
     let mut p = Publisher::new();
     match p.bind(&params.intch).await {
       Ok(_) => publisher = Some(p),
-      Err(err) => error_event(&mut outbox, &err, &format!("cannot bind intch {}", params.intch)),
+      Err(err) => error_event(
+        &mut outbox,
+        &err,
+        &format!("cannot bind intch {}", params.intch),
+      ),
     }
   }
   outbox.push(kinds::E_STARTED, &[params.name.as_bytes()]);
@@ -129,7 +163,11 @@ async fn run<D: Deliver>(params: BrokerParams, mut outbox: Outbox<D>, mut comman
   let mut out: Vec<Outgoing> = Vec::with_capacity(64);
   // Counters for `stats()` are refreshed on their own short period, off the per-message path.
   let mut stats_tick = tokio::time::interval(Duration::from_millis(100));
-  let mut io = Io { router: &mut router, publisher: publisher.as_mut(), send_failures: 0 };
+  let mut io = Io {
+    router: &mut router,
+    publisher: publisher.as_mut(),
+    send_failures: 0,
+  };
 
   loop {
     tokio::select! {
@@ -163,7 +201,6 @@ async fn run<D: Deliver>(params: BrokerParams, mut outbox: Outbox<D>, mut comman
     outbox.flush();
   }
   stats.set(stats_json(&state, io.send_failures));
-  drop(io);
   drop(publisher);
   // Release the port now, so a broker restarted on the same endpoint can bind at once.
   router.close().await;
@@ -180,11 +217,20 @@ fn handle(state: &mut Broker, mut frames: Vec<Bytes>, now: Instant, out: &mut Ve
 }
 
 fn restore(state: &mut Broker, batch: Bytes, now: Instant, out: &mut Vec<Outgoing>) {
-  let reqs = Records::new(batch).flatten().filter(|r| r.kind == kinds::B_RESTORE && r.frames.len() == 5).map(|r| {
-    let mut f = r.frames.into_iter();
-    let mut next = || f.next().unwrap_or_default();
-    PersistedRequest { rid: next(), client: next(), service: next(), data: next(), opts: next() }
-  });
+  let reqs = Records::new(batch)
+    .flatten()
+    .filter(|r| r.kind == kinds::B_RESTORE && r.frames.len() == 5)
+    .map(|r| {
+      let mut f = r.frames.into_iter();
+      let mut next = || f.next().unwrap_or_default();
+      PersistedRequest {
+        rid: next(),
+        client: next(),
+        service: next(),
+        data: next(),
+        opts: next(),
+      }
+    });
   state.restore(reqs, now, out);
 }
 
@@ -236,7 +282,10 @@ impl Io<'_> {
           }
         }
         Outgoing::PersistSet(p) if persist => {
-          outbox.push(kinds::E_PERSIST_SET, &[p.rid, p.client, p.service, p.data, p.opts]);
+          outbox.push(
+            kinds::E_PERSIST_SET,
+            &[p.rid, p.client, p.service, p.data, p.opts],
+          );
         }
         Outgoing::PersistDel { rid } if persist => outbox.push(kinds::E_PERSIST_DEL, &[rid]),
         _ => {}

@@ -8,8 +8,8 @@ use super::{new_identity, LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
-use crate::mdp::codec;
 use crate::mdp::client::{ClientConf, ClientOutput, ClientState};
+use crate::mdp::codec;
 use crate::transport::poll_once;
 use bytes::Bytes;
 use std::time::Duration;
@@ -34,7 +34,10 @@ pub struct ClientParams {
 ///
 /// # Errors
 /// `LoopError::Transport` for a malformed endpoint.
-pub fn spawn<D: Deliver>(params: ClientParams, outbox: Outbox<D>) -> Result<UnboundedSender<Command>, LoopError> {
+pub fn spawn<D: Deliver>(
+  params: ClientParams,
+  outbox: Outbox<D>,
+) -> Result<UnboundedSender<Command>, LoopError> {
   crate::transport::Endpoint::parse(&params.broker)?;
   let (tx, rx) = unbounded_channel();
   crate::runtime::handle().spawn(run(params, outbox, rx));
@@ -43,12 +46,19 @@ pub fn spawn<D: Deliver>(params: ClientParams, outbox: Outbox<D>) -> Result<Unbo
 
 const FAR: Duration = Duration::from_secs(86_400 * 365);
 
-async fn run<D: Deliver>(params: ClientParams, mut outbox: Outbox<D>, mut commands: UnboundedReceiver<Command>) {
+async fn run<D: Deliver>(
+  params: ClientParams,
+  mut outbox: Outbox<D>,
+  mut commands: UnboundedReceiver<Command>,
+) {
   let mut session = match Session::open(&params.broker, params.identity.clone()) {
     Ok(s) => s,
     Err(err) => return fail(outbox, &err.to_string()),
   };
-  let mut state = ClientState::new(ClientConf { heartbeat: params.heartbeat, ..ClientConf::default() });
+  let mut state = ClientState::new(ClientConf {
+    heartbeat: params.heartbeat,
+    ..ClientConf::default()
+  });
   let mut events = Vec::with_capacity(64);
   state.start(Instant::now(), &mut events);
   let mut tick = interval_at(Instant::now() + params.heartbeat, params.heartbeat);
@@ -57,7 +67,9 @@ async fn run<D: Deliver>(params: ClientParams, mut outbox: Outbox<D>, mut comman
   let mut reconnect_at: Option<Instant> = None;
 
   loop {
-    let deadline = state.next_deadline().unwrap_or_else(|| Instant::now() + FAR);
+    let deadline = state
+      .next_deadline()
+      .unwrap_or_else(|| Instant::now() + FAR);
     tokio::select! {
       biased;
       cmd = commands.recv() => match cmd {
@@ -96,7 +108,9 @@ async fn run<D: Deliver>(params: ClientParams, mut outbox: Outbox<D>, mut comman
         ClientOutput::Send(frames) => {
           // A full queue (hundreds of thousands queued while the broker is away) fails that
           // request at once instead of buffering without bound.
-          let rid = (frames.get(1).is_some_and(|t| &t[..] == b"2")).then(|| frames.get(3).cloned()).flatten();
+          let rid = (frames.get(1).is_some_and(|t| &t[..] == b"2"))
+            .then(|| frames.get(3).cloned())
+            .flatten();
           if !session.send(frames) {
             if let Some(rid) = rid {
               state.cancel(&rid);
@@ -109,9 +123,15 @@ async fn run<D: Deliver>(params: ClientParams, mut outbox: Outbox<D>, mut comman
           outbox.push(kinds::E_DISCONNECT, &[b"liveness"]);
           reconnect_at = Some(Instant::now() + params.reconnect);
         }
-        ClientOutput::Partial { rid, data, .. } => outbox.push(kinds::E_PARTIAL, &[&rid[..], b"0", &data[..]]),
-        ClientOutput::Final { rid, data, .. } => outbox.push(kinds::E_FINAL, &[&rid[..], b"0", &data[..]]),
-        ClientOutput::Failed { rid, error, .. } => outbox.push(kinds::E_FINAL, &[&rid[..], b"-1", &error[..]]),
+        ClientOutput::Partial { rid, data, .. } => {
+          outbox.push(kinds::E_PARTIAL, &[&rid[..], b"0", &data[..]])
+        }
+        ClientOutput::Final { rid, data, .. } => {
+          outbox.push(kinds::E_FINAL, &[&rid[..], b"0", &data[..]])
+        }
+        ClientOutput::Failed { rid, error, .. } => {
+          outbox.push(kinds::E_FINAL, &[&rid[..], b"-1", &error[..]])
+        }
         ClientOutput::Error(code) => outbox.push(kinds::E_ERROR, &[code.as_bytes(), b""]),
       }
     }
@@ -121,18 +141,37 @@ async fn run<D: Deliver>(params: ClientParams, mut outbox: Outbox<D>, mut comman
   outbox.flush_now();
 }
 
-fn apply_commands(state: &mut ClientState, batch: Bytes, now: Instant, events: &mut Vec<ClientOutput>) {
+fn apply_commands(
+  state: &mut ClientState,
+  batch: Bytes,
+  now: Instant,
+  events: &mut Vec<ClientOutput>,
+) {
   for record in Records::new(batch) {
     let Ok(record) = record else { break };
     let f = &record.frames;
     match (record.kind, f.len()) {
       (kinds::C_REQUEST, 5) => {
-        let timeout = std::str::from_utf8(&f[4]).ok().and_then(|t| t.parse::<f64>().ok()).unwrap_or(60_000.0);
+        let timeout = std::str::from_utf8(&f[4])
+          .ok()
+          .and_then(|t| t.parse::<f64>().ok())
+          .unwrap_or(60_000.0);
         let timeout = (timeout >= 0.0).then(|| Duration::from_millis(timeout as u64));
-        state.request_with_rid(f[0].clone(), f[1].clone(), f[2].clone(), f[3].clone(), timeout, 0, now, events);
+        state.request_with_rid(
+          f[0].clone(),
+          f[1].clone(),
+          f[2].clone(),
+          f[3].clone(),
+          timeout,
+          0,
+          now,
+          events,
+        );
       }
       (kinds::C_REQ_HEARTBEAT, 1) => state.heartbeat_request(f[0].clone(), events),
-      (kinds::C_WORKER_HEARTBEAT, 1) => events.push(ClientOutput::Send(codec::encode_worker_liveness(f[0].clone()))),
+      (kinds::C_WORKER_HEARTBEAT, 1) => events.push(ClientOutput::Send(
+        codec::encode_worker_liveness(f[0].clone()),
+      )),
       (kinds::C_HEARTBEAT, 0) => events.push(ClientOutput::Send(codec::encode_client_heartbeat())),
       _ => {}
     }

@@ -6,9 +6,9 @@
 //! state machine's outputs, then flushes the outbox once.
 
 pub mod broker;
+pub mod client;
 pub mod kinds;
 mod session;
-pub mod client;
 pub mod worker;
 
 use thiserror::Error;
@@ -57,7 +57,10 @@ mod tests {
     let id = super::new_identity("W1");
     let uuid = id.strip_prefix("W1-").unwrap();
     let parts: Vec<_> = uuid.split('-').collect();
-    assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![8, 4, 4, 4, 12]);
+    assert_eq!(
+      parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+      vec![8, 4, 4, 4, 12]
+    );
     assert!(parts[2].starts_with('4'));
     assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
   }

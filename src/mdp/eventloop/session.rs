@@ -18,7 +18,11 @@ pub(crate) struct Session {
 impl Session {
   /// Opens a session; connecting happens in the background.
   pub fn open(broker: &str, identity: String) -> Result<Session, TransportError> {
-    let opts = LinkOptions { hwm: SESSION_HWM, reconnect_ivl: Duration::from_millis(100), ..LinkOptions::default() };
+    let opts = LinkOptions {
+      hwm: SESSION_HWM,
+      reconnect_ivl: Duration::from_millis(100),
+      ..LinkOptions::default()
+    };
     let dealer = Dealer::connect_with(broker, Some(Bytes::from(identity.clone())), opts)?;
     Ok(Session { dealer })
   }

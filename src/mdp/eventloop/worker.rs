@@ -8,8 +8,8 @@ use super::{new_identity, LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
-use crate::mdp::codec::ReplyKind;
 use crate::mdp::codec;
+use crate::mdp::codec::ReplyKind;
 use crate::mdp::worker::{WorkerConf, WorkerOutput as WorkerEvent, WorkerState};
 use crate::transport::poll_once;
 use bytes::Bytes;
@@ -39,7 +39,10 @@ pub struct WorkerParams {
 ///
 /// # Errors
 /// `LoopError::Transport` for a malformed endpoint.
-pub fn spawn<D: Deliver>(params: WorkerParams, outbox: Outbox<D>) -> Result<UnboundedSender<Command>, LoopError> {
+pub fn spawn<D: Deliver>(
+  params: WorkerParams,
+  outbox: Outbox<D>,
+) -> Result<UnboundedSender<Command>, LoopError> {
   crate::transport::Endpoint::parse(&params.broker)?;
   let (tx, rx) = unbounded_channel();
   crate::runtime::handle().spawn(run(params, outbox, rx));
@@ -48,13 +51,21 @@ pub fn spawn<D: Deliver>(params: WorkerParams, outbox: Outbox<D>) -> Result<Unbo
 
 const FAR: Duration = Duration::from_secs(86_400 * 365);
 
-async fn run<D: Deliver>(params: WorkerParams, mut outbox: Outbox<D>, mut commands: UnboundedReceiver<Command>) {
+async fn run<D: Deliver>(
+  params: WorkerParams,
+  mut outbox: Outbox<D>,
+  mut commands: UnboundedReceiver<Command>,
+) {
   let mut session = match Session::open(&params.broker, params.identity.clone()) {
     Ok(s) => s,
     Err(err) => return fail(outbox, &err.to_string()),
   };
   let service = Bytes::from(params.service.clone());
-  let conf = WorkerConf { heartbeat: params.heartbeat, concurrency: params.concurrency, ..WorkerConf::default() };
+  let conf = WorkerConf {
+    heartbeat: params.heartbeat,
+    concurrency: params.concurrency,
+    ..WorkerConf::default()
+  };
   let mut state = WorkerState::new(service, conf);
   let mut events = Vec::with_capacity(64);
   state.start(Instant::now(), &mut events);
@@ -102,7 +113,13 @@ async fn run<D: Deliver>(params: WorkerParams, mut outbox: Outbox<D>, mut comman
           outbox.push(kinds::E_DISCONNECT, &[b"broker"]);
           restart = true;
         }
-        WorkerEvent::Request { client, service, rid, data, opts } => {
+        WorkerEvent::Request {
+          client,
+          service,
+          rid,
+          data,
+          opts,
+        } => {
           outbox.push(kinds::E_REQUEST, &[client, service, rid, data, opts]);
         }
         WorkerEvent::RequestHeartbeat { rid } => outbox.push(kinds::E_REQ_HEARTBEAT, &[rid]),
@@ -155,11 +172,23 @@ fn apply_commands(state: &mut WorkerState, batch: Bytes, events: &mut Vec<Worker
         };
         // A reply for a request no longer tracked (ended, or lost with a disconnect) is
         // refused here rather than sent to a broker that would drop us for it.
-        let _ = state.handle_outgoing_reply(kind, &f[2], &f[3][..] == b"-1", f[4].clone(), f[5].clone(), events);
+        let _ = state.handle_outgoing_reply(
+          kind,
+          &f[2],
+          &f[3][..] == b"-1",
+          f[4].clone(),
+          f[5].clone(),
+          events,
+        );
       }
-      (kinds::W_HEARTBEAT, 1) => events.push(WorkerEvent::Send(codec::encode_worker_heartbeat(f[0].clone()))),
+      (kinds::W_HEARTBEAT, 1) => events.push(WorkerEvent::Send(codec::encode_worker_heartbeat(
+        f[0].clone(),
+      ))),
       (kinds::W_CONCURRENCY, 1) => {
-        if let Some(n) = std::str::from_utf8(&f[0]).ok().and_then(|s| s.parse::<i64>().ok()) {
+        if let Some(n) = std::str::from_utf8(&f[0])
+          .ok()
+          .and_then(|s| s.parse::<i64>().ok())
+        {
           state.set_concurrency(n);
         }
       }
