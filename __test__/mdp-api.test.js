@@ -115,3 +115,22 @@ test('a process that stops everything exits by itself', async () => {
   const { code } = await withTimeout(child.exited, 5000, 'process exit')
   assert.equal(code, 0)
 })
+
+test('with default heartbeats a new worker serves its first request at once, not after a tick', async () => {
+  const addr = await uniqAddress('tcp')
+  const broker = new Broker(addr, { intch: false })
+  await new Promise((resolve) => broker.start(resolve))
+  const worker = new Worker(addr, 'prompt')
+  worker.on('request', (d, reply) => reply.end(d))
+  const client = new Client(addr)
+  worker.start()
+  client.start()
+  try {
+    const t0 = Date.now()
+    assert.equal(await client.call('prompt', 'now', { timeout: 2000 }), 'now')
+    assert.ok(Date.now() - t0 < 500, `first request took ${Date.now() - t0} ms (heartbeat is 2500)`)
+  } finally {
+    client.stop(); worker.stop()
+    await new Promise((resolve) => broker.stop(resolve))
+  }
+})

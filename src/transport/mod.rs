@@ -90,13 +90,31 @@ impl SocketKind {
   }
 }
 
-/// Polls a future exactly once; `None` if it was not ready (the future is dropped).
-pub(crate) fn poll_once<F: Future>(fut: F) -> Option<F::Output> {
+/// Polls a future exactly once with a no-op waker; `None` if it was not ready (the future is
+/// dropped). Only for *sends* inside this module: a receive polled this way would replace the
+/// owning task's waker in the channel (tokio's mpsc keeps only the last one) and the task would
+/// sleep through the next message. Receivers use [`ready_now`].
+pub(in crate::transport) fn poll_once<F: Future>(fut: F) -> Option<F::Output> {
   let mut fut = pin!(fut);
   match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
     Poll::Ready(v) => Some(v),
     Poll::Pending => None,
   }
+}
+
+/// Polls `fut` once with the calling task's own waker: `Some(output)` when it is ready now,
+/// else `None` (the future is dropped). Event loops use it to drain what is already queued
+/// after a `select!` wake-up, so a batch is handled in one turn. The waker registered on the
+/// way is the task's own, so a message arriving later still wakes the loop.
+pub async fn ready_now<F: Future>(fut: F) -> Option<F::Output> {
+  let mut fut = pin!(fut);
+  std::future::poll_fn(move |cx| {
+    Poll::Ready(match fut.as_mut().poll(cx) {
+      Poll::Ready(v) => Some(v),
+      Poll::Pending => None,
+    })
+  })
+  .await
 }
 
 #[cfg(test)]

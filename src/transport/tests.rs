@@ -389,3 +389,43 @@ async fn dropping_a_dealer_ends_its_task_and_frees_the_inproc_name() {
   let mut r = Router::new();
   assert!(r.bind("inproc://t-drop").await.is_ok());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn dealer_router_echo_never_stalls_with_a_thousand_in_flight() {
+  use std::time::{Duration, Instant};
+  let mut router = Router::new();
+  let ep = router.bind("tcp://127.0.0.1:*").await.unwrap();
+  tokio::spawn(async move {
+    while let Ok(m) = router.recv().await {
+      let _ = router.send(m);
+    }
+  });
+  let mut dealer = Dealer::connect(&ep, Some(Bytes::from_static(b"stall"))).unwrap();
+  let total = 50_000usize;
+  let mut sent_at = std::collections::VecDeque::new();
+  let (mut sent, mut got, mut worst) = (0usize, 0usize, Duration::ZERO);
+  while sent < 1000 {
+    dealer.send(vec![Bytes::from(sent.to_string())]).unwrap();
+    sent_at.push_back(Instant::now());
+    sent += 1;
+  }
+  while got < total {
+    let m = tokio::time::timeout(Duration::from_secs(5), dealer.recv())
+      .await
+      .expect("stalled 5 s")
+      .unwrap();
+    assert_eq!(m.len(), 1);
+    let t = sent_at.pop_front().unwrap();
+    worst = worst.max(t.elapsed());
+    got += 1;
+    if sent < total {
+      dealer.send(vec![Bytes::from(sent.to_string())]).unwrap();
+      sent_at.push_back(Instant::now());
+      sent += 1;
+    }
+  }
+  assert!(
+    worst < Duration::from_millis(500),
+    "worst round trip {worst:?}"
+  );
+}

@@ -8,7 +8,7 @@ use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
 use crate::mdp::broker::{Broker, BrokerConf, Dmode, Outgoing, PersistedRequest};
-use crate::transport::{poll_once, Publisher, Router, TransportError};
+use crate::transport::{ready_now, Publisher, Router, TransportError};
 use bytes::Bytes;
 use serde::Deserialize;
 use std::sync::{Arc, Mutex};
@@ -184,7 +184,7 @@ async fn run<D: Deliver>(
         }
         // Batch: take what else is already queued before paying for sends and a flush.
         for _ in 0..DRAIN_LIMIT {
-          match poll_once(io.router.recv()) {
+          match ready_now(io.router.recv()).await {
             Some(Ok(frames)) => handle(&mut state, frames, now, &mut out),
             _ => break,
           }

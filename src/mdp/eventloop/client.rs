@@ -10,7 +10,7 @@ use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
 use crate::mdp::client::{ClientConf, ClientOutput, ClientState};
 use crate::mdp::codec;
-use crate::transport::poll_once;
+use crate::transport::ready_now;
 use bytes::Bytes;
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -66,43 +66,9 @@ async fn run<D: Deliver>(
   // While `Some`, liveness ran out and a new session opens at that instant.
   let mut reconnect_at: Option<Instant> = None;
 
+  // Each turn first applies what the state machine queued (at the first turn: READY and
+  // the first heartbeat from `start`), flushes, then waits for the next input.
   loop {
-    let deadline = state
-      .next_deadline()
-      .unwrap_or_else(|| Instant::now() + FAR);
-    tokio::select! {
-      biased;
-      cmd = commands.recv() => match cmd {
-        Some(Command::Batch(batch)) => apply_commands(&mut state, batch, Instant::now(), &mut events),
-        Some(Command::Stop) | None => break,
-      },
-      msg = session.dealer.recv(), if reconnect_at.is_none() && !outbox.congested() => {
-        let now = Instant::now();
-        if let Ok(frames) = msg {
-          state.handle_incoming(&frames, now, &mut events);
-          for _ in 0..DRAIN_LIMIT {
-            match poll_once(session.dealer.recv()) {
-              Some(Ok(frames)) => state.handle_incoming(&frames, now, &mut events),
-              _ => break,
-            }
-          }
-        }
-      },
-      _ = tick.tick(), if reconnect_at.is_none() => state.handle_tick(Instant::now(), &mut events),
-      _ = sleep_until(deadline) => state.handle_timeouts(Instant::now(), &mut events),
-      _ = sleep_until(reconnect_at.unwrap_or_else(|| Instant::now() + FAR)), if reconnect_at.is_some() => {
-        reconnect_at = None;
-        let identity = new_identity(&params.prefix);
-        match Session::open(&params.broker, identity.clone()) {
-          Ok(s) => session = s,
-          Err(err) => return fail(outbox, &err.to_string()),
-        }
-        outbox.push(kinds::E_STARTED, &[identity.as_bytes()]);
-        state.start(Instant::now(), &mut events);
-        tick.reset();
-      },
-      _ = outbox.taken(), if outbox.has_pending() => {},
-    }
     for event in events.drain(..) {
       match event {
         ClientOutput::Send(frames) => {
@@ -136,6 +102,42 @@ async fn run<D: Deliver>(
       }
     }
     outbox.flush();
+    let deadline = state
+      .next_deadline()
+      .unwrap_or_else(|| Instant::now() + FAR);
+    tokio::select! {
+      biased;
+      cmd = commands.recv() => match cmd {
+        Some(Command::Batch(batch)) => apply_commands(&mut state, batch, Instant::now(), &mut events),
+        Some(Command::Stop) | None => break,
+      },
+      msg = session.dealer.recv(), if reconnect_at.is_none() && !outbox.congested() => {
+        let now = Instant::now();
+        if let Ok(frames) = msg {
+          state.handle_incoming(&frames, now, &mut events);
+          for _ in 0..DRAIN_LIMIT {
+            match ready_now(session.dealer.recv()).await {
+              Some(Ok(frames)) => state.handle_incoming(&frames, now, &mut events),
+              _ => break,
+            }
+          }
+        }
+      },
+      _ = tick.tick(), if reconnect_at.is_none() => state.handle_tick(Instant::now(), &mut events),
+      _ = sleep_until(deadline) => state.handle_timeouts(Instant::now(), &mut events),
+      _ = sleep_until(reconnect_at.unwrap_or_else(|| Instant::now() + FAR)), if reconnect_at.is_some() => {
+        reconnect_at = None;
+        let identity = new_identity(&params.prefix);
+        match Session::open(&params.broker, identity.clone()) {
+          Ok(s) => session = s,
+          Err(err) => return fail(outbox, &err.to_string()),
+        }
+        outbox.push(kinds::E_STARTED, &[identity.as_bytes()]);
+        state.start(Instant::now(), &mut events);
+        tick.reset();
+      },
+      _ = outbox.taken(), if outbox.has_pending() => {},
+    }
   }
   outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
   outbox.flush_now();

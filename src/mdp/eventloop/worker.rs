@@ -11,7 +11,7 @@ use crate::boundary::Command;
 use crate::mdp::codec;
 use crate::mdp::codec::ReplyKind;
 use crate::mdp::worker::{WorkerConf, WorkerOutput as WorkerEvent, WorkerState};
-use crate::transport::poll_once;
+use crate::transport::ready_now;
 use bytes::Bytes;
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -73,31 +73,9 @@ async fn run<D: Deliver>(
   tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
   let mut reconnect_at: Option<Instant> = None;
 
+  // Each turn first applies what the state machine queued (at the first turn: READY and
+  // the first heartbeat from `start`), flushes, then waits for the next input.
   loop {
-    tokio::select! {
-      biased;
-      cmd = commands.recv() => match cmd {
-        Some(Command::Batch(batch)) => apply_commands(&mut state, batch, &mut events),
-        Some(Command::Stop) | None => break,
-      },
-      msg = session.dealer.recv(), if reconnect_at.is_none() && !outbox.congested() => {
-        let now = Instant::now();
-        if let Ok(frames) = msg {
-          state.handle_incoming(&frames, now, &mut events);
-          for _ in 0..DRAIN_LIMIT {
-            match poll_once(session.dealer.recv()) {
-              Some(Ok(frames)) => state.handle_incoming(&frames, now, &mut events),
-              _ => break,
-            }
-          }
-        }
-      },
-      _ = tick.tick(), if reconnect_at.is_none() => state.handle_tick(Instant::now(), &mut events),
-      _ = sleep_until(reconnect_at.unwrap_or_else(|| Instant::now() + FAR)), if reconnect_at.is_some() => {
-        reconnect_at = Some(Instant::now());
-      },
-      _ = outbox.taken(), if outbox.has_pending() => {},
-    }
     let mut restart = false;
     for event in events.drain(..) {
       match event {
@@ -144,6 +122,30 @@ async fn run<D: Deliver>(
       tick.reset();
     }
     outbox.flush();
+    tokio::select! {
+      biased;
+      cmd = commands.recv() => match cmd {
+        Some(Command::Batch(batch)) => apply_commands(&mut state, batch, &mut events),
+        Some(Command::Stop) | None => break,
+      },
+      msg = session.dealer.recv(), if reconnect_at.is_none() && !outbox.congested() => {
+        let now = Instant::now();
+        if let Ok(frames) = msg {
+          state.handle_incoming(&frames, now, &mut events);
+          for _ in 0..DRAIN_LIMIT {
+            match ready_now(session.dealer.recv()).await {
+              Some(Ok(frames)) => state.handle_incoming(&frames, now, &mut events),
+              _ => break,
+            }
+          }
+        }
+      },
+      _ = tick.tick(), if reconnect_at.is_none() => state.handle_tick(Instant::now(), &mut events),
+      _ = sleep_until(reconnect_at.unwrap_or_else(|| Instant::now() + FAR)), if reconnect_at.is_some() => {
+        reconnect_at = Some(Instant::now());
+      },
+      _ = outbox.taken(), if outbox.has_pending() => {},
+    }
   }
   // Say goodbye so the broker re-queues nothing to us (pigato's stop() does the same).
   state.stop(&mut events);
