@@ -6,13 +6,15 @@
 //! - [`error`]: the one mapping of every layer's error enum to JS errors with a `code`.
 //! - [`transport`]: socket layer (ROUTER/DEALER/PUB/SUB/PUSH/PULL over tcp, ipc, inproc) shared by every engine.
 //! - [`mdp`]: the pigato-compatible request/reply engine (codec, broker/worker/client state, event loops).
+//! - [`sockets`]: classic ZeroMQ sockets for JS (`zmq` module API): REQ/REP state, ports, one event loop per socket.
 //! - `binding`: `#[napi]` glue only; converts arguments and talks to event loops.
 #![deny(clippy::all)]
 
 pub mod boundary;
 pub mod error;
-pub mod mdp;
+// pub mod mdp; // TEMP(sockets branch): src/mdp/mod.rs not merged yet
 pub mod runtime;
+pub mod sockets;
 pub mod transport;
 
 mod binding;

@@ -1,6 +1,7 @@
 //! `#[napi]` glue: argument conversion, handles over event loops, error mapping. No protocol logic.
 
 pub mod events;
+pub mod sockets;
 
 /// The native core's version (the crate version).
 #[napi_derive::napi]
