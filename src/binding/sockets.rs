@@ -24,12 +24,16 @@ fn hwm(value: f64, name: &str) -> Result<usize, JsError> {
   if value.is_finite() && value >= 0.0 && value <= f64::from(u32::MAX) {
     Ok(value as usize)
   } else {
-    Err(JsError::invalid(format!("{name} must be a count >= 0; received {value}")))
+    Err(JsError::invalid(format!(
+      "{name} must be a count >= 0; received {value}"
+    )))
   }
 }
 
 fn endpoint(ep: &str) -> Result<(), JsError> {
-  Endpoint::parse(ep).map(|_| ()).map_err(|e| JsError::new(e.code(), e.to_string()))
+  Endpoint::parse(ep)
+    .map(|_| ())
+    .map_err(|e| JsError::new(e.code(), e.to_string()))
 }
 
 /// Native side of a classic ZeroMQ socket (`zmq.socket(type)`).
@@ -64,12 +68,18 @@ impl SocketHandle {
   }
 
   fn control(&self, c: Control) -> Result<(), JsError> {
-    let tx = self.controls.as_ref().ok_or_else(|| JsError::from(SocketError::Closed))?;
+    let tx = self
+      .controls
+      .as_ref()
+      .ok_or_else(|| JsError::from(SocketError::Closed))?;
     tx.send(c).map_err(|_| JsError::from(SocketError::Closed))
   }
 
   fn opts(&self) -> PortOptions {
-    PortOptions { identity: self.identity.clone(), hwm: self.sndhwm.max(self.rcvhwm) }
+    PortOptions {
+      identity: self.identity.clone(),
+      hwm: self.sndhwm.max(self.rcvhwm),
+    }
   }
 
   /// Binds `endpoint` in the background; an event tagged `reqId` reports the resolved endpoint
@@ -77,7 +87,12 @@ impl SocketHandle {
   #[napi]
   pub fn bind(&self, endpoint_str: String, req_id: String) -> napi::Result<(), String> {
     endpoint(&endpoint_str)?;
-    Ok(self.control(Control::Bind { req: req_id, ep: endpoint_str, opts: self.opts(), reply: None })?)
+    Ok(self.control(Control::Bind {
+      req: req_id,
+      ep: endpoint_str,
+      opts: self.opts(),
+      reply: None,
+    })?)
   }
 
   /// Binds `endpoint`, blocking the JS thread only for the bind; returns the resolved endpoint
@@ -86,7 +101,12 @@ impl SocketHandle {
   pub fn bind_sync(&self, endpoint_str: String) -> napi::Result<String, String> {
     endpoint(&endpoint_str)?;
     let (tx, rx) = sync_channel(1);
-    self.control(Control::Bind { req: String::new(), ep: endpoint_str, opts: self.opts(), reply: Some(tx) })?;
+    self.control(Control::Bind {
+      req: String::new(),
+      ep: endpoint_str,
+      opts: self.opts(),
+      reply: Some(tx),
+    })?;
     match rx.recv_timeout(BIND_SYNC_TIMEOUT) {
       Ok(Ok(resolved)) => Ok(resolved),
       Ok(Err((code, message))) => Err(JsError::new(code, message).into()),
@@ -98,14 +118,20 @@ impl SocketHandle {
   #[napi]
   pub fn unbind(&self, endpoint_str: String, req_id: String) -> napi::Result<(), String> {
     endpoint(&endpoint_str)?;
-    Ok(self.control(Control::Unbind { req: req_id, ep: endpoint_str })?)
+    Ok(self.control(Control::Unbind {
+      req: req_id,
+      ep: endpoint_str,
+    })?)
   }
 
   /// Connects to `endpoint` in the background (reconnecting). Throws `EINVAL` for a malformed endpoint.
   #[napi]
   pub fn connect(&self, endpoint_str: String) -> napi::Result<(), String> {
     endpoint(&endpoint_str)?;
-    Ok(self.control(Control::Connect { ep: endpoint_str, opts: self.opts() })?)
+    Ok(self.control(Control::Connect {
+      ep: endpoint_str,
+      opts: self.opts(),
+    })?)
   }
 
   /// Drops the connection to `endpoint`; an unknown endpoint becomes an `error` event (`ENOENT`).
@@ -138,7 +164,11 @@ impl SocketHandle {
       return Err(JsError::invalid("subscriptions apply to SUB and XSUB sockets only").into());
     }
     let prefix = Bytes::copy_from_slice(prefix);
-    Ok(self.control(if on { Control::Subscribe(prefix) } else { Control::Unsubscribe(prefix) })?)
+    Ok(self.control(if on {
+      Control::Subscribe(prefix)
+    } else {
+      Control::Unsubscribe(prefix)
+    })?)
   }
 
   /// Stops reading the socket (the peer feels backpressure once queues fill).
@@ -180,7 +210,12 @@ impl SocketHandle {
     } else if linger_ms.is_finite() && linger_ms >= 0.0 {
       Some(Duration::from_millis(linger_ms as u64).min(MAX_LINGER))
     } else {
-      return Err(JsError::invalid(format!("linger must be -1 or milliseconds >= 0; received {linger_ms}")).into());
+      return Err(
+        JsError::invalid(format!(
+          "linger must be -1 or milliseconds >= 0; received {linger_ms}"
+        ))
+        .into(),
+      );
     };
     Ok(())
   }
@@ -190,7 +225,9 @@ impl SocketHandle {
   #[napi]
   pub fn close(&mut self) {
     if let Some(tx) = self.controls.take() {
-      let _ = tx.send(Control::Close { linger: self.linger });
+      let _ = tx.send(Control::Close {
+        linger: self.linger,
+      });
     }
   }
 }

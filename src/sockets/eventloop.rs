@@ -108,7 +108,11 @@ struct SocketLoop<D: Deliver> {
 }
 
 /// Runs a socket until `Close` (or the handle is gone).
-pub async fn run<D: Deliver + Sync>(kind: SocketType, outbox: Outbox<D>, mut controls: UnboundedReceiver<Control>) {
+pub async fn run<D: Deliver + Sync>(
+  kind: SocketType,
+  outbox: Outbox<D>,
+  mut controls: UnboundedReceiver<Control>,
+) {
   let pattern = match kind {
     SocketType::Req => Pattern::Req(ReqState::new()),
     SocketType::Rep => Pattern::Rep(RepState::new()),
@@ -176,30 +180,46 @@ impl<D: Deliver> SocketLoop<D> {
       Pattern::Rep(rep) => rep.wants_input(),
       _ => true,
     };
-    !self.paused && rep_ready && self.kind.receives() && !self.ports.is_empty() && !self.outbox.congested()
+    !self.paused
+      && rep_ready
+      && self.kind.receives()
+      && !self.ports.is_empty()
+      && !self.outbox.congested()
   }
 
   fn error(&mut self, req: &str, err: &SocketError) {
     let message = err.to_string();
-    self.outbox.push(E_ERROR, &[req.as_bytes(), err.code().as_bytes(), message.as_bytes()]);
+    self.outbox.push(
+      E_ERROR,
+      &[req.as_bytes(), err.code().as_bytes(), message.as_bytes()],
+    );
   }
 
   async fn handle_control(&mut self, c: Control) {
     match c {
       Control::Batch(batch) => self.handle_batch(batch),
-      Control::Bind { req, ep, opts, reply } => {
+      Control::Bind {
+        req,
+        ep,
+        opts,
+        reply,
+      } => {
         let r = self.ports.bind(&ep, &opts).await;
         match (reply, r) {
           (Some(reply), r) => {
             // The JS thread is blocked in bindSync waiting for this; it cannot be gone.
             let _ = reply.send(r.map_err(|e| (e.code(), e.to_string())));
           }
-          (None, Ok(resolved)) => self.outbox.push(E_BOUND, &[req.as_bytes(), resolved.as_bytes()]),
+          (None, Ok(resolved)) => self
+            .outbox
+            .push(E_BOUND, &[req.as_bytes(), resolved.as_bytes()]),
           (None, Err(e)) => self.error(&req, &e),
         }
       }
       Control::Unbind { req, ep } => match self.ports.remove(&ep, true) {
-        Ok(endpoint) => self.outbox.push(E_UNBOUND, &[req.as_bytes(), endpoint.as_bytes()]),
+        Ok(endpoint) => self
+          .outbox
+          .push(E_UNBOUND, &[req.as_bytes(), endpoint.as_bytes()]),
         Err(e) => self.error(&req, &e),
       },
       Control::Connect { ep, opts } => {
@@ -263,7 +283,9 @@ impl<D: Deliver> SocketLoop<D> {
     // Messages of more than 65,535 frames do not occur on ZeroMQ sockets in practice; the
     // record format saturates the count rather than wrapping.
     let count = u16::try_from(frames.len()).unwrap_or(u16::MAX);
-    self.outbox.push_iter(E_MESSAGE, count, frames.iter().map(|f| &f[..]));
+    self
+      .outbox
+      .push_iter(E_MESSAGE, count, frames.iter().map(|f| &f[..]));
   }
 
   fn apply_outputs(&mut self) {

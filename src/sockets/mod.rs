@@ -53,7 +53,9 @@ impl SocketType {
       "pull" => SocketType::Pull,
       "push" => SocketType::Push,
       "xsub" => SocketType::XSub,
-      "pair" | "xpub" | "stream" => return Err(SocketError::NotSupported(format!("socket type {name}"))),
+      "pair" | "xpub" | "stream" => {
+        return Err(SocketError::NotSupported(format!("socket type {name}")))
+      }
       _ => return Err(SocketError::UnknownType(name.to_string())),
     })
   }

@@ -14,7 +14,9 @@ use bytes::Bytes;
 
 use super::{SocketError, SocketType};
 use crate::transport::inproc::generated_identity;
-use crate::transport::{Dealer, Endpoint, LinkOptions, Msg, Publisher, Pull, Push, Router, Subscriber, TransportError};
+use crate::transport::{
+  Dealer, Endpoint, LinkOptions, Msg, Publisher, Pull, Push, Router, Subscriber, TransportError,
+};
 
 /// Options a new port takes from the socket (set before bind/connect, as in libzmq).
 #[derive(Debug, Clone, Default)]
@@ -101,12 +103,25 @@ fn normalize(ep: &str) -> Result<String, SocketError> {
 impl Ports {
   /// No ports yet for a socket of `kind`.
   pub fn new(kind: SocketType) -> Ports {
-    Ports { kind, ports: Vec::new(), next_id: 0, next_send: 0, next_recv: 0, subs: Vec::new() }
+    Ports {
+      kind,
+      ports: Vec::new(),
+      next_id: 0,
+      next_send: 0,
+      next_recv: 0,
+      subs: Vec::new(),
+    }
   }
 
   fn add(&mut self, given: String, endpoint: String, bound: bool, io: Io) {
     self.next_id += 1;
-    let mut port = Port { id: self.next_id, given, endpoint, bound, io };
+    let mut port = Port {
+      id: self.next_id,
+      given,
+      endpoint,
+      bound,
+      io,
+    };
     if let Io::Sub(s) = &mut port.io {
       for (prefix, _) in &self.subs {
         s.subscribe(prefix);
@@ -165,10 +180,15 @@ impl Ports {
     let given = normalize(ep)?;
     let link = opts.link();
     let io = match self.kind {
-      SocketType::Dealer | SocketType::Req => Io::Dealer(Dealer::connect_with(ep, opts.identity.clone(), link)?),
+      SocketType::Dealer | SocketType::Req => {
+        Io::Dealer(Dealer::connect_with(ep, opts.identity.clone(), link)?)
+      }
       SocketType::Router | SocketType::Rep => {
         let dealer = Dealer::connect_with(ep, opts.identity.clone(), link)?;
-        Io::RouterConn { id: generated_identity(), dealer }
+        Io::RouterConn {
+          id: generated_identity(),
+          dealer,
+        }
       }
       SocketType::Pub => {
         let mut p = Publisher::with_options(link);
@@ -201,10 +221,9 @@ impl Ports {
   /// `NotFound` when no such port exists; `Transport` for a malformed endpoint.
   pub fn remove(&mut self, ep: &str, bound: bool) -> Result<String, SocketError> {
     let given = normalize(ep)?;
-    let found = self
-      .ports
-      .iter()
-      .position(|p| p.bound == bound && (p.given == given || p.endpoint == given || p.endpoint == ep));
+    let found = self.ports.iter().position(|p| {
+      p.bound == bound && (p.given == given || p.endpoint == given || p.endpoint == ep)
+    });
     let idx = found.ok_or_else(|| SocketError::NotFound(ep.to_string()))?;
     Ok(self.ports.remove(idx).endpoint)
   }
@@ -252,7 +271,10 @@ impl Ports {
         }
         Ok(Sent::Dropped)
       }
-      SocketType::Sub | SocketType::Pull => Err(SocketError::NotSupported(format!("send on a {:?} socket", self.kind))),
+      SocketType::Sub | SocketType::Pull => Err(SocketError::NotSupported(format!(
+        "send on a {:?} socket",
+        self.kind
+      ))),
     }
   }
 
@@ -283,7 +305,10 @@ impl Ports {
       return Err(TransportError::Invalid("message has no frames".into()).into());
     };
     if frames.len() < 2 {
-      return Err(TransportError::Invalid("ROUTER send needs an identity and at least one frame".into()).into());
+      return Err(
+        TransportError::Invalid("ROUTER send needs an identity and at least one frame".into())
+          .into(),
+      );
     }
     for port in &mut self.ports {
       let r = match &mut port.io {
@@ -318,7 +343,9 @@ impl Ports {
 
   /// Removes one subscription to `prefix`; the filter goes when its count reaches zero.
   pub fn unsubscribe(&mut self, prefix: &[u8]) {
-    let Some(i) = self.subs.iter().position(|(p, _)| p[..] == *prefix) else { return };
+    let Some(i) = self.subs.iter().position(|(p, _)| p[..] == *prefix) else {
+      return;
+    };
     self.subs[i].1 -= 1;
     if self.subs[i].1 > 0 {
       return;

@@ -51,7 +51,11 @@ pub struct ReqState {
 
 impl Default for ReqState {
   fn default() -> Self {
-    ReqState { phase: Phase::Idle, queue: VecDeque::new(), dropped: 0 }
+    ReqState {
+      phase: Phase::Idle,
+      queue: VecDeque::new(),
+      dropped: 0,
+    }
   }
 }
 
@@ -128,7 +132,11 @@ impl RepState {
   /// A request `[identity, routing..., "", body...]` arrived; a message without the empty
   /// delimiter after its identity frame is dropped.
   pub fn handle_incoming(&mut self, mut frames: Msg, out: &mut Vec<Output>) {
-    let delimiter = frames.iter().skip(1).position(|f| f.is_empty()).map(|i| i + 1);
+    let delimiter = frames
+      .iter()
+      .skip(1)
+      .position(|f| f.is_empty())
+      .map(|i| i + 1);
     let (Some(at), true) = (delimiter, self.envelope.is_none()) else {
       self.dropped += 1;
       return;
@@ -181,7 +189,13 @@ mod tests {
     req.handle_sent(0);
     out.clear();
     req.handle_incoming(0, msg(&[b"", b"re-one"]), &mut out);
-    assert_eq!(out, vec![Output::Deliver(msg(&[b"re-one"])), Output::Send(msg(&[b"", b"two"]))]);
+    assert_eq!(
+      out,
+      vec![
+        Output::Deliver(msg(&[b"re-one"])),
+        Output::Send(msg(&[b"", b"two"]))
+      ]
+    );
   }
 
   #[test]
@@ -227,7 +241,10 @@ mod tests {
   #[test]
   fn rep_reply_without_a_request_is_an_error() {
     let mut rep = RepState::new();
-    assert_eq!(rep.handle_outgoing(msg(&[b"x"])), Err(StateError::NoRequest));
+    assert_eq!(
+      rep.handle_outgoing(msg(&[b"x"])),
+      Err(StateError::NoRequest)
+    );
   }
 
   #[test]
@@ -246,6 +263,9 @@ mod tests {
     let mut out = Vec::new();
     rep.handle_incoming(msg(&[b"p", b""]), &mut out);
     assert_eq!(out, vec![Output::Deliver(vec![])]);
-    assert_eq!(rep.handle_outgoing(msg(&[b"r"])).unwrap(), msg(&[b"p", b"", b"r"]));
+    assert_eq!(
+      rep.handle_outgoing(msg(&[b"r"])).unwrap(),
+      msg(&[b"p", b"", b"r"])
+    );
   }
 }
