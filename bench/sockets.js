@@ -188,9 +188,19 @@ async function benchEcho (name) {
       let sent = 0
       let got = 0
       const t0 = process.hrtime.bigint()
+      let last = got
+      // A stall (messages dropped somewhere) ends the run with what arrived; `lost` says how many.
+      const watchdog = setInterval(() => {
+        if (got === last) {
+          clearInterval(watchdog)
+          resolve({ rate: got / (Number(process.hrtime.bigint() - t0) / 1e9), lost: sent - got })
+        }
+        last = got
+      }, 3000)
       echo.onReply = () => {
         got++
         if (sent < ECHO_N) { sent++; d.send(MSG) }
+        if (got === ECHO_N) clearInterval(watchdog)
         if (got === ECHO_N) resolve({ rate: ECHO_N / (Number(process.hrtime.bigint() - t0) / 1e9), lost: sent - got })
       }
       for (; sent < IN_FLIGHT; sent++) d.send(MSG)

@@ -78,7 +78,10 @@ const DRAIN_LIMIT: usize = 512;
 pub const MAX_LINGER: Duration = Duration::from_secs(30);
 /// After the last send, how long a lingering close waits for the transport's own queues to drain.
 const DRAIN_GRACE: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_millis(20);
+/// Send retries that moved nothing, after which the loop sleeps instead of yielding.
+const SPIN_RETRIES: u32 = 8;
+/// Retries after which the peer is taken as gone for now and the pause grows.
+const SHORT_RETRIES: u32 = 200;
 
 enum Pattern {
   Plain,
@@ -101,9 +104,8 @@ struct SocketLoop<D: Deliver> {
   outbox: Outbox<D>,
   out: Vec<Output>,
   paused: bool,
-  /// Whether the last send attempt moved at least one message (then retry at once).
-  progress: bool,
-  backoff: Duration,
+  /// Consecutive send retries that moved nothing (0: the last one made progress).
+  stalls: u32,
   last_send: Option<Instant>,
 }
 
@@ -126,8 +128,7 @@ pub async fn run<D: Deliver + Sync>(
     outbox,
     out: Vec::new(),
     paused: false,
-    progress: true,
-    backoff: Duration::from_millis(1),
+    stalls: 0,
     last_send: None,
   };
   let mut linger = Some(Duration::ZERO);
@@ -156,7 +157,7 @@ pub async fn run<D: Deliver + Sync>(
           }
         }
       },
-      _ = retry(s.progress, s.backoff), if !s.pending.is_empty() => {},
+      _ = retry(s.stalls), if !s.pending.is_empty() => {},
       _ = s.outbox.taken(), if s.outbox.has_pending() => {},
     }
     s.send_pending();
@@ -165,12 +166,16 @@ pub async fn run<D: Deliver + Sync>(
   s.close(linger).await;
 }
 
-async fn retry(progress: bool, backoff: Duration) {
-  if progress {
+async fn retry(stalls: u32) {
+  if stalls < SPIN_RETRIES {
     // The link tasks run on this thread: give them a turn to drain their queues, then retry.
     tokio::task::yield_now().await;
+  } else if stalls < SHORT_RETRIES {
+    // A slow peer: a queue of HWM messages drains in about a millisecond at full speed.
+    sleep(Duration::from_millis(1)).await;
   } else {
-    sleep(backoff).await;
+    // No peer took anything for a while (not connected yet): poll gently.
+    sleep(Duration::from_millis(10)).await;
   }
 }
 
@@ -318,18 +323,17 @@ impl<D: Deliver> SocketLoop<D> {
     }
     if moved {
       self.last_send = Some(Instant::now());
-      self.backoff = Duration::from_millis(1);
-    } else if !self.pending.is_empty() && !self.progress {
-      self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+      self.stalls = 0;
+    } else if !self.pending.is_empty() {
+      self.stalls = self.stalls.saturating_add(1);
     }
-    self.progress = moved;
   }
 
   async fn close(mut self, linger: Option<Duration>) {
     let limit = linger.unwrap_or(MAX_LINGER).min(MAX_LINGER);
     let deadline = Instant::now() + limit;
     while !self.pending.is_empty() && Instant::now() < deadline && !self.ports.is_empty() {
-      retry(self.progress, self.backoff).await;
+      retry(self.stalls).await;
       self.send_pending();
     }
     if let Some(last) = self.last_send {
