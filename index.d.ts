@@ -136,4 +136,131 @@ export declare namespace services {
   }
 }
 
+
+// ---------------------------------------------------------------- classic `zmq` sockets
+
+/** Socket type names accepted by `socket()` (also the ZMQ_* numbers). PAIR, XPUB and STREAM throw EINVAL (not supported). */
+export type SocketTypeName = 'pub' | 'sub' | 'xsub' | 'req' | 'rep' | 'dealer' | 'router' | 'push' | 'pull' | 'xreq' | 'xrep' | 'pair' | 'xpub'
+/** A message frame as accepted by `send` (numbers are sent as their decimal string). */
+export type Frame = string | Buffer | Uint8Array | number
+/** An error from a socket: `code` is the libzmq errno name (EINVAL, EADDRINUSE, ENOTSOCK, EFSM...). */
+export interface SocketError extends Error { code: string }
+
+export interface SocketOptions {
+  /** ZMQ_IDENTITY / ZMQ_ROUTING_ID (1-255 bytes); set before bind/connect. */
+  identity?: string | Buffer
+  routingId?: string | Buffer
+  /** ZMQ_LINGER in ms (-1: flush queued messages at close, for at most 30 s). */
+  linger?: number
+  /** ZMQ_SNDHWM (messages); set before bind/connect. */
+  sndhwm?: number
+  /** ZMQ_RCVHWM (messages); set before bind/connect. */
+  rcvhwm?: number
+}
+
+/** A socket with the old `zmq` module's API. Also async-iterable: `for await (const frames of sock)`. */
+export declare class Socket extends EventEmitter implements AsyncIterable<Buffer[]> {
+  constructor(type: SocketTypeName | number)
+  /** The type name ('dealer', ...). */
+  readonly type: string
+  readonly closed: boolean
+  identity: string | Buffer | undefined
+  routingId: string | Buffer | undefined
+  linger: number
+  sndhwm: number
+  rcvhwm: number
+  /** ZMQ_LAST_ENDPOINT: the last bound endpoint, resolved (real port after `tcp://host:*`). */
+  readonly last_endpoint: string
+  readonly lastEndpoint: string
+  /** Binds in the background; `cb(err)` when done ('bind' is emitted with the resolved endpoint). */
+  bind(addr: string, cb?: (err?: SocketError | null) => void): this
+  /** Binds now (blocks the JS thread only for the bind). Throws with a code on failure. */
+  bindSync(addr: string): this
+  unbind(addr: string, cb?: (err?: SocketError | null) => void): this
+  unbindSync(addr: string): this
+  /** Connects in the background, reconnecting after the peer restarts. Throws EINVAL for a malformed endpoint. */
+  connect(addr: string): this
+  disconnect(addr: string): this
+  /**
+   * Sends one frame or an array of frames; with `ZMQ_SNDMORE` in `flags` the frames wait for the next send.
+   * Returns a Promise (resolved once queued) when no callback is given. Throws ENOTSOCK on a closed socket
+   * and EINVAL for frames of the wrong type when no callback is given.
+   */
+  send(msg: Frame | Frame[], flags?: number, cb?: (err?: SocketError) => void): Promise<void>
+  send(msg: Frame | Frame[], cb: (err?: SocketError) => void): Promise<void>
+  subscribe(filter: string | Buffer): this
+  unsubscribe(filter: string | Buffer): this
+  /** Stops reading the socket (backpressure reaches the peer); messages already received are held. */
+  pause(): this
+  resume(): this
+  /** Closes; queued messages are flushed for at most ZMQ_LINGER, then 'close' is emitted. */
+  close(cb?: () => void): this
+  setsockopt(option: number, value: string | Buffer | number): this
+  getsockopt(option: number): string | Buffer | number
+  [Symbol.asyncIterator](): AsyncIterator<Buffer[]>
+  on(event: 'message', listener: (...frames: Buffer[]) => void): this
+  on(event: 'bind' | 'unbind', listener: (endpoint: string) => void): this
+  on(event: 'error', listener: (err: SocketError) => void): this
+  on(event: 'close', listener: () => void): this
+}
+
+/** A new socket; `options` are set as properties first. Throws EINVAL for an unknown or unsupported type. */
+export declare function socket(type: SocketTypeName | number, options?: SocketOptions): Socket
+export declare function createSocket(type: SocketTypeName | number, options?: SocketOptions): Socket
+/** Socket type names to ZMQ_* numbers. */
+export declare const types: Readonly<Record<string, number>>
+
+export declare const ZMQ_PAIR: 0
+export declare const ZMQ_PUB: 1
+export declare const ZMQ_SUB: 2
+export declare const ZMQ_REQ: 3
+export declare const ZMQ_REP: 4
+export declare const ZMQ_DEALER: 5
+export declare const ZMQ_XREQ: 5
+export declare const ZMQ_ROUTER: 6
+export declare const ZMQ_XREP: 6
+export declare const ZMQ_PULL: 7
+export declare const ZMQ_PUSH: 8
+export declare const ZMQ_XPUB: 9
+export declare const ZMQ_XSUB: 10
+export declare const ZMQ_STREAM: 11
+export declare const ZMQ_DONTWAIT: 1
+export declare const ZMQ_NOBLOCK: 1
+export declare const ZMQ_SNDMORE: 2
+export declare const ZMQ_POLLIN: 1
+export declare const ZMQ_POLLOUT: 2
+export declare const ZMQ_POLLERR: 4
+export declare const ZMQ_AFFINITY: 4
+export declare const ZMQ_IDENTITY: 5
+export declare const ZMQ_ROUTING_ID: 5
+export declare const ZMQ_SUBSCRIBE: 6
+export declare const ZMQ_UNSUBSCRIBE: 7
+export declare const ZMQ_RATE: 8
+export declare const ZMQ_RECOVERY_IVL: 9
+export declare const ZMQ_SNDBUF: 11
+export declare const ZMQ_RCVBUF: 12
+export declare const ZMQ_RCVMORE: 13
+export declare const ZMQ_FD: 14
+export declare const ZMQ_EVENTS: 15
+export declare const ZMQ_TYPE: 16
+export declare const ZMQ_LINGER: 17
+export declare const ZMQ_RECONNECT_IVL: 18
+export declare const ZMQ_BACKLOG: 19
+export declare const ZMQ_RECONNECT_IVL_MAX: 21
+export declare const ZMQ_MAXMSGSIZE: 22
+export declare const ZMQ_SNDHWM: 23
+export declare const ZMQ_RCVHWM: 24
+export declare const ZMQ_MULTICAST_HOPS: 25
+export declare const ZMQ_RCVTIMEO: 27
+export declare const ZMQ_SNDTIMEO: 28
+export declare const ZMQ_LAST_ENDPOINT: 32
+export declare const ZMQ_ROUTER_MANDATORY: 33
+export declare const ZMQ_TCP_KEEPALIVE: 34
+export declare const ZMQ_TCP_KEEPALIVE_CNT: 35
+export declare const ZMQ_TCP_KEEPALIVE_IDLE: 36
+export declare const ZMQ_TCP_KEEPALIVE_INTVL: 37
+export declare const ZMQ_IMMEDIATE: 39
+export declare const ZMQ_XPUB_VERBOSE: 40
+export declare const ZMQ_IPV6: 42
+
 export declare function nativeVersion(): string

@@ -5,11 +5,17 @@ const Broker = require('./lib/broker')
 const Worker = require('./lib/worker')
 const Client = require('./lib/client')
 const Directory = require('./lib/directory')
+const zmq = require('./lib/socket')
 
 module.exports = {
   Broker,
   Worker,
   Client,
   services: { Directory },
+  // classic `zmq` module API (also published alone as `zmqbus/zmq`)
+  ...zmq,
+  Socket: zmq.Socket,
+  socket: zmq.socket,
+  createSocket: zmq.createSocket,
   nativeVersion: () => require('./lib/native').nativeVersion()
 }

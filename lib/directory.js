@@ -1,10 +1,9 @@
 'use strict'
 // The $dir core service: a Worker for '$dir' that follows the broker's PUB notices on
 // `intch` and answers which workers serve a service (or the whole map).
-const native = require('./native')
+const { socket } = require('./socket')
 const check = require('./validate')
 const Worker = require('./worker')
-const { BatchReader } = require('./boundary')
 
 class Directory {
   constructor (endpoint, conf) {
@@ -22,16 +21,15 @@ class Directory {
       rep.end(inp ? (this._dir[inp] || []) : this._dir)
     })
     this.wrk.start()
-    this.sub = new native.SubscriberHandle((batch) => {
-      const r = new BatchReader(batch)
-      for (let kind = r.next(); kind !== -1; kind = r.next()) {
-        if (r.remaining < 1) continue
-        const text = r.str()
-        if (text.indexOf(this.service) !== 0) continue
-        try { this._dir = JSON.parse(text.slice(5)) } catch (e) {}
-      }
+    this.sub = socket('sub')
+    this.sub.on('message', (frame) => {
+      const text = frame.toString()
+      if (text.indexOf(this.service) !== 0) return
+      try { this._dir = JSON.parse(text.slice(5)) } catch (e) {}
     })
-    this.sub.connect(this.conf.intch, this.service)
+    this.sub.on('error', () => {})
+    this.sub.connect(this.conf.intch)
+    this.sub.subscribe(this.service)
     if (this.conf.onStart) this.conf.onStart()
     // Ask the broker for a fresh notice now that we listen.
     this.wrk.heartbeat({ update: 1 })

@@ -7,6 +7,7 @@
 //! - [`transport`]: socket layer (ROUTER/DEALER/PUB/SUB/PUSH/PULL over tcp, ipc, inproc) shared by every engine.
 //! - [`bus`]: the zmqbus node (multicast discovery, priority election, failover, forwarder).
 //! - [`mdp`]: the pigato-compatible request/reply engine (codec, broker/worker/client state, event loops).
+//! - [`sockets`]: classic ZeroMQ sockets for JS (`zmq` module API): REQ/REP state, ports, one event loop per socket.
 //! - `binding`: `#[napi]` glue only; converts arguments and talks to event loops.
 #![deny(clippy::all)]
 
@@ -15,6 +16,7 @@ pub mod bus;
 pub mod error;
 pub mod mdp;
 pub mod runtime;
+pub mod sockets;
 pub mod transport;
 
 mod binding;

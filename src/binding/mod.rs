@@ -3,6 +3,7 @@
 pub mod events;
 pub mod handle;
 pub mod mdp;
+pub mod sockets;
 
 /// The native core's version (the crate version).
 #[cfg_attr(test, allow(dead_code))]

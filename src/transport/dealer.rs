@@ -55,6 +55,31 @@ impl Dealer {
     Ok(Dealer { link, inbound })
   }
 
+  /// Binds tcp or ipc as a DEALER (peers connect to us; sends round-robin over them, and wait
+  /// for a first peer while none is connected). Returns the dealer and the resolved endpoint.
+  ///
+  /// # Errors
+  /// `Endpoint` for a malformed endpoint, `Invalid` for inproc or an over-long identity,
+  /// `AddrInUse`, `Io`.
+  pub async fn bind_with(ep: &str, identity: Option<Bytes>, opts: LinkOptions) -> Result<(Dealer, String), TransportError> {
+    let endpoint = Endpoint::parse(ep)?;
+    if identity.as_ref().is_some_and(|i| i.len() > 255) {
+      return Err(TransportError::Invalid("identity longer than 255 bytes".into()));
+    }
+    let (in_tx, inbound) = mpsc::channel(opts.hwm.max(1));
+    let spec = LinkSpec {
+      kind: SocketKind::Dealer,
+      identity: identity.filter(|i| !i.is_empty()),
+      opts,
+      inbound: Some(in_tx),
+      subs: None,
+      drops: Arc::new(AtomicU64::new(0)),
+    };
+    let link = link::bind(&endpoint, spec).await?;
+    let resolved = link.endpoint.clone();
+    Ok((Dealer { link, inbound }, resolved))
+  }
+
   /// Queues a message without waiting.
   ///
   /// # Errors

@@ -1,0 +1,233 @@
+//! `#[napi] SocketHandle`: the native side of one classic socket (`lib/socket.js`). It converts
+//! and checks arguments, keeps the options new binds/connects take, and sends [`Control`]s to
+//! the socket's event loop (`crate::sockets::eventloop`). No socket logic lives here.
+
+use std::sync::mpsc::sync_channel;
+use std::time::Duration;
+
+use bytes::Bytes;
+use napi::bindgen_prelude::{Buffer, Function};
+use napi_derive::napi;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::events::outbox_for;
+use crate::error::JsError;
+use crate::sockets::eventloop::{self, Control, MAX_LINGER};
+use crate::sockets::ports::PortOptions;
+use crate::sockets::{SocketError, SocketType};
+use crate::transport::{Endpoint, DEFAULT_HWM};
+
+/// How long `bindSync` blocks the JS thread at most (a tcp/ipc bind takes microseconds).
+const BIND_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn hwm(value: f64, name: &str) -> Result<usize, JsError> {
+  if value.is_finite() && value >= 0.0 && value <= f64::from(u32::MAX) {
+    Ok(value as usize)
+  } else {
+    Err(JsError::invalid(format!(
+      "{name} must be a count >= 0; received {value}"
+    )))
+  }
+}
+
+fn endpoint(ep: &str) -> Result<(), JsError> {
+  Endpoint::parse(ep)
+    .map(|_| ())
+    .map_err(|e| JsError::new(e.code(), e.to_string()))
+}
+
+/// Native side of a classic ZeroMQ socket (`zmq.socket(type)`).
+#[napi]
+pub struct SocketHandle {
+  kind: SocketType,
+  controls: Option<UnboundedSender<Control>>,
+  identity: Option<Bytes>,
+  sndhwm: usize,
+  rcvhwm: usize,
+  linger: Option<Duration>,
+}
+
+#[napi]
+impl SocketHandle {
+  /// A socket of `type` (`"pub"`, `"sub"`, `"req"`, `"rep"`, `"dealer"`, `"router"`, `"push"`,
+  /// `"pull"`, `"xsub"`); `onEvents(batch)` receives packed event records (`lib/socket.js`).
+  /// Throws `EINVAL` for an unknown or unsupported type.
+  #[napi(constructor)]
+  pub fn new(socket_type: String, on_events: Function<Buffer, ()>) -> napi::Result<Self, String> {
+    let kind = SocketType::parse(&socket_type).map_err(JsError::from)?;
+    let outbox = outbox_for(on_events).map_err(|e| JsError::new("EIO", e.to_string()))?;
+    let controls = eventloop::spawn(kind, outbox);
+    Ok(SocketHandle {
+      kind,
+      controls: Some(controls),
+      identity: None,
+      sndhwm: DEFAULT_HWM,
+      rcvhwm: DEFAULT_HWM,
+      linger: None,
+    })
+  }
+
+  fn control(&self, c: Control) -> Result<(), JsError> {
+    let tx = self
+      .controls
+      .as_ref()
+      .ok_or_else(|| JsError::from(SocketError::Closed))?;
+    tx.send(c).map_err(|_| JsError::from(SocketError::Closed))
+  }
+
+  fn opts(&self) -> PortOptions {
+    PortOptions {
+      identity: self.identity.clone(),
+      hwm: self.sndhwm.max(self.rcvhwm),
+    }
+  }
+
+  /// Binds `endpoint` in the background; an event tagged `reqId` reports the resolved endpoint
+  /// or the error. Throws `EINVAL` for a malformed endpoint, `ENOTSOCK` when closed.
+  #[napi]
+  pub fn bind(&self, endpoint_str: String, req_id: String) -> napi::Result<(), String> {
+    endpoint(&endpoint_str)?;
+    Ok(self.control(Control::Bind {
+      req: req_id,
+      ep: endpoint_str,
+      opts: self.opts(),
+      reply: None,
+    })?)
+  }
+
+  /// Binds `endpoint`, blocking the JS thread only for the bind; returns the resolved endpoint
+  /// (the real port for `tcp://host:*`). Throws with the bind's error code.
+  #[napi]
+  pub fn bind_sync(&self, endpoint_str: String) -> napi::Result<String, String> {
+    endpoint(&endpoint_str)?;
+    let (tx, rx) = sync_channel(1);
+    self.control(Control::Bind {
+      req: String::new(),
+      ep: endpoint_str,
+      opts: self.opts(),
+      reply: Some(tx),
+    })?;
+    match rx.recv_timeout(BIND_SYNC_TIMEOUT) {
+      Ok(Ok(resolved)) => Ok(resolved),
+      Ok(Err((code, message))) => Err(JsError::new(code, message).into()),
+      Err(_) => Err(JsError::new("ETIMEDOUT", "bind did not complete").into()),
+    }
+  }
+
+  /// Unbinds `endpoint` in the background; an event tagged `reqId` reports the outcome.
+  #[napi]
+  pub fn unbind(&self, endpoint_str: String, req_id: String) -> napi::Result<(), String> {
+    endpoint(&endpoint_str)?;
+    Ok(self.control(Control::Unbind {
+      req: req_id,
+      ep: endpoint_str,
+    })?)
+  }
+
+  /// Connects to `endpoint` in the background (reconnecting). Throws `EINVAL` for a malformed endpoint.
+  #[napi]
+  pub fn connect(&self, endpoint_str: String) -> napi::Result<(), String> {
+    endpoint(&endpoint_str)?;
+    Ok(self.control(Control::Connect {
+      ep: endpoint_str,
+      opts: self.opts(),
+    })?)
+  }
+
+  /// Drops the connection to `endpoint`; an unknown endpoint becomes an `error` event (`ENOENT`).
+  #[napi]
+  pub fn disconnect(&self, endpoint_str: String) -> napi::Result<(), String> {
+    endpoint(&endpoint_str)?;
+    Ok(self.control(Control::Disconnect(endpoint_str))?)
+  }
+
+  /// Queues a packed batch of messages (`C_SEND` records).
+  #[napi]
+  pub fn send(&self, batch: &[u8]) -> napi::Result<(), String> {
+    Ok(self.control(Control::Batch(Bytes::copy_from_slice(batch)))?)
+  }
+
+  /// ZMQ_SUBSCRIBE: adds a prefix filter (SUB/XSUB only).
+  #[napi]
+  pub fn subscribe(&self, prefix: &[u8]) -> napi::Result<(), String> {
+    self.subscription(prefix, true)
+  }
+
+  /// ZMQ_UNSUBSCRIBE: removes one prefix filter (SUB/XSUB only).
+  #[napi]
+  pub fn unsubscribe(&self, prefix: &[u8]) -> napi::Result<(), String> {
+    self.subscription(prefix, false)
+  }
+
+  fn subscription(&self, prefix: &[u8], on: bool) -> napi::Result<(), String> {
+    if !matches!(self.kind, SocketType::Sub | SocketType::XSub) {
+      return Err(JsError::invalid("subscriptions apply to SUB and XSUB sockets only").into());
+    }
+    let prefix = Bytes::copy_from_slice(prefix);
+    Ok(self.control(if on {
+      Control::Subscribe(prefix)
+    } else {
+      Control::Unsubscribe(prefix)
+    })?)
+  }
+
+  /// Stops reading the socket (the peer feels backpressure once queues fill).
+  #[napi]
+  pub fn pause(&self) -> napi::Result<(), String> {
+    Ok(self.control(Control::Pause)?)
+  }
+
+  /// Reads the socket again after `pause()`.
+  #[napi]
+  pub fn resume(&self) -> napi::Result<(), String> {
+    Ok(self.control(Control::Resume)?)
+  }
+
+  /// ZMQ_IDENTITY / ZMQ_ROUTING_ID for binds and connects made after this call (1-255 bytes, or empty to clear).
+  #[napi]
+  pub fn set_identity(&mut self, identity: &[u8]) -> napi::Result<(), String> {
+    if identity.len() > 255 {
+      return Err(JsError::invalid("identity must be at most 255 bytes").into());
+    }
+    self.identity = (!identity.is_empty()).then(|| Bytes::copy_from_slice(identity));
+    Ok(())
+  }
+
+  /// ZMQ_SNDHWM and ZMQ_RCVHWM (messages) for binds and connects made after this call.
+  #[napi]
+  pub fn set_hwm(&mut self, sndhwm: f64, rcvhwm: f64) -> napi::Result<(), String> {
+    self.sndhwm = hwm(sndhwm, "sndhwm")?;
+    self.rcvhwm = hwm(rcvhwm, "rcvhwm")?;
+    Ok(())
+  }
+
+  /// ZMQ_LINGER in milliseconds: how long `close()` keeps flushing queued messages
+  /// (-1 = until sent, at most 30 s).
+  #[napi]
+  pub fn set_linger(&mut self, linger_ms: f64) -> napi::Result<(), String> {
+    self.linger = if linger_ms == -1.0 {
+      None
+    } else if linger_ms.is_finite() && linger_ms >= 0.0 {
+      Some(Duration::from_millis(linger_ms as u64).min(MAX_LINGER))
+    } else {
+      return Err(
+        JsError::invalid(format!(
+          "linger must be -1 or milliseconds >= 0; received {linger_ms}"
+        ))
+        .into(),
+      );
+    };
+    Ok(())
+  }
+
+  /// Closes the socket; queued messages are flushed for at most the linger, then a `closed`
+  /// event follows. Closing twice is a no-op.
+  #[napi]
+  pub fn close(&mut self) {
+    if let Some(tx) = self.controls.take() {
+      let _ = tx.send(Control::Close {
+        linger: self.linger,
+      });
+    }
+  }
+}
