@@ -8,12 +8,13 @@ const { createHarness, collect } = require('./harness')
 
 describe('workerId targeting', () => {
   const h = createHarness()
+  let addr
   let client
   let w1
   let w2
 
   before(async () => {
-    const addr = await uniqAddress('tcp')
+    addr = await uniqAddress('tcp')
     await h.broker(addr)
     w1 = await h.worker(addr, 'tgt', (d, r) => r.end(w1.socketId), { prefix: 'one' })
     w2 = await h.worker(addr, 'tgt', (d, r) => r.end(w2.socketId), { prefix: 'two' })
@@ -32,7 +33,7 @@ describe('workerId targeting', () => {
 
   it('the worker receives the workerId in its request options', async () => {
     const seen = []
-    const w3 = await h.worker(client.broker, 'tgt-opts', (d, r, opts) => {
+    const w3 = await h.worker(addr, 'tgt-opts', (d, r, opts) => {
       seen.push(opts.workerId)
       r.end(1)
     })

@@ -7,6 +7,13 @@
 //  - identities are set on PUB/SUB sockets, whose v6 classes have no
 //    `routingId` and throw: the identity is dropped there (it never did
 //    anything on those socket types).
+// It also works around a v5-compat hang: while bind()/unbind() is in
+// progress the v6 socket is "blocked", and a message arriving then makes the
+// compat receive loop call receive() again, which fails with EBUSY at once,
+// in a loop of microtasks that never yields, so the bind never completes
+// (seen as a frozen process when pigato's broker stops or restarts under
+// traffic; sends in that window fail with EBUSY instead). The shim pauses the
+// socket around bind/unbind, so traffic waits in the compat queues.
 
 const compat = loadCompat()
 
@@ -38,9 +45,24 @@ function setsockopt(option, value) {
   return originalSetsockopt.call(this, option, value)
 }
 
+/** Runs `op` (bind or unbind) with the socket paused, resuming afterwards. */
+function whilePaused(op) {
+  return function (address, cb) {
+    const wasPaused = this._paused
+    this.pause()
+    return op.call(this, address, (err) => {
+      if (!wasPaused && !this.closed) this.resume()
+      if (cb) cb(err)
+      else if (err) this.emit('error', err)
+    })
+  }
+}
+
 if (!proto.__zmqShimPatched) {
   Object.defineProperty(proto, '__zmqShimPatched', { value: true })
   proto.setsockopt = setsockopt
+  proto.bind = whilePaused(proto.bind)
+  proto.unbind = whilePaused(proto.unbind)
   Object.defineProperty(proto, '_zmq', {
     configurable: true,
     get() {
