@@ -61,10 +61,16 @@ impl Dealer {
   /// # Errors
   /// `Endpoint` for a malformed endpoint, `Invalid` for inproc or an over-long identity,
   /// `AddrInUse`, `Io`.
-  pub async fn bind_with(ep: &str, identity: Option<Bytes>, opts: LinkOptions) -> Result<(Dealer, String), TransportError> {
+  pub async fn bind_with(
+    ep: &str,
+    identity: Option<Bytes>,
+    opts: LinkOptions,
+  ) -> Result<(Dealer, String), TransportError> {
     let endpoint = Endpoint::parse(ep)?;
     if identity.as_ref().is_some_and(|i| i.len() > 255) {
-      return Err(TransportError::Invalid("identity longer than 255 bytes".into()));
+      return Err(TransportError::Invalid(
+        "identity longer than 255 bytes".into(),
+      ));
     }
     let (in_tx, inbound) = mpsc::channel(opts.hwm.max(1));
     let spec = LinkSpec {

@@ -3,6 +3,7 @@
 //! errors and persistence calls.
 
 use super::kinds;
+use super::parked::Parked;
 use super::{LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
@@ -163,10 +164,13 @@ async fn run<D: Deliver>(
   let mut out: Vec<Outgoing> = Vec::with_capacity(64);
   // Counters for `stats()` are refreshed on their own short period, off the per-message path.
   let mut stats_tick = tokio::time::interval(Duration::from_millis(100));
+  // Replies for peers that are reconnecting wait this long (a client heartbeats within it).
+  let park_ttl = heartbeat * (params.heartbeat_liveness as u32 + 1);
   let mut io = Io {
     router: &mut router,
     publisher: publisher.as_mut(),
     send_failures: 0,
+    parked: Parked::new(PARKED_MAX, park_ttl),
   };
 
   loop {
@@ -179,41 +183,34 @@ async fn run<D: Deliver>(
       msg = io.router.recv() => {
         let now = Instant::now();
         match msg {
-          Ok(frames) => handle(&mut state, frames, now, &mut out),
+          Ok(frames) => io.handle(&mut state, frames, now, &mut out),
           Err(_) => continue,
         }
         // Batch: take what else is already queued before paying for sends and a flush.
         for _ in 0..DRAIN_LIMIT {
           match ready_now(io.router.recv()).await {
-            Some(Ok(frames)) => handle(&mut state, frames, now, &mut out),
+            Some(Ok(frames)) => io.handle(&mut state, frames, now, &mut out),
             _ => break,
           }
         }
       },
       _ = tick.tick() => {
         state.handle_tick(Instant::now(), &mut out);
-        stats.set(stats_json(&state, io.send_failures));
+        io.parked.expire(Instant::now());
+        stats.set(stats_json(&state, &io));
       },
-      _ = stats_tick.tick() => stats.set(stats_json(&state, io.send_failures)),
+      _ = stats_tick.tick() => stats.set(stats_json(&state, &io)),
       _ = outbox.taken(), if outbox.has_pending() => {},
     }
-    io.apply(&mut out, &mut outbox, params.persist);
+    io.apply(&mut out, &mut outbox, params.persist, Instant::now());
     outbox.flush();
   }
-  stats.set(stats_json(&state, io.send_failures));
+  stats.set(stats_json(&state, &io));
   drop(publisher);
   // Release the port now, so a broker restarted on the same endpoint can bind at once.
   router.close().await;
   outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
   outbox.flush_now();
-}
-
-fn handle(state: &mut Broker, mut frames: Vec<Bytes>, now: Instant, out: &mut Vec<Outgoing>) {
-  if frames.is_empty() {
-    return;
-  }
-  let peer = frames.remove(0);
-  state.handle_incoming(peer, &frames, now, out);
 }
 
 fn restore(state: &mut Broker, batch: Bytes, now: Instant, out: &mut Vec<Outgoing>) {
@@ -234,7 +231,7 @@ fn restore(state: &mut Broker, batch: Bytes, now: Instant, out: &mut Vec<Outgoin
   state.restore(reqs, now, out);
 }
 
-fn stats_json(state: &Broker, send_failures: u64) -> String {
+fn stats_json(state: &Broker, io: &Io<'_>) -> String {
   let s = state.stats();
   serde_json::json!({
     "requests": s.requests,
@@ -252,30 +249,53 @@ fn stats_json(state: &Broker, send_failures: u64) -> String {
     "inFlight": s.in_flight,
     "workers": s.workers,
     "queued": s.queued,
-    "sendFailures": send_failures,
+    "sendFailures": io.send_failures,
+    "parked": io.parked.len(),
+    "parkedExpired": io.parked.expired,
+    "parkedOverflow": io.parked.overflow,
   })
   .to_string()
 }
+
+/// Most replies parked for reconnecting peers at once.
+const PARKED_MAX: usize = 100_000;
 
 struct Io<'a> {
   router: &'a mut Router,
   publisher: Option<&'a mut Publisher>,
   send_failures: u64,
+  parked: Parked,
 }
 
 impl Io<'_> {
-  fn apply<D: Deliver>(&mut self, out: &mut Vec<Outgoing>, outbox: &mut Outbox<D>, persist: bool) {
+  /// One message from a peer: first deliver what waited for it (it is reachable again).
+  fn handle(
+    &mut self,
+    state: &mut Broker,
+    mut frames: Vec<Bytes>,
+    now: Instant,
+    out: &mut Vec<Outgoing>,
+  ) {
+    if frames.is_empty() {
+      return;
+    }
+    let peer = frames.remove(0);
+    if self.parked.has(&peer) {
+      self.unpark(&peer);
+    }
+    state.handle_incoming(peer, &frames, now, out);
+  }
+
+  fn apply<D: Deliver>(
+    &mut self,
+    out: &mut Vec<Outgoing>,
+    outbox: &mut Outbox<D>,
+    persist: bool,
+    now: Instant,
+  ) {
     for item in out.drain(..) {
       match item {
-        Outgoing::Route { peer, frames } => {
-          let mut msg = Vec::with_capacity(frames.len() + 1);
-          msg.push(peer);
-          msg.extend(frames);
-          // A vanished peer or a full queue: counted (stats), as libzmq's ROUTER drops.
-          if self.router.send(msg).is_err() {
-            self.send_failures += 1;
-          }
-        }
+        Outgoing::Route { peer, frames } => self.route(peer, frames, now),
         Outgoing::Directory(notice) => {
           if let Some(p) = self.publisher.as_deref_mut() {
             let _ = p.send(vec![notice]);
@@ -289,6 +309,49 @@ impl Io<'_> {
         }
         Outgoing::PersistDel { rid } if persist => outbox.push(kinds::E_PERSIST_DEL, &[rid]),
         _ => {}
+      }
+    }
+  }
+
+  /// Sends, or parks the message when its peer is not connected right now.
+  fn route(&mut self, peer: Bytes, frames: Vec<Bytes>, now: Instant) {
+    // Newer messages queue behind parked ones, so a peer sees its replies in order.
+    if self.parked.has(&peer) {
+      self.parked.park(peer, frames, now);
+      return;
+    }
+    if let Err(Some(frames)) = self.send_now(&peer, frames) {
+      self.parked.park(peer, frames, now);
+    }
+  }
+
+  /// `Err(Some(frames))`: the peer is unknown right now (frames kept for parking);
+  /// `Err(None)`: refused for another reason (full queue), counted like libzmq's ROUTER drop.
+  fn send_now(&mut self, peer: &Bytes, frames: Vec<Bytes>) -> Result<(), Option<Vec<Bytes>>> {
+    let mut msg = Vec::with_capacity(frames.len() + 1);
+    msg.push(peer.clone());
+    // Refcount clones only: the frames stay available in case the peer is unknown.
+    msg.extend(frames.iter().cloned());
+    match self.router.send(msg) {
+      Ok(()) => Ok(()),
+      Err(TransportError::Unroutable) => Err(Some(frames)),
+      Err(_) => {
+        self.send_failures += 1;
+        Err(None)
+      }
+    }
+  }
+
+  fn unpark(&mut self, peer: &Bytes) {
+    let Some(mut queue) = self.parked.take(peer) else {
+      return;
+    };
+    while let Some((at, frames)) = queue.pop_front() {
+      if let Err(Some(frames)) = self.send_now(peer, frames) {
+        // Gone again: the rest keeps waiting, in order.
+        queue.push_front((at, frames));
+        self.parked.restore(peer.clone(), queue);
+        return;
       }
     }
   }

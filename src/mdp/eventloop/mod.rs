@@ -8,6 +8,7 @@
 pub mod broker;
 pub mod client;
 pub mod kinds;
+mod parked;
 mod session;
 pub mod worker;
 
