@@ -21,7 +21,8 @@ mod reply;
 mod tests;
 mod types;
 
-use std::collections::{HashMap, VecDeque};
+use crate::mdp::FastMap;
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -104,10 +105,10 @@ pub struct Broker {
   /// Worker slots; a slot index stays valid while the worker lives.
   workers: Vec<Option<WorkerEntry>>,
   free_slots: Vec<usize>,
-  worker_slots: HashMap<Bytes, usize>,
-  services: HashMap<Bytes, ServiceEntry>,
+  worker_slots: FastMap<Bytes, usize>,
+  services: FastMap<Bytes, ServiceEntry>,
   router: Router,
-  requests: HashMap<Bytes, Request>,
+  requests: FastMap<Bytes, Request>,
   cache: ReplyCache,
   stats: BrokerStats,
   /// Reused candidate list for dispatch (avoids an allocation per dispatch).
@@ -122,10 +123,10 @@ impl Broker {
       conf,
       workers: Vec::new(),
       free_slots: Vec::new(),
-      worker_slots: HashMap::new(),
-      services: HashMap::new(),
+      worker_slots: FastMap::default(),
+      services: FastMap::default(),
       router: Router::new(),
-      requests: HashMap::new(),
+      requests: FastMap::default(),
       cache,
       stats: BrokerStats::default(),
       scratch: Vec::new(),

@@ -7,8 +7,9 @@
 //! reply restarts the request's timeout. Pending requests cost a map entry
 //! and one heap entry each (the heap is compacted when stale entries pile up).
 
+use crate::mdp::FastMap;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -85,7 +86,7 @@ pub struct ClientState {
   running: bool,
   connected: bool,
   liveness: u32,
-  pending: HashMap<Bytes, Pending>,
+  pending: FastMap<Bytes, Pending>,
   /// Min-heap of (deadline, rid); an entry is stale when the request is gone
   /// or its deadline moved later (then it is pushed again when reached).
   deadlines: BinaryHeap<Reverse<(Instant, Bytes)>>,
@@ -179,7 +180,7 @@ impl ClientState {
       running: false,
       connected: false,
       liveness: 0,
-      pending: HashMap::new(),
+      pending: FastMap::default(),
       deadlines: BinaryHeap::new(),
     }
   }

@@ -28,3 +28,8 @@ pub enum StateError {
   Inactive,
 }
 pub mod eventloop;
+
+/// The maps on the per-message path (requests by rid, workers by identity): ahash is several
+/// times cheaper than SipHash here and still keyed per process, so peers cannot choose
+/// colliding rids or identities.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;

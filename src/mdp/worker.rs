@@ -8,7 +8,7 @@
 //! `reply.active()` reports. No I/O: frames to send come out as
 //! [`WorkerOutput::Send`].
 
-use std::collections::HashMap;
+use crate::mdp::FastMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -78,7 +78,7 @@ pub struct WorkerState {
   running: bool,
   connected: bool,
   liveness: u32,
-  active: HashMap<Bytes, Active>,
+  active: FastMap<Bytes, Active>,
 }
 
 impl WorkerState {
@@ -90,7 +90,7 @@ impl WorkerState {
       running: false,
       connected: false,
       liveness: 0,
-      active: HashMap::new(),
+      active: FastMap::default(),
     }
   }
 
