@@ -7,12 +7,12 @@ const { randomUUID } = require('crypto')
 const native = require('./native')
 const K = require('./kinds')
 const check = require('./validate')
-const { NativeEngine } = require('./engine')
+const { MdpSession } = require('./session')
 const { BatchReader } = require('./boundary')
 
 const DEFAULTS = { autostart: false, reconnect: 1000, heartbeat: 2500, timeout: 60000, retry: 0 }
 
-class Client extends NativeEngine {
+class Client extends MdpSession {
   constructor (broker, conf) {
     super()
     check.endpoint(broker, 'broker')
@@ -28,27 +28,16 @@ class Client extends NativeEngine {
   }
 
   start () {
-    this.stop()
-    this.socketId = this.conf.prefix + '-' + randomUUID()
-    const handle = new native.ClientHandle(this._batchHandler((batch) => this._onBatch(handle, batch)))
-    this._handle = handle
-    handle.start(this.broker, this.conf.prefix, this.socketId, this.conf.heartbeat, this.conf.reconnect)
-    this._hold()
-    this.emit('start')
+    this._startSession((onEvents, identity) => {
+      const handle = new native.ClientHandle(onEvents)
+      handle.start(this.broker, this.conf.prefix, identity, this.conf.heartbeat, this.conf.reconnect)
+      return handle
+    })
   }
 
-  stop () {
-    const handle = this._handle
-    if (!handle) return
-    this._flush()
-    this._handle = null
-    delete this.socketId
-    handle.stop()
-    this._release()
-    this._failAll('C_STOPPED')
-    this._emitSafe('disconnect')
-    if (this.conf.onDisconnect) this._safely(this.conf.onDisconnect, this)
-    this.emit('stop')
+  /** An explicit stop fails what is pending (a restart gets a new identity: no reply could arrive). */
+  _sessionEnded (reason) {
+    if (reason === 'stopped') this._failAll('C_STOPPED')
   }
 
   /** request(service, data, opts) -> Readable, or request(service, data, partialCb, finalCb, opts). */
@@ -121,20 +110,8 @@ class Client extends NativeEngine {
       switch (kind) {
         case K.E_PARTIAL: this._partial(r.str(), r.str(), r.str()); break
         case K.E_FINAL: this._finish(r.str(), r.str(), r.str()); break
-        case K.E_CONNECT:
-          this._emitSafe('connect')
-          if (this.conf.onConnect) this._safely(this.conf.onConnect, this)
-          break
-        case K.E_DISCONNECT:
-          this._emitSafe('disconnect')
-          if (this.conf.onDisconnect) this._safely(this.conf.onDisconnect, this)
-          this._emitSafe('stop')
-          break
-        case K.E_STARTED:
-          this.socketId = r.str()
-          this._emitSafe('start')
-          break
         case K.E_ERROR: this._protocolError(r.str(), r.str()); break
+        default: this._sessionEvent(kind, r)
       }
     }
   }

@@ -7,7 +7,7 @@ const { randomUUID } = require('crypto')
 const native = require('./native')
 const K = require('./kinds')
 const check = require('./validate')
-const { NativeEngine } = require('./engine')
+const { MdpSession } = require('./session')
 const { BatchReader } = require('./boundary')
 
 const DEFAULTS = { heartbeat: 2500, reconnect: 1000, concurrency: 100 }
@@ -16,7 +16,7 @@ const PARTIAL = '6'
 const FINAL = '3'
 const REJECT = '7'
 
-class Worker extends NativeEngine {
+class Worker extends MdpSession {
   constructor (broker, service, conf) {
     super()
     check.endpoint(broker, 'broker')
@@ -55,28 +55,17 @@ class Worker extends NativeEngine {
   }
 
   start () {
-    this.stop()
-    this.socketId = this.conf.prefix + '-' + randomUUID()
-    const handle = new native.WorkerHandle(this._batchHandler((batch) => this._onBatch(handle, batch)))
-    this._handle = handle
-    handle.start(this.broker, this.service, this.conf.prefix, this.socketId,
-      this.conf.heartbeat, this.conf.reconnect, this.conf.concurrency)
-    this._hold()
-    this.emit('start')
+    this._startSession((onEvents, identity) => {
+      const handle = new native.WorkerHandle(onEvents)
+      handle.start(this.broker, this.service, this.conf.prefix, identity,
+        this.conf.heartbeat, this.conf.reconnect, this.conf.concurrency)
+      return handle
+    })
   }
 
-  stop () {
-    const handle = this._handle
-    if (!handle) return
-    this._flush()
-    this._handle = null
-    delete this.socketId
-    handle.stop()
-    this._release()
+  /** Requests of an ended session can no longer be answered (reply.active() turns false). */
+  _sessionEnded () {
     this.reqs.clear()
-    this._emitSafe('disconnect')
-    if (this.conf.onDisconnect) this._safely(this.conf.onDisconnect, this)
-    this.emit('stop')
   }
 
   /** Sends a heartbeat now; `opts` fields ride along with the concurrency. */
@@ -112,25 +101,12 @@ class Worker extends NativeEngine {
           if (req) req.beat = Date.now()
           break
         }
-        case K.E_CONNECT:
-          this._emitSafe('connect')
-          if (this.conf.onConnect) this._safely(this.conf.onConnect, this)
-          break
-        case K.E_DISCONNECT:
-          this.reqs.clear()
-          this._emitSafe('disconnect')
-          if (this.conf.onDisconnect) this._safely(this.conf.onDisconnect, this)
-          this._emitSafe('stop')
-          break
-        case K.E_STARTED:
-          this.socketId = r.str()
-          this._emitSafe('start')
-          break
         case K.E_ERROR: {
           const code = r.str()
           if (this.listenerCount('error') > 0) this._emitSafe('error', code)
           break
         }
+        default: this._sessionEvent(kind, r)
       }
     }
   }

@@ -3,7 +3,7 @@
 //! batches. Timeouts fire on time (a timer at the earliest deadline), not on heartbeat ticks.
 
 use super::kinds;
-use super::session::Session;
+use super::session::{fail, Session, FAR};
 use super::{new_identity, LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
@@ -43,8 +43,6 @@ pub fn spawn<D: Deliver>(
   crate::runtime::handle().spawn(run(params, outbox, rx));
   Ok(tx)
 }
-
-const FAR: Duration = Duration::from_secs(86_400 * 365);
 
 async fn run<D: Deliver>(
   params: ClientParams,
@@ -178,10 +176,4 @@ fn apply_commands(
       _ => {}
     }
   }
-}
-
-fn fail<D: Deliver>(mut outbox: Outbox<D>, message: &str) {
-  outbox.push(kinds::E_ERROR, &[b"EINVAL".as_slice(), message.as_bytes()]);
-  outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
-  outbox.flush_now();
 }

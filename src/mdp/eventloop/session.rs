@@ -2,6 +2,8 @@
 //! replaced, with a new identity, whenever liveness runs out (zmq.rs DEALERs never
 //! reconnect by themselves, and pigato makes a new identity at every restart anyway).
 
+use super::kinds;
+use crate::boundary::outbox::{Deliver, Outbox};
 use crate::transport::{Dealer, LinkOptions, Msg, TransportError};
 use bytes::Bytes;
 use std::time::Duration;
@@ -31,4 +33,14 @@ impl Session {
   pub fn send(&mut self, frames: Msg) -> bool {
     self.dealer.send(frames).is_ok()
   }
+}
+
+/// A far-off instant for `sleep_until` arms that are disabled.
+pub(crate) const FAR: Duration = Duration::from_secs(86_400 * 365);
+
+/// Ends a session loop that could not even open its socket: an error, then `E_STOPPED`.
+pub(crate) fn fail<D: Deliver>(mut outbox: Outbox<D>, message: &str) {
+  outbox.push(kinds::E_ERROR, &[b"EINVAL".as_slice(), message.as_bytes()]);
+  outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
+  outbox.flush_now();
 }
