@@ -1,5 +1,6 @@
 //! `#[napi]` glue: argument conversion, handles over event loops, error mapping. No protocol logic.
 
+pub mod bus;
 pub mod events;
 
 /// The native core's version (the crate version).

@@ -17,6 +17,7 @@ use zeromq::{
 };
 
 use super::codec::NodeMeta;
+use crate::transport::poll_once;
 
 /// A publish taking longer than this means the forwarder stopped reading.
 const SEND_STALL: Duration = Duration::from_secs(1);
@@ -107,11 +108,12 @@ impl Link {
     self.ready
   }
 
-  /// Waits for the next event. Cancel-safe: every branch is a stream read.
-  pub async fn next_event(&mut self) -> LinkEvent {
+  /// Waits for the next event; with `read` false, incoming messages stay in
+  /// the socket (backpressure). Cancel-safe: every branch is a stream read.
+  pub async fn next_event(&mut self, read: bool) -> LinkEvent {
     loop {
       tokio::select! {
-        msg = self.subscriber.recv() => match msg {
+        msg = self.subscriber.recv(), if read => match msg {
           Ok(msg) => return LinkEvent::Message(msg.into_vec()),
           Err(_) => return LinkEvent::Lost,
         },
@@ -128,6 +130,16 @@ impl Link {
           Some(_) => {}
         },
       }
+    }
+  }
+
+  /// A message that has already arrived, without waiting. `None` when none
+  /// is ready; a failed socket is reported by the next [`Link::next_event`]
+  /// (its monitor sees the disconnect).
+  pub fn try_message(&mut self) -> Option<Vec<Bytes>> {
+    match poll_once(self.subscriber.recv()) {
+      Some(Ok(msg)) => Some(msg.into_vec()),
+      _ => None,
     }
   }
 

@@ -24,6 +24,25 @@ pub enum OptionsError {
   },
 }
 
+impl OptionsError {
+  /// The Node.js-style error code: `ERR_INVALID_ARG_TYPE` for a value of the
+  /// wrong type, `ERR_INVALID_ARG_VALUE` for an unusable address,
+  /// `ERR_OUT_OF_RANGE` for a number outside its range. The facade throws a
+  /// `TypeError` for the first two and a `RangeError` for the last.
+  pub fn code(&self) -> &'static str {
+    match self {
+      Self::NotAnObject(_) => "ERR_INVALID_ARG_TYPE",
+      Self::Invalid { reason, .. } if *reason == NOT_A_NUMBER => "ERR_INVALID_ARG_TYPE",
+      Self::Invalid { option, .. } if option.starts_with("multicast_") && *option != "multicast_port" => {
+        "ERR_INVALID_ARG_VALUE"
+      }
+      Self::Invalid { .. } => "ERR_OUT_OF_RANGE",
+    }
+  }
+}
+
+const NOT_A_NUMBER: &str = "is not a number";
+
 /// The configuration of one node. Durations are given in milliseconds in JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeOptions {
@@ -148,7 +167,7 @@ fn number(v: &Value) -> Option<f64> {
 }
 
 fn int_in(v: &Value, option: &'static str, min: u64, max: u64) -> Result<u64, OptionsError> {
-  let n = number(v).ok_or_else(|| invalid(option, v, "is not a number"))?;
+  let n = number(v).ok_or_else(|| invalid(option, v, NOT_A_NUMBER))?;
   if n.fract() != 0.0 || n < min as f64 || n > max as f64 {
     return Err(match option {
       "election_priority" => invalid(option, v, "is not an integer between 0 and 99"),
@@ -161,7 +180,7 @@ fn int_in(v: &Value, option: &'static str, min: u64, max: u64) -> Result<u64, Op
 }
 
 fn millis(v: &Value, option: &'static str) -> Result<Duration, OptionsError> {
-  let n = number(v).ok_or_else(|| invalid(option, v, "is not a number"))?;
+  let n = number(v).ok_or_else(|| invalid(option, v, NOT_A_NUMBER))?;
   // One day is far beyond any sane timeout and keeps Duration arithmetic safe.
   if n <= 0.0 || n > 86_400_000.0 {
     return Err(invalid(
@@ -280,6 +299,17 @@ mod tests {
       err(json!({"multicast_interface": "239.1.2.3"})),
       "multicast_interface '239.1.2.3' is not the IPv4 address of an interface"
     );
+  }
+
+  #[test]
+  fn error_codes_tell_type_value_and_range_errors_apart() {
+    let code = |v: Value| NodeOptions::from_json(&v).unwrap_err().code();
+    assert_eq!(code(json!({"multicast_addr": "42424"})), "ERR_INVALID_ARG_VALUE");
+    assert_eq!(code(json!({"multicast_interface": "eth0"})), "ERR_INVALID_ARG_VALUE");
+    assert_eq!(code(json!({"heartbeat_period": "soon"})), "ERR_INVALID_ARG_TYPE");
+    assert_eq!(code(json!({"multicast_port": 0})), "ERR_OUT_OF_RANGE");
+    assert_eq!(code(json!({"election_priority": 100})), "ERR_OUT_OF_RANGE");
+    assert_eq!(code(json!(7)), "ERR_INVALID_ARG_TYPE");
   }
 
   #[test]
