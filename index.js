@@ -5,11 +5,14 @@ const Broker = require('./lib/broker')
 const Worker = require('./lib/worker')
 const Client = require('./lib/client')
 const Directory = require('./lib/directory')
+const { createNode, Node } = require('./lib/bus')
 
 module.exports = {
   Broker,
   Worker,
   Client,
   services: { Directory },
+  createNode,
+  Node,
   nativeVersion: () => require('./lib/native').nativeVersion()
 }
