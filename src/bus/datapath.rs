@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::eventloop::{Node, NodeCommand, NodeEvent, SHED_AFTER};
+use super::eventloop::{Node, NodeCommand, NodeEvent, LINK_SETTLE, SHED_AFTER, SUB_SETTLE};
 use super::link::{Link, LinkEvent};
 use super::sink::{command, EventSink};
 use crate::boundary::batch::Records;
@@ -39,7 +39,13 @@ impl<S: EventSink> Node<S> {
           self.publish(frames).await;
         }
       }
-      NodeCommand::Batch(batch) => self.handle_batch(batch).await,
+      NodeCommand::Batch(batch) => {
+        // A dead forwarder must be noticed before publishing into it.
+        if !self.poll_link_state().await {
+          return false;
+        }
+        self.handle_batch(batch).await
+      }
       NodeCommand::Stop(_) => {} // handled by the loop
     }
     self.report_counts()
@@ -67,7 +73,9 @@ impl<S: EventSink> Node<S> {
     if let Some(link) = self.link.as_mut() {
       if link.subscribe(wire_prefix(&ch)).await.is_err() {
         self.lose_link().await;
+        return;
       }
+      self.hold_for(SUB_SETTLE);
     }
   }
 
@@ -90,12 +98,31 @@ impl<S: EventSink> Node<S> {
     prefixes
   }
 
-  /// Sends through a ready link, or keeps the message for later.
+  /// Holds publishes for `pause` from now (never shortens a longer hold).
+  fn hold_for(&mut self, pause: std::time::Duration) {
+    let until = Instant::now() + pause;
+    self.hold_until = Some(self.hold_until.map_or(until, |h| h.max(until)));
+  }
+
+  /// Handles a pending link state change (ready, lost) without reading messages.
+  async fn poll_link_state(&mut self) -> bool {
+    let Some(link) = self.link.as_mut() else {
+      return true;
+    };
+    match crate::transport::poll_once(link.next_event(false)) {
+      Some(ev) => self.handle_link_event(ev).await,
+      None => true,
+    }
+  }
+
+  /// Sends through a ready link, or keeps the message for later (no link,
+  /// a hold, or older messages still waiting: order is kept).
   async fn publish(&mut self, frames: Vec<Bytes>) {
     if frames.is_empty() {
       return;
     }
-    if let Some(link) = self.link.as_mut().filter(|l| l.is_ready()) {
+    let direct = self.hold_until.is_none() && self.buffer.is_empty();
+    if let Some(link) = self.link.as_mut().filter(|l| direct && l.is_ready()) {
       if link.send(frames).await.is_ok() {
         return;
       }
@@ -167,13 +194,21 @@ impl<S: EventSink> Node<S> {
     self.sink.emit_message(&frames)
   }
 
-  async fn handle_link_ready(&mut self) -> bool {
-    while let Some(frames) = self.buffer.pop_front() {
-      self.publish(frames).await;
-      if !self.link.as_ref().is_some_and(Link::is_ready) {
-        return true; // lost again; the rest waits for the next link
+  /// Sends what waited in the buffer once the hold is over.
+  pub(super) async fn release_buffer(&mut self) -> bool {
+    self.hold_until = None;
+    while self.link.as_ref().is_some_and(Link::is_ready) {
+      let Some(frames) = self.buffer.pop_front() else { break };
+      let Some(link) = self.link.as_mut() else { break };
+      if link.send(frames).await.is_err() {
+        return self.lose_link().await; // the rest waits for the next link
       }
     }
+    true
+  }
+
+  async fn handle_link_ready(&mut self) -> bool {
+    self.hold_for(LINK_SETTLE);
     if self.ready_sent {
       return true;
     }

@@ -32,6 +32,17 @@ use super::sink::EventSink;
 /// at the forwarder.
 pub const SHED_AFTER: Duration = Duration::from_millis(100);
 
+/// After a (re)connection to a forwarder, publishes wait this long so that
+/// the other nodes, told of the same election, connect their subscribers
+/// first; otherwise a failover would lose the buffered messages to the new
+/// forwarder's not-yet-subscribed peers.
+pub const LINK_SETTLE: Duration = Duration::from_millis(50);
+
+/// After sending a subscription, publishes wait this long so that the
+/// subscription reaches the forwarder before our own next messages do (they
+/// travel on different connections).
+pub const SUB_SETTLE: Duration = Duration::from_millis(10);
+
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -153,6 +164,7 @@ pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeH
     dropped: 0,
     discarded: 0,
     congested_since: None,
+    hold_until: None,
     ready_sent: false,
     send_failed: false,
     bad_datagrams: 0,
@@ -184,6 +196,8 @@ pub(super) struct Node<S: EventSink> {
   pub(super) discarded: u64,
   /// Since when the sink has been congested.
   pub(super) congested_since: Option<Instant>,
+  /// Publishes wait in the buffer until then (see [`LINK_SETTLE`]).
+  pub(super) hold_until: Option<Instant>,
   pub(super) ready_sent: bool,
   send_failed: bool,
   /// Discovery datagrams refused by the codec.
@@ -263,6 +277,7 @@ impl<S: EventSink> Node<S> {
         ev = next_link_event(&mut self.link, read) => self.handle_link_event(ev).await,
         // JS took a batch: what accumulated meanwhile can go (flush below).
         _ = self.sink.taken(), if self.sink.has_pending() => true,
+        _ = sleep_until_some(self.hold_until) => self.release_buffer().await,
         // Congested for too long: the next turn reads and discards.
         _ = sleep_until_some(shed_at) => true,
       };
@@ -349,6 +364,7 @@ impl<S: EventSink> Node<S> {
   /// Drops the current link and connects to `meta` without blocking the loop.
   fn start_connect(&mut self, meta: NodeMeta) {
     self.link = None;
+    self.hold_until = None;
     if let Some((_, task)) = self.connecting.take() {
       task.abort();
     }
@@ -381,6 +397,7 @@ impl<S: EventSink> Node<S> {
   /// The forwarder connection is gone: elect again at once.
   pub(super) async fn lose_link(&mut self) -> bool {
     self.link = None;
+    self.hold_until = None;
     let mut out = Vec::new();
     self.election.handle_master_lost(Instant::now(), &mut out);
     self.handle_actions(out).await
