@@ -14,8 +14,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
 fn options_from(json: &str) -> Result<NodeOptions, JsError> {
-  let value: serde_json::Value =
-    serde_json::from_str(json).map_err(|e| JsError::new("ERR_INVALID_ARG_TYPE", format!("options are not JSON: {e}")))?;
+  let value: serde_json::Value = serde_json::from_str(json)
+    .map_err(|e| JsError::new("ERR_INVALID_ARG_TYPE", format!("options are not JSON: {e}")))?;
   NodeOptions::from_json(&value).map_err(|e: OptionsError| JsError::new(e.code(), e.to_string()))
 }
 
@@ -55,7 +55,10 @@ impl NodeHandle {
   /// `onEvents(batch)` receives packed event records (see lib/bus.js).
   #[napi(constructor)]
   pub fn new(on_events: Function<Buffer, ()>) -> napi::Result<Self> {
-    Ok(Self { outbox: Some(outbox_for(on_events)?), commands: None })
+    Ok(Self {
+      outbox: Some(outbox_for(on_events)?),
+      commands: None,
+    })
   }
 
   /// Validates `options` (JSON), binds the node's sockets and starts it.
@@ -63,7 +66,10 @@ impl NodeHandle {
   #[napi]
   pub fn start(&mut self, options: String) -> napi::Result<Vec<String>, String> {
     let opts = options_from(&options)?;
-    let outbox = self.outbox.take().ok_or_else(|| JsError::new("EALREADY", "this node was already started"))?;
+    let outbox = self
+      .outbox
+      .take()
+      .ok_or_else(|| JsError::new("EALREADY", "this node was already started"))?;
     // Sockets are registered with the runtime's reactor: spawn inside it.
     let _guard = crate::runtime::handle().enter();
     let node = spawn_node_with(opts, OutboxSink::new(outbox)).map_err(start_error)?;

@@ -7,7 +7,9 @@
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::eventloop::{Node, NodeCommand, NodeEvent, LINK_SETTLE, SHED_AFTER, SUB_SETTLE};
+use super::eventloop::{
+  Node, NodeCommand, NodeEvent, LINK_SETTLE, SHED_AFTER, SUB_SETTLE, TURN_BUDGET,
+};
 use super::link::{Link, LinkEvent};
 use super::sink::{command, EventSink};
 use crate::boundary::batch::Records;
@@ -44,17 +46,23 @@ impl<S: EventSink> Node<S> {
         if !self.poll_link_state().await {
           return false;
         }
-        self.handle_batch(batch).await
+        self.unfinished = Some(Records::new(batch));
+        return self.continue_batch().await;
       }
       NodeCommand::Stop(_) => {} // handled by the loop
     }
     self.report_counts()
   }
 
-  /// Applies packed records from JavaScript in order. A damaged batch stops
-  /// at the damage (the facade never builds one; it is not worth a panic).
-  async fn handle_batch(&mut self, batch: Bytes) {
-    for record in Records::new(batch) {
+  /// Applies packed records from JavaScript in order, for at most
+  /// [`TURN_BUDGET`]; what is left stays in `unfinished` for the next turn.
+  /// A damaged batch stops at the damage (the facade never builds one).
+  pub(super) async fn continue_batch(&mut self) -> bool {
+    let Some(mut records) = self.unfinished.take() else {
+      return true;
+    };
+    let until = Instant::now() + TURN_BUDGET;
+    while let Some(record) = records.next() {
       let Ok(mut record) = record else { break };
       match (record.kind, record.frames.len()) {
         (command::SUBSCRIBE, 1) => self.handle_subscribe(record.frames.swap_remove(0)).await,
@@ -62,7 +70,12 @@ impl<S: EventSink> Node<S> {
         (command::PUBLISH, n) if n > 0 => self.publish(record.frames).await,
         _ => {}
       }
+      if Instant::now() >= until {
+        self.unfinished = Some(records);
+        break;
+      }
     }
+    self.report_counts()
   }
 
   async fn handle_subscribe(&mut self, ch: Bytes) {
@@ -198,8 +211,12 @@ impl<S: EventSink> Node<S> {
   pub(super) async fn release_buffer(&mut self) -> bool {
     self.hold_until = None;
     while self.link.as_ref().is_some_and(Link::is_ready) {
-      let Some(frames) = self.buffer.pop_front() else { break };
-      let Some(link) = self.link.as_mut() else { break };
+      let Some(frames) = self.buffer.pop_front() else {
+        break;
+      };
+      let Some(link) = self.link.as_mut() else {
+        break;
+      };
       if link.send(frames).await.is_err() {
         return self.lose_link().await; // the rest waits for the next link
       }

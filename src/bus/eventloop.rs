@@ -25,6 +25,7 @@ use super::forwarder::{Forwarder, ForwarderListeners};
 use super::link::{Link, LinkError, LinkEvent};
 use super::options::NodeOptions;
 use super::sink::EventSink;
+use crate::boundary::batch::Records;
 
 /// While the owner stays congested this long, incoming messages are read
 /// and discarded (counted) instead of left in the socket: a short pause rides
@@ -42,6 +43,11 @@ pub const LINK_SETTLE: Duration = Duration::from_millis(50);
 /// subscription reaches the forwarder before our own next messages do (they
 /// travel on different connections).
 pub const SUB_SETTLE: Duration = Duration::from_millis(10);
+
+/// Longest stretch of one loop turn spent on a batch of commands; the rest
+/// of the batch waits for the next turn, so heartbeats and elections are
+/// never starved by a flood of publishes.
+pub const TURN_BUDGET: Duration = Duration::from_millis(5);
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +171,7 @@ pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeH
     discarded: 0,
     congested_since: None,
     hold_until: None,
+    unfinished: None,
     ready_sent: false,
     send_failed: false,
     bad_datagrams: 0,
@@ -198,6 +205,8 @@ pub(super) struct Node<S: EventSink> {
   pub(super) congested_since: Option<Instant>,
   /// Publishes wait in the buffer until then (see [`LINK_SETTLE`]).
   pub(super) hold_until: Option<Instant>,
+  /// The rest of a command batch that did not fit in one turn.
+  pub(super) unfinished: Option<Records>,
   pub(super) ready_sent: bool,
   send_failed: bool,
   /// Discovery datagrams refused by the codec.
@@ -254,7 +263,8 @@ impl<S: EventSink> Node<S> {
       // Each branch is cancel-safe (channel, socket and stream reads, a
       // timer, a join handle), and handlers run after the others are dropped.
       let alive = tokio::select! {
-        cmd = self.commands.recv() => match cmd {
+        // Commands wait while a batch is unfinished: order is kept.
+        cmd = self.commands.recv(), if self.unfinished.is_none() => match cmd {
           Some(NodeCommand::Stop(ack)) => break Some(ack),
           Some(cmd) => self.handle_command(cmd).await,
           None => break None,
@@ -277,6 +287,7 @@ impl<S: EventSink> Node<S> {
         ev = next_link_event(&mut self.link, read) => self.handle_link_event(ev).await,
         // JS took a batch: what accumulated meanwhile can go (flush below).
         _ = self.sink.taken(), if self.sink.has_pending() => true,
+        _ = std::future::ready(()), if self.unfinished.is_some() => self.continue_batch().await,
         _ = sleep_until_some(self.hold_until) => self.release_buffer().await,
         // Congested for too long: the next turn reads and discards.
         _ = sleep_until_some(shed_at) => true,

@@ -22,5 +22,5 @@ pub mod sink;
 pub use codec::{CodecError, Datagram, NodeMeta};
 pub use election::{Action, Election};
 pub use eventloop::{spawn_node, spawn_node_with, BusError, NodeCommand, NodeEvent, NodeHandle};
-pub use sink::{EventSink, OutboxSink};
 pub use options::{NodeOptions, OptionsError};
+pub use sink::{EventSink, OutboxSink};

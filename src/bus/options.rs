@@ -33,7 +33,9 @@ impl OptionsError {
     match self {
       Self::NotAnObject(_) => "ERR_INVALID_ARG_TYPE",
       Self::Invalid { reason, .. } if *reason == NOT_A_NUMBER => "ERR_INVALID_ARG_TYPE",
-      Self::Invalid { option, .. } if option.starts_with("multicast_") && *option != "multicast_port" => {
+      Self::Invalid { option, .. }
+        if option.starts_with("multicast_") && *option != "multicast_port" =>
+      {
         "ERR_INVALID_ARG_VALUE"
       }
       Self::Invalid { .. } => "ERR_OUT_OF_RANGE",
@@ -304,9 +306,18 @@ mod tests {
   #[test]
   fn error_codes_tell_type_value_and_range_errors_apart() {
     let code = |v: Value| NodeOptions::from_json(&v).unwrap_err().code();
-    assert_eq!(code(json!({"multicast_addr": "42424"})), "ERR_INVALID_ARG_VALUE");
-    assert_eq!(code(json!({"multicast_interface": "eth0"})), "ERR_INVALID_ARG_VALUE");
-    assert_eq!(code(json!({"heartbeat_period": "soon"})), "ERR_INVALID_ARG_TYPE");
+    assert_eq!(
+      code(json!({"multicast_addr": "42424"})),
+      "ERR_INVALID_ARG_VALUE"
+    );
+    assert_eq!(
+      code(json!({"multicast_interface": "eth0"})),
+      "ERR_INVALID_ARG_VALUE"
+    );
+    assert_eq!(
+      code(json!({"heartbeat_period": "soon"})),
+      "ERR_INVALID_ARG_TYPE"
+    );
     assert_eq!(code(json!({"multicast_port": 0})), "ERR_OUT_OF_RANGE");
     assert_eq!(code(json!({"election_priority": 100})), "ERR_OUT_OF_RANGE");
     assert_eq!(code(json!(7)), "ERR_INVALID_ARG_TYPE");

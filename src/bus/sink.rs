@@ -167,8 +167,14 @@ mod tests {
     assert_eq!(
       recs,
       vec![
-        (event::ELECTED, vec![Bytes::from_static(b"9900000001"), Bytes::from_static(b"1")]),
-        (event::MESSAGE, vec![Bytes::from_static(b"equity"), Bytes::from_static(b"500")]),
+        (
+          event::ELECTED,
+          vec![Bytes::from_static(b"9900000001"), Bytes::from_static(b"1")]
+        ),
+        (
+          event::MESSAGE,
+          vec![Bytes::from_static(b"equity"), Bytes::from_static(b"500")]
+        ),
         (event::DROPPED, vec![Bytes::from_static(b"3")]),
         (event::STOPPED, vec![]),
       ]
