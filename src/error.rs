@@ -18,10 +18,7 @@ pub struct JsError {
 impl JsError {
   /// A new error with `code` and `message`.
   pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-    Self {
-      code,
-      message: message.into(),
-    }
+    Self { code, message: message.into() }
   }
 
   /// An invalid-argument error (`EINVAL`).
@@ -40,10 +37,7 @@ impl From<JsError> for napi::Error<Status> {
   fn from(err: JsError) -> Self {
     // Only reached where a napi signature forces the default status type: keep the code in
     // the message so it is not lost.
-    napi::Error::new(
-      Status::GenericFailure,
-      format!("{}: {}", err.code, err.message),
-    )
+    napi::Error::new(Status::GenericFailure, format!("{}: {}", err.code, err.message))
   }
 }
 

@@ -22,10 +22,7 @@ impl Deliver for JsDeliver {
   fn deliver(&self, batch: Vec<u8>) -> bool {
     // NonBlocking: the queue is unbounded (MaxQueueSize 0) and the outbox already limits
     // batches in flight, so this never waits on the JS thread.
-    self
-      .tsfn
-      .call(batch, ThreadsafeFunctionCallMode::NonBlocking)
-      == Status::Ok
+    self.tsfn.call(batch, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok
   }
 }
 

@@ -21,10 +21,7 @@ pub struct BatchWriter {
 impl BatchWriter {
   /// An empty writer with room for `capacity` bytes.
   pub fn with_capacity(capacity: usize) -> Self {
-    Self {
-      buf: Vec::with_capacity(capacity),
-      records: 0,
-    }
+    Self { buf: Vec::with_capacity(capacity), records: 0 }
   }
 
   /// Appends one record of `kind` with the given frames.
@@ -106,19 +103,13 @@ impl Records {
 
   fn read_u16(&mut self) -> Result<u16, BatchError> {
     let end = self.pos + 2;
-    let bytes = self
-      .data
-      .get(self.pos..end)
-      .ok_or(BatchError::Truncated(self.pos))?;
+    let bytes = self.data.get(self.pos..end).ok_or(BatchError::Truncated(self.pos))?;
     self.pos = end;
     Ok(u16::from_le_bytes([bytes[0], bytes[1]]))
   }
 
   fn read_frame(&mut self) -> Result<Bytes, BatchError> {
-    let head = self
-      .data
-      .get(self.pos..self.pos + 4)
-      .ok_or(BatchError::Truncated(self.pos))?;
+    let head = self.data.get(self.pos..self.pos + 4).ok_or(BatchError::Truncated(self.pos))?;
     let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
     let start = self.pos + 4;
     let end = start.checked_add(len).ok_or(BatchError::Truncated(start))?;
@@ -168,18 +159,8 @@ mod tests {
     assert_eq!(
       records,
       vec![
-        Ok(Record {
-          kind: 7,
-          frames: vec![
-            Bytes::from_static(b"abc"),
-            Bytes::new(),
-            Bytes::from_static(&[0, 255, 1])
-          ]
-        }),
-        Ok(Record {
-          kind: 1,
-          frames: vec![]
-        }),
+        Ok(Record { kind: 7, frames: vec![Bytes::from_static(b"abc"), Bytes::new(), Bytes::from_static(&[0, 255, 1])] }),
+        Ok(Record { kind: 1, frames: vec![] }),
       ]
     );
     assert!(writer.is_empty());
@@ -203,10 +184,7 @@ mod tests {
   #[test]
   fn huge_declared_frame_length_is_an_error_not_a_panic() {
     let data = Bytes::from_static(&[2, 1, 0, 255, 255, 255, 255, 0]);
-    assert!(matches!(
-      Records::new(data).next(),
-      Some(Err(BatchError::Truncated(_)))
-    ));
+    assert!(matches!(Records::new(data).next(), Some(Err(BatchError::Truncated(_)))));
   }
 
   #[test]

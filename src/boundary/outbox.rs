@@ -36,11 +36,7 @@ impl Gauge {
   /// Called on the JS thread when a batch has been taken by JavaScript.
   pub fn taken(&self) {
     // Saturating: a stray extra call must not wrap the counter and wedge delivery.
-    let _ = self
-      .in_flight
-      .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-        Some(n.saturating_sub(1))
-      });
+    let _ = self.in_flight.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(1)));
     self.notify.notify_one();
   }
 
@@ -60,12 +56,7 @@ pub struct Outbox<D: Deliver> {
 impl<D: Deliver> Outbox<D> {
   /// An outbox over `deliver`, sharing `gauge` with the JS-side callback.
   pub fn new(deliver: D, gauge: Arc<Gauge>) -> Self {
-    Self {
-      deliver,
-      writer: BatchWriter::with_capacity(4096),
-      gauge,
-      closed: false,
-    }
+    Self { deliver, writer: BatchWriter::with_capacity(4096), gauge, closed: false }
   }
 
   /// Appends one record.
@@ -74,12 +65,7 @@ impl<D: Deliver> Outbox<D> {
   }
 
   /// Appends one record from an iterator of frames.
-  pub fn push_iter<'a, I: IntoIterator<Item = &'a [u8]>>(
-    &mut self,
-    kind: u8,
-    count: u16,
-    frames: I,
-  ) {
+  pub fn push_iter<'a, I: IntoIterator<Item = &'a [u8]>>(&mut self, kind: u8, count: u16, frames: I) {
     self.writer.push_iter(kind, count, frames);
   }
 
@@ -90,8 +76,7 @@ impl<D: Deliver> Outbox<D> {
       return;
     }
     let in_flight = self.gauge.in_flight();
-    if in_flight == 0 || (self.writer.len() >= MAX_BATCH_BYTES && in_flight < MAX_BATCHES_IN_FLIGHT)
-    {
+    if in_flight == 0 || (self.writer.len() >= MAX_BATCH_BYTES && in_flight < MAX_BATCHES_IN_FLIGHT) {
       self.flush_now();
     }
   }
@@ -164,13 +149,8 @@ pub(crate) mod tests {
     outbox.flush();
     let batches = sink.0.lock().unwrap().clone();
     assert_eq!(batches.len(), 2);
-    let second: Vec<_> = Records::new(Bytes::from(batches[1].clone()))
-      .map(|r| r.unwrap().frames[0].clone())
-      .collect();
-    assert_eq!(
-      second,
-      vec![Bytes::from_static(b"b"), Bytes::from_static(b"c")]
-    );
+    let second: Vec<_> = Records::new(Bytes::from(batches[1].clone())).map(|r| r.unwrap().frames[0].clone()).collect();
+    assert_eq!(second, vec![Bytes::from_static(b"b"), Bytes::from_static(b"c")]);
   }
 
   #[test]

@@ -31,16 +31,10 @@ impl Dealer {
   ///
   /// # Errors
   /// As [`Dealer::connect`].
-  pub fn connect_with(
-    ep: &str,
-    identity: Option<Bytes>,
-    opts: LinkOptions,
-  ) -> Result<Dealer, TransportError> {
+  pub fn connect_with(ep: &str, identity: Option<Bytes>, opts: LinkOptions) -> Result<Dealer, TransportError> {
     let endpoint = Endpoint::parse(ep)?;
     if identity.as_ref().is_some_and(|i| i.len() > 255) {
-      return Err(TransportError::Invalid(
-        "identity longer than 255 bytes".into(),
-      ));
+      return Err(TransportError::Invalid("identity longer than 255 bytes".into()));
     }
     let (in_tx, inbound) = mpsc::channel(opts.hwm.max(1));
     let spec = LinkSpec {
@@ -64,9 +58,7 @@ impl Dealer {
     if frames.is_empty() {
       return Err(TransportError::Invalid("message has no frames".into()));
     }
-    let Some(out) = &self.link.out else {
-      return Err(TransportError::Closed);
-    };
+    let Some(out) = &self.link.out else { return Err(TransportError::Closed) };
     out.try_send(frames).map_err(|e| match e {
       TrySendError::Full(_) => TransportError::WouldBlock,
       TrySendError::Closed(_) => TransportError::Closed,

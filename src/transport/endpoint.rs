@@ -40,10 +40,9 @@ impl Endpoint {
       "ipc" => Ok(Endpoint::Ipc(PathBuf::from(rest))),
       "inproc" if rest.is_empty() => Err(bad(input, "inproc name is empty")),
       "inproc" => Ok(Endpoint::Inproc(rest.to_string())),
-      "pgm" | "epgm" | "udp" | "vmci" | "ws" | "wss" | "tipc" | "norm" => Err(bad(
-        input,
-        "transport not supported (use tcp, ipc or inproc)",
-      )),
+      "pgm" | "epgm" | "udp" | "vmci" | "ws" | "wss" | "tipc" | "norm" => {
+        Err(bad(input, "transport not supported (use tcp, ipc or inproc)"))
+      }
       _ => Err(bad(input, "unknown transport (use tcp, ipc or inproc)")),
     }
   }
@@ -100,63 +99,34 @@ mod tests {
   use super::*;
 
   fn tcp(host: &str, port: u16) -> Endpoint {
-    Endpoint::Tcp {
-      host: host.into(),
-      port,
-    }
+    Endpoint::Tcp { host: host.into(), port }
   }
 
   #[test]
   fn star_host_and_star_port_become_any_and_ephemeral() {
-    assert_eq!(
-      Endpoint::parse("tcp://*:5555").unwrap(),
-      tcp("0.0.0.0", 5555)
-    );
-    assert_eq!(
-      Endpoint::parse("tcp://0.0.0.0:*").unwrap(),
-      tcp("0.0.0.0", 0)
-    );
+    assert_eq!(Endpoint::parse("tcp://*:5555").unwrap(), tcp("0.0.0.0", 5555));
+    assert_eq!(Endpoint::parse("tcp://0.0.0.0:*").unwrap(), tcp("0.0.0.0", 0));
   }
 
   #[test]
   fn named_and_numeric_hosts_parse() {
-    assert_eq!(
-      Endpoint::parse("tcp://127.0.0.1:5555").unwrap(),
-      tcp("127.0.0.1", 5555)
-    );
-    assert_eq!(
-      Endpoint::parse("tcp://localhost:5555").unwrap(),
-      tcp("localhost", 5555)
-    );
+    assert_eq!(Endpoint::parse("tcp://127.0.0.1:5555").unwrap(), tcp("127.0.0.1", 5555));
+    assert_eq!(Endpoint::parse("tcp://localhost:5555").unwrap(), tcp("localhost", 5555));
     assert_eq!(Endpoint::parse("tcp://[::1]:7").unwrap(), tcp("::1", 7));
   }
 
   #[test]
   fn ipc_and_inproc_parse() {
-    assert_eq!(
-      Endpoint::parse("ipc:///tmp/x").unwrap(),
-      Endpoint::Ipc("/tmp/x".into())
-    );
-    assert_eq!(
-      Endpoint::parse("inproc://name").unwrap(),
-      Endpoint::Inproc("name".into())
-    );
+    assert_eq!(Endpoint::parse("ipc:///tmp/x").unwrap(), Endpoint::Ipc("/tmp/x".into()));
+    assert_eq!(Endpoint::parse("inproc://name").unwrap(), Endpoint::Inproc("name".into()));
   }
 
   #[test]
   fn display_gives_the_zmq_string_back() {
-    for s in [
-      "tcp://127.0.0.1:5555",
-      "tcp://[::1]:7",
-      "ipc:///tmp/x",
-      "inproc://a.b",
-    ] {
+    for s in ["tcp://127.0.0.1:5555", "tcp://[::1]:7", "ipc:///tmp/x", "inproc://a.b"] {
       assert_eq!(Endpoint::parse(s).unwrap().to_string(), s);
     }
-    assert_eq!(
-      Endpoint::parse("tcp://*:*").unwrap().to_string(),
-      "tcp://0.0.0.0:0"
-    );
+    assert_eq!(Endpoint::parse("tcp://*:*").unwrap().to_string(), "tcp://0.0.0.0:0");
   }
 
   #[test]

@@ -54,11 +54,7 @@ pub struct Pending {
 }
 
 enum Slot {
-  Bound {
-    id: u64,
-    kind: SocketKind,
-    tx: mpsc::UnboundedSender<Incoming>,
-  },
+  Bound { id: u64, kind: SocketKind, tx: mpsc::UnboundedSender<Incoming> },
   Parked(Vec<Incoming>),
 }
 
@@ -88,19 +84,8 @@ pub fn bind(name: &str, kind: SocketKind) -> Result<Listener, TransportError> {
   let (tx, rx) = mpsc::unbounded_channel();
   let mut hub = hub();
   let parked = match hub.remove(name) {
-    Some(Slot::Bound {
-      id: old,
-      kind: k,
-      tx: old_tx,
-    }) => {
-      hub.insert(
-        name.to_string(),
-        Slot::Bound {
-          id: old,
-          kind: k,
-          tx: old_tx,
-        },
-      );
+    Some(Slot::Bound { id: old, kind: k, tx: old_tx }) => {
+      hub.insert(name.to_string(), Slot::Bound { id: old, kind: k, tx: old_tx });
       return Err(TransportError::AddrInUse(format!("inproc://{name}")));
     }
     Some(Slot::Parked(list)) => list,
@@ -112,12 +97,7 @@ pub fn bind(name: &str, kind: SocketKind) -> Result<Listener, TransportError> {
     }
   }
   hub.insert(name.to_string(), Slot::Bound { id, kind, tx });
-  Ok(Listener {
-    name: name.to_string(),
-    id,
-    kind,
-    rx,
-  })
+  Ok(Listener { name: name.to_string(), id, kind, rx })
 }
 
 /// Connects to `name` as a socket of `kind`; never waits (parks until a bind appears).
@@ -129,22 +109,12 @@ pub fn connect(name: &str, kind: SocketKind, identity: Option<Bytes>, hwm: usize
   let incoming = Incoming {
     identity,
     kind,
-    end: PipeEnd {
-      tx: to_connector,
-      rx: from_connector,
-    },
+    end: PipeEnd { tx: to_connector, rx: from_connector },
     accepted: accepted_tx,
   };
   let mut hub = hub();
-  match hub
-    .entry(name.to_string())
-    .or_insert_with(|| Slot::Parked(Vec::new()))
-  {
-    Slot::Bound {
-      kind: bound_kind,
-      tx,
-      ..
-    } => {
+  match hub.entry(name.to_string()).or_insert_with(|| Slot::Parked(Vec::new())) {
+    Slot::Bound { kind: bound_kind, tx, .. } => {
       // An incompatible peer is refused by dropping `incoming` (its accept signal fails).
       if bound_kind.compatible(kind) {
         let _ = tx.send(incoming);
@@ -156,13 +126,7 @@ pub fn connect(name: &str, kind: SocketKind, identity: Option<Bytes>, hwm: usize
       list.push(incoming);
     }
   }
-  Pending {
-    end: PipeEnd {
-      tx: to_binder,
-      rx: from_binder,
-    },
-    accepted,
-  }
+  Pending { end: PipeEnd { tx: to_binder, rx: from_binder }, accepted }
 }
 
 impl Listener {
@@ -253,9 +217,7 @@ impl InprocPeers {
 
   fn add(&mut self, incoming: Incoming) {
     let (identity, _kind, end) = incoming.accept();
-    let identity = identity
-      .filter(|i| !i.is_empty())
-      .unwrap_or_else(generated_identity);
+    let identity = identity.filter(|i| !i.is_empty()).unwrap_or_else(generated_identity);
     // Same identity: a reconnect replaces a dead pipe; a live duplicate is refused (libzmq).
     if let Some(i) = self.position(&identity) {
       if !self.peers[i].tx.is_closed() {
@@ -266,12 +228,7 @@ impl InprocPeers {
     for m in &self.welcome {
       let _ = end.tx.try_send(m.clone());
     }
-    self.peers.push(InprocPeer {
-      identity,
-      tx: end.tx,
-      rx: end.rx,
-      subs: Vec::new(),
-    });
+    self.peers.push(InprocPeer { identity, tx: end.tx, rx: end.rx, subs: Vec::new() });
   }
 
   /// Index of the peer with this identity.
@@ -320,17 +277,8 @@ mod tests {
 
   #[tokio::test(flavor = "current_thread")]
   async fn connect_before_bind_is_parked_then_delivered() {
-    let mut pending = connect(
-      "t-park",
-      SocketKind::Dealer,
-      Some(Bytes::from_static(b"me")),
-      4,
-    );
-    pending
-      .end
-      .tx
-      .try_send(vec![Bytes::from_static(b"early")])
-      .unwrap();
+    let mut pending = connect("t-park", SocketKind::Dealer, Some(Bytes::from_static(b"me")), 4);
+    pending.end.tx.try_send(vec![Bytes::from_static(b"early")]).unwrap();
     let mut peers = InprocPeers::default();
     peers.bind("t-park", SocketKind::Router).unwrap();
     let (idx, msg) = peers.recv().await;
@@ -342,10 +290,7 @@ mod tests {
   #[tokio::test(flavor = "current_thread")]
   async fn second_bind_of_a_name_is_addr_in_use_until_the_first_drops() {
     let first = bind("t-twice", SocketKind::Router).unwrap();
-    assert!(matches!(
-      bind("t-twice", SocketKind::Router),
-      Err(TransportError::AddrInUse(_))
-    ));
+    assert!(matches!(bind("t-twice", SocketKind::Router), Err(TransportError::AddrInUse(_))));
     drop(first);
     assert!(bind("t-twice", SocketKind::Router).is_ok());
   }

@@ -60,25 +60,14 @@ impl Drop for LinkHandle {
 }
 
 fn sends(kind: SocketKind) -> bool {
-  matches!(
-    kind,
-    SocketKind::Dealer | SocketKind::Push | SocketKind::Pub
-  )
+  matches!(kind, SocketKind::Dealer | SocketKind::Push | SocketKind::Pub)
 }
 
 fn runtime() -> Result<tokio::runtime::Handle, TransportError> {
-  tokio::runtime::Handle::try_current()
-    .map_err(|_| TransportError::Invalid("no tokio runtime".into()))
+  tokio::runtime::Handle::try_current().map_err(|_| TransportError::Invalid("no tokio runtime".into()))
 }
 
-fn channels(
-  spec: &LinkSpec,
-  first: LinkState,
-) -> (
-  Option<mpsc::Sender<Msg>>,
-  Option<mpsc::Receiver<Msg>>,
-  watch::Sender<LinkState>,
-) {
+fn channels(spec: &LinkSpec, first: LinkState) -> (Option<mpsc::Sender<Msg>>, Option<mpsc::Receiver<Msg>>, watch::Sender<LinkState>) {
   let (state_tx, _) = watch::channel(first);
   if sends(spec.kind) {
     let (tx, rx) = mpsc::channel(spec.opts.hwm.max(1));
@@ -94,12 +83,7 @@ pub(crate) fn connect(ep: &Endpoint, spec: LinkSpec) -> Result<LinkHandle, Trans
   let (out, out_rx, state_tx) = channels(&spec, LinkState::Connecting);
   let state = state_tx.subscribe();
   let task = rt.spawn(run_connect(ep.clone(), spec, out_rx, state_tx));
-  Ok(LinkHandle {
-    out,
-    state,
-    endpoint: ep.to_string(),
-    task,
-  })
+  Ok(LinkHandle { out, state, endpoint: ep.to_string(), task })
 }
 
 /// Binds `ep` (tcp/ipc through zmq.rs, inproc through the hub) and starts its pump task.
@@ -107,14 +91,8 @@ pub(crate) async fn bind(ep: &Endpoint, spec: LinkSpec) -> Result<LinkHandle, Tr
   let rt = runtime()?;
   let (link, resolved) = match ep {
     Endpoint::Inproc(name) => {
-      if !matches!(
-        spec.kind,
-        SocketKind::Pull | SocketKind::Pub | SocketKind::Sub
-      ) {
-        return Err(TransportError::Invalid(format!(
-          "inproc bind is not supported for {:?}",
-          spec.kind
-        )));
+      if !matches!(spec.kind, SocketKind::Pull | SocketKind::Pub | SocketKind::Sub) {
+        return Err(TransportError::Invalid(format!("inproc bind is not supported for {:?}", spec.kind)));
       }
       let mut peers = inproc::InprocPeers::default();
       peers.bind(name, spec.kind)?;
@@ -134,12 +112,7 @@ pub(crate) async fn bind(ep: &Endpoint, spec: LinkSpec) -> Result<LinkHandle, Tr
     let _ = pump(&mut link, &spec, &mut out_rx, &mut carry).await;
     state_tx.send_replace(LinkState::Closed);
   });
-  Ok(LinkHandle {
-    out,
-    state,
-    endpoint: resolved,
-    task,
-  })
+  Ok(LinkHandle { out, state, endpoint: resolved, task })
 }
 
 async fn run_connect(

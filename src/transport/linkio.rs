@@ -16,10 +16,7 @@ use super::{Endpoint, Msg, SocketKind, TransportError};
 /// One I/O end of a link.
 pub(crate) enum Link {
   /// tcp/ipc through zmq.rs; `mon` is set for connecting links (bound ones never go down).
-  Zmq {
-    sock: ZSock,
-    mon: Option<fmpsc::Receiver<SocketEvent>>,
-  },
+  Zmq { sock: ZSock, mon: Option<fmpsc::Receiver<SocketEvent>> },
   /// A connector's inproc pipe; `filter` holds the peer's subscriptions when we are PUB.
   Pipe { end: PipeEnd, filter: Vec<Bytes> },
   /// A binder's inproc peers (PULL, PUB, SUB binds).
@@ -89,18 +86,12 @@ impl Link {
     if let Endpoint::Inproc(name) = ep {
       let p = inproc::connect(name, spec.kind, spec.identity.clone(), spec.opts.hwm);
       p.accepted.await.map_err(|_| TransportError::Closed)?;
-      return Ok(Link::Pipe {
-        end: p.end,
-        filter: Vec::new(),
-      });
+      return Ok(Link::Pipe { end: p.end, filter: Vec::new() });
     }
     let mut sock = ZSock::new(spec.kind, spec.identity.as_ref(), spec.opts.connect_timeout)?;
     let mon = sock.monitor();
     sock.connect(&ep.to_string()).await?;
-    Ok(Link::Zmq {
-      sock,
-      mon: Some(mon),
-    })
+    Ok(Link::Zmq { sock, mon: Some(mon) })
   }
 
   /// Next event of this end. Cancel-safe.
@@ -177,17 +168,8 @@ impl Link {
 
   /// Brings the peer's view of our subscriptions from `applied` to `now`.
   pub(crate) async fn apply_subs(&mut self, applied: &mut Vec<Bytes>, now: Vec<Bytes>) -> Step {
-    let mut msgs: Vec<Msg> = now
-      .iter()
-      .filter(|p| !applied.contains(p))
-      .map(|p| sub_msg(true, p))
-      .collect();
-    msgs.extend(
-      applied
-        .iter()
-        .filter(|p| !now.contains(p))
-        .map(|p| sub_msg(false, p)),
-    );
+    let mut msgs: Vec<Msg> = now.iter().filter(|p| !applied.contains(p)).map(|p| sub_msg(true, p)).collect();
+    msgs.extend(applied.iter().filter(|p| !now.contains(p)).map(|p| sub_msg(false, p)));
     match self {
       Link::Zmq { sock, mon } => {
         for m in msgs {

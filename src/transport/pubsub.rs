@@ -12,21 +12,8 @@ use tokio::sync::{mpsc, watch};
 use super::link::{self, count_drop, LinkHandle, LinkSpec};
 use super::{Endpoint, LinkOptions, Msg, SocketKind, TransportError};
 
-fn spec(
-  kind: SocketKind,
-  opts: &LinkOptions,
-  inbound: Option<mpsc::Sender<Msg>>,
-  subs: Option<watch::Receiver<Vec<Bytes>>>,
-  drops: &Arc<AtomicU64>,
-) -> LinkSpec {
-  LinkSpec {
-    kind,
-    identity: None,
-    opts: opts.clone(),
-    inbound,
-    subs,
-    drops: drops.clone(),
-  }
+fn spec(kind: SocketKind, opts: &LinkOptions, inbound: Option<mpsc::Sender<Msg>>, subs: Option<watch::Receiver<Vec<Bytes>>>, drops: &Arc<AtomicU64>) -> LinkSpec {
+  LinkSpec { kind, identity: None, opts: opts.clone(), inbound, subs, drops: drops.clone() }
 }
 
 /// A PUB socket.
@@ -50,11 +37,7 @@ impl Publisher {
 
   /// A publisher with explicit HWM and reconnect timing.
   pub fn with_options(opts: LinkOptions) -> Publisher {
-    Publisher {
-      links: Vec::new(),
-      drops: Arc::new(AtomicU64::new(0)),
-      opts,
-    }
+    Publisher { links: Vec::new(), drops: Arc::new(AtomicU64::new(0)), opts }
   }
 
   /// Binds; returns the resolved endpoint.
@@ -133,25 +116,11 @@ impl Subscriber {
     let (in_tx, inbound) = mpsc::channel(opts.hwm.max(1));
     let (subs_tx, _) = watch::channel(Vec::new());
     let drops = Arc::new(AtomicU64::new(0));
-    Subscriber {
-      links: Vec::new(),
-      in_tx,
-      inbound,
-      subs_tx,
-      counts: Vec::new(),
-      drops,
-      opts,
-    }
+    Subscriber { links: Vec::new(), in_tx, inbound, subs_tx, counts: Vec::new(), drops, opts }
   }
 
   fn spec(&self) -> LinkSpec {
-    spec(
-      SocketKind::Sub,
-      &self.opts,
-      Some(self.in_tx.clone()),
-      Some(self.subs_tx.subscribe()),
-      &self.drops,
-    )
+    spec(SocketKind::Sub, &self.opts, Some(self.in_tx.clone()), Some(self.subs_tx.subscribe()), &self.drops)
   }
 
   /// Connects in the background (reconnecting; subscriptions are re-sent).
@@ -199,9 +168,7 @@ impl Subscriber {
   }
 
   fn publish_subs(&self) {
-    self
-      .subs_tx
-      .send_replace(self.counts.iter().map(|(p, _)| p.clone()).collect());
+    self.subs_tx.send_replace(self.counts.iter().map(|(p, _)| p.clone()).collect());
   }
 
   /// Next message that passed the filters. Cancel-safe.

@@ -10,14 +10,7 @@ use super::link::{self, LinkHandle, LinkSpec};
 use super::{Endpoint, LinkOptions, Msg, SocketKind, TransportError};
 
 fn spec(kind: SocketKind, opts: &LinkOptions, inbound: Option<mpsc::Sender<Msg>>) -> LinkSpec {
-  LinkSpec {
-    kind,
-    identity: None,
-    opts: opts.clone(),
-    inbound,
-    subs: None,
-    drops: Arc::new(AtomicU64::new(0)),
-  }
+  LinkSpec { kind, identity: None, opts: opts.clone(), inbound, subs: None, drops: Arc::new(AtomicU64::new(0)) }
 }
 
 /// A PUSH socket.
@@ -36,11 +29,7 @@ impl Push {
 
   /// A push socket with explicit HWM and reconnect timing.
   pub fn with_options(opts: LinkOptions) -> Push {
-    Push {
-      links: Vec::new(),
-      next: 0,
-      opts,
-    }
+    Push { links: Vec::new(), next: 0, opts }
   }
 
   /// Connects in the background (reconnecting); tcp, ipc or inproc.
@@ -77,9 +66,7 @@ impl Push {
     let mut frames = frames;
     for k in 0..n {
       let i = (self.next + k) % n;
-      let Some(out) = &self.links[i].out else {
-        continue;
-      };
+      let Some(out) = &self.links[i].out else { continue };
       match out.try_send(frames) {
         Ok(()) => {
           self.next = i + 1;
@@ -115,12 +102,7 @@ impl Pull {
   /// A pull socket with explicit HWM and reconnect timing.
   pub fn with_options(opts: LinkOptions) -> Pull {
     let (in_tx, inbound) = mpsc::channel(opts.hwm.max(1));
-    Pull {
-      links: Vec::new(),
-      in_tx,
-      inbound,
-      opts,
-    }
+    Pull { links: Vec::new(), in_tx, inbound, opts }
   }
 
   /// Binds tcp, ipc or inproc; returns the resolved endpoint.

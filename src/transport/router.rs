@@ -39,10 +39,7 @@ impl Router {
       }
       _ => {
         let sock = self.zmq.get_or_insert_with(RouterSocket::new);
-        let resolved = sock
-          .bind(&endpoint.to_string())
-          .await
-          .map_err(TransportError::from_zmq)?;
+        let resolved = sock.bind(&endpoint.to_string()).await.map_err(TransportError::from_zmq)?;
         resolved.to_string()
       }
     };
@@ -71,11 +68,7 @@ impl Router {
     };
     let from_zmq = async {
       match zmq {
-        Some(sock) => sock
-          .recv()
-          .await
-          .map(ZmqMessage::into_vec)
-          .map_err(TransportError::from_zmq),
+        Some(sock) => sock.recv().await.map(ZmqMessage::into_vec).map_err(TransportError::from_zmq),
         None => std::future::pending().await,
       }
     };
@@ -93,9 +86,7 @@ impl Router {
   /// `WouldBlock` when the peer's queue is full (the message is dropped; count it).
   pub fn send(&mut self, mut frames: Msg) -> Result<(), TransportError> {
     if frames.len() < 2 {
-      return Err(TransportError::Invalid(
-        "ROUTER send needs an identity and at least one frame".into(),
-      ));
+      return Err(TransportError::Invalid("ROUTER send needs an identity and at least one frame".into()));
     }
     let identity = frames.remove(0);
     if self.inproc.has_listeners() {
@@ -111,9 +102,7 @@ impl Router {
         };
       }
     }
-    let Some(tx) = &mut self.zmq else {
-      return Err(TransportError::Unroutable);
-    };
+    let Some(tx) = &mut self.zmq else { return Err(TransportError::Unroutable) };
     send_zmq(tx, identity, frames)
   }
 }
@@ -122,8 +111,7 @@ fn send_zmq(tx: &mut RouterSocket, identity: Bytes, frames: Msg) -> Result<(), T
   if identity.is_empty() || identity.len() > 255 {
     return Err(TransportError::Unroutable);
   }
-  let mut m =
-    ZmqMessage::try_from(frames).map_err(|_| TransportError::Invalid("no frames".into()))?;
+  let mut m = ZmqMessage::try_from(frames).map_err(|_| TransportError::Invalid("no frames".into()))?;
   m.push_front(identity);
   // zmq.rs only waits when the peer's queue is full; polling once turns that into WouldBlock.
   match poll_once(tx.send(m)) {

@@ -10,8 +10,8 @@ use futures::channel::mpsc as fmpsc;
 use futures::StreamExt;
 use zeromq::prelude::*;
 use zeromq::{
-  DealerSocket, PubSocket, PullSocket, PushSocket, SocketEvent, SocketOptions, XSubSocket,
-  ZmqError, ZmqMessage,
+  DealerSocket, PubSocket, PullSocket, PushSocket, SocketEvent, SocketOptions, XSubSocket, ZmqError,
+  ZmqMessage,
 };
 
 use super::{Msg, SocketKind, TransportError};
@@ -40,11 +40,7 @@ pub(crate) fn to_zmq(frames: Msg) -> Option<ZmqMessage> {
 
 impl ZSock {
   /// A fresh socket of `kind` (ROUTER is not a link kind).
-  pub(crate) fn new(
-    kind: SocketKind,
-    identity: Option<&Bytes>,
-    timeout: Duration,
-  ) -> Result<Self, TransportError> {
+  pub(crate) fn new(kind: SocketKind, identity: Option<&Bytes>, timeout: Duration) -> Result<Self, TransportError> {
     let mut o = SocketOptions::default();
     o.connect_timeout(timeout);
     if let Some(id) = identity {
@@ -57,9 +53,7 @@ impl ZSock {
       SocketKind::Pull => ZSock::Pull(PullSocket::with_options(o)),
       SocketKind::Pub => ZSock::Pub(PubSocket::with_options(o)),
       SocketKind::Sub => ZSock::Sub(XSubSocket::with_options(o)),
-      SocketKind::Router => {
-        return Err(TransportError::Invalid("ROUTER is not a link kind".into()))
-      }
+      SocketKind::Router => return Err(TransportError::Invalid("ROUTER is not a link kind".into())),
     })
   }
 
@@ -106,8 +100,7 @@ impl ZSock {
       ZSock::Sub(s) => s.recv().await,
       ZSock::Push(_) | ZSock::Pub(_) => std::future::pending().await,
     };
-    r.map(ZmqMessage::into_vec)
-      .map_err(TransportError::from_zmq)
+    r.map(ZmqMessage::into_vec).map_err(TransportError::from_zmq)
   }
 
   /// Sends one message (waits only when zmq.rs's own per-peer queue is full).
@@ -120,9 +113,7 @@ impl ZSock {
       ZSock::Push(s) => s.send(m).await,
       ZSock::Pub(s) => s.send(m).await,
       ZSock::Sub(s) => s.send(m).await,
-      ZSock::Pull(_) => {
-        return SendOutcome::Failed(TransportError::Invalid("PULL cannot send".into()))
-      }
+      ZSock::Pull(_) => return SendOutcome::Failed(TransportError::Invalid("PULL cannot send".into())),
     };
     match r {
       Ok(()) => SendOutcome::Sent,
