@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::eventloop::{
   Node, NodeCommand, NodeEvent, LINK_SETTLE, SHED_AFTER, SUB_SETTLE, TURN_BUDGET,
 };
-use super::link::{Link, LinkEvent};
+use super::link::{Link, LinkEvent, WRITE_CHUNK};
 use super::sink::{command, EventSink};
 use crate::boundary::batch::Records;
 
@@ -35,11 +35,15 @@ impl<S: EventSink> Node<S> {
     match cmd {
       NodeCommand::Subscribe(ch) => self.handle_subscribe(ch).await,
       NodeCommand::Unsubscribe(ch) => self.handle_unsubscribe(ch).await,
-      NodeCommand::Publish(frames) => self.publish(frames).await,
+      NodeCommand::Publish(frames) => {
+        self.publish(frames).await;
+        self.flush_link().await;
+      }
       NodeCommand::PublishBatch(batch) => {
         for frames in batch {
           self.publish(frames).await;
         }
+        self.flush_link().await;
       }
       NodeCommand::Batch(batch) => {
         // A dead forwarder must be noticed before publishing into it.
@@ -75,6 +79,7 @@ impl<S: EventSink> Node<S> {
         break;
       }
     }
+    self.flush_link().await;
     self.report_counts()
   }
 
@@ -128,25 +133,36 @@ impl<S: EventSink> Node<S> {
     }
   }
 
-  /// Sends through a ready link, or keeps the message for later (no link,
-  /// a hold, or older messages still waiting: order is kept).
+  /// Encodes for a ready link (written by [`Self::flush_link`], or here
+  /// once a chunk is full), or keeps the message for later (no link, a hold,
+  /// or older messages still waiting: order is kept).
   async fn publish(&mut self, frames: Vec<Bytes>) {
     if frames.is_empty() {
       return;
     }
     let direct = self.hold_until.is_none() && self.buffer.is_empty();
     if let Some(link) = self.link.as_mut().filter(|l| direct && l.is_ready()) {
-      if link.send(frames).await.is_ok() {
-        return;
+      link.feed(&frames);
+      if link.unwritten() >= WRITE_CHUNK {
+        self.flush_link().await;
       }
-      // The message may or may not have gone out; the link is unusable.
-      self.lose_link().await;
       return;
     }
     if self.buffer.len() >= self.opts.publish_buffer {
       self.dropped += 1;
     } else {
       self.buffer.push_back(frames);
+    }
+  }
+
+  /// Writes the encoded publishes; a failure loses the link (what was
+  /// encoded may or may not have reached the forwarder).
+  pub(super) async fn flush_link(&mut self) {
+    let Some(link) = self.link.as_mut() else {
+      return;
+    };
+    if link.flush().await.is_err() {
+      self.lose_link().await;
     }
   }
 

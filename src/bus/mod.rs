@@ -18,6 +18,7 @@ pub mod forwarder;
 pub mod link;
 pub mod options;
 pub mod sink;
+pub mod zmtp;
 
 pub use codec::{CodecError, Datagram, NodeMeta};
 pub use election::{Action, Election};
