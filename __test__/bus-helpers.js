@@ -3,7 +3,6 @@
 // start a node on the default interface outside a network namespace, bounded waits, child
 // node processes speaking JSON lines, and throwaway network namespaces (netns) joined by a
 // bridge that lives in its own namespace: discovery multicast never reaches a real interface.
-const fs = require('node:fs')
 const path = require('node:path')
 const { spawn, execFileSync } = require('node:child_process')
 const { EventEmitter } = require('node:events')
@@ -11,10 +10,12 @@ const readline = require('node:readline')
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'bus-node.js')
 
-/** True when this process runs in the host's (the container's) own network namespace. */
+/** True when this process runs in the host's (the container's) own network namespace, i.e.
+ *  not in a namespace made by `ip netns add` (`ip netns identify` names those). */
 function inRootNetns () {
   try {
-    return fs.readlinkSync('/proc/self/ns/net') === fs.readlinkSync('/proc/1/ns/net')
+    const name = execFileSync('ip', ['netns', 'identify', String(process.pid)], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 })
+    return name.toString().trim() === ''
   } catch (e) {
     return true // cannot tell: assume the worst
   }
@@ -80,9 +81,9 @@ function sleep (ms) { return new Promise((resolve) => setTimeout(resolve, ms)) }
  * `netns`. Emits each JSON line it prints as an event named by its `ev` field.
  */
 class Child extends EventEmitter {
-  constructor (opts, { netns, env } = {}) {
+  constructor (opts, { netns, env, gated } = {}) {
     super()
-    const args = [FIXTURE, JSON.stringify(opts)]
+    const args = [FIXTURE, JSON.stringify(opts), gated ? 'gated' : 'now']
     const [cmd, argv] = netns ? ['ip', ['netns', 'exec', netns, process.execPath, ...args]] : [process.execPath, args]
     this.proc = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } })
     this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })))

@@ -143,7 +143,9 @@ impl<S: EventSink> Node<S> {
     let direct = self.hold_until.is_none() && self.buffer.is_empty();
     if let Some(link) = self.link.as_mut().filter(|l| direct && l.is_ready()) {
       link.feed(&frames);
-      if link.unwritten() >= WRITE_CHUNK {
+      let full = link.unwritten() >= WRITE_CHUNK;
+      self.remember(frames);
+      if full {
         self.flush_link().await;
       }
       return;
@@ -152,6 +154,37 @@ impl<S: EventSink> Node<S> {
       self.dropped += 1;
     } else {
       self.buffer.push_back(frames);
+    }
+  }
+
+  /// Keeps a written publish for `resend_window`, forgetting older ones.
+  fn remember(&mut self, frames: Vec<Bytes>) {
+    let window = self.opts.resend_window;
+    if window.is_zero() {
+      return;
+    }
+    let now = Instant::now();
+    while self.recent.front().is_some_and(|(t, _)| *t + window < now) {
+      self.recent.pop_front();
+    }
+    self.recent.push_back((now, frames));
+  }
+
+  /// The forwarder is gone: what was written to it within `resend_window`
+  /// goes back to the front of the buffer, oldest first (bounded like it).
+  pub(super) fn requeue_recent(&mut self) {
+    let window = self.opts.resend_window;
+    let recent = std::mem::take(&mut self.recent);
+    let now = Instant::now();
+    for (t, frames) in recent.into_iter().rev() {
+      if t + window < now {
+        break;
+      }
+      if self.buffer.len() >= self.opts.publish_buffer {
+        self.dropped += 1;
+      } else {
+        self.buffer.push_front(frames);
+      }
     }
   }
 

@@ -172,6 +172,7 @@ pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeH
     congested_since: None,
     hold_until: None,
     unfinished: None,
+    recent: VecDeque::new(),
     ready_sent: false,
     send_failed: false,
     bad_datagrams: 0,
@@ -207,6 +208,8 @@ pub(super) struct Node<S: EventSink> {
   pub(super) hold_until: Option<Instant>,
   /// The rest of a command batch that did not fit in one turn.
   pub(super) unfinished: Option<Records>,
+  /// Publishes written lately, kept for `resend_window` (see [`NodeOptions`]).
+  pub(super) recent: VecDeque<(Instant, Vec<Bytes>)>,
   pub(super) ready_sent: bool,
   send_failed: bool,
   /// Discovery datagrams refused by the codec.
@@ -374,7 +377,9 @@ impl<S: EventSink> Node<S> {
 
   /// Drops the current link and connects to `meta` without blocking the loop.
   fn start_connect(&mut self, meta: NodeMeta) {
-    self.link = None;
+    if self.link.take().is_some() {
+      self.requeue_recent(); // the old forwarder may not have relayed them
+    }
     self.hold_until = None;
     if let Some((_, task)) = self.connecting.take() {
       task.abort();
@@ -409,6 +414,7 @@ impl<S: EventSink> Node<S> {
   pub(super) async fn lose_link(&mut self) -> bool {
     self.link = None;
     self.hold_until = None;
+    self.requeue_recent();
     let mut out = Vec::new();
     self.election.handle_master_lost(Instant::now(), &mut out);
     self.handle_actions(out).await

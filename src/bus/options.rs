@@ -70,6 +70,11 @@ pub struct NodeOptions {
   /// Limit for connecting to an elected forwarder; past it the forwarder
   /// counts as unreachable and a new election starts.
   pub connect_timeout: Duration,
+  /// When the forwarder connection drops, publishes written to it within
+  /// this window are sent again through the next forwarder (at-least-once
+  /// across a crashed master; duplicates are possible). Zero (the default)
+  /// keeps the original's at-most-once behaviour.
+  pub resend_window: Duration,
 }
 
 impl Default for NodeOptions {
@@ -84,6 +89,7 @@ impl Default for NodeOptions {
       multicast_interface: Ipv4Addr::UNSPECIFIED,
       publish_buffer: 10_000,
       connect_timeout: Duration::from_millis(1000),
+      resend_window: Duration::ZERO,
     }
   }
 }
@@ -128,6 +134,9 @@ impl NodeOptions {
     }
     if let Some(v) = get(map, "connect_timeout") {
       opts.connect_timeout = millis(v, "connect_timeout")?;
+    }
+    if let Some(v) = get(map, "resend_window") {
+      opts.resend_window = Duration::from_millis(int_in(v, "resend_window", 0, 60_000)?);
     }
     Ok(opts)
   }
@@ -174,6 +183,7 @@ fn int_in(v: &Value, option: &'static str, min: u64, max: u64) -> Result<u64, Op
     return Err(match option {
       "election_priority" => invalid(option, v, "is not an integer between 0 and 99"),
       "multicast_port" => invalid(option, v, "is not a port number (1-65535)"),
+      "resend_window" => invalid(option, v, "is not a number of milliseconds between 0 and 60000"),
       _ => invalid(option, v, "is not a non-negative integer"),
     });
   }
@@ -300,6 +310,17 @@ mod tests {
     assert_eq!(
       err(json!({"multicast_interface": "239.1.2.3"})),
       "multicast_interface '239.1.2.3' is not the IPv4 address of an interface"
+    );
+  }
+
+  #[test]
+  fn resend_window_is_off_by_default_and_takes_zero_to_a_minute() {
+    assert_eq!(NodeOptions::default().resend_window, Duration::ZERO);
+    let o = NodeOptions::from_json(&json!({"resend_window": 150})).unwrap();
+    assert_eq!(o.resend_window, Duration::from_millis(150));
+    assert_eq!(
+      err(json!({"resend_window": 60001})),
+      "resend_window '60001' is not a number of milliseconds between 0 and 60000"
     );
   }
 
