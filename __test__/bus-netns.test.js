@@ -7,7 +7,12 @@
 // Skipped with a reason when namespaces cannot be made (not root); never under CI=true.
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { Child, canNetns, createNetns, until, sleep } = require('./bus-helpers')
+const path = require('node:path')
+const readline = require('node:readline')
+const { spawn } = require('node:child_process')
+const { Child, canNetns, createNetns, until, sleep, nextEvent } = require('./bus-helpers')
+
+const PEER = path.join(__dirname, '..', 'test-peers', 'zmqbus-peer.js')
 
 // resend_window: publishes written to a master that then crashed are sent again through the
 // next one (at-least-once): a kill -9 leaves the dying process accepting data for a while.
@@ -85,4 +90,67 @@ test('five namespaces: discovery, priority election, kill -9 failover without lo
 
 function seqs (node, tag) {
   return new Set(node.lines.filter((l) => l.ev === 'message' && l.msg[1] === tag).map((l) => l.msg[2]))
+}
+
+test('mixed cluster across namespaces: the JS peer as master, then killed; our nodes take over', { skip }, async (t) => {
+  const net = createNetns(3, 'm')
+  const procs = []
+  t.after(async () => {
+    await Promise.all(procs.map((p) => p.kill()))
+    net.cleanup()
+  })
+  const group = { multicast_addr: '239.1.2.3', multicast_port: 45555, ...FAST }
+  delete group.resend_window
+  const peer = spawnPeer(net.names[0], { ...group, election_priority: 9, interface: net.ips[0] })
+  procs.push(peer)
+  const peerId = (await peer.wait('started')).id
+  const ours = [1, 2].map((i) => new Child({ ...group, election_priority: i }, { netns: net.names[i], env: { ZMQBUS_MULTICAST_INTERFACE: '' } }))
+  procs.push(...ours)
+  for (const n of ours) await n.wait('elected', 8000, (l) => l.id === peerId)
+  await Promise.all(ours.map((n) => n.wait('ready', 8000)))
+  peer.send({ cmd: 'subscribe', channel: 'quote' })
+  ours[0].send({ cmd: 'subscribe', channels: ['quote'] })
+  const got = (n) => n.lines.filter((l) => l.ev === 'message').map((l) => l.msg)
+  for (let i = 0; i < 100 && !(peer.messages.length && got(ours[0]).length); i++) {
+    ours[1].send({ cmd: 'publish', args: ['quote', 'via-peer', String(i)] })
+    await sleep(30)
+  }
+  assert.ok(peer.messages.length > 0, 'the JS peer received our publishes through its own forwarder')
+  assert.ok(got(ours[0]).length > 0, 'our node received them through the JS forwarder')
+
+  await peer.kill()
+  const oursId = (await ours[1].wait('started')).id // priority 2 wins among ours
+  for (const n of ours) await n.wait('elected', 3000, (l) => l.id === oursId)
+  const before = got(ours[0]).length
+  for (let i = 0; i < 100 && got(ours[0]).length === before; i++) {
+    ours[1].send({ cmd: 'publish', args: ['quote', 'after', String(i)] })
+    await sleep(30)
+  }
+  assert.ok(got(ours[0]).length > before, 'traffic resumed through the new master')
+})
+
+/** The spec-written JS peer (libzmq through zeromq/v5-compat) inside namespace `netns`. */
+function spawnPeer (netns, opts) {
+  const args = Object.entries(opts).map(([k, v]) => `--${k}=${v}`)
+  const proc = spawn('ip', ['netns', 'exec', netns, process.execPath, PEER, ...args],
+    { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ZMQBUS_IN_NETNS: '1' } })
+  const peer = Object.assign(new (require('node:events').EventEmitter)(), { proc, lines: [], messages: [] })
+  const exited = new Promise((resolve) => proc.once('exit', resolve))
+  readline.createInterface({ input: proc.stdout }).on('line', (line) => {
+    let msg
+    try { msg = JSON.parse(line) } catch (e) { return }
+    peer.lines.push(msg)
+    if (msg.event === 'message') peer.messages.push(msg.frames)
+    peer.emit(msg.event, msg)
+  })
+  peer.send = (cmd) => proc.stdin.write(JSON.stringify(cmd) + '\n')
+  peer.wait = (event, ms = 8000) => {
+    const seen = peer.lines.find((l) => l.event === event)
+    return seen ? Promise.resolve(seen) : nextEvent(peer, event, ms)
+  }
+  peer.kill = () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+    return exited
+  }
+  return peer
 }
