@@ -290,7 +290,9 @@ impl<S: EventSink> Node<S> {
         ev = next_link_event(&mut self.link, read) => self.handle_link_event(ev).await,
         // JS took a batch: what accumulated meanwhile can go (flush below).
         _ = self.sink.taken(), if self.sink.has_pending() => true,
-        _ = std::future::ready(()), if self.unfinished.is_some() => self.continue_batch().await,
+        // yield_now, not an always-ready future: the forwarder and the other
+        // tasks of this runtime thread get their turn between two slices.
+        _ = tokio::task::yield_now(), if self.unfinished.is_some() => self.continue_batch().await,
         _ = sleep_until_some(self.hold_until) => self.release_buffer().await,
         // Congested for too long: the next turn reads and discards.
         _ = sleep_until_some(shed_at) => true,
