@@ -5,6 +5,7 @@ use super::*;
 use rand::Rng;
 use std::net::Ipv4Addr;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 struct TestNode {
   handle: NodeHandle,
@@ -275,7 +276,10 @@ async fn a_burst_of_publishes_arrives_complete() {
   b.send(NodeCommand::Subscribe(Bytes::from_static(b"equity")));
   for _ in 0..50 {
     a.publish(&["equity", "probe"]);
-    if tokio::time::timeout(Duration::from_millis(100), b.wait_message()).await.is_ok() {
+    if tokio::time::timeout(Duration::from_millis(100), b.wait_message())
+      .await
+      .is_ok()
+    {
       break;
     }
   }
@@ -285,7 +289,10 @@ async fn a_burst_of_publishes_arrives_complete() {
   // Packed like the JS facade does, in several batches.
   let mut w = crate::boundary::batch::BatchWriter::default();
   for i in 0..total {
-    w.push(crate::bus::sink::command::PUBLISH, &[&b"equity"[..], b"AAPL", format!("{i}").as_bytes()]);
+    w.push(
+      crate::bus::sink::command::PUBLISH,
+      &[&b"equity"[..], b"AAPL", format!("{i}").as_bytes()],
+    );
     if w.len() > 256 * 1024 {
       a.send(NodeCommand::Batch(Bytes::from(w.take())));
     }

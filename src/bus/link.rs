@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
-use zeromq::{Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, XSubSocket, ZmqError, ZmqMessage};
+use zeromq::{
+  Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, XSubSocket, ZmqError, ZmqMessage,
+};
 
 use super::codec::NodeMeta;
 use super::zmtp::{self, Incoming, Publisher, ZmtpError};

@@ -9,6 +9,7 @@
 //! path in `datapath`) and [`sink`] (where events go: a channel, or batched
 //! records for JavaScript).
 
+pub mod api;
 pub mod codec;
 mod datapath;
 pub mod discovery;

@@ -183,7 +183,11 @@ fn int_in(v: &Value, option: &'static str, min: u64, max: u64) -> Result<u64, Op
     return Err(match option {
       "election_priority" => invalid(option, v, "is not an integer between 0 and 99"),
       "multicast_port" => invalid(option, v, "is not a port number (1-65535)"),
-      "resend_window" => invalid(option, v, "is not a number of milliseconds between 0 and 60000"),
+      "resend_window" => invalid(
+        option,
+        v,
+        "is not a number of milliseconds between 0 and 60000",
+      ),
       _ => invalid(option, v, "is not a non-negative integer"),
     });
   }

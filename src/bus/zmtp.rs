@@ -151,13 +151,17 @@ async fn read_ready(r: &mut OwnedReadHalf) -> Result<(), ZmtpError> {
   b.advance(6);
   while b.len() >= 5 {
     let name_len = usize::from(b.get_u8());
-    let Some((name, rest)) = b.split_at_checked(name_len) else { break };
+    let Some((name, rest)) = b.split_at_checked(name_len) else {
+      break;
+    };
     b = rest;
     if b.len() < 4 {
       break;
     }
     let value_len = b.get_u32() as usize;
-    let Some((value, rest)) = b.split_at_checked(value_len) else { break };
+    let Some((value, rest)) = b.split_at_checked(value_len) else {
+      break;
+    };
     b = rest;
     if name.eq_ignore_ascii_case(b"Socket-Type") {
       return match value {
@@ -253,7 +257,10 @@ mod tests {
   #[test]
   fn greeting_is_zmtp_3_0_null_client() {
     let g = greeting();
-    assert_eq!(&g[..16], b"\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f\x03\x00NULL");
+    assert_eq!(
+      &g[..16],
+      b"\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f\x03\x00NULL"
+    );
     assert!(check_greeting(&g).is_ok());
     assert_eq!(g[32], 0, "as-server is false");
   }
@@ -277,13 +284,32 @@ mod tests {
 
   #[test]
   fn subscriptions_parse_from_messages_and_3_1_commands() {
-    assert_eq!(parse_incoming(false, b"\x01eq"), Some(Incoming::Subscribe(b"eq".to_vec())));
-    assert_eq!(parse_incoming(false, b"\x01"), Some(Incoming::Subscribe(vec![])));
-    assert_eq!(parse_incoming(false, b"\x00eq"), Some(Incoming::Cancel(b"eq".to_vec())));
-    assert_eq!(parse_incoming(true, b"\x09SUBSCRIBEeq"), Some(Incoming::Subscribe(b"eq".to_vec())));
-    assert_eq!(parse_incoming(true, b"\x06CANCEL"), Some(Incoming::Cancel(vec![])));
+    assert_eq!(
+      parse_incoming(false, b"\x01eq"),
+      Some(Incoming::Subscribe(b"eq".to_vec()))
+    );
+    assert_eq!(
+      parse_incoming(false, b"\x01"),
+      Some(Incoming::Subscribe(vec![]))
+    );
+    assert_eq!(
+      parse_incoming(false, b"\x00eq"),
+      Some(Incoming::Cancel(b"eq".to_vec()))
+    );
+    assert_eq!(
+      parse_incoming(true, b"\x09SUBSCRIBEeq"),
+      Some(Incoming::Subscribe(b"eq".to_vec()))
+    );
+    assert_eq!(
+      parse_incoming(true, b"\x06CANCEL"),
+      Some(Incoming::Cancel(vec![]))
+    );
     assert_eq!(parse_incoming(true, b"\x04PING\x00\x00"), None);
-    assert_eq!(parse_incoming(true, b"\x09SUB"), None, "truncated name is ignored");
+    assert_eq!(
+      parse_incoming(true, b"\x09SUB"),
+      None,
+      "truncated name is ignored"
+    );
     assert_eq!(parse_incoming(false, b""), None);
   }
 
