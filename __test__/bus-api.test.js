@@ -5,7 +5,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { createNode } = require('..')
-const { loopbackOpts, startNode, nextEvent, until, sleep } = require('./bus-helpers')
+const { loopbackOpts, startNode, nextEvent, until, sleep, inRootNetns } = require('./bus-helpers')
 
 /** A ready node subscribed to `channels`, with every message it gets collected. */
 async function readyNode (opts, ...channels) {
@@ -40,6 +40,17 @@ test('options are validated synchronously, naming the option and its value', () 
   assert.throws(() => createNode({ multicast_interface: 'eth0' }), { name: 'TypeError', message: /multicast_interface 'eth0'/ })
   assert.throws(() => createNode({ publish_buffer: -1 }), { name: 'RangeError', message: /publish_buffer '-1'/ })
   assert.throws(() => createNode('fast'), { name: 'TypeError', message: /options must be an object/ })
+})
+
+test('the test guard refuses a node on the default interface outside a network namespace', { skip: !inRootNetns() && 'inside a netns' }, () => {
+  const saved = process.env.ZMQBUS_MULTICAST_INTERFACE
+  delete process.env.ZMQBUS_MULTICAST_INTERFACE
+  try {
+    assert.throws(() => startNode({}), /refusing to start a zmqbus node on the default interface/)
+    assert.throws(() => startNode({ multicast_interface: '0.0.0.0' }), /refusing/)
+  } finally {
+    if (saved !== undefined) process.env.ZMQBUS_MULTICAST_INTERFACE = saved
+  }
 })
 
 test('a lone node elects itself, is ready, and receives its own messages', async () => {
