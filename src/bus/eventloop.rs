@@ -21,7 +21,7 @@ pub use super::api::{BusError, NodeCommand, NodeEvent, NodeHandle};
 use super::codec::{self, NodeMeta, MAX_DATAGRAM};
 use super::discovery;
 use super::election::{Action, Election};
-use super::forwarder::{Forwarder, ForwarderListeners};
+use super::forwarder::{Forwarder, ForwarderListeners, LocalInput};
 use super::link::{Link, LinkError, LinkEvent};
 use super::options::NodeOptions;
 use super::sink::EventSink;
@@ -102,6 +102,7 @@ pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeH
     congested_since: None,
     hold_until: None,
     unfinished: None,
+    local_input: None,
     recent: VecDeque::new(),
     ready_sent: false,
     send_failed: false,
@@ -138,6 +139,8 @@ pub(super) struct Node<S: EventSink> {
   pub(super) hold_until: Option<Instant>,
   /// The rest of a command batch that did not fit in one turn.
   pub(super) unfinished: Option<Records>,
+  /// Our forwarder's input for our own publishes while we are the master.
+  local_input: Option<LocalInput>,
   /// Publishes written lately, kept for `resend_window` (see [`NodeOptions`]).
   pub(super) recent: VecDeque<(Instant, Vec<Bytes>)>,
   pub(super) ready_sent: bool,
@@ -189,6 +192,7 @@ impl<S: EventSink> Node<S> {
         return;
       }
     };
+    self.local_input = Some(forwarder.local_input());
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     let stop_ack = loop {
       let deadline = self.election.next_deadline();
@@ -316,7 +320,13 @@ impl<S: EventSink> Node<S> {
     if let Some((_, task)) = self.connecting.take() {
       task.abort();
     }
-    let task = tokio::spawn(Link::connect(meta.clone(), self.opts.connect_timeout));
+    let timeout = self.opts.connect_timeout;
+    let task = match self.local_input.clone() {
+      Some(input) if meta.id == self.election.me().id => {
+        tokio::spawn(Link::connect_local(meta.clone(), input, timeout))
+      }
+      _ => tokio::spawn(Link::connect(meta.clone(), timeout)),
+    };
     self.connecting = Some((meta, task));
   }
 

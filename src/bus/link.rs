@@ -17,6 +17,7 @@ use zeromq::{
 };
 
 use super::codec::NodeMeta;
+use super::forwarder::LocalInput;
 use super::zmtp::{self, Incoming, Publisher, ZmtpError};
 use crate::transport::poll_once;
 
@@ -54,6 +55,9 @@ pub enum LinkError {
   /// The forwarder stopped reading our publishes.
   #[error("forwarder stalled")]
   Stalled,
+  /// Our own forwarder (we are the master) has stopped.
+  #[error("own forwarder stopped")]
+  LocalClosed,
 }
 
 /// What happened on the data path.
@@ -70,7 +74,7 @@ pub enum LinkEvent {
 /// The two connected sockets of the data path.
 pub struct Link {
   master: NodeMeta,
-  publisher: Publisher,
+  output: Output,
   subscriber: XSubSocket,
   monitor: Monitor,
   /// The forwarder's subscriptions (prefixes of frame 0).
@@ -80,6 +84,18 @@ pub struct Link {
   /// Encoded publishes not yet written.
   out: BytesMut,
   ready: bool,
+}
+
+/// Where our publishes go.
+enum Output {
+  /// To a forwarder over TCP (ZMTP), encoded into a buffer.
+  Remote(Publisher),
+  /// Into our own forwarder (we are the master), as messages.
+  Local {
+    input: LocalInput,
+    pending: Vec<ZmqMessage>,
+    bytes: usize,
+  },
 }
 
 /// zmq.rs's monitor channel, boxed so its type needs no extra dependency.
@@ -109,16 +125,54 @@ impl Link {
       addr: master.pub_addr.clone(),
       source,
     })?;
-    Ok(Self {
+    Ok(Self::new(
       master,
-      publisher,
+      Output::Remote(publisher),
+      subscriber,
+      monitor,
+    ))
+  }
+
+  /// Connects to our own forwarder (this node is the master): publishes go
+  /// straight into it, the subscriber side connects as for any forwarder.
+  ///
+  /// # Errors
+  /// [`LinkError::Connect`] when the PUB side cannot be reached in time.
+  pub async fn connect_local(
+    master: NodeMeta,
+    input: LocalInput,
+    timeout: Duration,
+  ) -> Result<Self, LinkError> {
+    let mut options = SocketOptions::default();
+    options.connect_timeout(timeout);
+    let mut subscriber = XSubSocket::with_options(options);
+    let monitor: Monitor = Box::pin(subscriber.monitor());
+    subscriber
+      .connect(&master.pub_addr)
+      .await
+      .map_err(|source| LinkError::Connect {
+        addr: master.pub_addr.clone(),
+        source,
+      })?;
+    let output = Output::Local {
+      input,
+      pending: Vec::new(),
+      bytes: 0,
+    };
+    Ok(Self::new(master, output, subscriber, monitor))
+  }
+
+  fn new(master: NodeMeta, output: Output, subscriber: XSubSocket, monitor: Monitor) -> Self {
+    Self {
+      master,
+      output,
       subscriber,
       monitor,
       wanted: Vec::new(),
       wants_all: false,
       out: BytesMut::with_capacity(64 * 1024),
       ready: false,
-    })
+    }
   }
 
   /// The forwarder this link is connected to.
@@ -134,13 +188,18 @@ impl Link {
   /// Waits for the next event; with `read` false, incoming messages stay in
   /// the socket (backpressure). Cancel-safe: every branch is a stream read.
   pub async fn next_event(&mut self, read: bool) -> LinkEvent {
+    if !self.ready && matches!(self.output, Output::Local { .. }) {
+      // Our own forwarder takes our publishes at once.
+      self.ready = true;
+      return LinkEvent::Ready;
+    }
     loop {
       tokio::select! {
         msg = self.subscriber.recv(), if read => match msg {
           Ok(msg) => return LinkEvent::Message(msg.into_vec()),
           Err(_) => return LinkEvent::Lost,
         },
-        incoming = self.publisher.next_incoming() => match incoming {
+        incoming = next_incoming(&mut self.output) => match incoming {
           Incoming::Subscribe(prefix) => {
             self.add_wanted(prefix);
             if !self.ready {
@@ -188,30 +247,64 @@ impl Link {
     let Some(channel) = frames.first() else {
       return;
     };
-    if self.wants_all || self.wanted.iter().any(|p| channel.starts_with(p)) {
-      zmtp::encode_message(frames, &mut self.out);
+    match &mut self.output {
+      Output::Remote(_) => {
+        if self.wants_all || self.wanted.iter().any(|p| channel.starts_with(p)) {
+          zmtp::encode_message(frames, &mut self.out);
+        }
+      }
+      Output::Local { pending, bytes, .. } => {
+        if let Ok(msg) = ZmqMessage::try_from(frames.to_vec()) {
+          *bytes += frames.iter().map(|f| f.len() + 2).sum::<usize>();
+          pending.push(msg);
+        }
+      }
     }
   }
 
-  /// Bytes encoded and not yet written.
+  /// Bytes fed and not yet written.
   pub fn unwritten(&self) -> usize {
-    self.out.len()
+    match &self.output {
+      Output::Remote(_) => self.out.len(),
+      Output::Local { bytes, .. } => *bytes,
+    }
   }
 
-  /// Writes what [`Link::feed`] encoded, in one go.
+  /// Writes what [`Link::feed`] took, in one go.
   ///
   /// # Errors
-  /// [`LinkError::Write`] or [`LinkError::Stalled`]: the link is unusable.
+  /// [`LinkError::Write`], [`LinkError::Stalled`] or
+  /// [`LinkError::LocalClosed`]: the link is unusable.
   pub async fn flush(&mut self) -> Result<(), LinkError> {
-    if self.out.is_empty() {
-      return Ok(());
-    }
-    let res = tokio::time::timeout(SEND_STALL, self.publisher.write(&self.out)).await;
-    self.out.clear();
-    match res {
-      Ok(Ok(())) => Ok(()),
-      Ok(Err(e)) => Err(LinkError::Write(e)),
-      Err(_) => Err(LinkError::Stalled),
+    match &mut self.output {
+      Output::Remote(publisher) => {
+        if self.out.is_empty() {
+          return Ok(());
+        }
+        let res = tokio::time::timeout(SEND_STALL, publisher.write(&self.out)).await;
+        self.out.clear();
+        match res {
+          Ok(Ok(())) => Ok(()),
+          Ok(Err(e)) => Err(LinkError::Write(e)),
+          Err(_) => Err(LinkError::Stalled),
+        }
+      }
+      Output::Local {
+        input,
+        pending,
+        bytes,
+      } => {
+        if pending.is_empty() {
+          return Ok(());
+        }
+        *bytes = 0;
+        let batch = std::mem::take(pending);
+        match tokio::time::timeout(SEND_STALL, input.send(batch)).await {
+          Ok(Ok(())) => Ok(()),
+          Ok(Err(_)) => Err(LinkError::LocalClosed),
+          Err(_) => Err(LinkError::Stalled),
+        }
+      }
     }
   }
 
@@ -246,5 +339,13 @@ impl Link {
     frame.put_slice(prefix);
     let msg = ZmqMessage::from(frame.freeze());
     self.subscriber.send(msg).await.map_err(LinkError::Send)
+  }
+}
+
+/// The next thing a remote forwarder's SUB said; never for our own forwarder.
+async fn next_incoming(output: &mut Output) -> Incoming {
+  match output {
+    Output::Remote(publisher) => publisher.next_incoming().await,
+    Output::Local { .. } => std::future::pending().await,
   }
 }
