@@ -264,3 +264,79 @@ export declare const ZMQ_XPUB_VERBOSE: 40
 export declare const ZMQ_IPV6: 42
 
 export declare function nativeVersion(): string
+
+// ---------------------------------------------------------------- zmqbus node
+
+/** Options of `createNode()`; numbers may also be given as numeric strings. */
+export interface NodeOptions {
+  /** 0..99 (default 0); a higher priority wins elections. */
+  election_priority?: number | string
+  /** ms an election collects candidates (default 2000). */
+  election_timeout?: number | string
+  /** ms between the master's heartbeats and every node's liveness check (default 2000). */
+  heartbeat_period?: number | string
+  /** ms without a heartbeat before an election starts (default 6000). */
+  heartbeat_timeout?: number | string
+  /** IPv4 multicast group, or '255.255.255.255' for subnet broadcast (default '239.1.2.4'). */
+  multicast_addr?: string
+  /** UDP port of discovery (default 45555). */
+  multicast_port?: number | string
+  /** IPv4 address of the interface for discovery and the advertised forwarder. Default: the
+   *  ZMQBUS_MULTICAST_INTERFACE environment variable, else the host's primary address.
+   *  '127.0.0.1' keeps the cluster on this host (multicast TTL 0). */
+  multicast_interface?: string
+  /** Publishes kept while no master is reachable (default 10000); beyond it they are dropped and counted. */
+  publish_buffer?: number | string
+  /** ms allowed to connect to an elected forwarder before it counts as unreachable (default 1000). */
+  connect_timeout?: number | string
+  /** ms of publishes sent again through the next master when the master crashes (default 0 = off;
+   *  > 0 gives at-least-once delivery across a crash, duplicates possible). */
+  resend_window?: number | string
+}
+
+/** One message: frame 0 is the channel, then one Buffer per published argument. */
+export type BusMessage = Buffer[]
+
+/** Why messages were lost: publish buffer overflow, JS too slow to take deliveries, a full iterator queue. */
+export type DropReason = 'publish' | 'receive' | 'iterator'
+
+/** A publishable argument: strings and bytes as is, numbers/booleans as String(x), objects as JSON. */
+export type BusArg = string | Buffer | Uint8Array | number | boolean | null | undefined | Json | object
+
+export interface MessageIterator extends AsyncIterableIterator<BusMessage> {
+  /** Ends the iteration and drops its subscriptions (what `break` in `for await` does). */
+  return(): Promise<IteratorResult<BusMessage>>
+}
+
+export declare class Node extends EventEmitter {
+  /** This node's id: 10 digits, (99 - priority) then a random part; the smallest id wins. */
+  readonly id: string
+  /** Endpoints of this node's forwarder as advertised. */
+  readonly subAddr: string
+  readonly pubAddr: string
+  /** The elected master's id, or null before the first election. */
+  readonly master: string | null
+  readonly isMaster: boolean
+  readonly isReady: boolean
+  readonly stopped: boolean
+  /** Messages lost in total, and by reason; every loss is also a 'drop' event. */
+  readonly dropped: number
+  readonly drops: Record<DropReason, number>
+  /** Receives messages whose channel equals one of `channels` exactly; '*' means every channel. */
+  subscribe(...channels: string[]): void
+  unsubscribe(...channels: string[]): void
+  /** Publishes [channel, ...args] cluster-wide; buffered (bounded) before 'ready' and during failovers. */
+  publish(channel: string, ...args: BusArg[]): void
+  /** `for await (const msg of node.messages('equity'))`; default channel '*'; queue bound `limit` (default 10000). */
+  messages(...channels: Array<string | { limit?: number }>): MessageIterator
+  /** Leaves the cluster; a stopped node cannot be restarted or used (ERR_NODE_STOPPED). */
+  stop(cb?: () => void): Promise<void>
+  on(event: 'ready' | 'stop', listener: () => void): this
+  on(event: 'message', listener: (msg: BusMessage) => void): this
+  on(event: 'elected', listener: (master: { id: string; isMe: boolean }) => void): this
+  on(event: 'drop', listener: (count: number, reason: DropReason) => void): this
+  on(event: 'error', listener: (err: Error) => void): this
+}
+
+/** Starts a zmqbus node. Invalid options throw a TypeError or RangeError naming the option and value. */
+export declare function createNode(options?: NodeOptions): Node

@@ -6,6 +6,7 @@ const Worker = require('./lib/worker')
 const Client = require('./lib/client')
 const Directory = require('./lib/directory')
 const zmq = require('./lib/socket')
+const { createNode, Node } = require('./lib/bus')
 
 module.exports = {
   Broker,
@@ -17,5 +18,7 @@ module.exports = {
   Socket: zmq.Socket,
   socket: zmq.socket,
   createSocket: zmq.createSocket,
+  createNode,
+  Node,
   nativeVersion: () => require('./lib/native').nativeVersion()
 }

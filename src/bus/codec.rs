@@ -184,13 +184,31 @@ fn parse_last_elected(v: &Value) -> Result<Option<NodeMeta>, CodecError> {
   let obj = v.as_object().ok_or(CodecError::Shape)?;
   match obj.get("id").and_then(Value::as_str) {
     Some("") => Ok(None),
-    _ => parse_meta(v).map(Some),
+    // Only the id matters here; some peers send `{id}` without addresses.
+    Some(id) => parse_meta(v).map(Some).or_else(|_| {
+      Ok(Some(NodeMeta {
+        id: parse_id(id)?.to_owned(),
+        sub_addr: String::new(),
+        pub_addr: String::new(),
+      }))
+    }),
+    None => Err(CodecError::Shape),
   }
 }
 
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  #[test]
+  fn candidate_whose_last_elected_has_only_an_id_is_accepted() {
+    let dg = parse(br#"["elect","candidate",{"id":"9900000002","sub_addr":"tcp://127.0.0.1:5001","pub_addr":"tcp://127.0.0.1:5002"},{"id":"9900000001"}]"#).unwrap();
+    let Datagram::Candidate { last_elected, .. } = dg else {
+      panic!("not a candidate")
+    };
+    assert_eq!(last_elected.unwrap().id, "9900000001");
+    assert!(parse(br#"["elect","candidate",{"id":"9900000002","sub_addr":"tcp://127.0.0.1:5001","pub_addr":"tcp://127.0.0.1:5002"},{"id":"x"}]"#).is_err());
+  }
 
   fn meta(id: &str) -> NodeMeta {
     NodeMeta {

@@ -1,88 +1,57 @@
 //! The task of one zmqbus node. It owns the discovery socket, the election
 //! state, the node's forwarder and the data-path link, and talks to its owner
-//! (the napi binding) through a command channel and an event channel.
+//! (the napi binding, or a test) through a command channel and an
+//! [`EventSink`].
+//!
+//! One loop turn: wait for one input (command, datagram, timer, connect
+//! result, data-path event, the owner taking a batch), handle it, then let
+//! the sink flush once, so events reach JavaScript in batches.
 
 use std::collections::{HashSet, VecDeque};
-use std::io;
 use std::net::SocketAddrV4;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use super::api::{BusError, NodeCommand, NodeEvent, NodeHandle};
 use super::codec::{self, NodeMeta, MAX_DATAGRAM};
 use super::discovery;
 use super::election::{Action, Election};
-use super::forwarder::{Forwarder, ForwarderListeners};
+use super::forwarder::{Forwarder, ForwarderListeners, LocalInput};
 use super::link::{Link, LinkError, LinkEvent};
 use super::options::NodeOptions;
+use super::sink::EventSink;
+use crate::boundary::batch::Records;
 
-/// Why a node could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum BusError {
-  /// `spawn_node` was called outside a tokio runtime.
-  #[error("spawn_node must be called inside a tokio runtime")]
-  NoRuntime,
-  /// A socket could not be set up (discovery or forwarder ports).
-  #[error("{0}")]
-  Io(#[from] io::Error),
-  /// The data path failed.
-  #[error(transparent)]
-  Link(#[from] LinkError),
-}
+/// While the owner stays congested this long, incoming messages are read
+/// and discarded (counted) instead of left in the socket: a short pause rides
+/// on TCP and forwarder buffers, a long one must not turn into silent loss
+/// at the forwarder.
+pub const SHED_AFTER: Duration = Duration::from_millis(100);
 
-/// A request from the node's owner.
-#[derive(Debug)]
-pub enum NodeCommand {
-  /// Receive messages whose channel (frame 0) equals this one; `*` means all.
-  Subscribe(Bytes),
-  /// Stop receiving this channel.
-  Unsubscribe(Bytes),
-  /// Publish one message; frame 0 is the channel.
-  Publish(Vec<Bytes>),
-  /// Publish several messages in order.
-  PublishBatch(Vec<Vec<Bytes>>),
-  /// Stop the node; the sender is answered once its sockets are closed.
-  Stop(oneshot::Sender<()>),
-}
+/// After a (re)connection to a forwarder, publishes wait this long so that
+/// the other nodes, told of the same election, connect their subscribers
+/// first; otherwise a failover would lose the buffered messages to the new
+/// forwarder's not-yet-subscribed peers.
+pub const LINK_SETTLE: Duration = Duration::from_millis(50);
 
-/// What the node reports to its owner.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NodeEvent {
-  /// The first connection to an elected forwarder is up (once per node).
-  Ready,
-  /// A forwarder was elected (also re-elections after a failover).
-  Elected {
-    /// The elected node's id.
-    id: String,
-    /// True when it is this node.
-    is_me: bool,
-  },
-  /// A message on a subscribed channel; frame 0 is the channel.
-  Message(Vec<Bytes>),
-  /// The node cannot go on (it has stopped).
-  Error(String),
-  /// Publishes lost because the buffer was full while no forwarder was connected.
-  Dropped {
-    /// Messages lost since the last report.
-    count: u64,
-  },
-}
+/// After sending a subscription, publishes wait this long so that the
+/// subscription reaches the forwarder before our own next messages do (they
+/// travel on different connections).
+pub const SUB_SETTLE: Duration = Duration::from_millis(10);
 
-/// The owner's side of a running node.
-#[derive(Debug, Clone)]
-pub struct NodeHandle {
-  /// Where commands go; dropping every sender stops the node.
-  pub commands: mpsc::UnboundedSender<NodeCommand>,
-  /// What this node advertises (id and forwarder endpoints).
-  pub meta: NodeMeta,
-}
+/// Longest stretch of one loop turn spent on a batch of commands; the rest
+/// of the batch waits for the next turn, so heartbeats and elections are
+/// never starved by a flood of publishes.
+pub const TURN_BUDGET: Duration = Duration::from_millis(5);
 
-/// Starts a node on the current tokio runtime. Sockets are bound before this
-/// returns, so setup errors come back here; later failures arrive as
-/// [`NodeEvent::Error`].
+/// Starts a node on the current tokio runtime, reporting on a channel.
+/// Sockets are bound before this returns, so setup errors come back here;
+/// later failures arrive as [`NodeEvent::Error`].
 ///
 /// # Errors
 /// [`BusError::NoRuntime`] outside a runtime, [`BusError::Io`] when the
@@ -94,6 +63,18 @@ pub fn spawn_node(
   opts: NodeOptions,
   events: mpsc::UnboundedSender<NodeEvent>,
 ) -> Result<NodeHandle, BusError> {
+  spawn_node_with(opts, events)
+}
+
+/// Like [`spawn_node`], reporting into any [`EventSink`] (the napi binding
+/// passes an outbox that batches events for JavaScript).
+///
+/// # Errors
+/// As [`spawn_node`].
+///
+/// # Panics
+/// As [`spawn_node`].
+pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeHandle, BusError> {
   tokio::runtime::Handle::try_current().map_err(|_| BusError::NoRuntime)?;
   let iface = discovery::resolve_interface(opts.multicast_interface)?;
   let (udp, dest) = discovery::open(&opts, iface)?;
@@ -110,13 +91,19 @@ pub fn spawn_node(
     opts,
     udp,
     dest,
-    events,
+    sink,
     commands: rx,
     link: None,
     connecting: None,
     subs: HashSet::new(),
     buffer: VecDeque::new(),
     dropped: 0,
+    discarded: 0,
+    congested_since: None,
+    hold_until: None,
+    unfinished: None,
+    local_input: None,
+    recent: VecDeque::new(),
     ready_sent: false,
     send_failed: false,
     bad_datagrams: 0,
@@ -129,38 +116,42 @@ pub fn spawn_node(
 type Connecting = (NodeMeta, JoinHandle<Result<Link, LinkError>>);
 
 /// The state owned by the node's task.
-struct Node {
-  opts: NodeOptions,
-  election: Election,
+pub(super) struct Node<S: EventSink> {
+  pub(super) opts: NodeOptions,
+  pub(super) election: Election,
   udp: UdpSocket,
   dest: SocketAddrV4,
-  events: mpsc::UnboundedSender<NodeEvent>,
+  pub(super) sink: S,
   commands: mpsc::UnboundedReceiver<NodeCommand>,
-  link: Option<Link>,
+  pub(super) link: Option<Link>,
   connecting: Option<Connecting>,
   /// Exact channels subscribed by the owner.
-  subs: HashSet<Bytes>,
+  pub(super) subs: HashSet<Bytes>,
   /// Publishes waiting for a ready link.
-  buffer: VecDeque<Vec<Bytes>>,
-  dropped: u64,
-  ready_sent: bool,
+  pub(super) buffer: VecDeque<Vec<Bytes>>,
+  /// Publishes lost to a full buffer, not yet reported.
+  pub(super) dropped: u64,
+  /// Incoming messages discarded while the owner was behind, not yet reported.
+  pub(super) discarded: u64,
+  /// Since when the sink has been congested.
+  pub(super) congested_since: Option<Instant>,
+  /// Publishes wait in the buffer until then (see [`LINK_SETTLE`]).
+  pub(super) hold_until: Option<Instant>,
+  /// The rest of a command batch that did not fit in one turn.
+  pub(super) unfinished: Option<Records>,
+  /// Our forwarder's input for our own publishes while we are the master.
+  local_input: Option<LocalInput>,
+  /// Publishes written lately, kept for `resend_window` (see [`NodeOptions`]).
+  pub(super) recent: VecDeque<(Instant, Vec<Bytes>)>,
+  pub(super) ready_sent: bool,
   send_failed: bool,
   /// Discovery datagrams refused by the codec.
   bad_datagrams: u64,
 }
 
-/// The subscription prefix on the wire: `*` is the empty (match-all) prefix.
-fn wire_prefix(channel: &[u8]) -> &[u8] {
-  if channel == b"*" {
-    b""
-  } else {
-    channel
-  }
-}
-
-async fn next_link_event(link: &mut Option<Link>) -> LinkEvent {
+async fn next_link_event(link: &mut Option<Link>, read: bool) -> LinkEvent {
   match link {
-    Some(link) => link.next_event().await,
+    Some(link) => link.next_event(read).await,
     None => std::future::pending().await,
   }
 }
@@ -182,24 +173,35 @@ async fn join_connect(connecting: &mut Option<Connecting>) -> Result<Link, LinkE
   }
 }
 
-impl Node {
+/// Sleeps until `at`, or for ever when there is no such instant.
+async fn sleep_until_some(at: Option<Instant>) {
+  match at {
+    Some(at) => tokio::time::sleep_until(at).await,
+    None => std::future::pending().await,
+  }
+}
+
+impl<S: EventSink> Node<S> {
   async fn run(mut self, listeners: ForwarderListeners) {
     let forwarder = match Forwarder::start(listeners).await {
       Ok(f) => f,
       Err(e) => {
-        let _ = self
-          .events
-          .send(NodeEvent::Error(format!("forwarder: {e}")));
+        self.emit(NodeEvent::Error(format!("forwarder: {e}")));
+        self.emit(NodeEvent::Stopped);
+        self.sink.finish();
         return;
       }
     };
+    self.local_input = Some(forwarder.local_input());
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     let stop_ack = loop {
       let deadline = self.election.next_deadline();
+      let (read, shed_at) = self.reading_state();
       // Each branch is cancel-safe (channel, socket and stream reads, a
       // timer, a join handle), and handlers run after the others are dropped.
       let alive = tokio::select! {
-        cmd = self.commands.recv() => match cmd {
+        // Commands wait while a batch is unfinished: order is kept.
+        cmd = self.commands.recv(), if self.unfinished.is_none() => match cmd {
           Some(NodeCommand::Stop(ack)) => break Some(ack),
           Some(cmd) => self.handle_command(cmd).await,
           None => break None,
@@ -209,7 +211,7 @@ impl Node {
           Err(_) => {
             // ICMP errors and the like: nothing to do, but never spin hot
             // on a socket that keeps failing.
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
             true
           }
         },
@@ -219,8 +221,17 @@ impl Node {
           self.handle_actions(out).await
         },
         res = join_connect(&mut self.connecting) => self.handle_connected(res).await,
-        ev = next_link_event(&mut self.link) => self.handle_link_event(ev).await,
+        ev = next_link_event(&mut self.link, read) => self.handle_link_event(ev).await,
+        // JS took a batch: what accumulated meanwhile can go (flush below).
+        _ = self.sink.taken(), if self.sink.has_pending() => true,
+        // yield_now, not an always-ready future: the forwarder and the other
+        // tasks of this runtime thread get their turn between two slices.
+        _ = tokio::task::yield_now(), if self.unfinished.is_some() => self.continue_batch().await,
+        _ = sleep_until_some(self.hold_until) => self.release_buffer().await,
+        // Congested for too long: the next turn reads and discards.
+        _ = sleep_until_some(shed_at) => true,
       };
+      self.sink.flush();
       if !alive {
         break None; // the owner is gone
       }
@@ -230,80 +241,32 @@ impl Node {
       task.abort();
     }
     forwarder.stop().await;
+    self.report_counts();
+    self.emit(NodeEvent::Stopped);
+    self.sink.finish();
     if let Some(ack) = stop_ack {
       let _ = ack.send(());
     }
   }
 
-  /// Sends an event; false when the owner has gone away.
-  fn emit(&self, ev: NodeEvent) -> bool {
-    self.events.send(ev).is_ok()
-  }
-
-  async fn handle_command(&mut self, cmd: NodeCommand) -> bool {
-    match cmd {
-      NodeCommand::Subscribe(ch) => self.handle_subscribe(ch).await,
-      NodeCommand::Unsubscribe(ch) => self.handle_unsubscribe(ch).await,
-      NodeCommand::Publish(frames) => self.publish(frames).await,
-      NodeCommand::PublishBatch(batch) => {
-        for frames in batch {
-          self.publish(frames).await;
-        }
-      }
-      NodeCommand::Stop(_) => {} // handled by the loop
+  /// Whether to read messages now and, while paused, when shedding starts.
+  fn reading_state(&mut self) -> (bool, Option<Instant>) {
+    if !self.sink.congested() {
+      self.congested_since = None;
+      return (true, None);
     }
-    self.report_dropped()
-  }
-
-  async fn handle_subscribe(&mut self, ch: Bytes) {
-    let prefix_known = self.subs.iter().any(|c| wire_prefix(c) == wire_prefix(&ch));
-    if !self.subs.insert(ch.clone()) || prefix_known {
-      return;
-    }
-    if let Some(link) = self.link.as_mut() {
-      if link.subscribe(wire_prefix(&ch)).await.is_err() {
-        self.lose_link().await;
-      }
-    }
-  }
-
-  async fn handle_unsubscribe(&mut self, ch: Bytes) {
-    if !self.subs.remove(&ch) || self.subs.iter().any(|c| wire_prefix(c) == wire_prefix(&ch)) {
-      return;
-    }
-    if let Some(link) = self.link.as_mut() {
-      if link.unsubscribe(wire_prefix(&ch)).await.is_err() {
-        self.lose_link().await;
-      }
-    }
-  }
-
-  /// Sends through a ready link, or keeps the message for later.
-  async fn publish(&mut self, frames: Vec<Bytes>) {
-    if frames.is_empty() {
-      return;
-    }
-    if let Some(link) = self.link.as_mut().filter(|l| l.is_ready()) {
-      if link.send(frames).await.is_ok() {
-        return;
-      }
-      // The message may or may not have gone out; the link is unusable.
-      self.lose_link().await;
-      return;
-    }
-    if self.buffer.len() >= self.opts.publish_buffer {
-      self.dropped += 1;
+    let since = *self.congested_since.get_or_insert_with(Instant::now);
+    let shed_at = since + SHED_AFTER;
+    if Instant::now() >= shed_at {
+      (true, None)
     } else {
-      self.buffer.push_back(frames);
+      (false, Some(shed_at))
     }
   }
 
-  fn report_dropped(&mut self) -> bool {
-    if self.dropped == 0 {
-      return true;
-    }
-    let count = std::mem::take(&mut self.dropped);
-    self.emit(NodeEvent::Dropped { count })
+  /// Sends an event; false when the owner has gone away.
+  pub(super) fn emit(&mut self, ev: NodeEvent) -> bool {
+    self.sink.emit(ev)
   }
 
   async fn handle_datagram(&mut self, bytes: &[u8]) -> bool {
@@ -320,7 +283,7 @@ impl Node {
     }
   }
 
-  async fn handle_actions(&mut self, actions: Vec<Action>) -> bool {
+  pub(super) async fn handle_actions(&mut self, actions: Vec<Action>) -> bool {
     let mut alive = true;
     for action in actions {
       match action {
@@ -343,20 +306,27 @@ impl Node {
       // Reported once: a persistent failure would otherwise flood the owner.
       if !self.send_failed {
         self.send_failed = true;
-        let _ = self
-          .events
-          .send(NodeEvent::Error(format!("discovery send failed: {e}")));
+        self.emit(NodeEvent::Error(format!("discovery send failed: {e}")));
       }
     }
   }
 
   /// Drops the current link and connects to `meta` without blocking the loop.
   fn start_connect(&mut self, meta: NodeMeta) {
-    self.link = None;
+    if self.link.take().is_some() {
+      self.requeue_recent(); // the old forwarder may not have relayed them
+    }
+    self.hold_until = None;
     if let Some((_, task)) = self.connecting.take() {
       task.abort();
     }
-    let task = tokio::spawn(Link::connect(meta.clone(), self.opts.connect_timeout));
+    let timeout = self.opts.connect_timeout;
+    let task = match self.local_input.clone() {
+      Some(input) if meta.id == self.election.me().id => {
+        tokio::spawn(Link::connect_local(meta.clone(), input, timeout))
+      }
+      _ => tokio::spawn(Link::connect(meta.clone(), timeout)),
+    };
     self.connecting = Some((meta, task));
   }
 
@@ -373,11 +343,8 @@ impl Node {
         return self.handle_actions(out).await;
       }
     };
-    let mut prefixes: Vec<&[u8]> = self.subs.iter().map(|c| wire_prefix(c)).collect();
-    prefixes.sort_unstable();
-    prefixes.dedup();
-    for prefix in prefixes {
-      if link.subscribe(prefix).await.is_err() {
+    for prefix in self.wire_prefixes() {
+      if link.subscribe(&prefix).await.is_err() {
         return self.lose_link().await;
       }
     }
@@ -385,34 +352,11 @@ impl Node {
     true
   }
 
-  async fn handle_link_event(&mut self, ev: LinkEvent) -> bool {
-    match ev {
-      LinkEvent::Message(frames) => {
-        let wanted = frames
-          .first()
-          .is_some_and(|ch| self.subs.contains(ch) || self.subs.contains(b"*".as_slice()));
-        !wanted || self.emit(NodeEvent::Message(frames))
-      }
-      LinkEvent::Ready => {
-        while let Some(frames) = self.buffer.pop_front() {
-          self.publish(frames).await;
-          if !self.link.as_ref().is_some_and(Link::is_ready) {
-            return true; // lost again; the rest waits for the next link
-          }
-        }
-        if self.ready_sent {
-          return true;
-        }
-        self.ready_sent = true;
-        self.emit(NodeEvent::Ready)
-      }
-      LinkEvent::Lost => self.lose_link().await,
-    }
-  }
-
   /// The forwarder connection is gone: elect again at once.
-  async fn lose_link(&mut self) -> bool {
+  pub(super) async fn lose_link(&mut self) -> bool {
     self.link = None;
+    self.hold_until = None;
+    self.requeue_recent();
     let mut out = Vec::new();
     self.election.handle_master_lost(Instant::now(), &mut out);
     self.handle_actions(out).await

@@ -5,6 +5,7 @@ use super::*;
 use rand::Rng;
 use std::net::Ipv4Addr;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 struct TestNode {
   handle: NodeHandle,
@@ -257,6 +258,56 @@ async fn hostile_winner_with_dead_addresses_does_not_kill_the_cluster() {
     }
   }
   assert_eq!(got.unwrap(), ["ch", "back"]);
+  a.stop().await;
+  b.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_publishes_arrives_complete() {
+  let opts = NodeOptions {
+    publish_buffer: 100_000,
+    ..cluster_opts()
+  };
+  let mut a = start(&opts, 1);
+  let mut b = start(&opts, 0);
+  for n in [&mut a, &mut b] {
+    n.wait_for(is_ready).await;
+  }
+  b.send(NodeCommand::Subscribe(Bytes::from_static(b"equity")));
+  for _ in 0..50 {
+    a.publish(&["equity", "probe"]);
+    if tokio::time::timeout(Duration::from_millis(100), b.wait_message())
+      .await
+      .is_ok()
+    {
+      break;
+    }
+  }
+  tokio::time::sleep(Duration::from_millis(100)).await;
+  while b.events.try_recv().is_ok() {}
+  let total = 100_000;
+  // Packed like the JS facade does, in several batches.
+  let mut w = crate::boundary::batch::BatchWriter::default();
+  for i in 0..total {
+    w.push(
+      crate::bus::sink::command::PUBLISH,
+      &[&b"equity"[..], b"AAPL", format!("{i}").as_bytes()],
+    );
+    if w.len() > 256 * 1024 {
+      a.send(NodeCommand::Batch(Bytes::from(w.take())));
+    }
+  }
+  a.send(NodeCommand::Batch(Bytes::from(w.take())));
+  let mut got = 0;
+  let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+  while got < total {
+    match tokio::time::timeout_at(deadline, b.events.recv()).await {
+      Ok(Some(NodeEvent::Message(_))) => got += 1,
+      Ok(Some(other)) => eprintln!("event {other:?}"),
+      _ => break,
+    }
+  }
+  assert_eq!(got, total);
   a.stop().await;
   b.stop().await;
 }

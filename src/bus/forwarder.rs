@@ -6,9 +6,16 @@
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use zeromq::{PubSocket, Socket, SocketRecv, SocketSend, SubSocket};
+use zeromq::{PubSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
+
+/// Batches of our own publishes that may wait for the relay when this node
+/// is the master (the node's loop waits beyond that: backpressure).
+const LOCAL_QUEUE: usize = 16;
+
+/// Where this node's own publishes enter its forwarder without a TCP hop.
+pub type LocalInput = mpsc::Sender<Vec<ZmqMessage>>;
 
 /// Listening sockets of a forwarder, bound synchronously so that the
 /// advertised ports are known before any task runs.
@@ -47,6 +54,7 @@ impl ForwarderListeners {
 pub struct Forwarder {
   stop: Option<oneshot::Sender<()>>,
   task: JoinHandle<()>,
+  local: LocalInput,
 }
 
 impl Forwarder {
@@ -63,11 +71,20 @@ impl Forwarder {
     let mut publ = PubSocket::new();
     publ.bind_listener(listeners.publ).await?;
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(relay(sub, publ, stopped));
+    let (local, local_rx) = mpsc::channel(LOCAL_QUEUE);
+    let task = tokio::spawn(relay(sub, publ, stopped, local_rx));
     Ok(Self {
       stop: Some(stop),
       task,
+      local,
     })
+  }
+
+  /// The input for this node's own publishes while it is the master: they
+  /// go out on the PUB side like relayed ones, skipping encode, TCP and
+  /// decode through our own SUB side.
+  pub fn local_input(&self) -> LocalInput {
+    self.local.clone()
   }
 
   /// Stops relaying and waits until both sockets are closed, so that every
@@ -87,10 +104,20 @@ impl Drop for Forwarder {
   }
 }
 
-async fn relay(mut sub: SubSocket, mut publ: PubSocket, mut stopped: oneshot::Receiver<()>) {
+async fn relay(
+  mut sub: SubSocket,
+  mut publ: PubSocket,
+  mut stopped: oneshot::Receiver<()>,
+  mut local: mpsc::Receiver<Vec<ZmqMessage>>,
+) {
   loop {
     tokio::select! {
       _ = &mut stopped => break,
+      Some(batch) = local.recv() => {
+        for msg in batch {
+          let _ = publ.send(msg).await;
+        }
+      },
       msg = sub.recv() => match msg {
         // PUB never blocks: a slow subscriber loses messages, it does not
         // stall the cluster.

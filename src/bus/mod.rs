@@ -5,17 +5,24 @@
 //! Layers: [`options`] (validated configuration), [`codec`] (UDP datagrams),
 //! [`election`] (pure state machine), [`forwarder`] (SUB -> PUB relay),
 //! [`discovery`] (the UDP socket), [`link`] (data-path sockets to the elected
-//! forwarder) and [`eventloop`] (the task that owns all of them).
+//! forwarder), [`eventloop`] (the task that owns all of them, with the data
+//! path in `datapath`) and [`sink`] (where events go: a channel, or batched
+//! records for JavaScript).
 
+pub mod api;
 pub mod codec;
+mod datapath;
 pub mod discovery;
 pub mod election;
 pub mod eventloop;
 pub mod forwarder;
 pub mod link;
 pub mod options;
+pub mod sink;
+pub mod zmtp;
 
 pub use codec::{CodecError, Datagram, NodeMeta};
 pub use election::{Action, Election};
-pub use eventloop::{spawn_node, BusError, NodeCommand, NodeEvent, NodeHandle};
+pub use eventloop::{spawn_node, spawn_node_with, BusError, NodeCommand, NodeEvent, NodeHandle};
 pub use options::{NodeOptions, OptionsError};
+pub use sink::{EventSink, OutboxSink};

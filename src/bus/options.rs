@@ -24,6 +24,27 @@ pub enum OptionsError {
   },
 }
 
+impl OptionsError {
+  /// The Node.js-style error code: `ERR_INVALID_ARG_TYPE` for a value of the
+  /// wrong type, `ERR_INVALID_ARG_VALUE` for an unusable address,
+  /// `ERR_OUT_OF_RANGE` for a number outside its range. The facade throws a
+  /// `TypeError` for the first two and a `RangeError` for the last.
+  pub fn code(&self) -> &'static str {
+    match self {
+      Self::NotAnObject(_) => "ERR_INVALID_ARG_TYPE",
+      Self::Invalid { reason, .. } if *reason == NOT_A_NUMBER => "ERR_INVALID_ARG_TYPE",
+      Self::Invalid { option, .. }
+        if option.starts_with("multicast_") && *option != "multicast_port" =>
+      {
+        "ERR_INVALID_ARG_VALUE"
+      }
+      Self::Invalid { .. } => "ERR_OUT_OF_RANGE",
+    }
+  }
+}
+
+const NOT_A_NUMBER: &str = "is not a number";
+
 /// The configuration of one node. Durations are given in milliseconds in JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeOptions {
@@ -49,6 +70,11 @@ pub struct NodeOptions {
   /// Limit for connecting to an elected forwarder; past it the forwarder
   /// counts as unreachable and a new election starts.
   pub connect_timeout: Duration,
+  /// When the forwarder connection drops, publishes written to it within
+  /// this window are sent again through the next forwarder (at-least-once
+  /// across a crashed master; duplicates are possible). Zero (the default)
+  /// keeps the original's at-most-once behaviour.
+  pub resend_window: Duration,
 }
 
 impl Default for NodeOptions {
@@ -63,6 +89,7 @@ impl Default for NodeOptions {
       multicast_interface: Ipv4Addr::UNSPECIFIED,
       publish_buffer: 10_000,
       connect_timeout: Duration::from_millis(1000),
+      resend_window: Duration::ZERO,
     }
   }
 }
@@ -108,6 +135,9 @@ impl NodeOptions {
     if let Some(v) = get(map, "connect_timeout") {
       opts.connect_timeout = millis(v, "connect_timeout")?;
     }
+    if let Some(v) = get(map, "resend_window") {
+      opts.resend_window = Duration::from_millis(int_in(v, "resend_window", 0, 60_000)?);
+    }
     Ok(opts)
   }
 
@@ -148,11 +178,16 @@ fn number(v: &Value) -> Option<f64> {
 }
 
 fn int_in(v: &Value, option: &'static str, min: u64, max: u64) -> Result<u64, OptionsError> {
-  let n = number(v).ok_or_else(|| invalid(option, v, "is not a number"))?;
+  let n = number(v).ok_or_else(|| invalid(option, v, NOT_A_NUMBER))?;
   if n.fract() != 0.0 || n < min as f64 || n > max as f64 {
     return Err(match option {
       "election_priority" => invalid(option, v, "is not an integer between 0 and 99"),
       "multicast_port" => invalid(option, v, "is not a port number (1-65535)"),
+      "resend_window" => invalid(
+        option,
+        v,
+        "is not a number of milliseconds between 0 and 60000",
+      ),
       _ => invalid(option, v, "is not a non-negative integer"),
     });
   }
@@ -161,7 +196,7 @@ fn int_in(v: &Value, option: &'static str, min: u64, max: u64) -> Result<u64, Op
 }
 
 fn millis(v: &Value, option: &'static str) -> Result<Duration, OptionsError> {
-  let n = number(v).ok_or_else(|| invalid(option, v, "is not a number"))?;
+  let n = number(v).ok_or_else(|| invalid(option, v, NOT_A_NUMBER))?;
   // One day is far beyond any sane timeout and keeps Duration arithmetic safe.
   if n <= 0.0 || n > 86_400_000.0 {
     return Err(invalid(
@@ -280,6 +315,37 @@ mod tests {
       err(json!({"multicast_interface": "239.1.2.3"})),
       "multicast_interface '239.1.2.3' is not the IPv4 address of an interface"
     );
+  }
+
+  #[test]
+  fn resend_window_is_off_by_default_and_takes_zero_to_a_minute() {
+    assert_eq!(NodeOptions::default().resend_window, Duration::ZERO);
+    let o = NodeOptions::from_json(&json!({"resend_window": 150})).unwrap();
+    assert_eq!(o.resend_window, Duration::from_millis(150));
+    assert_eq!(
+      err(json!({"resend_window": 60001})),
+      "resend_window '60001' is not a number of milliseconds between 0 and 60000"
+    );
+  }
+
+  #[test]
+  fn error_codes_tell_type_value_and_range_errors_apart() {
+    let code = |v: Value| NodeOptions::from_json(&v).unwrap_err().code();
+    assert_eq!(
+      code(json!({"multicast_addr": "42424"})),
+      "ERR_INVALID_ARG_VALUE"
+    );
+    assert_eq!(
+      code(json!({"multicast_interface": "eth0"})),
+      "ERR_INVALID_ARG_VALUE"
+    );
+    assert_eq!(
+      code(json!({"heartbeat_period": "soon"})),
+      "ERR_INVALID_ARG_TYPE"
+    );
+    assert_eq!(code(json!({"multicast_port": 0})), "ERR_OUT_OF_RANGE");
+    assert_eq!(code(json!({"election_priority": 100})), "ERR_OUT_OF_RANGE");
+    assert_eq!(code(json!(7)), "ERR_INVALID_ARG_TYPE");
   }
 
   #[test]
