@@ -92,10 +92,10 @@ test('delivery is by exact channel, * gets everything, unsubscribe stops deliver
   const opts = loopbackOpts()
   const a = await readyNode(opts, 'equity')
   const b = await readyNode(opts, '*')
+  // Both subscriptions must be in effect before the checks: probe until each node hears one.
   await primed(a.node, a.got, 'equity', 'probe')
-  await until(() => b.got.length > 0)
-  await sleep(50)
-  b.got.length = 0
+  await primed(a.node, b.got, 'equity', 'probe')
+  a.got.length = 0
   a.node.publish('equity2', 'x')
   a.node.publish('equity', 'AAPL', 500)
   await until(() => b.got.length === 2)
