@@ -4,7 +4,7 @@
 
 use super::kinds;
 use super::parked::Parked;
-use super::{LoopError, DRAIN_LIMIT};
+use super::{spawn_loop, LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
@@ -14,7 +14,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 /// The broker's configuration as the JS facade sends it.
@@ -108,13 +108,13 @@ pub fn spawn<D: Deliver>(
   outbox: Outbox<D>,
   stats: StatsCell,
 ) -> Result<UnboundedSender<Command>, LoopError> {
-  crate::transport::Endpoint::parse(&params.endpoint)?;
   if !params.intch.is_empty() {
     crate::transport::Endpoint::parse(&params.intch)?;
   }
-  let (tx, rx) = unbounded_channel();
-  crate::runtime::handle().spawn(run(params, outbox, rx, stats));
-  Ok(tx)
+  let endpoint = params.endpoint.clone();
+  spawn_loop(&endpoint, move |commands| {
+    run(params, outbox, commands, stats)
+  })
 }
 
 fn error_event<D: Deliver>(outbox: &mut Outbox<D>, err: &TransportError, what: &str) {

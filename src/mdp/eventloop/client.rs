@@ -4,7 +4,7 @@
 
 use super::kinds;
 use super::session::{fail, Session, FAR};
-use super::{new_identity, LoopError, DRAIN_LIMIT};
+use super::{new_identity, spawn_loop, LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
@@ -13,7 +13,7 @@ use crate::mdp::codec;
 use crate::transport::ready_now;
 use bytes::Bytes;
 use std::time::Duration;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::time::{interval_at, sleep_until, Instant, MissedTickBehavior};
 
 /// How a client session starts.
@@ -38,10 +38,8 @@ pub fn spawn<D: Deliver>(
   params: ClientParams,
   outbox: Outbox<D>,
 ) -> Result<UnboundedSender<Command>, LoopError> {
-  crate::transport::Endpoint::parse(&params.broker)?;
-  let (tx, rx) = unbounded_channel();
-  crate::runtime::handle().spawn(run(params, outbox, rx));
-  Ok(tx)
+  let endpoint = params.broker.clone();
+  spawn_loop(&endpoint, move |commands| run(params, outbox, commands))
 }
 
 async fn run<D: Deliver>(

@@ -12,7 +12,9 @@ mod parked;
 mod session;
 pub mod worker;
 
+use crate::boundary::Command;
 use thiserror::Error;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 /// Errors of the MDP event loops.
 #[derive(Debug, Error)]
@@ -32,6 +34,22 @@ impl From<LoopError> for crate::error::JsError {
       LoopError::Config(_) => crate::error::JsError::invalid(err.to_string()),
     }
   }
+}
+
+/// Checks `endpoint`, then starts `run(commands)` on the addon runtime and returns the
+/// command sender of the new loop.
+pub(crate) fn spawn_loop<F, Fut>(
+  endpoint: &str,
+  run: F,
+) -> Result<UnboundedSender<Command>, LoopError>
+where
+  F: FnOnce(UnboundedReceiver<Command>) -> Fut,
+  Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+  crate::transport::Endpoint::parse(endpoint)?;
+  let (tx, rx) = unbounded_channel();
+  crate::runtime::handle().spawn(run(rx));
+  Ok(tx)
 }
 
 /// Most socket messages handled in one loop turn before the outbox is flushed, so one turn
