@@ -83,6 +83,7 @@ impl NodeHandle {
   pub fn send(&self, batch: &[u8]) {
     if let Some(commands) = &self.commands {
       let _ = commands.send(NodeCommand::Batch(Bytes::copy_from_slice(batch)));
+      crate::runtime::activity();
     }
   }
 

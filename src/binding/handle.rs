@@ -42,6 +42,8 @@ impl Handle {
   pub fn send(&self, batch: &[u8]) {
     if let Some(commands) = &self.commands {
       let _ = commands.send(Command::Batch(Bytes::copy_from_slice(batch)));
+      // A reply is likely soon: keep the runtime thread polling instead of parking.
+      crate::runtime::activity();
     }
   }
 

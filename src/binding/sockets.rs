@@ -144,7 +144,9 @@ impl SocketHandle {
   /// Queues a packed batch of messages (`C_SEND` records).
   #[napi]
   pub fn send(&self, batch: &[u8]) -> napi::Result<(), String> {
-    Ok(self.control(Control::Batch(Bytes::copy_from_slice(batch)))?)
+    self.control(Control::Batch(Bytes::copy_from_slice(batch)))?;
+    crate::runtime::activity();
+    Ok(())
   }
 
   /// ZMQ_SUBSCRIBE: adds a prefix filter (SUB/XSUB only).

@@ -102,6 +102,8 @@ impl<D: Deliver> Outbox<D> {
       return;
     }
     self.gauge.in_flight.fetch_add(1, Ordering::AcqRel);
+    // JS is likely to answer this batch soon: keep the runtime thread polling meanwhile.
+    crate::runtime::activity();
     if !self.deliver.deliver(self.writer.take()) {
       self.closed = true;
     }

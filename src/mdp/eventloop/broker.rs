@@ -202,6 +202,10 @@ async fn run<D: Deliver>(
       _ = stats_tick.tick() => stats.set(stats_json(&state, &io)),
       _ = outbox.taken(), if outbox.has_pending() => {},
     }
+    if !out.is_empty() {
+      // Something was routed: its answer is likely soon, keep the thread polling.
+      crate::runtime::activity();
+    }
     io.apply(&mut out, &mut outbox, params.persist, Instant::now());
     outbox.flush();
   }
