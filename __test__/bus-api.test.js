@@ -3,13 +3,22 @@
 // 127.0.0.1, TTL 0): validation, publish encodings, message shape, exact channels, '*',
 // unsubscribe, stop, buffering before ready, overflow counting, async iteration, handler errors.
 const test = require('node:test')
+const { after } = require('node:test')
 const assert = require('node:assert/strict')
 const { createNode } = require('..')
 const { loopbackOpts, startNode, nextEvent, until, sleep, inRootNetns } = require('./bus-helpers')
 
+// Nodes keep the process alive: whatever a failed test left running is stopped at the end.
+const started = []
+after(() => Promise.all(started.filter((n) => !n.stopped).map((n) => n.stop())))
+function track (node) {
+  started.push(node)
+  return node
+}
+
 /** A ready node subscribed to `channels`, with every message it gets collected. */
 async function readyNode (opts, ...channels) {
-  const node = startNode(opts)
+  const node = track(startNode(opts))
   const got = []
   node.on('message', (msg) => got.push(msg))
   await nextEvent(node, 'ready')
@@ -17,15 +26,18 @@ async function readyNode (opts, ...channels) {
   return { node, got }
 }
 
-/** Publishes `args` until one message arrives in `got` (subscriptions travel apart). */
+/** Publishes `args` until a message arrives in `got` and in every one of `others` (subscriptions
+ *  travel apart from publishes), then empties them all. */
 async function primed (node, got, ...args) {
-  for (let i = 0; i < 100 && got.length === 0; i++) {
+  const all = [got]
+  while (Array.isArray(args[args.length - 1])) all.push(args.pop())
+  for (let i = 0; i < 100 && all.some((g) => g.length === 0); i++) {
     node.publish(...args)
     await sleep(20)
   }
-  assert.ok(got.length > 0, 'subscription never took effect')
+  assert.ok(all.every((g) => g.length > 0), 'subscription never took effect')
   await sleep(50)
-  got.length = 0
+  for (const g of all) g.length = 0
 }
 
 test('options are validated synchronously, naming the option and its value', () => {
@@ -54,7 +66,7 @@ test('the test guard refuses a node on the default interface outside a network n
 })
 
 test('a lone node elects itself, is ready, and receives its own messages', async () => {
-  const node = startNode(loopbackOpts())
+  const node = track(startNode(loopbackOpts()))
   const elected = nextEvent(node, 'elected')
   await nextEvent(node, 'ready')
   assert.deepEqual(await elected, { id: node.id, isMe: true })
@@ -92,10 +104,7 @@ test('delivery is by exact channel, * gets everything, unsubscribe stops deliver
   const opts = loopbackOpts()
   const a = await readyNode(opts, 'equity')
   const b = await readyNode(opts, '*')
-  // Both subscriptions must be in effect before the checks: probe until each node hears one.
-  await primed(a.node, a.got, 'equity', 'probe')
-  await primed(a.node, b.got, 'equity', 'probe')
-  a.got.length = 0
+  await primed(a.node, a.got, 'equity', 'probe', b.got)
   a.node.publish('equity2', 'x')
   a.node.publish('equity', 'AAPL', 500)
   await until(() => b.got.length === 2)
@@ -112,7 +121,7 @@ test('delivery is by exact channel, * gets everything, unsubscribe stops deliver
 })
 
 test('publishes made before ready are buffered and delivered', async () => {
-  const node = startNode(loopbackOpts())
+  const node = track(startNode(loopbackOpts()))
   const got = []
   node.on('message', (msg) => got.push(msg.map(String)))
   node.subscribe('early')
@@ -126,7 +135,7 @@ test('publishes made before ready are buffered and delivered', async () => {
 })
 
 test('publish buffer overflow is counted and reported, never silent', async () => {
-  const node = startNode(loopbackOpts({ publish_buffer: 2 }))
+  const node = track(startNode(loopbackOpts({ publish_buffer: 2 })))
   const drop = nextEvent(node, 'drop')
   for (let i = 0; i < 5; i++) node.publish('ch', String(i))
   assert.equal(await drop, 3)
@@ -201,7 +210,7 @@ test('a slow message handler makes the node discard (counted), memory stays boun
 })
 
 test('stop() resolves once, emits stop, and a stopped node refuses to be used', async () => {
-  const node = startNode(loopbackOpts())
+  const node = track(startNode(loopbackOpts()))
   await nextEvent(node, 'ready')
   const stopped = nextEvent(node, 'stop')
   const p = node.stop()

@@ -1,4 +1,4 @@
-var zmqbus = require('..');
+var zmqbus = require('zmqbus');
 // Run multiple instances of this across processes/machines.
 // All instances will receive/send to each other by channel.
 var node = zmqbus.createNode({});
