@@ -15,8 +15,8 @@ function extraColumns (name) {
   if (name.startsWith('rr-')) return [['CPU s / 1M req', (e) => e.cpuPerMillion]]
   if (name === 'latency') return [['p99 µs', (e) => e.p99], ['p999 µs', (e) => e.p999]]
   if (name === 'pubsub' || name === 'fanout') return [['lost %', (e) => e.lossPct], ['CPU s / 1M msg', (e) => e.cpuPerMillion]]
-  if (name === 'failover') return [['errors', (e) => e.errors]]
-  if (name === 'memory') return [['client MB', (e) => e.held.client], ['worker MB', (e) => e.held.worker], ['broker MB', (e) => e.held.broker]]
+  if (name === 'failover') return [['failed requests', (e) => e.errors], ['timed out, resent', (e) => e.resent ?? 0]]
+  if (name === 'memory') return [['idle total MB', (e) => e.idle.client + e.idle.worker + e.idle.broker], ['client MB', (e) => e.held.client], ['worker MB', (e) => e.held.worker], ['broker MB', (e) => e.held.broker]]
   return []
 }
 
@@ -29,6 +29,7 @@ function median (xs) {
 
 function num (x) {
   if (!Number.isFinite(x)) return '–'
+  if (Number.isInteger(x)) return x.toLocaleString('en-US')
   if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString('en-US')
   if (Math.abs(x) >= 10) return x.toFixed(1)
   return x.toFixed(2)

@@ -98,7 +98,7 @@ async function runPeer (scenario, peer, fn, ctx, reps) {
   let status = 'ok'
   if (good.length === 0) status = `failed: ${failed[0]?.failed ?? 'no value'}`
   else if (failed.length) status = `failed ${failed.length}/${runs.length}: ${failed[0].failed}`
-  else if (lost) status = `lost ${lost} messages over ${runs.length} run(s)`
+  else if (lost) status = `LOST ${lost} message${lost > 1 ? 's' : ''} over ${runs.length} run${runs.length > 1 ? 's' : ''}`
   return { status, unit: good[0]?.unit ?? runs[0]?.unit, summary: summarize(good.map((r) => r.value)), runs }
 }
 

@@ -119,7 +119,7 @@ function failover (family, { duration, extraClient = [] }) {
     return {
       value: r.maxGapMs,
       unit: 'ms',
-      extra: { ok: r.ok, errors: r.errors, lost: r.errors, servedBy: r.servedBy, recovered, heartbeatMs: family.label === 'nats' ? undefined : MDP_HEARTBEAT },
+      extra: { ok: r.ok, errors: r.errors, resent: r.resent || 0, lost: r.errors, servedBy: r.servedBy, recovered, heartbeatMs: family.label === 'nats' ? undefined : MDP_HEARTBEAT },
       failed: recovered ? undefined : 'no reply from worker B after the kill'
     }
   })
