@@ -111,10 +111,11 @@ function svg (doc) {
   const p = []
   p.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`)
   p.push(`<rect width="${W}" height="${H}" fill="#fff"/>`)
-  p.push(`<text x="10" y="20" font-size="14" font-weight="bold">Throughput (median, whisker = min..max; bars scaled within each scenario)</text>`)
-  let y = 40
-  const x0 = 150
-  const bw = 300
+  p.push(`<text x="10" y="20" font-size="14" font-weight="bold">Throughput, median of the runs</text>`)
+  p.push(`<text x="10" y="34" font-size="11" fill="#495057">bars scaled within each scenario; whisker = min..max; (!) = lost messages or failed runs</text>`)
+  let y = 44
+  const x0 = 110
+  const bw = 260
   for (const g of bars) {
     p.push(`<text x="10" y="${y + 12}" font-weight="bold">${esc(g.title)}</text>`)
     y += 18
@@ -130,7 +131,7 @@ function svg (doc) {
     }
     y += 4
   }
-  drawCdf(p, doc.results.find((s) => s.name === 'latency'), { x: 600, y: 40, w: 370, h: 300 })
+  drawCdf(p, doc.results.find((s) => s.name === 'latency'), { x: 660, y: 40, w: 320, h: 300 })
   p.push('</svg>')
   return p.join('\n') + '\n'
 }
@@ -149,11 +150,14 @@ function drawCdf (p, sc, box) {
   const hi = Math.log10(Math.max(...all))
   const span = Math.max(hi - lo, 0.1)
   const X = (v) => box.x + ((Math.log10(Math.max(v, 1)) - lo) / span) * box.w
-  const Y = (f) => box.y + box.h - f * box.h
+  // Tail-stretched fraction axis: 0.5, 0.9, 0.99, 0.999 are evenly spaced.
+  const TOP = 3.3
+  const Y = (f) => box.y + box.h - (Math.min(TOP, -Math.log10(Math.max(1 - f, 10 ** -TOP))) / TOP) * box.h
   p.push(`<rect x="${box.x}" y="${box.y}" width="${box.w}" height="${box.h}" fill="none" stroke="#adb5bd"/>`)
-  for (const f of [0, 0.5, 0.9, 0.99, 1]) {
+  for (const f of [0, 0.5, 0.9, 0.99, 0.999]) {
     p.push(`<line x1="${box.x}" x2="${box.x + box.w}" y1="${Y(f)}" y2="${Y(f)}" stroke="#e9ecef"/><text x="${box.x - 4}" y="${Y(f) + 4}" text-anchor="end">${f}</text>`)
   }
+  p.push(`<text x="${box.x - 48}" y="${box.y + box.h / 2}" text-anchor="middle" transform="rotate(-90 ${box.x - 48} ${box.y + box.h / 2})">fraction of requests at most x (tail stretched)</text>`)
   for (let d = Math.ceil(lo); d <= Math.floor(hi); d++) {
     const v = 10 ** d
     p.push(`<line x1="${X(v)}" x2="${X(v)}" y1="${box.y}" y2="${box.y + box.h}" stroke="#e9ecef"/><text x="${X(v)}" y="${box.y + box.h + 14}" text-anchor="middle">${v >= 1000 ? v / 1000 + ' ms' : v + ' µs'}</text>`)
@@ -162,7 +166,7 @@ function drawCdf (p, sc, box) {
   series.forEach(([peer, pts], i) => {
     const d = pts.map(([v, f], j) => `${j ? 'L' : 'M'}${X(v).toFixed(1)},${Y(f).toFixed(1)}`).join(' ')
     p.push(`<path d="${d}" fill="none" stroke="${color(peer)}" stroke-width="2"/>`)
-    p.push(`<rect x="${box.x + 10}" y="${box.y + 10 + i * 16}" width="10" height="10" fill="${color(peer)}"/><text x="${box.x + 26}" y="${box.y + 19 + i * 16}">${esc(peer)}</text>`)
+    p.push(`<rect x="${box.x + box.w - 100}" y="${box.y + box.h - 20 - (series.length - i) * 16}" width="10" height="10" fill="${color(peer)}"/><text x="${box.x + box.w - 84}" y="${box.y + box.h - 11 - (series.length - i) * 16}">${esc(peer)}</text>`)
   })
 }
 
