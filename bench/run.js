@@ -4,15 +4,18 @@
 // processes over tcp on 127.0.0.1, then bench/results/<date>.json, a Markdown
 // table (.md) and an SVG chart (.svg) beside it.
 //
-//   node bench/run.js [--quick] [--only name[,name]] [--peers p[,p]] [--reps N]
+//   node bench/run.js [--quick] [--only name[,name]] [--peers p[,p]] [--reps N] [--set k=v]
 //
 // --quick runs small counts once each (a smoke test, under a minute); the
-// default runs the full counts 3 times. Servers (nats-server, redis-server)
+// default runs the full counts 3 times. --set overrides one count of the
+// config (bench/lib/scenarios.js CONFIG), e.g. --set memN=20000; a run with
+// --set records it in its JSON. Servers (nats-server, redis-server)
 // are installed when missing, started on free ports, and stopped by PID.
 
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { execFileSync } = require('node:child_process')
 const { scenarios, CONFIG, loadOurs } = require('./lib/scenarios')
 const { startServers, stopServers } = require('./lib/servers')
 const { summarize } = require('./lib/stats')
@@ -20,7 +23,7 @@ const { killAll } = require('./lib/proc')
 const report = require('./report')
 
 function parseFlags (argv) {
-  const f = { quick: false, only: null, peers: null, reps: null, out: path.join(__dirname, 'results') }
+  const f = { quick: false, only: null, peers: null, reps: null, set: {}, out: path.join(__dirname, 'results') }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--quick') f.quick = true
@@ -28,7 +31,8 @@ function parseFlags (argv) {
     else if (a === '--peers') f.peers = argv[++i].split(',')
     else if (a === '--reps') f.reps = Number(argv[++i])
     else if (a === '--out') f.out = path.resolve(argv[++i])
-    else throw new Error(`unknown flag ${a} (flags: --quick --only <scenario,...> --peers <peer,...> --reps N --out <dir>)`)
+    else if (a === '--set') { const [k, v] = argv[++i].split('='); f.set[k] = Number(v) }
+    else throw new Error(`unknown flag ${a} (flags: --quick --only <scenario,...> --peers <peer,...> --reps N --set key=number --out <dir>)`)
   }
   return f
 }
@@ -41,6 +45,23 @@ function pkgVersion (name) {
   } catch {
     return 'missing'
   }
+}
+
+/** The peers' npm clients are devDependencies; install the missing ones (no save). */
+function ensureClients () {
+  const dev = require('../package.json').devDependencies || {}
+  const missing = ['pigato', 'zeromq', 'nats', 'ioredis'].filter((name) => {
+    try {
+      require.resolve(name)
+      return false
+    } catch {
+      return true
+    }
+  })
+  if (!missing.length) return
+  const specs = missing.map((name) => (dev[name] ? `${name}@${dev[name]}` : name))
+  log(`installing ${specs.join(' ')} with npm ...`)
+  execFileSync('npm', ['install', '--no-save', ...specs], { cwd: path.join(__dirname, '..'), stdio: 'ignore', timeout: 300000 })
 }
 
 function environment (ours, servers) {
@@ -90,7 +111,7 @@ async function runPeer (scenario, peer, fn, ctx, reps) {
     }
     runs.push({ ...r, wallMs: Date.now() - t0 })
     const shown = Number.isFinite(r.value) ? `${fmt(r.value)} ${r.unit}` : ''
-    log(`  ${scenario.name} ${peer} #${i + 1}: ${shown}${r.failed ? ' FAILED ' + r.failed : ''}${r.extra?.lost ? ` (lost ${r.extra.lost})` : ''}`)
+    log(`  ${scenario.name} ${peer} #${i + 1}: ${shown}${r.failed ? ' FAILED ' + r.failed : ''}${r.extra?.lost ? ` (lost ${r.extra.lost})` : ''} [${((Date.now() - t0) / 1000).toFixed(1)} s]`)
   }
   const good = runs.filter((r) => !r.failed && Number.isFinite(r.value))
   const failed = runs.filter((r) => r.failed)
@@ -107,10 +128,11 @@ const fmt = (x) => (Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') :
 async function main () {
   const flags = parseFlags(process.argv.slice(2))
   const mode = flags.quick ? 'quick' : 'full'
-  const cfg = { ...CONFIG[mode] }
+  const cfg = { ...CONFIG[mode], ...flags.set }
   const reps = flags.reps || cfg.reps
   const chosen = scenarios.filter((s) => !flags.only || flags.only.includes(s.name))
   if (chosen.length === 0) throw new Error(`no scenario named ${flags.only}; known: ${scenarios.map((s) => s.name).join(', ')}`)
+  ensureClients()
   const ours = loadOurs()
   const usesPeer = (p) => chosen.some((s) => p in s.peers) && (!flags.peers || flags.peers.includes(p))
   const servers = await startServers(log, { nats: usesPeer('nats'), redis: usesPeer('redis') })

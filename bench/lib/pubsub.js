@@ -10,9 +10,10 @@ const { startRole, freePort, cpuOf } = require('./proc')
 
 /**
  * @param {string} kind  zeromq | nats | redis | ours-sockets | ours-bus
- * @param {{subs:number, n:number, size?:number, port?:number, serverPid?:number}} cfg
+ * @param {{subs:number, n:number, size?:number, idleMs?:number, port?:number, serverPid?:number}} cfg
+ * idleMs: a subscriber that got nothing for this long is done (the rest is lost)
  */
-async function pubsub (kind, { subs, n, size = 16, port, serverPid }) {
+async function pubsub (kind, { subs, n, size = 16, idleMs = 1000, port, serverPid }) {
   const p = port || (await freePort())
   const args = ['--kind', kind, '--port', p, '--n', n, '--size', size]
   const roles = []
@@ -21,7 +22,7 @@ async function pubsub (kind, { subs, n, size = 16, port, serverPid }) {
     // A bound publisher first (zeromq binds there); the others do not care.
     const pub = start(startRole('pubsub.js', ['--role', 'pub', ...args]))
     await pub.next('ready', 20000)
-    const ss = Array.from({ length: subs }, () => start(startRole('pubsub.js', ['--role', 'sub', ...args, '--idle', 1000])))
+    const ss = Array.from({ length: subs }, () => start(startRole('pubsub.js', ['--role', 'sub', ...args, '--idle', idleMs])))
     await Promise.all(ss.map((s) => s.next('ready', 20000)))
     pub.send({ cmd: 'warm' })
     await Promise.all(ss.map((s) => s.next('warm', 20000)))

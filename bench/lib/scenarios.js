@@ -12,8 +12,8 @@ const { pubsub } = require('./pubsub')
 
 /** Counts per mode. Full is what the README reports; quick is a smoke test. */
 const CONFIG = {
-  full: { reps: 3, n: 30000, inflight: 1000, warmup: 2000, latN: 5000, latWarm: 500, psN: 200000, fanN: 50000, failMs: 4000, memN: 100000 },
-  quick: { reps: 1, n: 3000, inflight: 1000, warmup: 300, latN: 300, latWarm: 50, psN: 10000, fanN: 5000, failMs: 2500, memN: 5000 }
+  full: { reps: 3, n: 20000, inflight: 1000, warmup: 2000, latN: 5000, latWarm: 500, psN: 200000, fanN: 50000, failMs: 4000, memN: 100000, idleMs: 1000 },
+  quick: { reps: 1, n: 3000, inflight: 1000, warmup: 300, latN: 300, latWarm: 50, psN: 10000, fanN: 5000, failMs: 1500, memN: 5000, idleMs: 500 }
 }
 
 /** A peer that needs a server: skip when it is unavailable. */
@@ -49,7 +49,7 @@ function rrThroughput (workers, clients) {
 }
 
 function ps (name, title, subs, nKey) {
-  const run = (kind) => (ctx, s) => pubsub(kind, { subs, n: ctx.cfg[nKey], port: s?.port, serverPid: s?.pid })
+  const run = (kind) => (ctx, s) => pubsub(kind, { subs, n: ctx.cfg[nKey], idleMs: ctx.cfg.idleMs, port: s?.port, serverPid: s?.pid })
   return {
     name,
     title,

@@ -37,16 +37,26 @@ function onCommand (fn) {
 
 /** The next command whose `cmd` is `name`, as a promise. */
 const pending = []
+const seen = {}
 let listening = false
+function listen () {
+  if (listening) return
+  listening = true
+  onCommand((c) => {
+    seen[c.cmd] = c
+    const i = pending.findIndex((p) => p.name === c.cmd)
+    if (i >= 0) pending.splice(i, 1)[0].resolve(c)
+  })
+}
 function waitCommand (name) {
-  if (!listening) {
-    listening = true
-    onCommand((c) => {
-      const i = pending.findIndex((p) => p.name === c.cmd)
-      if (i >= 0) pending.splice(i, 1)[0].resolve(c)
-    })
-  }
+  listen()
   return new Promise((resolve) => pending.push({ name, resolve }))
+}
+
+/** The last command named `name` received so far (via waitCommand's reader), or undefined. */
+function lastCommand (name) {
+  listen()
+  return seen[name]
 }
 
 /** Milliseconds since the epoch, sub-millisecond precision. */
@@ -81,4 +91,4 @@ function failLoudly () {
   process.on('unhandledRejection', fail)
 }
 
-module.exports = { parseArgs, emit, onCommand, waitCommand, now, loadMdp, onTerm, failLoudly }
+module.exports = { parseArgs, emit, onCommand, waitCommand, lastCommand, now, loadMdp, onTerm, failLoudly }

@@ -11,7 +11,7 @@
 // Each mode first runs --warmup requests, prints {type:'mark'}, waits for the
 // command {cmd:'go'} (the orchestrator reads /proc then), and ends with one
 // {type:'result'} line.
-const { parseArgs, emit, waitCommand, now, loadMdp, failLoudly } = require('./common')
+const { parseArgs, emit, waitCommand, lastCommand, now, loadMdp, failLoudly } = require('./common')
 
 failLoudly()
 const a = parseArgs()
@@ -93,7 +93,9 @@ async function failover () {
     if (err) { errors++; continue }
     ok++
     servedBy[rep] = (servedBy[rep] || 0) + 1
-    if (t - last > maxGap) { maxGap = t - last; gapAt = t }
+    // Only gaps that end after the kill ({cmd:'killed', at}) count.
+    const killed = lastCommand('killed')
+    if (killed && t >= killed.at && t - last > maxGap) { maxGap = t - last; gapAt = t }
     last = t
   }
   return { ok, errors, maxGapMs: maxGap, gapEndedAt: gapAt, servedBy }

@@ -5,7 +5,7 @@
 // In failover mode a request that times out (--retry-timeout ms) is sent again,
 // which is how a NATS requester recovers from a lost responder.
 const { connect } = require('nats')
-const { parseArgs, emit, waitCommand, now, failLoudly } = require('./common')
+const { parseArgs, emit, waitCommand, lastCommand, now, failLoudly } = require('./common')
 
 failLoudly()
 const a = parseArgs()
@@ -84,7 +84,9 @@ const modes = {
       if (err) { resent++; continue }
       ok++
       servedBy[rep] = (servedBy[rep] || 0) + 1
-      if (t - last > maxGap) { maxGap = t - last; gapAt = t }
+      // Only gaps that end after the kill ({cmd:'killed', at}) count.
+      const killed = lastCommand('killed')
+      if (killed && t >= killed.at && t - last > maxGap) { maxGap = t - last; gapAt = t }
       last = t
     }
     return { ok, errors: 0, resent, maxGapMs: maxGap, gapEndedAt: gapAt, servedBy }
