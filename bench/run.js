@@ -112,6 +112,10 @@ async function runPeer (scenario, peer, fn, ctx, reps) {
     runs.push({ ...r, wallMs: Date.now() - t0 })
     const shown = Number.isFinite(r.value) ? `${fmt(r.value)} ${r.unit}` : ''
     log(`  ${scenario.name} ${peer} #${i + 1}: ${shown}${r.failed ? ' FAILED ' + r.failed : ''}${r.extra?.lost ? ` (lost ${r.extra.lost})` : ''} [${((Date.now() - t0) / 1000).toFixed(1)} s]`)
+    if (r.failed && i + 1 < reps) {
+      log(`  ${scenario.name} ${peer}: not repeated after a failure`)
+      break
+    }
   }
   const good = runs.filter((r) => !r.failed && Number.isFinite(r.value))
   const failed = runs.filter((r) => r.failed)

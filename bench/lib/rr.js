@@ -127,8 +127,12 @@ function failover (family, { duration, extraClient = [] }) {
   })
 }
 
-/** Memory: one client sends N requests at once, one worker holds all of them; RSS of each process then. */
-function memory (family, { n }) {
+/**
+ * Memory: one client sends N requests at once, one worker holds all of them;
+ * RSS of each process then. A worker that has not got them all after heldMs
+ * fails the run (and says how many it got).
+ */
+function memory (family, { n, heldMs = 60000 }) {
   return withBackend(family, async ({ backend, start }) => {
     const w = start(family.worker(backend, ['--mode', 'hold', '--expect', n, '--concurrency', n]))
     await w.next('ready', 15000)
@@ -137,7 +141,14 @@ function memory (family, { n }) {
     const rss = (pid) => (procUsage(pid)?.rss ?? NaN) / 2 ** 20
     const idle = { client: rss(c.pid), worker: rss(w.pid), broker: rss(backend.pids[0]) }
     c.send({ cmd: 'go' })
-    await w.next('held', 300000)
+    try {
+      await w.next('held', heldMs)
+    } catch (err) {
+      if (w.exited || c.exited) throw err
+      w.send({ cmd: 'count' })
+      const count = await w.next('count', 5000).catch(() => ({ held: '?' }))
+      return { failed: `the worker got ${count.held} of ${n} requests in ${heldMs / 1000} s` }
+    }
     const held = { client: rss(c.pid), worker: rss(w.pid), broker: rss(backend.pids[0]) }
     w.send({ cmd: 'release' })
     const r = await c.next('result', 300000)
