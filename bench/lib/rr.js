@@ -147,7 +147,7 @@ function memory (family, { n, heldMs = 60000 }) {
       if (w.exited || c.exited) throw err
       w.send({ cmd: 'count' })
       const count = await w.next('count', 5000).catch(() => ({ held: '?' }))
-      return { failed: `the worker got ${count.held} of ${n} requests in ${heldMs / 1000} s` }
+      return { failed: `the worker got ${count.held} of ${n} requests in ${heldMs / 1000} s (the rest lost or stuck)` }
     }
     const held = { client: rss(c.pid), worker: rss(w.pid), broker: rss(backend.pids[0]) }
     w.send({ cmd: 'release' })

@@ -13,7 +13,7 @@ const { pubsub } = require('./pubsub')
 /** Counts per mode. Full is what the README reports; quick is a smoke test. */
 const CONFIG = {
   full: { reps: 3, n: 20000, inflight: 1000, warmup: 2000, latN: 5000, latWarm: 500, psN: 200000, fanN: 50000, failMs: 4000, memN: 100000, memHeldMs: 60000, idleMs: 1000 },
-  quick: { reps: 1, n: 3000, inflight: 1000, warmup: 300, latN: 300, latWarm: 50, psN: 10000, fanN: 5000, failMs: 1500, memN: 5000, memHeldMs: 20000, idleMs: 500 }
+  quick: { reps: 1, n: 3000, inflight: 1000, warmup: 300, latN: 300, latWarm: 50, psN: 10000, fanN: 5000, failMs: 1500, memN: 5000, memHeldMs: 8000, idleMs: 500 }
 }
 
 /** A peer that needs a server: skip when it is unavailable. */

@@ -87,7 +87,9 @@ async function failover () {
   let ok = 0
   let errors = 0
   const servedBy = {}
-  while (now() < end) {
+  let answeredAfterKill = false
+  // Past the end only until one reply after the kill has come (30 s at most).
+  while (now() < end || (!answeredAfterKill && now() < end + 30000)) {
     const [err, rep] = await request('f', { retry: 1 })
     const t = now()
     if (err) { errors++; continue }
@@ -96,6 +98,7 @@ async function failover () {
     // Only gaps that end after the kill ({cmd:'killed', at}) count.
     const killed = lastCommand('killed')
     if (killed && t >= killed.at && t - last > maxGap) { maxGap = t - last; gapAt = t }
+    if (killed && t >= killed.at) answeredAfterKill = true
     last = t
   }
   return { ok, errors, maxGapMs: maxGap, gapEndedAt: gapAt, servedBy }

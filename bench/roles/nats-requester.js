@@ -77,7 +77,9 @@ const modes = {
     let ok = 0
     let resent = 0
     const servedBy = {}
-    while (now() < end) {
+    let answeredAfterKill = false
+    // Past the end only until one reply after the kill has come (30 s at most).
+    while (now() < end || (!answeredAfterKill && now() < end + 30000)) {
       const [err, rep] = await request('f', a['retry-timeout'] || 1000)
       const t = now()
       // A timed-out request is sent again by the next loop turn: not lost.
@@ -87,6 +89,7 @@ const modes = {
       // Only gaps that end after the kill ({cmd:'killed', at}) count.
       const killed = lastCommand('killed')
       if (killed && t >= killed.at && t - last > maxGap) { maxGap = t - last; gapAt = t }
+      if (killed && t >= killed.at) answeredAfterKill = true
       last = t
     }
     return { ok, errors: 0, resent, maxGapMs: maxGap, gapEndedAt: gapAt, servedBy }
