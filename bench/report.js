@@ -10,6 +10,14 @@ const path = require('node:path')
 const COLORS = { ours: '#d9480f', 'ours-sockets': '#d9480f', 'ours-bus': '#f08c00', pigato: '#1971c2', nats: '#2f9e44', zeromq: '#7048e8', redis: '#c2255c' }
 const color = (peer) => COLORS[peer] || '#495057'
 
+/** How to read a scenario's rows (method, not figures). */
+const NOTES = {
+  pubsub: 'zeromq PUB drops messages past its send high-water mark (1,000, the default) instead of blocking, which shows as loss; NATS and Redis clients buffer instead.',
+  fanout: 'zeromq PUB drops past its high-water mark per subscriber (1,000, the default), which shows as loss.',
+  failover: 'pigato-API rows detect the dead worker by heartbeat (3 missed beats); NATS drops the subscriber when its TCP connection closes, so only a request already sent to the killed responder waits for its 1 s timeout.',
+  memory: 'A run fails, saying how many requests arrived, when the worker has not received all N in time; with pigato some requests never arrive (a likely cause, not verified here: its broker\'s ROUTER socket drops past the high-water mark).'
+}
+
 /** Per-scenario extra columns: [label, fn(extra) -> number]; the median over runs is shown. */
 function extraColumns (name) {
   if (name.startsWith('rr-')) return [['CPU s / 1M req', (e) => e.cpuPerMillion]]
@@ -78,14 +86,14 @@ function cpuTable (doc) {
 function markdown (doc, svgName) {
   const e = doc.env
   const out = []
-  out.push(`Run of ${doc.started.slice(0, 16).replace('T', ' ')} UTC, ${doc.mode} mode, ${doc.reps} repetition(s) per figure (each in fresh processes, over tcp on 127.0.0.1), ${doc.seconds.toFixed(0)} s in all.`)
-  out.push(`Machine: ${e.cores} cores (${e.cpuModel}), ${e.memTotalMB} MB, load average at start ${e.loadAvgAtStart.join(' / ')}, ${e.platform}, node ${e.node}.`)
-  out.push(`Versions: ${Object.entries(e.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`)
-  out.push('Median, min and max are over the repetitions; "ours ÷ peer" divides our median by that row\'s median. A row that lost messages or failed says so in its status.')
+  out.push(`- Run of ${doc.started.slice(0, 16).replace('T', ' ')} UTC, ${doc.mode} mode, ${doc.reps} repetition(s) per figure, each in fresh processes over tcp on 127.0.0.1, after a warm-up; ${doc.seconds.toFixed(0)} s in all.`)
+  out.push(`- Machine: ${e.cores} cores (${e.cpuModel}), ${e.memTotalMB} MB, ${e.platform}, node ${e.node}; load average at start ${e.loadAvgAtStart.join(' / ')} (other work on the machine was not stopped).`)
+  out.push(`- Versions: ${Object.entries(e.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`)
+  out.push('- Median, min and max are over the repetitions; "ours ÷ peer" divides our median by that row\'s median. A row that lost messages or failed says so in its status; a peer that failed once is not repeated.')
   if (svgName) out.push(`\n![throughput and latency](${svgName})`)
   for (const sc of doc.results) {
     out.push(`\n#### ${sc.title} (\`${sc.name}\`, ${sc.better} is better)\n`)
-    out.push(`Measured: ${sc.measures}.\n`)
+    out.push(`Measured: ${sc.measures}.${NOTES[sc.name] ? ' ' + NOTES[sc.name] : ''}\n`)
     out.push(scenarioTable(sc))
   }
   const cpu = cpuTable(doc)
