@@ -5,7 +5,8 @@
 /** The `p`-th percentile (0..100) of an ascending array, nearest-rank; NaN when empty. */
 function percentile (sorted, p) {
   if (sorted.length === 0) return NaN
-  const rank = Math.ceil((p / 100) * sorted.length)
+  // The epsilon keeps 99.9% of 1000 at rank 999 despite floating point.
+  const rank = Math.ceil((p / 100) * sorted.length - 1e-9)
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]
 }
 
