@@ -84,7 +84,7 @@ const scenarios = [
   {
     name: 'failover',
     title: 'Failover time',
-    measures: `two workers, one request in flight (pigato API: retry 1; NATS: resend after a 1 s timeout); one worker is SIGKILLed; value = longest gap between two replies. MDP heartbeat ${rr.MDP_HEARTBEAT} ms (liveness 3) for broker, workers and client`,
+    measures: `two workers, one request in flight (pigato API: retry 1; NATS: resend after a 1 s timeout); one worker is SIGKILLed; value = longest gap between two replies that ends after the kill (the client keeps going until one reply after the kill has come). MDP heartbeat ${rr.MDP_HEARTBEAT} ms (liveness 3) for broker, workers and client`,
     better: 'lower',
     peers: {
       ours: (ctx) => rr.failover(mdp('ours'), { duration: ctx.cfg.failMs }),
