@@ -103,11 +103,36 @@ const drivers = {
     }
   },
   async 'ours-bus' () {
-    // Hook: this package's bus (being built on another branch). Its discovery
-    // must stay on loopback; plug the driver in here once createNode() lands.
+    // This package's bus: two nodes (publisher and subscriber processes) discover each other
+    // on loopback only (multicast interface 127.0.0.1), on the orchestrator's port and a group
+    // derived from it, so parallel runs never meet.
     const ours = require(path.join(__dirname, '..', '..'))
-    if (typeof ours.createNode !== 'function') throw new Error('not merged yet: createNode()')
-    throw new Error('createNode() present, bus driver not written yet (bench/roles/pubsub.js)')
+    const opts = {
+      multicast_interface: '127.0.0.1',
+      multicast_port: a.port,
+      multicast_addr: `239.77.${(a.port >> 8) & 255}.${a.port & 255}`,
+      election_timeout: 200,
+      heartbeat_period: 200,
+      heartbeat_timeout: 600,
+      publish_buffer: 1_000_000
+    }
+    const start = () => new Promise((resolve, reject) => {
+      const node = ours.createNode(opts)
+      node.once('ready', () => resolve(node))
+      node.once('error', reject)
+    })
+    return {
+      async pub () {
+        const node = await start()
+        return { send: (m) => { node.publish(channel, m) }, flush: async () => {}, close: () => node.stop() }
+      },
+      async sub (onMsg) {
+        const node = await start()
+        node.subscribe(channel)
+        node.on('message', (msg) => onMsg(msg[1]))
+        return { close: () => node.stop() }
+      }
+    }
   }
 }
 

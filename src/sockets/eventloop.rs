@@ -166,6 +166,9 @@ pub async fn run<D: Deliver + Sync>(
   s.close(linger).await;
 }
 
+/// Messages handed to the ports per loop turn (see `send_pending`).
+const SEND_SLICE: usize = 256;
+
 async fn retry(stalls: u32) {
   if stalls < SPIN_RETRIES {
     // The link tasks run on this thread: give them a turn to drain their queues, then retry.
@@ -305,10 +308,18 @@ impl<D: Deliver> SocketLoop<D> {
     self.out.clear();
   }
 
-  /// Moves queued messages to the ports until one would block.
+  /// Moves queued messages to the ports until one would block, at most [`SEND_SLICE`] per
+  /// turn: the link tasks that write them out run on this same thread, so a large batch from
+  /// JS goes out in slices with a yield between them instead of overrunning a PUB's
+  /// high-water mark in one go (that dropped 90% of a 10k burst).
   fn send_pending(&mut self) {
     let mut moved = false;
+    let mut budget = SEND_SLICE;
     while let Some(frames) = self.pending.front() {
+      if budget == 0 {
+        break;
+      }
+      budget -= 1;
       match self.ports.send(frames) {
         Ok(Sent::WouldBlock) => break,
         Ok(sent) => {
