@@ -195,6 +195,8 @@ async function main () {
   for (let i = 0; PARTS.includes('failover') && i < 3; i++) fo.push(await benchFailover())
   for (const f of fo) console.log(`failover (kill -9 master): new 'elected' after ${f.electedMs} ms, first delivery after ${f.firstMessageMs} ms`)
   console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  // One machine-readable line for bench/run.js (the unified report).
+  console.log(JSON.stringify({ bench: 'bus', ours, js, failover: fo }))
   clearTimeout(timer)
 }
 

@@ -33,6 +33,37 @@ function oursApi (name, fn) {
 
 const mdp = (impl) => rr.mdpFamily(impl)
 
+/** Runs `bench/bus.js` (the zmqbus-specific bench) for some of its parts; resolves its summary. */
+function busBench (parts, n) {
+  const { execFile } = require('node:child_process')
+  const path = require('node:path')
+  return new Promise((resolve) => {
+    const env = { ...process.env, BENCH_BUS_PARTS: parts, BENCH_BUS_N: String(n), BENCH_BUS_N_JS: String(n) }
+    execFile(process.execPath, [path.join(__dirname, '..', 'bus.js')], { env, timeout: 240000, maxBuffer: 1 << 24 }, (err, stdout) => {
+      const line = String(stdout).trim().split('\n').reverse().find((l) => l.startsWith('{"bench":"bus"'))
+      if (!line) return resolve({ failed: `bench/bus.js gave no summary${err ? ': ' + err.message : ''}` })
+      resolve(JSON.parse(line))
+    })
+  })
+}
+
+/** The zmqbus-style JavaScript relay (the original's topology on `zeromq`), 1 publisher, 1 subscriber. */
+async function relayJs (n) {
+  const r = await busBench('js', n)
+  if (r.failed) return r
+  const u = r.js.unpaced
+  const lost = u.published - u.delivered
+  return { value: Math.round(u.rate), unit: 'msg/s delivered', extra: { lost, lossPct: u.lossPct } }
+}
+
+/** Our bus: kill -9 the master among nodes; time until the first message delivered after it. */
+async function busFailover () {
+  const r = await busBench('failover', 1000)
+  if (r.failed) return r
+  const times = r.failover.map((f) => f.firstMessageMs).sort((a, b) => a - b)
+  return { value: times[times.length >> 1], unit: 'ms', extra: { electedMs: r.failover.map((f) => f.electedMs) } }
+}
+
 function rrThroughput (workers, clients) {
   const shape = (c) => ({ workers, clients, n: c.n, inflight: c.inflight, warmup: c.warmup })
   return {
@@ -58,6 +89,7 @@ function ps (name, title, subs, nKey) {
     peers: {
       'ours-sockets': oursApi('socket', (ctx) => run('ours-sockets')(ctx)),
       'ours-bus': oursApi('createNode', (ctx) => run('ours-bus')(ctx)),
+      ...(subs === 1 ? { 'relay-js': (ctx) => relayJs(ctx.cfg[nKey]) } : {}),
       zeromq: (ctx) => run('zeromq')(ctx),
       nats: needs('nats', run('nats')),
       redis: needs('redis', run('redis'))
@@ -90,7 +122,9 @@ const scenarios = [
       ours: (ctx) => rr.failover(mdp('ours'), { duration: ctx.cfg.failMs }),
       pigato: (ctx) => rr.failover(mdp('pigato'), { duration: ctx.cfg.failMs }),
       nats: needs('nats', (ctx, s) => rr.failover(rr.natsFamily(s), { duration: ctx.cfg.failMs, extraClient: ['--retry-timeout', 1000] })),
-      'ours-bus': oursApi('createNode', () => ({ skip: 'bus failover driver not written yet' }))
+      // The bus's own failover: 3 kills of the master (fast settings), median time to the
+      // first message delivered after the kill.
+      'ours-bus': oursApi('createNode', () => busFailover())
     }
   },
   {
