@@ -22,6 +22,7 @@ static RUNTIME: OnceLock<Handle> = OnceLock::new();
 /// memory or thread limits): there is no way to run any engine without it.
 pub fn handle() -> &'static Handle {
   RUNTIME.get_or_init(|| {
+    // See `# Panics`: without this runtime no engine can run at all.
     let runtime = Builder::new_current_thread()
       .enable_all()
       .thread_name("zmqbus-rt")
@@ -62,7 +63,12 @@ fn spin() -> &'static Spin {
       .ok()
       .and_then(|v| v.parse::<u64>().ok())
       .map_or(DEFAULT_SPIN, Duration::from_micros);
-    Spin { window, base: std::time::Instant::now(), last: AtomicU64::new(0), notify: Notify::new() }
+    Spin {
+      window,
+      base: std::time::Instant::now(),
+      last: AtomicU64::new(0),
+      notify: Notify::new(),
+    }
   })
 }
 
@@ -73,7 +79,8 @@ pub fn activity() {
   if s.window.is_zero() {
     return;
   }
-  s.last.store(s.base.elapsed().as_micros() as u64, Ordering::Relaxed);
+  s.last
+    .store(s.base.elapsed().as_micros() as u64, Ordering::Relaxed);
   s.notify.notify_one();
 }
 

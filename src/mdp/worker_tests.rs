@@ -1,0 +1,223 @@
+//! Tests of the worker-side state machine.
+use super::*;
+
+fn b(x: &str) -> Bytes {
+  Bytes::copy_from_slice(x.as_bytes())
+}
+
+fn frames(xs: &[&str]) -> Vec<Bytes> {
+  xs.iter().map(|x| b(x)).collect()
+}
+
+fn started() -> (WorkerState, Vec<WorkerOutput>) {
+  let mut w = WorkerState::new(b("echo"), WorkerConf::default());
+  let mut out = Vec::new();
+  w.start(Instant::now(), &mut out);
+  (w, out)
+}
+
+fn sent(out: &[WorkerOutput]) -> Vec<Vec<Bytes>> {
+  (out.iter())
+    .filter_map(|o| match o {
+      WorkerOutput::Send(f) => Some(f.clone()),
+      _ => None,
+    })
+    .collect()
+}
+
+fn incoming(w: &mut WorkerState, f: &[&str]) -> Vec<WorkerOutput> {
+  let mut out = Vec::new();
+  w.handle_incoming(&frames(f), Instant::now(), &mut out);
+  out
+}
+
+fn tick(w: &mut WorkerState) -> Vec<WorkerOutput> {
+  let mut out = Vec::new();
+  w.handle_tick(Instant::now(), &mut out);
+  out
+}
+
+const REQ: &[&str] = &["W", "2", "c1", "echo", "", "r1", "\"hi\"", "{}"];
+
+#[test]
+fn start_sends_ready_and_a_heartbeat_with_concurrency() {
+  let (_, out) = started();
+  assert_eq!(
+    sent(&out),
+    [
+      frames(&["W", "1", "echo"]),
+      frames(&["W", "4", "", "{\"concurrency\":100}"])
+    ]
+  );
+}
+
+#[test]
+fn first_broker_message_connects_once() {
+  let (mut w, _) = started();
+  assert_eq!(incoming(&mut w, &["W", "1"]), [WorkerOutput::Connect]);
+  assert!(incoming(&mut w, &["W", "4"]).is_empty());
+  assert!(w.is_connected());
+}
+
+#[test]
+fn three_silent_ticks_disconnect_and_send_w5() {
+  let (mut w, _) = started();
+  assert_eq!(sent(&tick(&mut w)).len(), 1);
+  assert_eq!(sent(&tick(&mut w)).len(), 1);
+  let out = tick(&mut w);
+  assert_eq!(
+    out,
+    [
+      WorkerOutput::Send(frames(&["W", "5"])),
+      WorkerOutput::Disconnect
+    ]
+  );
+  assert!(!w.is_running());
+  assert!(tick(&mut w).is_empty());
+}
+
+#[test]
+fn broker_messages_keep_the_worker_alive() {
+  let (mut w, _) = started();
+  for _ in 0..10 {
+    assert!(!tick(&mut w).contains(&WorkerOutput::Disconnect));
+    incoming(&mut w, &["W", "4"]);
+  }
+}
+
+#[test]
+fn bad_header_is_an_error_and_does_not_count_as_liveness() {
+  let (mut w, _) = started();
+  assert_eq!(
+    incoming(&mut w, &["C", "4"]),
+    [WorkerOutput::Error("ERR_MSG_HEADER")]
+  );
+  tick(&mut w);
+  tick(&mut w);
+  assert!(tick(&mut w).contains(&WorkerOutput::Disconnect));
+}
+
+#[test]
+fn unknown_type_and_short_request_are_errors() {
+  let (mut w, _) = started();
+  incoming(&mut w, &["W", "1"]);
+  assert_eq!(
+    incoming(&mut w, &["W", "9"]),
+    [WorkerOutput::Error("ERR_MSG_TYPE")]
+  );
+  assert_eq!(
+    incoming(&mut w, &["W", "2", "c"]),
+    [WorkerOutput::Error("ERR_MSG_LENGTH")]
+  );
+}
+
+#[test]
+fn heartbeat_carries_changed_concurrency() {
+  let (mut w, _) = started();
+  w.set_concurrency(-1);
+  incoming(&mut w, &["W", "4"]);
+  assert_eq!(
+    sent(&tick(&mut w)),
+    [frames(&["W", "4", "", "{\"concurrency\":-1}"])]
+  );
+}
+
+#[test]
+fn request_is_reported_and_replies_use_pigato_frames() {
+  let (mut w, _) = started();
+  let out = incoming(&mut w, REQ);
+  assert_eq!(
+    out[1],
+    WorkerOutput::Request {
+      client: b("c1"),
+      service: b("echo"),
+      rid: b("r1"),
+      data: b("\"hi\""),
+      opts: b("{}")
+    }
+  );
+  let mut out = Vec::new();
+  w.handle_outgoing_reply(
+    ReplyKind::Partial,
+    &b("r1"),
+    false,
+    b("1"),
+    b("{}"),
+    &mut out,
+  )
+  .unwrap();
+  w.handle_outgoing_reply(
+    ReplyKind::Final,
+    &b("r1"),
+    true,
+    b("\"e\""),
+    b("{}"),
+    &mut out,
+  )
+  .unwrap();
+  assert_eq!(
+    sent(&out),
+    [
+      frames(&["W", "6", "c1", "", "r1", "0", "1", "{}"]),
+      frames(&["W", "3", "c1", "", "r1", "-1", "\"e\"", "{}"])
+    ]
+  );
+}
+
+#[test]
+fn reply_after_end_is_refused() {
+  let (mut w, _) = started();
+  incoming(&mut w, REQ);
+  let mut out = Vec::new();
+  w.handle_outgoing_reply(ReplyKind::Reject, &b("r1"), false, b(""), b(""), &mut out)
+    .unwrap();
+  let again = w.handle_outgoing_reply(ReplyKind::Final, &b("r1"), false, b(""), b(""), &mut out);
+  assert_eq!(again, Err(StateError::Inactive));
+  assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn reply_after_disconnect_is_refused() {
+  let (mut w, _) = started();
+  incoming(&mut w, REQ);
+  for _ in 0..3 {
+    tick(&mut w);
+  }
+  let mut out = Vec::new();
+  let r = w.handle_outgoing_reply(ReplyKind::Final, &b("r1"), false, b(""), b(""), &mut out);
+  assert_eq!(r, Err(StateError::Inactive));
+  assert!(!w.is_active(b"r1"));
+}
+
+#[test]
+fn broker_disconnect_asks_for_a_restart_and_drops_requests() {
+  let (mut w, _) = started();
+  incoming(&mut w, REQ);
+  assert_eq!(incoming(&mut w, &["W", "5"]), [WorkerOutput::Restart]);
+  assert_eq!(w.active_count(), 0);
+  let mut out = Vec::new();
+  w.start(Instant::now(), &mut out);
+  assert_eq!(sent(&out)[0], frames(&["W", "1", "echo"]));
+}
+
+#[test]
+fn request_liveness_follows_client_request_heartbeats() {
+  let (mut w, _) = started();
+  incoming(&mut w, REQ);
+  for _ in 0..5 {
+    incoming(&mut w, &["W", "4", "c1", "", "r1"]);
+    tick(&mut w);
+    assert!(w.is_active(b"r1"));
+  }
+  // A heartbeat naming another client does not count.
+  for _ in 0..3 {
+    incoming(&mut w, &["W", "4", "other", "", "r1"]);
+    tick(&mut w);
+  }
+  assert!(!w.is_active(b"r1"));
+  assert_eq!(
+    w.active_count(),
+    1,
+    "still tracked: a late final reply is allowed"
+  );
+}
