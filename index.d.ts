@@ -139,7 +139,7 @@ export declare namespace services {
 
 // ---------------------------------------------------------------- classic `zmq` sockets
 
-/** Socket type names accepted by `socket()` (also the ZMQ_* numbers). PAIR, XPUB and STREAM throw EINVAL (not supported). */
+/** Socket type names accepted by `socket()` (also the ZMQ_* numbers). PAIR and STREAM throw EINVAL (not supported). */
 export type SocketTypeName = 'pub' | 'sub' | 'xsub' | 'req' | 'rep' | 'dealer' | 'router' | 'push' | 'pull' | 'xreq' | 'xrep' | 'pair' | 'xpub'
 /** A message frame as accepted by `send` (numbers are sent as their decimal string). */
 export type Frame = string | Buffer | Uint8Array | number

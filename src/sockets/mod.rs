@@ -34,6 +34,8 @@ pub enum SocketType {
   Push,
   /// ZMQ_XSUB: a SUB whose subscriptions are sent as `[1|0, prefix...]` messages.
   XSub,
+  /// ZMQ_XPUB: a PUB that receives its subscribers' `[1|0, prefix...]` messages.
+  XPub,
 }
 
 impl SocketType {
@@ -41,7 +43,7 @@ impl SocketType {
   ///
   /// # Errors
   /// `SocketError::UnknownType` for names libzmq does not know, `SocketError::NotSupported`
-  /// for types this package does not implement (PAIR, XPUB, STREAM).
+  /// for types this package does not implement (PAIR, STREAM).
   pub fn parse(name: &str) -> Result<SocketType, SocketError> {
     Ok(match name.to_ascii_lowercase().as_str() {
       "pub" => SocketType::Pub,
@@ -53,9 +55,8 @@ impl SocketType {
       "pull" => SocketType::Pull,
       "push" => SocketType::Push,
       "xsub" => SocketType::XSub,
-      "pair" | "xpub" | "stream" => {
-        return Err(SocketError::NotSupported(format!("socket type {name}")))
-      }
+      "xpub" => SocketType::XPub,
+      "pair" | "stream" => return Err(SocketError::NotSupported(format!("socket type {name}"))),
       _ => return Err(SocketError::UnknownType(name.to_string())),
     })
   }
@@ -131,6 +132,7 @@ mod tests {
     assert_eq!(SocketType::parse("PUB").unwrap(), SocketType::Pub);
     assert_eq!(SocketType::parse("xrep").unwrap(), SocketType::Router);
     assert_eq!(SocketType::parse("xreq").unwrap(), SocketType::Dealer);
+    assert_eq!(SocketType::parse("xpub").unwrap(), SocketType::XPub);
   }
 
   #[test]

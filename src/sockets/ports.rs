@@ -37,6 +37,14 @@ impl PortOptions {
   }
 }
 
+fn publisher(kind: SocketType, link: LinkOptions) -> Publisher {
+  if kind == SocketType::XPub {
+    Publisher::xpub(link)
+  } else {
+    Publisher::with_options(link)
+  }
+}
+
 enum Io {
   Dealer(Dealer),
   Router(Router),
@@ -59,7 +67,9 @@ impl Io {
       }
       Io::Sub(s) => s.recv().await,
       Io::Pull(p) => p.recv().await,
-      Io::Pub(_) | Io::Push(_) => std::future::pending().await,
+      // A plain PUB never yields; an XPUB yields its subscribers' subscription messages.
+      Io::Pub(p) => p.recv().await,
+      Io::Push(_) => std::future::pending().await,
     }
   }
 }
@@ -147,8 +157,8 @@ impl Ports {
         let resolved = r.bind(ep).await?;
         (Io::Router(r), resolved)
       }
-      SocketType::Pub => {
-        let mut p = Publisher::with_options(link);
+      SocketType::Pub | SocketType::XPub => {
+        let mut p = publisher(self.kind, link);
         let resolved = p.bind(ep).await?;
         (Io::Pub(p), resolved)
       }
@@ -190,8 +200,8 @@ impl Ports {
           dealer,
         }
       }
-      SocketType::Pub => {
-        let mut p = Publisher::with_options(link);
+      SocketType::Pub | SocketType::XPub => {
+        let mut p = publisher(self.kind, link);
         p.connect(ep)?;
         Io::Pub(p)
       }
@@ -253,7 +263,7 @@ impl Ports {
     match self.kind {
       SocketType::Dealer | SocketType::Req | SocketType::Push => self.send_round_robin(frames),
       SocketType::Router | SocketType::Rep => self.send_routed(frames),
-      SocketType::Pub => {
+      SocketType::Pub | SocketType::XPub => {
         let mut sent = Sent::Dropped;
         for p in &mut self.ports {
           if let Io::Pub(publisher) = &mut p.io {

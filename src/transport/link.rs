@@ -62,7 +62,7 @@ impl Drop for LinkHandle {
 fn sends(kind: SocketKind) -> bool {
   matches!(
     kind,
-    SocketKind::Dealer | SocketKind::Push | SocketKind::Pub
+    SocketKind::Dealer | SocketKind::Push | SocketKind::Pub | SocketKind::XPub
   )
 }
 
@@ -109,7 +109,7 @@ pub(crate) async fn bind(ep: &Endpoint, spec: LinkSpec) -> Result<LinkHandle, Tr
     Endpoint::Inproc(name) => {
       if !matches!(
         spec.kind,
-        SocketKind::Pull | SocketKind::Pub | SocketKind::Sub
+        SocketKind::Pull | SocketKind::Pub | SocketKind::XPub | SocketKind::Sub
       ) {
         return Err(TransportError::Invalid(format!(
           "inproc bind is not supported for {:?}",

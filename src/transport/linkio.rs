@@ -124,15 +124,25 @@ impl Link {
           update_filter(filter, &m);
           Ev::Idle
         }
+        // XPUB keeps the filter too, and hands the subscription message up.
+        Some(m) if kind == SocketKind::XPub => {
+          update_filter(filter, &m);
+          Ev::In(m)
+        }
         Some(m) => Ev::In(m),
       },
       Link::Bound(peers) => {
         let (idx, m) = peers.recv().await;
-        if kind == SocketKind::Pub {
-          update_filter(&mut peers.peers[idx].subs, &m);
-          Ev::Idle
-        } else {
-          Ev::In(m)
+        match kind {
+          SocketKind::Pub => {
+            update_filter(&mut peers.peers[idx].subs, &m);
+            Ev::Idle
+          }
+          SocketKind::XPub => {
+            update_filter(&mut peers.peers[idx].subs, &m);
+            Ev::In(m)
+          }
+          _ => Ev::In(m),
         }
       }
     }
@@ -142,7 +152,7 @@ impl Link {
   pub(crate) async fn send(&mut self, m: Msg, spec: &LinkSpec, carry: &mut Option<Msg>) -> Step {
     match self {
       Link::Zmq { sock, mon } => send_zmq(sock, mon.is_some(), m, carry).await,
-      Link::Pipe { end, filter } if spec.kind == SocketKind::Pub => {
+      Link::Pipe { end, filter } if matches!(spec.kind, SocketKind::Pub | SocketKind::XPub) => {
         if !matches(filter, &m) {
           return Step::Go;
         }

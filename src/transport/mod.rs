@@ -66,6 +66,8 @@ pub enum SocketKind {
   Dealer,
   /// PUB
   Pub,
+  /// XPUB: a PUB that also hands its subscribers' (un)subscriptions to the application.
+  XPub,
   /// SUB
   Sub,
   /// PUSH
@@ -82,8 +84,8 @@ impl SocketKind {
       (self, other),
       (Router, Dealer | Router)
         | (Dealer, Router | Dealer)
-        | (Pub, Sub)
-        | (Sub, Pub)
+        | (Pub | XPub, Sub)
+        | (Sub, Pub | XPub)
         | (Push, Pull)
         | (Pull, Push)
     )

@@ -29,11 +29,15 @@ fn spec(
   }
 }
 
-/// A PUB socket.
+/// A PUB socket, or an XPUB one ([`Publisher::xpub`]), which also receives its subscribers'
+/// `[1|0, prefix]` messages.
 pub struct Publisher {
   links: Vec<LinkHandle>,
   drops: Arc<AtomicU64>,
   opts: LinkOptions,
+  kind: SocketKind,
+  /// XPUB only: where the links put subscription messages.
+  subscriptions: Option<(mpsc::Sender<Msg>, mpsc::Receiver<Msg>)>,
 }
 
 impl Default for Publisher {
@@ -54,7 +58,36 @@ impl Publisher {
       links: Vec::new(),
       drops: Arc::new(AtomicU64::new(0)),
       opts,
+      kind: SocketKind::Pub,
+      subscriptions: None,
     }
+  }
+
+  /// An XPUB: publishes like PUB, and [`Publisher::recv`] yields every subscription and
+  /// unsubscription its subscribers send (`[1, prefix...]` / `[0, prefix...]`).
+  pub fn xpub(opts: LinkOptions) -> Publisher {
+    let (tx, rx) = mpsc::channel(opts.hwm.max(1));
+    Publisher {
+      kind: SocketKind::XPub,
+      subscriptions: Some((tx, rx)),
+      ..Publisher::with_options(opts)
+    }
+  }
+
+  /// XPUB: the next subscription message (cancel-safe). A plain PUB never yields.
+  ///
+  /// # Errors
+  /// Never in practice (the publisher holds a sender of its own queue).
+  pub async fn recv(&mut self) -> Result<Msg, TransportError> {
+    match &mut self.subscriptions {
+      Some((_, rx)) => rx.recv().await.ok_or(TransportError::Closed),
+      None => std::future::pending().await,
+    }
+  }
+
+  fn link_spec(&self) -> LinkSpec {
+    let inbound = self.subscriptions.as_ref().map(|(tx, _)| tx.clone());
+    spec(self.kind, &self.opts, inbound, None, &self.drops)
   }
 
   /// Binds; returns the resolved endpoint.
@@ -62,7 +95,7 @@ impl Publisher {
   /// # Errors
   /// `Endpoint`, `AddrInUse`, `Io`.
   pub async fn bind(&mut self, ep: &str) -> Result<String, TransportError> {
-    let s = spec(SocketKind::Pub, &self.opts, None, None, &self.drops);
+    let s = self.link_spec();
     let l = link::bind(&Endpoint::parse(ep)?, s).await?;
     let resolved = l.endpoint.clone();
     self.links.push(l);
@@ -74,7 +107,7 @@ impl Publisher {
   /// # Errors
   /// `Endpoint` for a malformed endpoint.
   pub fn connect(&mut self, ep: &str) -> Result<(), TransportError> {
-    let s = spec(SocketKind::Pub, &self.opts, None, None, &self.drops);
+    let s = self.link_spec();
     self.links.push(link::connect(&Endpoint::parse(ep)?, s)?);
     Ok(())
   }

@@ -1,4 +1,4 @@
-//! One zmq.rs socket of any kind the link tasks drive (DEALER, PUSH, PULL, PUB, SUB), behind one API.
+//! One zmq.rs socket of any kind the link tasks drive (DEALER, PUSH, PULL, PUB, XPUB, SUB), behind one API.
 //!
 //! SUB is zmq.rs's XSUB, so subscriptions are raw `[1|0, prefix...]` messages and prefixes may be
 //! binary; libzmq PUB accepts XSUB peers.
@@ -10,8 +10,8 @@ use futures::channel::mpsc as fmpsc;
 use futures::StreamExt;
 use zeromq::prelude::*;
 use zeromq::{
-  DealerSocket, PubSocket, PullSocket, PushSocket, SocketEvent, SocketOptions, XSubSocket,
-  ZmqError, ZmqMessage,
+  DealerSocket, PubSocket, PullSocket, PushSocket, SocketEvent, SocketOptions, XPubSocket,
+  XSubSocket, ZmqError, ZmqMessage,
 };
 
 use super::{Msg, SocketKind, TransportError};
@@ -22,6 +22,7 @@ pub(crate) enum ZSock {
   Push(PushSocket),
   Pull(PullSocket),
   Pub(PubSocket),
+  XPub(XPubSocket),
   Sub(XSubSocket),
 }
 
@@ -56,6 +57,7 @@ impl ZSock {
       SocketKind::Push => ZSock::Push(PushSocket::with_options(o)),
       SocketKind::Pull => ZSock::Pull(PullSocket::with_options(o)),
       SocketKind::Pub => ZSock::Pub(PubSocket::with_options(o)),
+      SocketKind::XPub => ZSock::XPub(XPubSocket::with_options(o)),
       SocketKind::Sub => ZSock::Sub(XSubSocket::with_options(o)),
       SocketKind::Router => {
         return Err(TransportError::Invalid("ROUTER is not a link kind".into()))
@@ -70,6 +72,7 @@ impl ZSock {
       ZSock::Push(s) => s.connect(ep).await,
       ZSock::Pull(s) => s.connect(ep).await,
       ZSock::Pub(s) => s.connect(ep).await,
+      ZSock::XPub(s) => s.connect(ep).await,
       ZSock::Sub(s) => s.connect(ep).await,
     };
     r.map_err(TransportError::from_zmq)
@@ -82,6 +85,7 @@ impl ZSock {
       ZSock::Push(s) => s.bind(ep).await,
       ZSock::Pull(s) => s.bind(ep).await,
       ZSock::Pub(s) => s.bind(ep).await,
+      ZSock::XPub(s) => s.bind(ep).await,
       ZSock::Sub(s) => s.bind(ep).await,
     };
     r.map(|e| e.to_string()).map_err(TransportError::from_zmq)
@@ -94,6 +98,7 @@ impl ZSock {
       ZSock::Push(s) => s.monitor(),
       ZSock::Pull(s) => s.monitor(),
       ZSock::Pub(s) => s.monitor(),
+      ZSock::XPub(s) => s.monitor(),
       ZSock::Sub(s) => s.monitor(),
     }
   }
@@ -104,6 +109,8 @@ impl ZSock {
       ZSock::Dealer(s) => s.recv().await,
       ZSock::Pull(s) => s.recv().await,
       ZSock::Sub(s) => s.recv().await,
+      // XPUB: what arrives are the subscribers' `[1|0, prefix]` messages.
+      ZSock::XPub(s) => s.recv().await,
       ZSock::Push(_) | ZSock::Pub(_) => std::future::pending().await,
     };
     r.map(ZmqMessage::into_vec)
@@ -119,6 +126,7 @@ impl ZSock {
       ZSock::Dealer(s) => s.send(m).await,
       ZSock::Push(s) => s.send(m).await,
       ZSock::Pub(s) => s.send(m).await,
+      ZSock::XPub(s) => s.send(m).await,
       ZSock::Sub(s) => s.send(m).await,
       ZSock::Pull(_) => {
         return SendOutcome::Failed(TransportError::Invalid("PULL cannot send".into()))
