@@ -36,21 +36,7 @@ impl Dealer {
     identity: Option<Bytes>,
     opts: LinkOptions,
   ) -> Result<Dealer, TransportError> {
-    let endpoint = Endpoint::parse(ep)?;
-    if identity.as_ref().is_some_and(|i| i.len() > 255) {
-      return Err(TransportError::Invalid(
-        "identity longer than 255 bytes".into(),
-      ));
-    }
-    let (in_tx, inbound) = mpsc::channel(opts.hwm.max(1));
-    let spec = LinkSpec {
-      kind: SocketKind::Dealer,
-      identity: identity.filter(|i| !i.is_empty()),
-      opts,
-      inbound: Some(in_tx),
-      subs: None,
-      drops: Arc::new(AtomicU64::new(0)),
-    };
+    let (endpoint, spec, inbound) = prepare(ep, identity, opts)?;
     let link = link::connect(&endpoint, spec)?;
     Ok(Dealer { link, inbound })
   }
@@ -66,21 +52,7 @@ impl Dealer {
     identity: Option<Bytes>,
     opts: LinkOptions,
   ) -> Result<(Dealer, String), TransportError> {
-    let endpoint = Endpoint::parse(ep)?;
-    if identity.as_ref().is_some_and(|i| i.len() > 255) {
-      return Err(TransportError::Invalid(
-        "identity longer than 255 bytes".into(),
-      ));
-    }
-    let (in_tx, inbound) = mpsc::channel(opts.hwm.max(1));
-    let spec = LinkSpec {
-      kind: SocketKind::Dealer,
-      identity: identity.filter(|i| !i.is_empty()),
-      opts,
-      inbound: Some(in_tx),
-      subs: None,
-      drops: Arc::new(AtomicU64::new(0)),
-    };
+    let (endpoint, spec, inbound) = prepare(ep, identity, opts)?;
     let link = link::bind(&endpoint, spec).await?;
     let resolved = link.endpoint.clone();
     Ok((Dealer { link, inbound }, resolved))
@@ -129,4 +101,28 @@ impl Dealer {
 
   /// Closes the socket: stops the background task and drops queued messages.
   pub fn close(self) {}
+}
+
+/// What connecting and binding share: the parsed endpoint, the link's spec and the inbound queue.
+fn prepare(
+  ep: &str,
+  identity: Option<Bytes>,
+  opts: LinkOptions,
+) -> Result<(Endpoint, LinkSpec, mpsc::Receiver<Msg>), TransportError> {
+  let endpoint = Endpoint::parse(ep)?;
+  if identity.as_ref().is_some_and(|i| i.len() > 255) {
+    return Err(TransportError::Invalid(
+      "identity longer than 255 bytes".into(),
+    ));
+  }
+  let (in_tx, inbound) = mpsc::channel(opts.hwm.max(1));
+  let spec = LinkSpec {
+    kind: SocketKind::Dealer,
+    identity: identity.filter(|i| !i.is_empty()),
+    opts,
+    inbound: Some(in_tx),
+    subs: None,
+    drops: Arc::new(AtomicU64::new(0)),
+  };
+  Ok((endpoint, spec, inbound))
 }
