@@ -1,17 +1,18 @@
 'use strict'
 // What every facade over a native engine handle shares: the keep-alive that holds the Node
 // process open while an engine runs, batched command flushing, and safe dispatch of events
-// to user handlers (a throwing handler never loses the rest of the batch).
+// to user handlers (a throwing handler never loses the rest of the batch, and its error goes
+// where EventEmitter's would: an 'error' listener, else an uncaught exception).
 const { EventEmitter } = require('events')
 const { BatchWriter } = require('./boundary')
 
 const KEEPALIVE_MS = 1 << 30
 
-// Node drains neither process.nextTick nor promise jobs after a threadsafe-function callback
-// (measured: they waited 0.05-3 ms for an unrelated event). Every batch from native code ends
-// with a drain, so replies queued by handlers and `await` continuations run at once, as they
-// do after Node's own I/O callbacks.
-const drainTicks = typeof process._tickCallback === 'function' ? process._tickCallback : () => {}
+// Handler errors that no 'error' listener took during the native delivery now running, or null
+// outside one. The delivery returns them to native code, which raises each through Node's
+// uncaught-exception path once the callback scope has closed (so the rest of the batch, the
+// nextTick queue and promise jobs all run first). See src/binding/events.rs.
+let uncaught = null
 
 class NativeEngine extends EventEmitter {
   constructor () {
@@ -52,16 +53,24 @@ class NativeEngine extends EventEmitter {
     this._handle.send(this._out.take())
   }
 
-  /** Wraps a batch handler: dispatch, then flush our commands and drain ticks/microtasks. */
+  /**
+   * Wraps a batch handler for native code: dispatch, flush our commands, and return the
+   * handler errors nobody listened for. Native code calls it inside a callback scope, so
+   * Node runs nextTick and promise jobs as soon as it returns.
+   */
   _batchHandler (dispatch) {
     return (batch) => {
-      dispatch(batch)
+      const outer = uncaught
+      const errors = uncaught = []
       try {
-        drainTicks()
+        dispatch(batch)
       } catch (err) {
-        process.nextTick(rethrow, err)
+        errors.push(err)
+      } finally {
+        uncaught = outer
       }
       if (this._flushQueued) this._flush()
+      return errors.length > 0 ? errors : undefined
     }
   }
 
@@ -76,9 +85,9 @@ class NativeEngine extends EventEmitter {
 
   _userError (err) {
     if (this.listenerCount('error') > 0) {
-      try { this.emit('error', err) } catch (again) { process.nextTick(rethrow, again) }
+      try { this.emit('error', err) } catch (again) { raise(again) }
     } else {
-      process.nextTick(rethrow, err)
+      raise(err)
     }
   }
 
@@ -87,7 +96,7 @@ class NativeEngine extends EventEmitter {
     try {
       this.emit(name, a, b, c)
     } catch (err) {
-      if (name === 'error') process.nextTick(rethrow, err)
+      if (name === 'error') raise(err)
       else this._userError(err)
     }
   }
@@ -95,5 +104,11 @@ class NativeEngine extends EventEmitter {
 
 function noop () {}
 function rethrow (err) { throw err }
+
+/** An uncaught exception: returned to native code during a delivery, else thrown on the next tick. */
+function raise (err) {
+  if (uncaught) uncaught.push(err)
+  else process.nextTick(rethrow, err)
+}
 
 module.exports = { NativeEngine }
