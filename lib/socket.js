@@ -6,6 +6,7 @@
 const { NativeEngine } = require('./engine')
 const { BatchReader } = require('./boundary')
 const constants = require('./socket-constants')
+const { Context, acquireSocket, releaseSocket } = require('./context')
 
 const C_SEND = 1
 const E_MESSAGE = 1
@@ -80,7 +81,13 @@ class Socket extends NativeEngine {
   constructor (type) {
     super()
     this.type = typeName(type)
-    this._handle = new (require('./native').SocketHandle)(this.type, this._batchHandler((batch) => this._onEvents(batch)))
+    acquireSocket()
+    try {
+      this._handle = new (require('./native').SocketHandle)(this.type, this._batchHandler((batch) => this._onEvents(batch)))
+    } catch (err) {
+      releaseSocket()
+      throw err
+    }
     this._closed = false
     this._paused = false
     this._held = []
@@ -258,6 +265,7 @@ class Socket extends NativeEngine {
     }
     this._flush()
     this._closed = true
+    releaseSocket()
     if (typeof cb === 'function') this.once('close', () => cb())
     // Held until the native side confirms, so queued messages get their linger.
     this._hold()
@@ -460,6 +468,7 @@ function socket (type, options) {
 
 module.exports = {
   ...constants,
+  Context,
   Socket,
   socket,
   createSocket: socket,
