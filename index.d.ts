@@ -277,7 +277,8 @@ export interface NodeOptions {
   heartbeat_period?: number | string
   /** ms without a heartbeat before an election starts (default 6000). */
   heartbeat_timeout?: number | string
-  /** IPv4 multicast group, or '255.255.255.255' for subnet broadcast (default '239.1.2.4'). */
+  /** IPv4 multicast group, or '255.255.255.255' for subnet broadcast (default '239.1.2.3', the
+   *  group every original zmqbus node uses; the original README says '239.1.2.4'). */
   multicast_addr?: string
   /** UDP port of discovery (default 45555). */
   multicast_port?: number | string
@@ -292,6 +293,9 @@ export interface NodeOptions {
   /** ms of publishes sent again through the next master when the master crashes (default 0 = off;
    *  > 0 gives at-least-once delivery across a crash, duplicates possible). */
   resend_window?: number | string
+  /** How 'message' hands over a message: 'array' (default, the README's form: one array whose
+   *  element 0 is the channel) or 'spread' (one argument per frame, as the original code emits). */
+  message_args?: 'array' | 'spread'
 }
 
 /** One message: frame 0 is the channel, then one Buffer per published argument. */
@@ -333,6 +337,8 @@ export declare class Node extends EventEmitter {
   stop(cb?: () => void): Promise<void>
   on(event: 'ready' | 'stop', listener: () => void): this
   on(event: 'message', listener: (msg: BusMessage) => void): this
+  /** With `message_args: 'spread'`: the channel, then one Buffer per published argument. */
+  on(event: 'message', listener: (channel: Buffer, ...args: Buffer[]) => void): this
   on(event: 'elected', listener: (master: { id: string; isMe: boolean }) => void): this
   on(event: 'drop', listener: (count: number, reason: DropReason) => void): this
   on(event: 'error', listener: (err: Error) => void): this

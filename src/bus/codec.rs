@@ -64,11 +64,14 @@ pub enum Datagram {
   },
 }
 
-/// Parses one datagram.
+/// Parses one datagram that came from the host `from` (its UDP source address).
+///
+/// The original JavaScript nodes advertise their forwarder as `tcp://0.0.0.0:PORT`; such an
+/// address is read as `from`'s, so we connect to the host that sent it.
 ///
 /// # Errors
 /// [`CodecError`] for anything but the four known, well-formed arrays.
-pub fn parse(bytes: &[u8]) -> Result<Datagram, CodecError> {
+pub fn parse(bytes: &[u8], from: Ipv4Addr) -> Result<Datagram, CodecError> {
   if bytes.len() > MAX_DATAGRAM {
     return Err(CodecError::TooLarge(bytes.len()));
   }
@@ -81,11 +84,11 @@ pub fn parse(bytes: &[u8]) -> Result<Datagram, CodecError> {
     }),
     (2, Some("elect"), Some("start")) => Ok(Datagram::ElectStart),
     (4, Some("elect"), Some("candidate")) => Ok(Datagram::Candidate {
-      meta: parse_meta(&items[2])?,
-      last_elected: parse_last_elected(&items[3])?,
+      meta: parse_meta(&items[2], from)?,
+      last_elected: parse_last_elected(&items[3], from)?,
     }),
     (3, Some("elect"), Some("winner")) => Ok(Datagram::Winner {
-      meta: parse_meta(&items[2])?,
+      meta: parse_meta(&items[2], from)?,
     }),
     _ => Err(CodecError::Shape),
   }
@@ -165,27 +168,35 @@ fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<&'a str, CodecErr
     .ok_or(CodecError::Shape)
 }
 
-fn parse_meta(v: &Value) -> Result<NodeMeta, CodecError> {
+fn parse_meta(v: &Value, from: Ipv4Addr) -> Result<NodeMeta, CodecError> {
   let obj = v.as_object().ok_or(CodecError::Shape)?;
   let id = parse_id(field(obj, "id")?)?.to_owned();
-  let sub_addr = field(obj, "sub_addr")?;
-  let pub_addr = field(obj, "pub_addr")?;
-  if !is_valid_address(sub_addr) || !is_valid_address(pub_addr) {
+  let sub_addr = from_host(field(obj, "sub_addr")?, from);
+  let pub_addr = from_host(field(obj, "pub_addr")?, from);
+  if !is_valid_address(&sub_addr) || !is_valid_address(&pub_addr) {
     return Err(CodecError::BadAddress);
   }
   Ok(NodeMeta {
     id,
-    sub_addr: sub_addr.to_owned(),
-    pub_addr: pub_addr.to_owned(),
+    sub_addr,
+    pub_addr,
   })
 }
 
-fn parse_last_elected(v: &Value) -> Result<Option<NodeMeta>, CodecError> {
+/// `tcp://0.0.0.0:PORT` (what an original node advertises) as `tcp://<from>:PORT`.
+fn from_host(addr: &str, from: Ipv4Addr) -> String {
+  match addr.strip_prefix("tcp://0.0.0.0:") {
+    Some(port) if !from.is_unspecified() => format!("tcp://{from}:{port}"),
+    _ => addr.to_owned(),
+  }
+}
+
+fn parse_last_elected(v: &Value, from: Ipv4Addr) -> Result<Option<NodeMeta>, CodecError> {
   let obj = v.as_object().ok_or(CodecError::Shape)?;
   match obj.get("id").and_then(Value::as_str) {
     Some("") => Ok(None),
     // Only the id matters here; some peers send `{id}` without addresses.
-    Some(id) => parse_meta(v).map(Some).or_else(|_| {
+    Some(id) => parse_meta(v, from).map(Some).or_else(|_| {
       Ok(Some(NodeMeta {
         id: parse_id(id)?.to_owned(),
         sub_addr: String::new(),
@@ -199,6 +210,41 @@ fn parse_last_elected(v: &Value) -> Result<Option<NodeMeta>, CodecError> {
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  /// The UDP source of the datagrams in these tests.
+  const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 9);
+
+  fn parse(bytes: &[u8]) -> Result<Datagram, CodecError> {
+    super::parse(bytes, SRC)
+  }
+
+  #[test]
+  fn an_unspecified_host_is_read_as_the_datagrams_source() {
+    let dg = parse(br#"["elect","winner",{"id":"9900000001","sub_addr":"tcp://0.0.0.0:4001","pub_addr":"tcp://0.0.0.0:4002"}]"#);
+    let want = NodeMeta {
+      id: "9900000001".into(),
+      sub_addr: "tcp://10.0.0.9:4001".into(),
+      pub_addr: "tcp://10.0.0.9:4002".into(),
+    };
+    assert_eq!(dg, Ok(Datagram::Winner { meta: want.clone() }));
+    let dg = parse(br#"["elect","candidate",{"id":"9900000001","sub_addr":"tcp://0.0.0.0:4001","pub_addr":"tcp://0.0.0.0:4002"},{"id":""}]"#);
+    assert_eq!(
+      dg,
+      Ok(Datagram::Candidate {
+        meta: want,
+        last_elected: None
+      })
+    );
+  }
+
+  #[test]
+  fn an_unspecified_host_with_no_known_source_is_refused() {
+    let bytes = br#"["elect","winner",{"id":"9900000001","sub_addr":"tcp://0.0.0.0:1","pub_addr":"tcp://1.2.3.4:2"}]"#;
+    assert_eq!(
+      super::parse(bytes, Ipv4Addr::UNSPECIFIED),
+      Err(CodecError::BadAddress)
+    );
+  }
 
   #[test]
   fn candidate_whose_last_elected_has_only_an_id_is_accepted() {
@@ -274,7 +320,7 @@ mod tests {
 
   #[test]
   fn parse_refuses_hostile_or_malformed_datagrams() {
-    let cases: [(&[u8], CodecError); 10] = [
+    let cases: [(&[u8], CodecError); 11] = [
       (b"not json", CodecError::NotJson),
       (b"\xff\xfe", CodecError::NotJson),
       (br#"{"hb":1}"#, CodecError::Shape),
@@ -284,7 +330,11 @@ mod tests {
       (br#"["hb","12345678x0"]"#, CodecError::BadId),
       (br#"["elect","winner",{"id":"9900000001"}]"#, CodecError::Shape),
       (
-        br#"["elect","winner",{"id":"9900000001","sub_addr":"tcp://0.0.0.0:1","pub_addr":"tcp://1.2.3.4:2"}]"#,
+        br#"["elect","winner",{"id":"9900000001","sub_addr":"tcp://0.0.0.0:0","pub_addr":"tcp://1.2.3.4:2"}]"#,
+        CodecError::BadAddress,
+      ),
+      (
+        br#"["elect","winner",{"id":"9900000001","sub_addr":"tcp://224.0.0.1:1","pub_addr":"tcp://1.2.3.4:2"}]"#,
         CodecError::BadAddress,
       ),
       (

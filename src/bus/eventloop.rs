@@ -76,7 +76,7 @@ pub fn spawn_node(
 /// As [`spawn_node`].
 pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeHandle, BusError> {
   tokio::runtime::Handle::try_current().map_err(|_| BusError::NoRuntime)?;
-  let iface = discovery::resolve_interface(opts.multicast_interface)?;
+  let iface = discovery::resolve_interface(opts.multicast_interface, opts.multicast_addr)?;
   let (udp, dest) = discovery::open(&opts, iface)?;
   let udp = UdpSocket::from_std(udp)?;
   let listeners = ForwarderListeners::bind(opts.multicast_interface, iface)?;
@@ -207,7 +207,7 @@ impl<S: EventSink> Node<S> {
           None => break None,
         },
         got = self.udp.recv_from(&mut buf) => match got {
-          Ok((n, _)) => self.handle_datagram(&buf[..n]).await,
+          Ok((n, from)) => self.handle_datagram(&buf[..n], from).await,
           Err(_) => {
             // ICMP errors and the like: nothing to do, but never spin hot
             // on a socket that keeps failing.
@@ -269,8 +269,12 @@ impl<S: EventSink> Node<S> {
     self.sink.emit(ev)
   }
 
-  async fn handle_datagram(&mut self, bytes: &[u8]) -> bool {
-    match codec::parse(bytes) {
+  async fn handle_datagram(&mut self, bytes: &[u8], from: std::net::SocketAddr) -> bool {
+    let from = match from {
+      std::net::SocketAddr::V4(a) => *a.ip(),
+      std::net::SocketAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
+    };
+    match codec::parse(bytes, from) {
       Ok(dg) => {
         let mut out = Vec::new();
         self.election.handle_incoming(dg, Instant::now(), &mut out);
