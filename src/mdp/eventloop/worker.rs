@@ -97,6 +97,7 @@ async fn run<D: Deliver>(
           outbox.push(kinds::E_REQUEST, &[client, service, rid, data, opts]);
         }
         WorkerEvent::RequestHeartbeat { rid } => outbox.push(kinds::E_REQ_HEARTBEAT, &[rid]),
+        WorkerEvent::Expired { rid } => outbox.push(kinds::E_REQ_EXPIRED, &[rid]),
         WorkerEvent::Error(code) => outbox.push(kinds::E_ERROR, &[code.as_bytes(), b""]),
       }
     }
