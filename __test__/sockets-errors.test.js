@@ -177,3 +177,12 @@ test('zmq.Context limits sockets as libzmq does: EMFILE past getMaxSockets(), a 
   assert.equal(z.Context.getMaxThreads(), 2)
   z.Context.setMaxThreads(1)
 })
+
+test('unref() lets the process exit with a bound socket; ref() holds it again', () => {
+  const zmqPath = JSON.stringify(path.join(__dirname, '..', 'zmq.js'))
+  const script = (extra) => `const z = require(${zmqPath}); const s = z.socket('pull'); s.bindSync('tcp://127.0.0.1:*'); ${extra}`
+  const unrefd = spawnSync(process.execPath, ['-e', script('s.unref()')], { timeout: 5000 })
+  assert.equal(unrefd.status, 0, 'an unref\'d socket lets the process exit')
+  const held = spawnSync(process.execPath, ['-e', script('s.unref(); s.ref()')], { timeout: 1500 })
+  assert.equal(held.signal, 'SIGTERM', 'a ref\'d socket keeps the process alive')
+})

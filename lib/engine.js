@@ -25,7 +25,24 @@ class NativeEngine extends EventEmitter {
 
   /** Holds the process open while the engine runs (native callbacks are unref'd). */
   _hold () {
-    if (!this._keepAlive) this._keepAlive = setInterval(noop, KEEPALIVE_MS)
+    if (!this._keepAlive) {
+      this._keepAlive = setInterval(noop, KEEPALIVE_MS)
+      if (this._unrefed) this._keepAlive.unref()
+    }
+  }
+
+  /** As net.Socket's: an unref'd object does not keep the process alive by itself. */
+  unref () {
+    this._unrefed = true
+    if (this._keepAlive) this._keepAlive.unref()
+    return this
+  }
+
+  /** Undoes unref(). */
+  ref () {
+    this._unrefed = false
+    if (this._keepAlive) this._keepAlive.ref()
+    return this
   }
 
   _release () {
