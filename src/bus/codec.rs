@@ -64,14 +64,15 @@ pub enum Datagram {
   },
 }
 
-/// Parses one datagram that came from the host `from` (its UDP source address).
+/// Parses one datagram.
 ///
 /// The original JavaScript nodes advertise their forwarder as `tcp://0.0.0.0:PORT`; such an
-/// address is read as `from`'s, so we connect to the host that sent it.
+/// address is kept as it is here and resolved by the election layer (`super::addresses`),
+/// which knows which host each node id speaks from.
 ///
 /// # Errors
 /// [`CodecError`] for anything but the four known, well-formed arrays.
-pub fn parse(bytes: &[u8], from: Ipv4Addr) -> Result<Datagram, CodecError> {
+pub fn parse(bytes: &[u8]) -> Result<Datagram, CodecError> {
   if bytes.len() > MAX_DATAGRAM {
     return Err(CodecError::TooLarge(bytes.len()));
   }
@@ -84,11 +85,11 @@ pub fn parse(bytes: &[u8], from: Ipv4Addr) -> Result<Datagram, CodecError> {
     }),
     (2, Some("elect"), Some("start")) => Ok(Datagram::ElectStart),
     (4, Some("elect"), Some("candidate")) => Ok(Datagram::Candidate {
-      meta: parse_meta(&items[2], from)?,
-      last_elected: parse_last_elected(&items[3], from)?,
+      meta: parse_meta(&items[2])?,
+      last_elected: parse_last_elected(&items[3])?,
     }),
     (3, Some("elect"), Some("winner")) => Ok(Datagram::Winner {
-      meta: parse_meta(&items[2], from)?,
+      meta: parse_meta(&items[2])?,
     }),
     _ => Err(CodecError::Shape),
   }
@@ -168,35 +169,34 @@ fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<&'a str, CodecErr
     .ok_or(CodecError::Shape)
 }
 
-fn parse_meta(v: &Value, from: Ipv4Addr) -> Result<NodeMeta, CodecError> {
+fn parse_meta(v: &Value) -> Result<NodeMeta, CodecError> {
   let obj = v.as_object().ok_or(CodecError::Shape)?;
   let id = parse_id(field(obj, "id")?)?.to_owned();
-  let sub_addr = from_host(field(obj, "sub_addr")?, from);
-  let pub_addr = from_host(field(obj, "pub_addr")?, from);
-  if !is_valid_address(&sub_addr) || !is_valid_address(&pub_addr) {
+  let sub_addr = field(obj, "sub_addr")?;
+  let pub_addr = field(obj, "pub_addr")?;
+  let ok = |a: &str| is_valid_address(a) || unspecified_port(a).is_some();
+  if !ok(sub_addr) || !ok(pub_addr) {
     return Err(CodecError::BadAddress);
   }
   Ok(NodeMeta {
     id,
-    sub_addr,
-    pub_addr,
+    sub_addr: sub_addr.to_owned(),
+    pub_addr: pub_addr.to_owned(),
   })
 }
 
-/// `tcp://0.0.0.0:PORT` (what an original node advertises) as `tcp://<from>:PORT`.
-fn from_host(addr: &str, from: Ipv4Addr) -> String {
-  match addr.strip_prefix("tcp://0.0.0.0:") {
-    Some(port) if !from.is_unspecified() => format!("tcp://{from}:{port}"),
-    _ => addr.to_owned(),
-  }
+/// The port of `tcp://0.0.0.0:PORT` (what an original node advertises), if `addr` is that.
+pub fn unspecified_port(addr: &str) -> Option<&str> {
+  let port = addr.strip_prefix("tcp://0.0.0.0:")?;
+  is_valid_address(&format!("tcp://127.0.0.1:{port}")).then_some(port)
 }
 
-fn parse_last_elected(v: &Value, from: Ipv4Addr) -> Result<Option<NodeMeta>, CodecError> {
+fn parse_last_elected(v: &Value) -> Result<Option<NodeMeta>, CodecError> {
   let obj = v.as_object().ok_or(CodecError::Shape)?;
   match obj.get("id").and_then(Value::as_str) {
     Some("") => Ok(None),
     // Only the id matters here; some peers send `{id}` without addresses.
-    Some(id) => parse_meta(v, from).map(Some).or_else(|_| {
+    Some(id) => parse_meta(v).map(Some).or_else(|_| {
       Ok(Some(NodeMeta {
         id: parse_id(id)?.to_owned(),
         sub_addr: String::new(),
@@ -211,39 +211,18 @@ fn parse_last_elected(v: &Value, from: Ipv4Addr) -> Result<Option<NodeMeta>, Cod
 mod tests {
   use super::*;
 
-  /// The UDP source of the datagrams in these tests.
-  const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 9);
-
-  fn parse(bytes: &[u8]) -> Result<Datagram, CodecError> {
-    super::parse(bytes, SRC)
-  }
-
   #[test]
-  fn an_unspecified_host_is_read_as_the_datagrams_source() {
+  fn an_original_nodes_unspecified_host_is_kept_for_the_election_layer() {
     let dg = parse(br#"["elect","winner",{"id":"9900000001","sub_addr":"tcp://0.0.0.0:4001","pub_addr":"tcp://0.0.0.0:4002"}]"#);
     let want = NodeMeta {
       id: "9900000001".into(),
-      sub_addr: "tcp://10.0.0.9:4001".into(),
-      pub_addr: "tcp://10.0.0.9:4002".into(),
+      sub_addr: "tcp://0.0.0.0:4001".into(),
+      pub_addr: "tcp://0.0.0.0:4002".into(),
     };
-    assert_eq!(dg, Ok(Datagram::Winner { meta: want.clone() }));
-    let dg = parse(br#"["elect","candidate",{"id":"9900000001","sub_addr":"tcp://0.0.0.0:4001","pub_addr":"tcp://0.0.0.0:4002"},{"id":""}]"#);
-    assert_eq!(
-      dg,
-      Ok(Datagram::Candidate {
-        meta: want,
-        last_elected: None
-      })
-    );
-  }
-
-  #[test]
-  fn an_unspecified_host_with_no_known_source_is_refused() {
-    let bytes = br#"["elect","winner",{"id":"9900000001","sub_addr":"tcp://0.0.0.0:1","pub_addr":"tcp://1.2.3.4:2"}]"#;
-    assert_eq!(
-      super::parse(bytes, Ipv4Addr::UNSPECIFIED),
-      Err(CodecError::BadAddress)
-    );
+    assert_eq!(dg, Ok(Datagram::Winner { meta: want }));
+    assert_eq!(unspecified_port("tcp://0.0.0.0:4001"), Some("4001"));
+    assert_eq!(unspecified_port("tcp://0.0.0.0:0"), None);
+    assert_eq!(unspecified_port("tcp://10.0.0.1:4001"), None);
   }
 
   #[test]

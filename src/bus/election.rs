@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::addresses::Addresses;
 use super::codec::{Datagram, NodeMeta};
 use super::options::NodeOptions;
 
@@ -63,6 +64,10 @@ pub struct Election {
   banned: HashMap<String, Instant>,
   /// Nodes heard of, by id, so a split brain can be settled without an election.
   known: HashMap<String, NodeMeta>,
+  /// The host each node's own datagrams come from (for original nodes' `0.0.0.0`).
+  addresses: Addresses,
+  /// A winner whose host is not known yet, taken when that node is first heard.
+  pending_winner: Option<(NodeMeta, Instant)>,
 }
 
 impl Election {
@@ -82,6 +87,8 @@ impl Election {
       next_tick: now,
       banned: HashMap::new(),
       known: HashMap::new(),
+      addresses: Addresses::default(),
+      pending_winner: None,
     }
   }
 
@@ -115,7 +122,58 @@ impl Election {
     }
   }
 
-  /// Handles one parsed datagram from the discovery group (our own included).
+  /// Handles one datagram from the discovery group that came from host `from`: learns where
+  /// its sender speaks from, resolves original nodes' `0.0.0.0` addresses with that, and holds
+  /// a winner whose host is not known yet until that node is heard.
+  pub fn handle_datagram(
+    &mut self,
+    dg: Datagram,
+    from: std::net::Ipv4Addr,
+    now: Instant,
+    out: &mut Vec<Action>,
+  ) {
+    let speaker = match &dg {
+      Datagram::Heartbeat { id } => Some(id.clone()),
+      Datagram::Candidate { meta, .. } => Some(meta.id.clone()),
+      _ => None,
+    };
+    if let Some(id) = &speaker {
+      self.addresses.learn(id, from);
+    }
+    let dg = match dg {
+      Datagram::Candidate { meta, last_elected } => match self.addresses.resolve(&meta) {
+        Some(meta) => Datagram::Candidate { meta, last_elected },
+        None => return,
+      },
+      Datagram::Winner { meta } => match self.addresses.resolve(&meta) {
+        Some(meta) => Datagram::Winner { meta },
+        None => {
+          self.pending_winner = Some((meta, now));
+          return;
+        }
+      },
+      other => other,
+    };
+    self.handle_incoming(dg, now, out);
+    if let Some(id) = speaker {
+      self.take_pending_winner(&id, now, out);
+    }
+  }
+
+  /// The held winner is `id`, just heard: take it now that its host is known.
+  fn take_pending_winner(&mut self, id: &str, now: Instant, out: &mut Vec<Action>) {
+    let Some((meta, since)) = self.pending_winner.take_if(|(m, _)| m.id == id) else {
+      return;
+    };
+    if now > since + self.heartbeat_timeout {
+      return;
+    }
+    if let Some(meta) = self.addresses.resolve(&meta) {
+      self.handle_incoming_winner(meta, now, out);
+    }
+  }
+
+  /// Handles one parsed datagram whose addresses are resolved (our own included).
   pub fn handle_incoming(&mut self, dg: Datagram, now: Instant, out: &mut Vec<Action>) {
     match dg {
       Datagram::Heartbeat { id } => self.handle_incoming_heartbeat(&id, now, out),

@@ -74,7 +74,7 @@ impl Cluster {
       match action {
         Action::Elected(m) => self.elected[who].push(m),
         Action::Send(dg) => {
-          let dg = parse(&encode(&dg), std::net::Ipv4Addr::LOCALHOST).unwrap();
+          let dg = parse(&encode(&dg)).unwrap();
           for i in 0..self.nodes.len() {
             let mut out = Vec::new();
             if let Some(n) = self.nodes[i].as_mut() {
@@ -543,4 +543,69 @@ fn split_brain_with_an_unknown_smaller_master_ends_the_round_at_its_answer() {
     }]
   );
   assert_eq!(e.elected().map(|m| m.id.as_str()), Some("9900000001"));
+}
+
+fn original(id: &str) -> NodeMeta {
+  NodeMeta {
+    id: id.into(),
+    sub_addr: "tcp://0.0.0.0:4001".into(),
+    pub_addr: "tcp://0.0.0.0:4002".into(),
+  }
+}
+
+fn elected_addr(out: &[Action]) -> Option<String> {
+  out.iter().find_map(|a| match a {
+    Action::Elected(m) => Some(m.sub_addr.clone()),
+    Action::Send(_) => None,
+  })
+}
+
+#[test]
+fn a_winner_relayed_about_an_original_node_takes_that_nodes_own_host() {
+  use std::net::Ipv4Addr;
+  let t0 = Instant::now();
+  let mut e = Election::new(meta("9900000005"), &opts(), t0);
+  let (host, relay) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+  let mut out = Vec::new();
+  // The original at .1 answers a candidate (about itself); later .2 announces it as winner.
+  let answer = Datagram::Candidate {
+    meta: original("4900000001"),
+    last_elected: None,
+  };
+  e.handle_datagram(answer, host, t0, &mut out);
+  e.handle_datagram(
+    Datagram::Winner {
+      meta: original("4900000001"),
+    },
+    relay,
+    t0,
+    &mut out,
+  );
+  assert_eq!(elected_addr(&out).as_deref(), Some("tcp://10.0.0.1:4001"));
+}
+
+#[test]
+fn a_winner_whose_host_is_unknown_waits_for_that_node_to_be_heard() {
+  use std::net::Ipv4Addr;
+  let t0 = Instant::now();
+  let mut e = Election::new(meta("9900000005"), &opts(), t0);
+  let mut out = Vec::new();
+  e.handle_datagram(
+    Datagram::Winner {
+      meta: original("4900000001"),
+    },
+    Ipv4Addr::new(10, 0, 0, 2),
+    t0,
+    &mut out,
+  );
+  assert!(
+    out.is_empty() && e.elected().is_none(),
+    "never a guess from the relay's address"
+  );
+  let hb = Datagram::Heartbeat {
+    id: "4900000001".into(),
+  };
+  e.handle_datagram(hb, Ipv4Addr::new(10, 0, 0, 1), t0 + ms(50), &mut out);
+  assert_eq!(elected_addr(&out).as_deref(), Some("tcp://10.0.0.1:4001"));
+  assert_eq!(e.elected().map(|m| m.id.as_str()), Some("4900000001"));
 }

@@ -274,10 +274,12 @@ impl<S: EventSink> Node<S> {
       std::net::SocketAddr::V4(a) => *a.ip(),
       std::net::SocketAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
     };
-    match codec::parse(bytes, from) {
+    match codec::parse(bytes) {
       Ok(dg) => {
         let mut out = Vec::new();
-        self.election.handle_incoming(dg, Instant::now(), &mut out);
+        self
+          .election
+          .handle_datagram(dg, from, Instant::now(), &mut out);
         self.handle_actions(out).await
       }
       Err(_) => {
