@@ -1,0 +1,18 @@
+//! Our ZMTP 3.x wire engine, floor 1: a sans-IO core. Functions and state machines over byte buffers; no
+//! sockets, no timers, no runtime. A driver (tokio, libuv on a JS thread, or a plain Rust thread) reads bytes
+//! into a [`session::Session`], writes what it hands back, and calls it again at [`session::Session::next_timeout`].
+//!
+//! - [`greeting`]: the 64-byte greeting, version negotiation (3.0 legacy forms vs 3.1), mechanism names.
+//! - [`frame`]: frame encoder and incremental decoder with size limits checked before any allocation.
+//! - [`command`]: READY properties, ERROR, PING/PONG, SUBSCRIBE/CANCEL in both forms.
+//! - [`mechanism`]: the [`mechanism::Mechanism`] trait with NULL, PLAIN and CURVE; Z85 keys; a ZAP-style hook.
+//! - [`session`]: greeting -> handshake -> traffic for one connection, with limits, handshake timeout and heartbeats.
+//! - [`error`]: the one error enum of this layer, with a countable reason per variant.
+
+pub mod command;
+pub mod error;
+pub mod frame;
+pub mod greeting;
+pub mod mechanism;
+
+pub use error::ZmtpError;
