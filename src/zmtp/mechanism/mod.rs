@@ -12,6 +12,9 @@ pub mod plain;
 pub mod z85;
 pub mod zap;
 
+#[cfg(test)]
+mod curve_tests;
+
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
