@@ -95,6 +95,9 @@ pub enum ZmtpError {
   /// No frame arrived within the heartbeat timeout after a PING, or within the peer's TTL.
   #[error("heartbeat timed out")]
   HeartbeatTimeout,
+  /// A message was given to a session whose handshake has not finished.
+  #[error("handshake not finished")]
+  NotReady,
   /// The session was already closed by an earlier error.
   #[error("session closed")]
   Closed,
@@ -121,6 +124,7 @@ impl ZmtpError {
       Self::NonceReplay { .. } => "nonce_replay",
       Self::HandshakeTimeout => "handshake_timeout",
       Self::HeartbeatTimeout => "heartbeat_timeout",
+      Self::NotReady => "not_ready",
       Self::Closed => "closed",
     }
   }

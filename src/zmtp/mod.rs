@@ -14,5 +14,13 @@ pub mod error;
 pub mod frame;
 pub mod greeting;
 pub mod mechanism;
+pub mod session;
+mod timers;
+
+#[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
+mod session_tests;
 
 pub use error::ZmtpError;
+pub use session::{Event, Heartbeat, Limits, PeerInfo, Session, SessionConfig};

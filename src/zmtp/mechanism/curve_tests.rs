@@ -113,9 +113,8 @@ fn every_tampered_handshake_byte_in_a_box_is_refused() {
       mut server,
       ..
     } = pair_with(None);
-    let mut msgs = 0;
     let mut result = Ok(());
-    for _ in 0..4 {
+    for msgs in 0..4 {
       let (from, to): (&mut dyn Mechanism, &mut dyn Mechanism) = if msgs % 2 == 0 {
         (&mut client, &mut server)
       } else {
@@ -128,7 +127,6 @@ fn every_tampered_handshake_byte_in_a_box_is_refused() {
         let at = cmd.len() - 5;
         cmd[at] ^= 0x40;
       }
-      msgs += 1;
       result = to.process_handshake_command(&cmd);
       if result.is_err() {
         break;

@@ -10,7 +10,7 @@ const ALPHABET: &[u8; 85] =
 /// # Errors
 /// [`ZmtpError::Malformed`] for any other length.
 pub fn encode(data: &[u8]) -> Result<String> {
-  if data.len() % 4 != 0 {
+  if !data.len().is_multiple_of(4) {
     return Err(ZmtpError::Malformed("z85 input length"));
   }
   let mut out = String::with_capacity(data.len() / 4 * 5);
@@ -36,7 +36,7 @@ fn digit(c: u8) -> Option<u64> {
 /// [`ZmtpError::Malformed`] for a bad length, a character outside the alphabet, or a group above `u32::MAX`.
 pub fn decode(text: &str) -> Result<Vec<u8>> {
   let text = text.as_bytes();
-  if text.len() % 5 != 0 {
+  if !text.len().is_multiple_of(5) {
     return Err(ZmtpError::Malformed("z85 text length"));
   }
   let mut out = Vec::with_capacity(text.len() / 5 * 4);
