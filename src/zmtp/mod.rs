@@ -20,6 +20,8 @@ mod timers;
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
+mod interop_tests;
+#[cfg(test)]
 mod session_tests;
 
 pub use error::ZmtpError;
