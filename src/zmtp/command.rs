@@ -9,6 +9,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::error::{Result, ZmtpError};
 use super::greeting::Version;
 
+/// The ERROR prefix libzmq 4.3 actually writes: its C literal `"\x05ERROR"` parses `\x05E` as one hex escape,
+/// so the command goes out as `5E RROR` + reason length + reason. Accepted on input beside the RFC form.
+pub const LIBZMQ_ERROR_PREFIX: &[u8] = b"\x5ERROR";
+
 /// Longest PING context libzmq echoes.
 pub const MAX_PING_CONTEXT: usize = 16;
 
@@ -148,6 +152,9 @@ impl Command {
   /// # Errors
   /// [`ZmtpError::Malformed`] for bad lengths in a known command.
   pub fn parse(body: &[u8]) -> Result<Self> {
+    if let Some(data) = body.strip_prefix(LIBZMQ_ERROR_PREFIX) {
+      return Ok(Self::Error(parse_error_reason(data)?));
+    }
     let (name, data) = split(body)?;
     Ok(match name {
       b"READY" => Self::Ready(Properties::parse(data)?),
@@ -330,6 +337,15 @@ mod tests {
     assert_eq!(Command::parse(&body).unwrap(), Command::Error("400".into()));
     assert!(Command::parse(b"\x05ERROR\x09400").is_err());
     assert!(Command::parse(b"\x05ERROR").is_err());
+  }
+
+  #[test]
+  fn libzmqs_misspelt_error_prefix_is_read_as_error() {
+    assert_eq!(
+      Command::parse(b"\x5ERROR\x03400").unwrap(),
+      Command::Error("400".into())
+    );
+    assert!(Command::parse(b"\x5ERROR\x04400").is_err());
   }
 
   #[test]

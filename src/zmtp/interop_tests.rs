@@ -5,37 +5,22 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 use zeromq::{DealerSocket, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use super::greeting::Version;
 use super::session::{Event, Session, SessionConfig};
+use super::testdriver::{self, End};
 
 const T: Duration = Duration::from_secs(5);
 
-/// Writes the session's output and reads until `want` events have arrived (bounded in turns and time).
+/// Drives the session until `want` events have arrived, failing the test on anything else.
 async fn drive(stream: &mut TcpStream, s: &mut Session, want: usize) -> Vec<Event> {
-  let mut events = Vec::new();
-  for _ in 0..200 {
-    if s.has_output() {
-      stream.write_all(&s.take_output()).await.expect("write");
-    }
-    events.extend(std::iter::from_fn(|| s.poll_event()));
-    if events.len() >= want {
-      return events;
-    }
-    let hint = s.read_hint();
-    s.read_buf().reserve(hint);
-    let n = timeout(T, stream.read_buf(s.read_buf()))
-      .await
-      .expect("read timed out")
-      .expect("read");
-    assert!(n > 0, "peer closed; events so far {events:?}");
-    s.process(Instant::now()).expect("protocol error");
-  }
-  panic!("no {want} events after 200 turns: {events:?}");
+  let (events, end) = testdriver::drive(stream, s, want, T).await;
+  assert_eq!(end, End::Events, "events so far {events:?}");
+  events
 }
 
 fn frames(msg: ZmqMessage) -> Vec<Bytes> {

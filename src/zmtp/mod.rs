@@ -22,7 +22,11 @@ mod hostile_tests;
 #[cfg(test)]
 mod interop_tests;
 #[cfg(test)]
+mod libzmq_tests;
+#[cfg(test)]
 mod session_tests;
+#[cfg(test)]
+mod testdriver;
 
 pub use error::ZmtpError;
 pub use session::{Event, Heartbeat, Limits, PeerInfo, Session, SessionConfig};
