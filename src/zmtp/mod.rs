@@ -6,10 +6,12 @@
 //! - [`frame`]: frame encoder and incremental decoder with size limits checked before any allocation.
 //! - [`command`]: READY properties, ERROR, PING/PONG, SUBSCRIBE/CANCEL in both forms.
 //! - [`mechanism`]: the [`mechanism::Mechanism`] trait with NULL, PLAIN and CURVE; Z85 keys; a ZAP-style hook.
+//! - [`config`]: a session's configuration: limits (with their defaults), heartbeats, valid socket-type pairs.
 //! - [`session`]: greeting -> handshake -> traffic for one connection, with limits, handshake timeout and heartbeats.
 //! - [`error`]: the one error enum of this layer, with a countable reason per variant.
 
 pub mod command;
+pub mod config;
 pub mod error;
 pub mod frame;
 pub mod greeting;

@@ -11,7 +11,7 @@
 //! handshake, a TIMEOUT armed by each PING and disarmed by any received frame, and the peer's TTL.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
@@ -19,79 +19,15 @@ use super::command::{Command, Properties, Subscription};
 use super::error::{Result, ZmtpError};
 use super::frame::{self, Frame, FrameDecoder};
 use super::greeting::{self, Version, GREETING_LEN};
-use super::mechanism::{Mechanism, MechanismConfig};
+use super::mechanism::Mechanism;
 use super::timers::Timers;
+
+pub use super::config::{socket_types_match, Heartbeat, Limits, SessionConfig};
 
 /// Bytes of bookkeeping counted per buffered frame, so that many empty frames cost what they really cost.
 const FRAME_OVERHEAD: usize = 32;
 /// Largest read the session asks for at once.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// What a peer may make us hold. Defaults protect a process; libzmq's own defaults are unlimited.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-  /// Largest frame accepted after the handshake (`ZMQ_MAXMSGSIZE`).
-  pub max_msg_size: u64,
-  /// Largest handshake command (READY/INITIATE with their properties).
-  pub max_handshake_frame: u64,
-  /// Most frames in one message.
-  pub max_frames: usize,
-  /// Most bytes held for one peer: the partial frame plus the partial message.
-  pub max_buffered: usize,
-  /// Time allowed for greeting plus handshake (`ZMQ_HANDSHAKE_IVL`).
-  pub handshake_timeout: Duration,
-}
-
-impl Default for Limits {
-  fn default() -> Self {
-    Self {
-      max_msg_size: 64 << 20,
-      max_handshake_frame: 64 << 10,
-      max_frames: 1024,
-      max_buffered: 128 << 20,
-      handshake_timeout: Duration::from_secs(30),
-    }
-  }
-}
-
-/// ZMTP heartbeats (`ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL`); all off by default, as libzmq.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Heartbeat {
-  /// Send a PING this often after the handshake.
-  pub ivl: Option<Duration>,
-  /// Close if nothing arrives this long after a PING (default: `ivl`).
-  pub timeout: Option<Duration>,
-  /// TTL written into our PINGs (0.1 s units on the wire).
-  pub ttl: Option<Duration>,
-}
-
-/// Everything one connection needs to know about its socket.
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-  /// Our `Socket-Type` (`DEALER`, `ROUTER`, `PUB`...).
-  pub socket_type: String,
-  /// Our routing id (sent as `Identity` by REQ, DEALER and ROUTER).
-  pub identity: Bytes,
-  /// Security.
-  pub mechanism: MechanismConfig,
-  /// Hostile-peer limits.
-  pub limits: Limits,
-  /// Heartbeats.
-  pub heartbeat: Heartbeat,
-}
-
-impl SessionConfig {
-  /// A NULL config with default limits and no heartbeats.
-  pub fn new(socket_type: &str) -> Self {
-    Self {
-      socket_type: socket_type.to_string(),
-      identity: Bytes::new(),
-      mechanism: MechanismConfig::Null,
-      limits: Limits::default(),
-      heartbeat: Heartbeat::default(),
-    }
-  }
-}
 
 /// Who the peer is, once the handshake is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -467,20 +403,4 @@ impl Session {
     };
     self.close_on_error(result)
   }
-}
-
-/// The pairs libzmq accepts (exact strings).
-pub fn socket_types_match(ours: &str, peer: &str) -> bool {
-  matches!(
-    (ours, peer),
-    ("REQ", "REP" | "ROUTER")
-      | ("REP", "REQ" | "DEALER")
-      | ("DEALER", "REP" | "DEALER" | "ROUTER")
-      | ("ROUTER", "REQ" | "DEALER" | "ROUTER")
-      | ("PUB" | "XPUB", "SUB" | "XSUB")
-      | ("SUB" | "XSUB", "PUB" | "XPUB")
-      | ("PUSH", "PULL")
-      | ("PULL", "PUSH")
-      | ("PAIR", "PAIR")
-  )
 }

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::config::Heartbeat;
 use super::error::{Result, ZmtpError};
-use super::session::Heartbeat;
 
 /// A session's deadlines.
 #[derive(Debug, Clone)]
