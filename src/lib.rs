@@ -8,6 +8,7 @@
 //! - [`bus`]: the zmqbus node (multicast discovery, priority election, failover, forwarder).
 //! - [`mdp`]: the pigato-compatible request/reply engine (codec, broker/worker/client state, event loops).
 //! - [`sockets`]: classic ZeroMQ sockets for JS (`zmq` module API): REQ/REP state, ports, one event loop per socket.
+//! - [`zmtp`]: our sans-IO ZMTP 3.x core (greeting, frames, commands, NULL/PLAIN/CURVE, session state machine).
 //! - `binding`: `#[napi]` glue only; converts arguments and talks to event loops.
 #![deny(clippy::all)]
 
@@ -18,6 +19,7 @@ pub mod mdp;
 pub mod runtime;
 pub mod sockets;
 pub mod transport;
+pub mod zmtp;
 
 mod binding;
 
