@@ -71,8 +71,13 @@ export declare class Reply extends Writable {
   readonly ended: boolean
   /** Sent with every reply; `opts.cache = ms` lets the broker answer identical requests from cache. */
   opts: { cache?: number; [key: string]: Json | undefined }
+  /** A partial reply. */
   write(data: Json, cb?: (err?: Error | null) => void): boolean
-  end(data?: Json, cb?: () => void): this
+  write(data: Json, encoding: BufferEncoding, cb?: (err?: Error | null) => void): boolean
+  /** The final reply (none: an empty final reply). */
+  end(cb?: () => void): this
+  end(data: Json, cb?: () => void): this
+  end(data: Json, encoding: BufferEncoding, cb?: () => void): this
   reject(err?: Json): void
   error(err: Json): void
   heartbeat(): void
@@ -195,8 +200,16 @@ export declare class Socket extends EventEmitter implements AsyncIterable<Buffer
   resume(): this
   /** Closes; queued messages are flushed for at most ZMQ_LINGER, then 'close' is emitted. */
   close(cb?: () => void): this
-  setsockopt(option: number, value: string | Buffer | number): this
-  getsockopt(option: number): string | Buffer | number
+  /** An option by number (ZMQ_*) or by name (`'backlog'`); see `zmq.options`. */
+  setsockopt(option: number | string, value: string | Buffer | number | boolean): this
+  getsockopt(option: number | string): string | Buffer | number
+  /** While paused: the next message, or null when none is ready (a null asks for more). */
+  read(): Buffer[] | null
+  /** As net.Socket's: an unref'd socket does not keep the process alive. */
+  unref(): this
+  ref(): this
+  /** Every other option of the old module's table is also a property (`sock.backlog = 10`). */
+  [option: string]: unknown
   [Symbol.asyncIterator](): AsyncIterator<Buffer[]>
   on(event: 'message', listener: (...frames: Buffer[]) => void): this
   on(event: 'bind' | 'unbind', listener: (endpoint: string) => void): this
@@ -262,6 +275,27 @@ export declare const ZMQ_TCP_KEEPALIVE_INTVL: 37
 export declare const ZMQ_IMMEDIATE: 39
 export declare const ZMQ_XPUB_VERBOSE: 40
 export declare const ZMQ_IPV6: 42
+
+/** The libzmq version whose socket semantics are implemented ('4.3.5'). */
+export declare const version: string
+/** The old module's option table: property name -> option number. */
+export declare const options: Readonly<Record<string, number>>
+/** Monitor event numbers -> event names. */
+export declare const events: Readonly<Record<number, string>>
+export declare const STATE_READY: 0
+export declare const STATE_BUSY: 1
+export declare const STATE_CLOSED: 2
+export declare const ZMQ_CAN_DISCONNECT: 1
+export declare const ZMQ_CAN_UNBIND: 1
+export declare const ZMQ_CAN_MONITOR: 1
+export declare const ZMQ_CAN_SET_CTX: 1
+/** Process-wide limits, as libzmq's context: 1023 sockets by default (EMFILE past it), 1 I/O thread. */
+export declare const Context: {
+  getMaxSockets(): number
+  setMaxSockets(n: number): void
+  getMaxThreads(): number
+  setMaxThreads(n: number): void
+}
 
 export declare function nativeVersion(): string
 
