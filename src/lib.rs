@@ -4,6 +4,7 @@
 //! - [`runtime`]: the addon's single tokio runtime thread.
 //! - [`boundary`]: batched Node <-> Rust delivery (one call per batch, never per message).
 //! - [`error`]: the one mapping of every layer's error enum to JS errors with a `code`.
+//! - [`log`]: `DEBUG=zmqbus:*` diagnostics (tracing, off and free unless asked for).
 //! - [`transport`]: socket layer (ROUTER/DEALER/PUB/SUB/PUSH/PULL over tcp, ipc, inproc) shared by every engine.
 //! - [`bus`]: the zmqbus node (multicast discovery, priority election, failover, forwarder).
 //! - [`mdp`]: the pigato-compatible request/reply engine (codec, broker/worker/client state, event loops).
@@ -15,6 +16,7 @@
 pub mod boundary;
 pub mod bus;
 pub mod error;
+pub mod log;
 pub mod mdp;
 pub mod runtime;
 pub mod sockets;
@@ -26,5 +28,6 @@ mod binding;
 /// Starts the runtime thread when Node loads the addon, so the first socket does not pay for it.
 #[napi_derive::module_init]
 fn init() {
+  log::init();
   runtime::handle();
 }

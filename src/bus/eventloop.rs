@@ -284,6 +284,7 @@ impl<S: EventSink> Node<S> {
       }
       Err(_) => {
         self.bad_datagrams = self.bad_datagrams.saturating_add(1);
+        tracing::debug!(target: crate::log::target::BUS, %from, len = bytes.len(), "discovery datagram dropped (malformed)");
         true
       }
     }
@@ -296,6 +297,7 @@ impl<S: EventSink> Node<S> {
         Action::Send(dg) => self.send_datagram(&codec::encode(&dg)).await,
         Action::Elected(meta) => {
           let is_me = meta.id == self.election.me().id;
+          tracing::debug!(target: crate::log::target::BUS, id = %meta.id, is_me, sub = %meta.sub_addr, publ = %meta.pub_addr, "elected");
           alive &= self.emit(NodeEvent::Elected {
             id: meta.id.clone(),
             is_me,
@@ -341,7 +343,13 @@ impl<S: EventSink> Node<S> {
     let mut link = match res {
       Ok(link) if Some(link.master()) == self.election.elected() => link,
       Ok(_) => return true, // elected changed meanwhile; a newer connect runs
-      Err(_) => {
+      Err(err) => {
+        let master = self
+          .election
+          .elected()
+          .map(|m| m.sub_addr.clone())
+          .unwrap_or_default();
+        tracing::debug!(target: crate::log::target::BUS, %master, %err, "cannot reach the elected forwarder");
         let mut out = Vec::new();
         self
           .election
@@ -360,6 +368,7 @@ impl<S: EventSink> Node<S> {
 
   /// The forwarder connection is gone: elect again at once.
   pub(super) async fn lose_link(&mut self) -> bool {
+    tracing::debug!(target: crate::log::target::BUS, "connection to the master's forwarder lost: electing");
     self.link = None;
     self.hold_until = None;
     self.requeue_recent();
