@@ -367,6 +367,18 @@ export declare class Node extends EventEmitter {
   publish(channel: string, ...args: BusArg[]): void
   /** `for await (const msg of node.messages('equity'))`; default channel '*'; queue bound `limit` (default 10000). */
   messages(...channels: Array<string | { limit?: number }>): MessageIterator
+  /** Counters and gauges of this node. */
+  stats(): {
+    published: number
+    received: number
+    elections: number
+    refusedDatagrams: number
+    dropped: { publish: number; receive: number; iterator: number; total: number }
+    master: string | null
+    isMaster: boolean
+    ready: boolean
+    subscriptions: number
+  }
   /** Leaves the cluster; a stopped node cannot be restarted or used (ERR_NODE_STOPPED). */
   stop(cb?: () => void): Promise<void>
   on(event: 'ready' | 'stop', listener: () => void): this

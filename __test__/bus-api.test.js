@@ -237,3 +237,32 @@ test('stop() resolves once, emits stop, and a stopped node refuses to be used', 
     assert.throws(call, { code: 'ERR_NODE_STOPPED', message: /stopped node cannot be restarted/ })
   }
 })
+
+test('node.stats(): published, received, elections, drops and refused discovery datagrams', async () => {
+  const opts = loopbackOpts()
+  const { node, got } = await readyNode(opts, 'equity')
+  await primed(node, got, 'equity', 'warm')
+  const before = node.stats()
+  for (let i = 0; i < 20; i++) node.publish('equity', String(i))
+  await until(() => got.length >= 20, 3000, '20 messages')
+  // Malformed datagrams to the cluster's group, on loopback only (TTL 0, interface 127.0.0.1).
+  const udp = require('node:dgram').createSocket({ type: 'udp4', reuseAddr: true })
+  await new Promise((resolve) => udp.bind(0, '127.0.0.1', resolve))
+  udp.setMulticastInterface('127.0.0.1')
+  udp.setMulticastTTL(0)
+  for (const junk of ['not json', '["elect","winner",{"id":"1"}]', '{"hb":1}']) {
+    await new Promise((resolve) => udp.send(junk, opts.multicast_port, opts.multicast_addr, resolve))
+  }
+  udp.close()
+  await until(() => node.stats().refusedDatagrams >= 3, 3000, 'refused datagrams counted')
+  const s = node.stats()
+  assert.equal(s.published - before.published, 20)
+  assert.ok(s.received - before.received >= 20)
+  assert.equal(s.refusedDatagrams, 3)
+  assert.ok(s.elections >= 1)
+  assert.equal(s.master, node.id)
+  assert.equal(s.isMaster, true)
+  assert.equal(s.ready, true)
+  assert.deepEqual(s.dropped, { publish: 0, receive: 0, iterator: 0, total: 0 })
+  await node.stop()
+})

@@ -21,6 +21,7 @@ const E_ERROR = 4
 const E_DROPPED = 5
 const E_DISCARDED = 6
 const E_STOPPED = 7
+const E_REFUSED = 8
 
 /** Pending command bytes that trigger a flush before the end of the tick. */
 const FLUSH_BYTES = 256 * 1024
@@ -54,6 +55,7 @@ class Node extends NativeEngine {
     /** Messages lost (publish buffer overflow, slow receiver, full iterator queues). */
     this.dropped = 0
     this.drops = { publish: 0, receive: 0, iterator: 0 }
+    this._counts = { published: 0, received: 0, elections: 0, refusedDatagrams: 0 }
     this._handle = handle
     this._stopped = false
     this._stopPromise = null
@@ -110,7 +112,23 @@ class Node extends NativeEngine {
       w.count = count
       throw err
     }
+    this._counts.published++
     if (w.pos > FLUSH_BYTES) this._flush()
+  }
+
+  /**
+   * Counters and gauges: messages published and received, drops by reason, refused discovery
+   * datagrams, elections seen, the master and whether it is this node.
+   */
+  stats () {
+    return {
+      ...this._counts,
+      dropped: { ...this.drops, total: this.dropped },
+      master: this.master,
+      isMaster: this.isMaster,
+      ready: this.isReady,
+      subscriptions: this._subs.size
+    }
   }
 
   /** An async iterator over the messages of `channels` (default '*'); ends when the node stops. */
@@ -202,6 +220,7 @@ class Node extends NativeEngine {
   }
 
   _deliver (msg) {
+    this._counts.received++
     if (this._iters.size !== 0) {
       const ch = msg[0].toString()
       for (const it of this._iters) if (it.wants(ch)) it.push(msg)
@@ -226,6 +245,7 @@ class Node extends NativeEngine {
       case E_ELECTED:
         this.master = f[0].toString()
         this.isMaster = f[1].toString() === '1'
+        this._counts.elections++
         this._emitSafe('elected', { id: this.master, isMe: this.isMaster })
         break
       case E_ERROR: {
@@ -237,6 +257,7 @@ class Node extends NativeEngine {
       }
       case E_DROPPED: this._countDrop(Number(f[0].toString()), 'publish'); break
       case E_DISCARDED: this._countDrop(Number(f[0].toString()), 'receive'); break
+      case E_REFUSED: this._counts.refusedDatagrams += Number(f[0].toString()); break
       case E_STOPPED: this._onStopped(); break
     }
   }

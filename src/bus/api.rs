@@ -66,6 +66,11 @@ pub enum NodeEvent {
     /// Messages discarded since the last report.
     count: u64,
   },
+  /// Discovery datagrams refused as malformed (counted, never acted on).
+  Refused {
+    /// Datagrams refused since the last report.
+    count: u64,
+  },
   /// The node has stopped; it is the last event.
   Stopped,
 }

@@ -210,6 +210,10 @@ impl<S: EventSink> Node<S> {
       let count = std::mem::take(&mut self.discarded);
       alive &= self.emit(NodeEvent::Discarded { count });
     }
+    if self.bad_datagrams > 0 {
+      let count = std::mem::take(&mut self.bad_datagrams);
+      alive &= self.emit(NodeEvent::Refused { count });
+    }
     alive
   }
 

@@ -146,7 +146,7 @@ pub(super) struct Node<S: EventSink> {
   pub(super) ready_sent: bool,
   send_failed: bool,
   /// Discovery datagrams refused by the codec.
-  bad_datagrams: u64,
+  pub(super) bad_datagrams: u64,
 }
 
 async fn next_link_event(link: &mut Option<Link>, read: bool) -> LinkEvent {
@@ -218,7 +218,8 @@ impl<S: EventSink> Node<S> {
         _ = tokio::time::sleep_until(deadline) => {
           let mut out = Vec::new();
           self.election.handle_tick(Instant::now(), &mut out);
-          self.handle_actions(out).await
+          // Counts (refused datagrams among them) go out at least once per period.
+          self.handle_actions(out).await && self.report_counts()
         },
         res = join_connect(&mut self.connecting) => self.handle_connected(res).await,
         ev = next_link_event(&mut self.link, read) => self.handle_link_event(ev).await,

@@ -40,6 +40,8 @@ pub mod event {
   pub const DISCARDED: u8 = 6;
   /// `[]`: the node has stopped; nothing follows.
   pub const STOPPED: u8 = 7;
+  /// `[count]`: discovery datagrams refused as malformed.
+  pub const REFUSED: u8 = 8;
 }
 
 /// The owner's side of the event stream.
@@ -107,6 +109,7 @@ impl<D: Deliver + Sync> EventSink for OutboxSink<D> {
       NodeEvent::Error(msg) => out.push(event::ERROR, &[msg.as_bytes()]),
       NodeEvent::Dropped { count } => out.push(event::DROPPED, &[count.to_string()]),
       NodeEvent::Discarded { count } => out.push(event::DISCARDED, &[count.to_string()]),
+      NodeEvent::Refused { count } => out.push(event::REFUSED, &[count.to_string()]),
       NodeEvent::Stopped => out.push(event::STOPPED, NO_FRAMES),
     }
     !out.is_closed()
