@@ -104,6 +104,34 @@ test('a queue created by busmq is found by ours (attached true, its ttl) and the
   assert.equal(await call((cb) => q4.ttl(cb)), 9)
 })
 
+test('reliable mode across implementations: busmq 3.1 gets back what our consumer did not ack', async () => {
+  const [theirs, ours] = [await up(Theirs), await up(Ours)]
+  const name = uniqName('reliable')
+  const producer = await attachedQueue(ours, name)
+  for (let i = 1; i <= 5; i++) producer.push('r' + i)
+  const consumer = await attachedQueue(ours, name)
+  const c = collect(consumer, 5)
+  consumer.consume({ reliable: true })
+  await c.done
+  consumer.ack(2)
+  await call((cb) => consumer.count(cb))
+  const off = captureEvent(consumer, 'consuming')
+  consumer.stop()
+  await off
+  const theirsQ = await attachedQueue(theirs, name)
+  const got = []
+  const done = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`busmq got ${got.length} of 3`)), 5000)
+    theirsQ.on('message', (m, id) => {
+      got.push([m, Number(id)])
+      if (got.length === 3) { clearTimeout(timer); resolve() }
+    })
+  })
+  theirsQ.consume({ reliable: true, last: 2 })
+  await done
+  assert.deepEqual(got, [['r3', 3], ['r4', 4], ['r5', 5]])
+})
+
 test("the seed README's producer and consumer run unchanged on our module", async () => {
   const Bus = Ours
   const done = new Promise((resolve, reject) => {

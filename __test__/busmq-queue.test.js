@@ -219,3 +219,32 @@ test('detach() emits detaching then detached and stops consuming; disconnect() e
   await off
   assert.equal(bus.isOnline(), false)
 })
+
+test('reliable consume: unacked messages come back to the next reliable consumer, acked ones never', async () => {
+  const [busA, busB] = [await connected(), await connected()]
+  const name = uniqName('rel')
+  const { q } = await attached(busA, name)
+  for (let i = 1; i <= 6; i++) q.push('m' + i)
+  await waitFor(async () => (await call((cb) => q.count(cb))) === 6, 3000, 20, 'count 6')
+  const first = collect(q, 6)
+  q.consume({ reliable: true })
+  assert.deepEqual((await first.done).map((g) => g[1]), [1, 2, 3, 4, 5, 6])
+  q.ack(3)
+  await call((cb) => q.count(cb)) // the same connection: the ack has run
+  const off = captureEvent(q, 'consuming')
+  q.stop()
+  await off
+  assert.equal(await redisCli(redis.port, 'LLEN', `bus:queue:${name}:toack`), '6', 'three unacked pairs')
+  const { q: q2 } = await attached(busB, name)
+  const again = collect(q2, 3)
+  q2.consume({ reliable: true, last: 3 })
+  assert.deepEqual(await again.done, [['m4', 4], ['m5', 5], ['m6', 6]])
+  const more = captureEvent(q2, 'message')
+  q.push('m7')
+  assert.deepEqual(await more, ['m7', 7])
+  q2.ack(7)
+  await call((cb) => q2.count(cb))
+  assert.equal(await redisCli(redis.port, 'LLEN', `bus:queue:${name}:toack`), '0')
+  const ttl = Number(await redisCli(redis.port, 'TTL', `bus:queue:${name}:messages`))
+  assert.ok(ttl !== -1, 'restored messages keep an expiry')
+})

@@ -37,6 +37,7 @@ class Channel extends EventEmitter {
       return
     }
     const opts = Object.assign({}, options)
+    this._reliable = Boolean(opts.reliable)
     const consumer = this.bus.queue(`channel:${this.local}:${this.name}`)
     const producer = this.bus.queue(`channel:${this.remote}:${this.name}`)
     this._consumer = consumer
@@ -118,9 +119,10 @@ class Channel extends EventEmitter {
   isAttached () { return Boolean(this._producer && this._consumer) }
   isBound () { return this.isAttached() }
 
-  /** Acknowledges a message (reliable mode; a no-op until reliable queues land). */
+  /** Acknowledges messages up to `id` on the consumed queue (reliable mode). */
   ack (id, cb) {
-    if (typeof cb === 'function') process.nextTick(cb, null)
+    if (!this.isAttached()) return
+    this._consumer.ack(id, cb)
   }
 
   _detachQueues () {
@@ -136,6 +138,7 @@ class Channel extends EventEmitter {
     const body = msg.slice(3)
     switch (msg[1]) {
       case '1':
+        if (this._reliable) this.ack(id)
         if (!this._remoteConnected) {
           this._remoteConnected = true
           this._emit('remote:connect')
@@ -147,12 +150,14 @@ class Channel extends EventEmitter {
       case '3':
         // A new peer must learn that we are here, whatever else we sent before.
         if (this._producer) this._producer.push(':1:')
+        if (this._reliable) this.ack(id)
         if (this._remoteConnected) {
           this._remoteConnected = false
           this._emit('remote:disconnect')
         }
         break
       case '4':
+        if (this._reliable) this.ack(id)
         this._detachQueues()
         this._emit('end')
         break

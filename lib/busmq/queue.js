@@ -3,7 +3,7 @@
 // for the bus's native loop (src/busmq/state/), which defers what needs `attached` or `online`.
 const { EventEmitter } = require('events')
 const K = require('./kinds')
-const { BusmqError, typeError } = require('./errors')
+const { typeError } = require('./errors')
 
 class Queue extends EventEmitter {
   constructor (bus, name) {
@@ -54,16 +54,30 @@ class Queue extends EventEmitter {
     return true
   }
 
-  /** Starts consuming: `consuming(true)`, then `message(payload, id)` for each message. */
+  /**
+   * Starts consuming: `consuming(true)`, then `message(payload, id)` for each message. With
+   * `reliable: true`, messages stay in the queue's `toack` list until `ack(id)`, and a new
+   * reliable consumer first gets back every message after `last` that was never acked.
+   */
   consume (options) {
     const o = options || {}
-    if (o.reliable) {
-      this._emitError(new BusmqError('ENOTSUP', 'reliable consume is not supported by zmqbus/busmq yet'))
-      return
-    }
     const max = o.max === undefined || o.max === null ? -1 : Number(o.max)
     if (!Number.isFinite(max)) throw typeError('max must be a number')
-    this._cmd(K.C_CONSUME, [o.remove === false ? '0' : '1', String(Math.trunc(max))])
+    const frames = [o.remove === false ? '0' : '1', String(Math.trunc(max))]
+    if (o.reliable) {
+      const last = o.last === undefined || o.last === null ? 0 : Number(o.last)
+      if (!Number.isInteger(last) || last < 0) throw typeError('last must be a non-negative integer id')
+      frames.push(String(last))
+    }
+    this._cmd(K.C_CONSUME, frames)
+  }
+
+  /** Acknowledges every message up to `id` (reliable mode); `cb(err)` only on error, as busmq. */
+  ack (id, cb) {
+    const n = Number(id)
+    if (!Number.isInteger(n) || n < 0) throw typeError('ack id must be a non-negative integer')
+    const onError = typeof cb === 'function' ? (err) => { if (err) cb(err) } : undefined
+    this._query(onError, 'ack', String(this._ttl), String(n))
   }
 
   /** Stops consuming; messages of a pop already in flight are still delivered first. */

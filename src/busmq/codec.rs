@@ -19,13 +19,13 @@ pub mod command {
   pub const DETACH: u8 = 4;
   /// `[qid, rid, payload]`
   pub const PUSH: u8 = 5;
-  /// `[qid, remove 1|0, max]`
+  /// `[qid, remove 1|0, max]`, or `[qid, remove, max, last]` for a reliable consumer
   pub const CONSUME: u8 = 6;
   /// `[qid]`
   pub const STOP: u8 = 7;
   /// `[qid]`
   pub const CLOSE: u8 = 8;
-  /// `[qid, rid, op, ...args]`: op `exists|count|ttl|maxsize|find|flush|get key|all|set ttl k v...`
+  /// `[qid, rid, op, ...args]`: op `exists|count|ttl|maxsize|find|flush|get key|all|ack ttl id|set ttl k v...`
   pub const QUERY: u8 = 9;
 }
 
@@ -192,6 +192,12 @@ pub fn parse_command(record: &Record) -> Result<Command, CodecError> {
       qid,
       remove: f.flag()?,
       max: f.num()?,
+      // Optional fourth frame: the `last` id of a reliable consumer.
+      reliable: if f.at < f.frames.len() {
+        Some(f.num()?)
+      } else {
+        None
+      },
     },
     command::STOP => Command::Stop { qid },
     command::CLOSE => Command::Close { qid },
@@ -217,6 +223,10 @@ fn parse_query(f: &mut Frames<'_>) -> Result<Query, CodecError> {
     "flush" => Query::Flush,
     "get" => Query::MetaGet(f.text()?),
     "all" => Query::MetaAll,
+    "ack" => Query::Ack {
+      ttl: f.num()?,
+      id: f.num()?,
+    },
     "set" => {
       let ttl = f.num()?;
       let mut pairs = Vec::new();

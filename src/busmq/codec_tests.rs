@@ -39,7 +39,8 @@ fn attach_push_and_consume_records_parse() {
     Ok(Command::Consume {
       qid: 3,
       remove: false,
-      max: -1
+      max: -1,
+      reliable: None,
     })
   );
 }
@@ -125,4 +126,25 @@ fn kinds_json_names_every_kind_once() {
   assert_eq!(v["C_PUSH"], 5);
   assert_eq!(v["E_MESSAGE"], 9);
   assert_eq!(v.as_object().unwrap().len(), 24);
+}
+
+#[test]
+fn reliable_consume_and_ack_records_parse() {
+  assert_eq!(
+    parse_command(&record(command::CONSUME, &["3", "1", "-1", "17"])),
+    Ok(Command::Consume {
+      qid: 3,
+      remove: true,
+      max: -1,
+      reliable: Some(17),
+    })
+  );
+  assert_eq!(
+    parse_command(&record(command::QUERY, &["3", "4", "ack", "30", "9"])),
+    Ok(Command::Query {
+      qid: 3,
+      rid: 4,
+      query: Query::Ack { id: 9, ttl: 30 },
+    })
+  );
 }

@@ -37,6 +37,16 @@ fn push_script() -> &'static Script {
   S.get_or_init(|| Script::new(scripts::PUSH))
 }
 
+fn pop_reliable_script() -> &'static Script {
+  static S: OnceLock<Script> = OnceLock::new();
+  S.get_or_init(|| Script::new(scripts::POP_RELIABLE))
+}
+
+fn ack_script() -> &'static Script {
+  static S: OnceLock<Script> = OnceLock::new();
+  S.get_or_init(|| Script::new(scripts::ACK))
+}
+
 fn pop_script() -> &'static Script {
   static S: OnceLock<Script> = OnceLock::new();
   S.get_or_init(|| Script::new(scripts::POP))
@@ -83,6 +93,7 @@ pub fn failed(op: Op, failure: Failure) -> Completion {
     Op::Pop { qid, .. } | Op::Peek { qid, .. } => FailedOp::Pop(qid),
     Op::Subscribe { channel } | Op::Unsubscribe { channel } => FailedOp::Subscribe(channel),
     Op::Delete { qid, .. } => FailedOp::Delete(qid),
+    Op::Restore { qid, .. } => FailedOp::Restore(qid),
     Op::Query { rid, qid, .. } => {
       return Completion::Reply {
         rid,
@@ -118,7 +129,20 @@ pub async fn run(op: Op, mut links: Links) -> Completion {
       qid,
       messages,
       count,
-    } => pop(conn, *qid, messages, *count).await,
+      toack,
+      ttl,
+    } => pop(conn, *qid, messages, *count, toack.as_deref(), *ttl).await,
+    Op::Restore {
+      keys, last, ttl, ..
+    } => ack_script()
+      .key(&keys.toack)
+      .key(&keys.messages)
+      .arg(*last)
+      .arg(*ttl)
+      .arg("true")
+      .invoke_async::<i64>(conn)
+      .await
+      .map(|_| Completion::State(Done::Ack)),
     Op::Peek {
       qid,
       messages,
@@ -271,12 +295,23 @@ async fn pop(
   qid: Qid,
   messages: &str,
   count: u32,
+  toack: Option<&str>,
+  ttl: u32,
 ) -> RedisResult<Completion> {
-  let flat: Vec<Vec<u8>> = pop_script()
-    .key(messages)
-    .arg(count)
-    .invoke_async(conn)
-    .await?;
+  let flat: Vec<Vec<u8>> = match toack {
+    None => {
+      pop_script()
+        .key(messages)
+        .arg(count)
+        .invoke_async(conn)
+        .await?
+    }
+    Some(toack) => {
+      let mut call = pop_reliable_script().key(messages);
+      call.key(toack).arg(count).arg(ttl);
+      call.invoke_async(conn).await?
+    }
+  };
   Ok(pairs(qid, flat))
 }
 
@@ -345,6 +380,15 @@ async fn query(
     Query::MetaGet(field) => hget(conn, meta, field)
       .await?
       .map_or(ReplyValue::Null, |s| ReplyValue::Str(s.into())),
+    Query::Ack { id, ttl } => {
+      ack_script()
+        .key(&keys.toack)
+        .arg(*id)
+        .arg(*ttl)
+        .invoke_async::<i64>(conn)
+        .await?;
+      ReplyValue::Unit
+    }
     Query::Flush => {
       redis::cmd("DEL")
         .arg(&keys.messages)

@@ -44,8 +44,62 @@ end
 return out
 ";
 
+/// Reliable pop: like [`POP`], but each popped pair is also appended to `toack` until acked.
+/// KEYS `[messages, toack]`, ARGV `[count, ttl]`.
+pub const POP_RELIABLE: &str = r"
+local out = {}
+for i = 1, tonumber(ARGV[1]) do
+  local id = redis.call('lpop', KEYS[1])
+  if not id then
+    break
+  end
+  local body = redis.call('lpop', KEYS[1])
+  redis.call('rpush', KEYS[2], id, body)
+  out[#out + 1] = id
+  out[#out + 1] = body
+end
+if #out > 0 then
+  redis.call('expire', KEYS[2], ARGV[2])
+end
+return out
+";
+
+/// Acks every pair of `toack` whose id is at most `ARGV[1]`. With a second key and `ARGV[3] ==
+/// 'true'`, the pairs left unacked go back to the head of `messages`, in their order (a reliable
+/// consumer starting over). KEYS `[toack]` or `[toack, messages]`, ARGV `[last, ttl, restore?]`.
+pub const ACK: &str = r"
+local last = tonumber(ARGV[1]) or 0
+while true do
+  local head = redis.call('lindex', KEYS[1], 0)
+  if not head or (tonumber(head) or 0) > last then
+    break
+  end
+  redis.call('lpop', KEYS[1])
+  redis.call('lpop', KEYS[1])
+end
+if ARGV[3] == 'true' and KEYS[2] then
+  local moved = 0
+  while true do
+    local body = redis.call('rpop', KEYS[1])
+    if not body then
+      break
+    end
+    local id = redis.call('rpop', KEYS[1])
+    redis.call('lpush', KEYS[2], body, id)
+    moved = moved + 1
+  end
+  if moved > 0 then
+    redis.call('expire', KEYS[2], ARGV[2])
+  end
+end
+if redis.call('exists', KEYS[1]) == 1 then
+  redis.call('expire', KEYS[1], ARGV[2])
+end
+return 1
+";
+
 /// Every script, for `SCRIPT LOAD` when a connection comes online.
-pub const ALL: [&str; 2] = [PUSH, POP];
+pub const ALL: [&str; 4] = [PUSH, POP, POP_RELIABLE, ACK];
 
 #[cfg(test)]
 mod tests {

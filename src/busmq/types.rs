@@ -34,7 +34,13 @@ pub enum Command {
   /// `push(payload, cb)`.
   Push { qid: Qid, rid: Rid, payload: Bytes },
   /// `consume({ remove, max })`; `max < 0` = unlimited.
-  Consume { qid: Qid, remove: bool, max: i64 },
+  Consume {
+    qid: Qid,
+    remove: bool,
+    max: i64,
+    /// Reliable mode with the last id already handled (`consume({ reliable: true, last })`).
+    reliable: Option<u64>,
+  },
   /// `stop()`.
   Stop { qid: Qid },
   /// `close()`.
@@ -62,6 +68,8 @@ pub enum Query {
   MetaGet(String),
   /// `HGETALL metadata` -> object.
   MetaAll,
+  /// The ack script: drop `toack` pairs up to `id`.
+  Ack { id: u64, ttl: u32 },
   /// `HSET metadata k v...` + `EXPIRE metadata ttl`.
   MetaSet {
     pairs: Vec<(String, String)>,
@@ -100,6 +108,10 @@ pub enum Op {
     qid: Qid,
     messages: String,
     count: u32,
+    /// Reliable mode: the `toack` list the popped pairs are copied to.
+    toack: Option<String>,
+    /// Expiry for `toack`.
+    ttl: u32,
   },
   /// `LRANGE` of `count` messages from message index `from` (consume without remove).
   Peek {
@@ -112,6 +124,13 @@ pub enum Op {
   Subscribe { channel: String },
   /// `UNSUBSCRIBE channel`.
   Unsubscribe { channel: String },
+  /// The ack script with restore: a reliable consumer starts over from `last`.
+  Restore {
+    qid: Qid,
+    keys: QueueKeys,
+    last: u64,
+    ttl: u32,
+  },
   /// `DEL` the four data keys.
   Delete { qid: Qid, keys: QueueKeys },
   /// A stateless call; the loop answers the `rid` itself.
@@ -176,6 +195,8 @@ pub enum FailedOp {
   Subscribe(String),
   /// The delete of close().
   Delete(Qid),
+  /// The restore of unacked messages when a reliable consumer starts.
+  Restore(Qid),
 }
 
 /// What JavaScript hears.

@@ -16,6 +16,7 @@ pub fn failure_text(op: &FailedOp) -> &'static str {
     FailedOp::Pop(_) => "error consuming message: ",
     FailedOp::Subscribe(_) => "error subscribing to channel: ",
     FailedOp::Delete(_) => "error closing queue: ",
+    FailedOp::Restore(_) => "error acking and restoring messages: ",
   }
 }
 
@@ -25,7 +26,7 @@ impl Queues {
     qid: Qid,
     remove: bool,
     max: i64,
-    _now: Instant,
+    reliable: Option<u64>,
     out: &mut Vec<Action>,
   ) {
     let Some(q) = self.queues.get_mut(&qid) else {
@@ -37,6 +38,7 @@ impl Queues {
     let remaining = if max > 0 { max } else { -1 };
     q.consumer = Some(Consumer {
       remove,
+      reliable: reliable.is_some() && remove,
       remaining,
       offset: 0,
       in_flight: false,
@@ -44,6 +46,16 @@ impl Queues {
       stopping: false,
     });
     out.push(emit(Event::Consuming { qid, on: true }));
+    if let (Some(last), true) = (reliable, remove) {
+      // Unacked messages of an earlier run go back to the head of the queue first; the pops
+      // that follow use the same connection, so they run after it.
+      out.push(Action::Run(Op::Restore {
+        qid,
+        keys: q.keys.clone(),
+        last,
+        ttl: q.opts.ttl,
+      }));
+    }
     let channel = q.keys.available.clone();
     let entry = self
       .subs
@@ -85,6 +97,8 @@ impl Queues {
         qid,
         messages,
         count,
+        toack: c.reliable.then(|| q.keys.toack.clone()),
+        ttl: q.opts.ttl,
       }
     } else {
       Op::Peek {
@@ -312,7 +326,7 @@ impl Queues {
         }
         out.push(queue_error(qid, &failure.code, text));
       }
-      FailedOp::Touch(qid) | FailedOp::Delete(qid) => {
+      FailedOp::Touch(qid) | FailedOp::Delete(qid) | FailedOp::Restore(qid) => {
         out.push(queue_error(qid, &failure.code, text))
       }
       FailedOp::Subscribe(channel) => {

@@ -29,6 +29,8 @@ enum Phase {
 #[derive(Debug)]
 struct Consumer {
   remove: bool,
+  /// Reliable mode: popped messages stay in `toack` until acked.
+  reliable: bool,
   /// Messages still wanted; negative = unlimited.
   remaining: i64,
   /// Next message index to peek (remove = false).
@@ -86,12 +88,14 @@ impl Queues {
   }
 
   /// Handles one command from JavaScript at `now`.
-  pub fn handle_command(&mut self, cmd: Command, now: Instant) -> Vec<Action> {
+  pub fn handle_command(&mut self, cmd: Command, _now: Instant) -> Vec<Action> {
+    // No command needs the clock yet; the parameter keeps every entry point alike (commands,
+    // outcomes, ticks) for when one does.
     let mut out = Vec::new();
     match cmd {
       Command::Open { qid, name } => self.open(qid, &name),
       Command::Forget { qid } => self.forget(qid, &mut out),
-      other => self.queue_command(other, now, &mut out),
+      other => self.queue_command(other, &mut out),
     }
     out
   }
@@ -122,7 +126,7 @@ impl Queues {
     }
   }
 
-  fn queue_command(&mut self, cmd: Command, now: Instant, out: &mut Vec<Action>) {
+  fn queue_command(&mut self, cmd: Command, out: &mut Vec<Action>) {
     let qid = command_qid(&cmd);
     let Some(q) = self.queues.get_mut(&qid) else {
       out.push(queue_error(qid, "EINVAL", "unknown queue object"));
@@ -156,7 +160,12 @@ impl Queues {
         }
         q.outbox.push((rid, payload));
       }
-      Command::Consume { remove, max, .. } => self.consume(qid, remove, max, now, out),
+      Command::Consume {
+        remove,
+        max,
+        reliable,
+        ..
+      } => self.consume(qid, remove, max, reliable, out),
       Command::Open { .. } | Command::Forget { .. } => {}
     }
   }
@@ -251,7 +260,7 @@ impl Queues {
       .get_mut(&qid)
       .map(|q| std::mem::take(&mut q.deferred));
     for cmd in deferred.unwrap_or_default() {
-      self.queue_command(cmd, now, out);
+      self.queue_command(cmd, out);
     }
     if self.queues.get(&qid).is_some_and(|q| q.detach_after_attach) {
       self.detach(qid, out);

@@ -68,6 +68,7 @@ fn consuming(s: &mut Queues) {
       qid: 1,
       remove: true,
       max: -1,
+      reliable: None,
     },
     now(),
   );
@@ -281,6 +282,7 @@ fn consume_subscribes_then_pops_after_the_subscribe_is_confirmed() {
       qid: 1,
       remove: true,
       max: -1,
+      reliable: None,
     },
     now(),
   );
@@ -386,6 +388,7 @@ fn max_limits_pop_size_and_stops_when_reached() {
       qid: 1,
       remove: true,
       max: 2,
+      reliable: None,
     },
     now(),
   );
@@ -417,6 +420,7 @@ fn consume_without_remove_peeks_forward_from_its_own_offset() {
       qid: 1,
       remove: false,
       max: -1,
+      reliable: None,
     },
     now(),
   );
@@ -467,6 +471,7 @@ fn two_consumers_of_one_queue_share_a_subscription() {
       qid: 2,
       remove: true,
       max: -1,
+      reliable: None,
     },
     now(),
   );
@@ -616,4 +621,54 @@ fn online_again_resubscribes_every_consumed_channel() {
       channel: "bus:queue:q:available".into()
     }]
   );
+}
+
+#[test]
+fn a_reliable_consumer_restores_unacked_messages_then_pops_into_toack() {
+  let mut s = attached();
+  let a = s.handle_command(
+    Command::Consume {
+      qid: 1,
+      remove: true,
+      max: -1,
+      reliable: Some(3),
+    },
+    now(),
+  );
+  match &ops(&a)[..] {
+    [Op::Restore {
+      last: 3,
+      ttl: 30,
+      keys,
+      ..
+    }, Op::Subscribe { .. }] => {
+      assert_eq!(keys.toack, "bus:queue:q:toack")
+    }
+    other => panic!("{other:?}"),
+  }
+  let a = s.handle_done(
+    Done::Subscribed {
+      channel: "bus:queue:q:available".into(),
+    },
+    now(),
+  );
+  assert!(matches!(
+    &ops(&a)[..],
+    [Op::Pop { toack: Some(t), ttl: 30, .. }] if t == "bus:queue:q:toack"
+  ));
+}
+
+#[test]
+fn reliable_without_remove_is_a_plain_peek() {
+  let mut s = attached();
+  let a = s.handle_command(
+    Command::Consume {
+      qid: 1,
+      remove: false,
+      max: -1,
+      reliable: Some(0),
+    },
+    now(),
+  );
+  assert!(!ops(&a).iter().any(|op| matches!(op, Op::Restore { .. })));
 }
