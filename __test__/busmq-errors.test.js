@@ -131,3 +131,61 @@ test('an error without a queue listener goes to the bus listener instead of kill
   const [e] = await err
   assert.equal(e.code, 'ENOTCONN')
 })
+
+test('a wrong password is an error with a code and no online; the right one connects', async () => {
+  const { spawn } = require('node:child_process')
+  const { waitFor } = require('./helpers')
+  const port = await freePort()
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--requirepass', 's3cret'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  let log = ''
+  child.stdout.on('data', (d) => { log += d })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  try {
+    await waitFor(() => /Ready to accept/.test(log), 10000, 20, 'redis-server ready')
+    const wrong = bus({ redis: `redis://wrong@127.0.0.1:${port}` })
+    const wentOnline = []
+    wrong.on('online', () => wentOnline.push(1))
+    const err = captureEvent(wrong, 'error', 5000)
+    wrong.connect()
+    const [e] = await err
+    assert.match(e.code, /^(WRONGPASS|EAUTH|NOAUTH)$/)
+    wrong.disconnect()
+    assert.equal(wentOnline.length, 0)
+    const right = bus({ redis: `redis://s3cret@127.0.0.1:${port}` }) // busmq's form: a lone password
+    const up = online(right)
+    right.connect()
+    await up
+    right.disconnect()
+  } finally {
+    process.kill(child.pid, 'SIGTERM')
+    await exited
+  }
+})
+
+test('a hostile server (huge announced lengths, garbage) gives errors with codes; memory stays flat', async () => {
+  const net = require('node:net')
+  const replies = ['*4611686018427387904\r\n', '$4611686018427387904\r\n', '%2305843009213693952\r\n', '?garbage\r\n']
+  const codes = []
+  const rssBefore = process.memoryUsage().rss
+  for (const reply of replies) {
+    const sockets = new Set()
+    const server = net.createServer((s) => {
+      sockets.add(s)
+      s.on('data', () => s.write(reply))
+      s.on('error', () => {})
+    })
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const b = bus({ redis: `redis://127.0.0.1:${server.address().port}` })
+    const err = captureEvent(b, 'error', 10000)
+    b.connect()
+    const [e] = await err
+    codes.push(e.code)
+    assert.equal(b.isOnline(), false)
+    b.disconnect()
+    for (const s of sockets) s.destroy()
+    await new Promise((resolve) => server.close(resolve))
+  }
+  assert.deepEqual(codes, ['ETIMEDOUT', 'ETIMEDOUT', 'ETIMEDOUT', 'EPROTO'])
+  assert.ok(process.memoryUsage().rss - rssBefore < 50e6, 'no allocation of the announced sizes')
+})

@@ -248,3 +248,45 @@ test('reliable consume: unacked messages come back to the next reliable consumer
   const ttl = Number(await redisCli(redis.port, 'TTL', `bus:queue:${name}:messages`))
   assert.ok(ttl !== -1, 'restored messages keep an expiry')
 })
+
+test('withRedis() takes the settings of an ioredis or node-redis client object', async () => {
+  const IORedis = require('ioredis')
+  const io = new IORedis({ host: '127.0.0.1', port: redis.port, lazyConnect: true })
+  const a = Bus.create().withRedis(io)
+  buses.push(a)
+  let up = online(a)
+  a.connect()
+  await up
+  const nodeRedis = require('redis').createClient(redis.port, '127.0.0.1')
+  try {
+    const b = Bus.create().withLog(console).withRedis(nodeRedis)
+    buses.push(b)
+    assert.equal(b.logger, console)
+    up = online(b)
+    b.connect()
+    await up
+  } finally {
+    nodeRedis.quit()
+    io.disconnect()
+  }
+})
+
+test('a discoverable queue announces itself on bus:pubsub:bus:notifications', async () => {
+  const IORedis = require('ioredis')
+  const sub = new IORedis({ host: '127.0.0.1', port: redis.port })
+  try {
+    await sub.subscribe('bus:pubsub:bus:notifications')
+    const heard = new Promise((resolve) => sub.on('message', (_, m) => resolve(JSON.parse(m))))
+    const bus = await connected()
+    const name = uniqName('disc')
+    await attached(bus, name, { ttl: 6, discoverable: true })
+    const notice = await withTimeoutP(heard, 3000)
+    assert.deepEqual(notice, { event: 'queue', key: `bus:queue:${name}:metadata`, ttl: 6 })
+  } finally {
+    sub.disconnect()
+  }
+})
+
+function withTimeoutP (p, ms) {
+  return require('./helpers').withTimeout(p, ms, 'notice')
+}

@@ -66,7 +66,13 @@ pub fn failure(err: &RedisError) -> Failure {
   } else if err.is_io_error() {
     "EIO"
   } else {
-    "EREDIS"
+    match err.kind() {
+      // A reply that is not RESP, or not the shape a command answers with: a broken or
+      // hostile server.
+      redis::ErrorKind::Parse | redis::ErrorKind::UnexpectedReturnType => "EPROTO",
+      redis::ErrorKind::AuthenticationFailed => "EAUTH",
+      _ => "EREDIS",
+    }
   };
   Failure {
     code: code.to_string(),
