@@ -67,32 +67,18 @@ pub mod event {
 pub fn kinds_json() -> String {
   use command as c;
   use event as e;
+  #[rustfmt::skip]
   let pairs: [(&str, u8); 24] = [
-    ("C_OPEN", c::OPEN),
-    ("C_FORGET", c::FORGET),
-    ("C_ATTACH", c::ATTACH),
-    ("C_DETACH", c::DETACH),
-    ("C_PUSH", c::PUSH),
-    ("C_CONSUME", c::CONSUME),
-    ("C_STOP", c::STOP),
-    ("C_CLOSE", c::CLOSE),
-    ("C_QUERY", c::QUERY),
-    ("E_ONLINE", e::ONLINE),
-    ("E_OFFLINE", e::OFFLINE),
-    ("E_BUS_ERROR", e::BUS_ERROR),
-    ("E_ATTACHING", e::ATTACHING),
-    ("E_ATTACHED", e::ATTACHED),
-    ("E_DETACHING", e::DETACHING),
-    ("E_DETACHED", e::DETACHED),
-    ("E_CONSUMING", e::CONSUMING),
-    ("E_MESSAGE", e::MESSAGE),
-    ("E_CLOSED", e::CLOSED),
-    ("E_PUSHED", e::PUSHED),
-    ("E_REPLY_ERROR", e::REPLY_ERROR),
-    ("E_ERROR", e::ERROR),
-    ("E_REPLY", e::REPLY),
+    ("C_OPEN", c::OPEN), ("C_FORGET", c::FORGET), ("C_ATTACH", c::ATTACH), ("C_DETACH", c::DETACH),
+    ("C_PUSH", c::PUSH), ("C_CONSUME", c::CONSUME), ("C_STOP", c::STOP), ("C_CLOSE", c::CLOSE),
+    ("C_QUERY", c::QUERY), ("E_ONLINE", e::ONLINE), ("E_OFFLINE", e::OFFLINE),
+    ("E_BUS_ERROR", e::BUS_ERROR), ("E_ATTACHING", e::ATTACHING), ("E_ATTACHED", e::ATTACHED),
+    ("E_DETACHING", e::DETACHING), ("E_DETACHED", e::DETACHED), ("E_CONSUMING", e::CONSUMING),
+    ("E_MESSAGE", e::MESSAGE), ("E_CLOSED", e::CLOSED), ("E_PUSHED", e::PUSHED),
+    ("E_REPLY_ERROR", e::REPLY_ERROR), ("E_ERROR", e::ERROR), ("E_REPLY", e::REPLY),
     ("E_STOPPED", e::STOPPED),
   ];
+
   let map: serde_json::Map<String, serde_json::Value> = pairs
     .iter()
     .map(|(k, v)| ((*k).to_string(), (*v).into()))

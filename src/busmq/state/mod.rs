@@ -316,3 +316,6 @@ mod consume;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod consume_tests;
