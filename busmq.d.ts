@@ -15,6 +15,8 @@ export interface BusOptions {
   layout?: 'direct' | 'sentinels' | 'cluster'
   redisOptions?: Record<string, unknown>
   logger?: unknown
+  /** Largest payload push() accepts, in bytes (default 512 MB, Redis's proto-max-bulk-len). */
+  maxMessageSize?: number
 }
 
 export interface AttachOptions {

@@ -189,3 +189,36 @@ test('a hostile server (huge announced lengths, garbage) gives errors with codes
   assert.deepEqual(codes, ['ETIMEDOUT', 'ETIMEDOUT', 'ETIMEDOUT', 'EPROTO'])
   assert.ok(process.memoryUsage().rss - rssBefore < 50e6, 'no allocation of the announced sizes')
 })
+
+test('a message over the size limit is refused with E2BIG before it reaches Redis; the queue goes on', async () => {
+  const b = bus({ redis: redis.url, maxMessageSize: 1000 })
+  const up = online(b)
+  b.connect()
+  await up
+  const q = b.queue(uniqName('big'))
+  const ready = captureEvent(q, 'attached')
+  q.attach()
+  await ready
+  await assert.rejects(call((cb) => q.push('x'.repeat(1001), cb)), { code: 'E2BIG' })
+  const err = captureEvent(q, 'error')
+  q.push(Buffer.alloc(2000))
+  assert.equal((await err)[0].code, 'E2BIG')
+  assert.equal(await call((cb) => q.push('x'.repeat(1000), cb)), 1)
+  assert.equal(q.pushed(), 1)
+})
+
+test('a burst of large messages (40 x 1 MB) goes through in byte-bounded batches', async () => {
+  const b = bus({ redis: redis.url })
+  const up = online(b)
+  b.connect()
+  await up
+  const q = b.queue(uniqName('burst'))
+  const ready = captureEvent(q, 'attached')
+  q.attach()
+  await ready
+  const payload = 'y'.repeat(1 << 20)
+  const ids = []
+  for (let i = 0; i < 40; i++) ids.push(call((cb) => q.push(payload, cb), 10000))
+  assert.deepEqual(await Promise.all(ids), Array.from({ length: 40 }, (_, i) => i + 1))
+  q.flush()
+})

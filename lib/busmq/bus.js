@@ -18,6 +18,8 @@ class Bus extends NativeEngine {
     this.id = 'bus:' + crypto.randomBytes(8).toString('hex')
     this.logger = this.options.logger || null
     this._urls = urlList(this.options.redis)
+    // Redis's own limit for one value (proto-max-bulk-len, 512 MB by default).
+    this._maxMessageSize = this.options.maxMessageSize || 512 * 1024 * 1024
     this._online = false
     this._connected = false
     this._nextQid = 1

@@ -3,7 +3,7 @@
 // for the bus's native loop (src/busmq/state/), which defers what needs `attached` or `online`.
 const { EventEmitter } = require('events')
 const K = require('./kinds')
-const { typeError } = require('./errors')
+const { BusmqError, typeError } = require('./errors')
 
 class Queue extends EventEmitter {
   constructor (bus, name) {
@@ -49,6 +49,14 @@ class Queue extends EventEmitter {
     else if (typeof message === 'number' || typeof message === 'boolean') payload = String(message)
     else throw typeError('message must be a string, a Buffer, an object or a number')
     if (cb !== undefined && typeof cb !== 'function') throw typeError('callback must be a function')
+    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
+    if (size > this.bus._maxMessageSize) {
+      // Redis would refuse it and drop the connection, taking every other call with it.
+      const err = new BusmqError('E2BIG', `message of ${size} bytes is over the limit of ${this.bus._maxMessageSize}`)
+      if (cb) process.nextTick(cb, err)
+      else process.nextTick(() => this._emitError(err))
+      return false
+    }
     this._pushed++
     this._cmd(K.C_PUSH, [String(this.bus._callback(cb)), payload])
     return true

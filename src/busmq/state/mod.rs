@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 pub const POP_BATCH: u32 = 256;
 /// Payloads sent in one push script call.
 pub const PUSH_CHUNK: usize = 512;
+/// Payload bytes sent in one push script call (a single larger payload still goes alone).
+/// Redis closes a client whose unread request passes `client-query-buffer-limit` (1 GB by
+/// default), so a batch must never add up to that.
+pub const PUSH_CHUNK_BYTES: usize = 4 << 20;
 /// Deferred commands one queue holds before it is attached.
 pub const MAX_DEFERRED: usize = 1_000_000;
 
@@ -285,7 +289,7 @@ impl Queues {
     if q.push_in_flight || q.outbox.is_empty() {
       return;
     }
-    let rest = q.outbox.split_off(q.outbox.len().min(PUSH_CHUNK));
+    let rest = q.outbox.split_off(chunk_len(&q.outbox));
     let items = std::mem::replace(&mut q.outbox, rest);
     q.push_in_flight = true;
     out.push(Action::Run(Op::Push {
@@ -296,6 +300,21 @@ impl Queues {
       items,
     }));
   }
+}
+
+/// How many of the waiting pushes go in the next call: at least one, at most [`PUSH_CHUNK`]
+/// payloads and about [`PUSH_CHUNK_BYTES`] bytes.
+fn chunk_len(items: &[(Rid, Bytes)]) -> usize {
+  let mut bytes = 0;
+  let mut n = 0;
+  for (_, payload) in items.iter().take(PUSH_CHUNK) {
+    if n > 0 && bytes + payload.len() > PUSH_CHUNK_BYTES {
+      break;
+    }
+    bytes += payload.len();
+    n += 1;
+  }
+  n
 }
 
 fn command_qid(cmd: &Command) -> Qid {

@@ -401,3 +401,33 @@ fn queries_pass_through_with_the_queue_keys() {
     matches!(&ops(&a)[..], [Op::Query { rid: 9, keys, query: Query::Count, .. }] if keys.messages == "bus:queue:n:messages")
   );
 }
+
+#[test]
+fn push_chunks_are_bounded_in_bytes_and_a_big_payload_goes_alone() {
+  let mut s = attached();
+  let big = Bytes::from(vec![b'x'; PUSH_CHUNK_BYTES / 2 + 1]);
+  for rid in 1..=3 {
+    s.handle_command(
+      Command::Push {
+        qid: 1,
+        rid,
+        payload: big.clone(),
+      },
+      now(),
+    );
+  }
+  let a = s.flush_pushes();
+  assert!(matches!(&ops(&a)[..], [Op::Push { items, .. }] if items.len() == 1));
+  let a = s.handle_done(
+    Done::Pushed {
+      qid: 1,
+      ids: vec![],
+    },
+    now(),
+  );
+  assert!(matches!(&ops(&a)[..], [Op::Push { items, .. }] if items.len() == 1));
+  assert_eq!(
+    super::chunk_len(&[(1, Bytes::from(vec![0u8; PUSH_CHUNK_BYTES * 2]))]),
+    1
+  );
+}
