@@ -15,6 +15,7 @@ function redisOn (port) {
   child.stdout.on('data', (d) => { log += d })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   return {
+    pid: child.pid,
     ready: waitFor(() => /Ready to accept/.test(log), 10000, 20, 'redis-server ready'),
     async stop () {
       process.kill(child.pid, 'SIGTERM')
@@ -63,6 +64,48 @@ test('a restart of redis: offline, online again, the consumer resumes and calls 
     assert.deepEqual(got, ['before', 'during', 'after'])
     for (const e of [...busErrors, ...queueErrors]) assert.equal(typeof e.code, 'string')
   } finally {
+    bus.disconnect()
+    await server.stop()
+  }
+})
+
+test('a hung redis (SIGSTOP) is noticed by the liveness PING: offline within seconds, online after SIGCONT', async () => {
+  const port = await freePort()
+  const server = redisOn(port)
+  await server.ready
+  const bus = Bus.create({ redis: `redis://127.0.0.1:${port}` })
+  bus.on('error', () => {}) // reconnect attempts time out while the server is stopped
+  let stopped = false
+  try {
+    const up = online(bus)
+    bus.connect()
+    await up
+    const q = bus.queue(uniqName('stall'))
+    q.on('error', () => {})
+    const got = []
+    q.on('message', (m) => got.push(m))
+    const attached = captureEvent(q, 'attached')
+    q.attach()
+    await attached
+    q.consume()
+    q.push('a')
+    await waitFor(() => got.length === 1, 3000, 10, 'first message')
+    const down = captureEvent(bus, 'offline', 10000)
+    const t0 = Date.now()
+    process.kill(server.pid, 'SIGSTOP')
+    stopped = true
+    await down
+    const noticedMs = Date.now() - t0
+    assert.ok(noticedMs >= 4000 && noticedMs < 9000, `offline after ${noticedMs} ms`)
+    const back = captureEvent(bus, 'online', 15000)
+    process.kill(server.pid, 'SIGCONT')
+    stopped = false
+    await back
+    q.push('b')
+    await waitFor(() => got.includes('b'), 5000, 10, 'message after the stall')
+    assert.deepEqual(got, ['a', 'b'])
+  } finally {
+    if (stopped) process.kill(server.pid, 'SIGCONT')
     bus.disconnect()
     await server.stop()
   }

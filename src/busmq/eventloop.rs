@@ -27,6 +27,14 @@ pub const MAX_PARKED: usize = 1_000_000;
 pub const RETRY: Duration = Duration::from_secs(1);
 /// Longest wait for one connection attempt.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a live connection is checked with PING (busmq's period).
+pub const PING_EVERY: Duration = Duration::from_secs(1);
+/// A PING unanswered this long means Redis is gone (hung, or a silent network): go offline and
+/// reconnect.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for any reply. Long, because a call that times out may still have run (a pop
+/// whose messages we would then never deliver); a hung Redis is caught sooner by the PING.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Connecting = Pin<Box<dyn Future<Output = RedisResult<(Links, PubSubStream)>> + Send>>;
 type Running = Pin<Box<dyn Future<Output = Completion> + Send>>;
@@ -49,6 +57,8 @@ pub fn spawn<D: Deliver>(
     running: FuturesUnordered::new(),
     online: false,
     down_reported: false,
+    ping_sent: None,
+    next_ping: None,
   };
   tokio::spawn(bus.run(rx));
   tx
@@ -67,6 +77,10 @@ struct BusLoop<D: Deliver> {
   running: FuturesUnordered<Running>,
   online: bool,
   down_reported: bool,
+  /// When the unanswered liveness PING was sent.
+  ping_sent: Option<Instant>,
+  /// When the next liveness PING is due (while online).
+  next_ping: Option<Instant>,
 }
 
 async fn next_of<T>(fut: &mut Option<Pin<Box<dyn Future<Output = T> + Send>>>) -> T {
@@ -92,7 +106,12 @@ impl<D: Deliver> BusLoop<D> {
     loop {
       let far = Instant::now() + Duration::from_secs(3600);
       let touch = self.state.next_deadline().map(Instant::from_std);
-      let deadline = [touch, retry_at].into_iter().flatten().min().unwrap_or(far);
+      let ping = self.next_ping.or(self.ping_sent.map(|t| t + PING_TIMEOUT));
+      let deadline = [touch, retry_at, ping]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(far);
       tokio::select! {
         // Completions first, so operations are first polled (and so sent) in issue order.
         biased;
@@ -113,6 +132,12 @@ impl<D: Deliver> BusLoop<D> {
           Some(Command::Stop) | None => break,
         },
         () = tokio::time::sleep_until(deadline) => {
+          if !self.check_alive() {
+            // Dropping the stream and the links closes both connections.
+            stream = None;
+            self.went_offline();
+            retry_at = Some(Instant::now());
+          }
           if retry_at.is_some_and(|at| at <= Instant::now()) {
             retry_at = None;
             connecting = Some(Box::pin(connect(self.target.clone(), self.name.clone())));
@@ -130,6 +155,22 @@ impl<D: Deliver> BusLoop<D> {
     self.links = None;
     self.outbox.push::<&[u8]>(event::STOPPED, &[]);
     self.outbox.flush_now();
+  }
+
+  /// Sends the liveness PING when due; false when the last one went unanswered too long.
+  fn check_alive(&mut self) -> bool {
+    let now = Instant::now();
+    if let Some(sent) = self.ping_sent {
+      return now < sent + PING_TIMEOUT;
+    }
+    if let (Some(due), Some(links)) = (self.next_ping, &self.links) {
+      if now >= due {
+        self.ping_sent = Some(now);
+        self.next_ping = None;
+        self.running.push(Box::pin(ops::ping(links.clone())));
+      }
+    }
+    true
   }
 
   fn commands(&mut self, batch: bytes::Bytes) {
@@ -191,6 +232,10 @@ impl<D: Deliver> BusLoop<D> {
   fn completed(&mut self, done: Completion) {
     crate::runtime::activity();
     match done {
+      Completion::Pong => {
+        self.ping_sent = None;
+        self.next_ping = self.links.as_ref().map(|_| Instant::now() + PING_EVERY);
+      }
       Completion::State(done) => {
         let actions = self.state.handle_done(done, Instant::now().into_std());
         self.apply(actions);
@@ -217,6 +262,8 @@ impl<D: Deliver> BusLoop<D> {
   fn came_online(&mut self, links: Links) {
     self.links = Some(links);
     self.online = true;
+    self.ping_sent = None;
+    self.next_ping = Some(Instant::now() + PING_EVERY);
     self.down_reported = false;
     self.outbox.push::<&[u8]>(event::ONLINE, &[]);
     let actions = self.state.handle_online();
@@ -228,6 +275,8 @@ impl<D: Deliver> BusLoop<D> {
 
   fn went_offline(&mut self) {
     self.links = None;
+    self.ping_sent = None;
+    self.next_ping = None;
     if std::mem::take(&mut self.online) {
       self
         .outbox
@@ -270,7 +319,12 @@ fn connection_info(target: &RedisTarget) -> RedisResult<redis::ConnectionInfo> {
 async fn connect(target: RedisTarget, name: String) -> RedisResult<(Links, PubSubStream)> {
   let attempt = async {
     let client = redis::Client::open(connection_info(&target)?)?;
-    let mut write = client.get_multiplexed_async_connection().await?;
+    let config = redis::AsyncConnectionConfig::new()
+      .set_connection_timeout(Some(CONNECT_TIMEOUT))
+      .set_response_timeout(Some(RESPONSE_TIMEOUT));
+    let mut write = client
+      .get_multiplexed_async_connection_with_config(&config)
+      .await?;
     let setname: RedisResult<()> = redis::cmd("CLIENT")
       .arg("SETNAME")
       .arg(format!("{name}:connection:0:write"))

@@ -16,6 +16,8 @@ mod queue;
 pub enum Completion {
   /// For the queue state machine.
   State(Done),
+  /// The liveness PING came back (or failed: the stream's end or the PING timeout tells).
+  Pong,
   /// For a JS callback (a stateless query).
   Reply {
     rid: Rid,
@@ -110,6 +112,12 @@ pub fn failed(op: Op, failure: Failure) -> Completion {
     }
   };
   Completion::State(Done::Failed { op, failure })
+}
+
+/// One liveness PING on the write connection.
+pub async fn ping(mut links: Links) -> Completion {
+  let _: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut links.write).await;
+  Completion::Pong
 }
 
 /// Runs `op` and reports its outcome (never fails: errors become [`Done::Failed`]).
