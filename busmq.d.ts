@@ -28,6 +28,10 @@ export interface AttachOptions {
 }
 
 export interface ConsumeOptions {
+  /** Keep consumed messages in the queue's toack list until ack(id) (default false). */
+  reliable?: boolean
+  /** Reliable mode: the last id already handled; unacked messages after it come back. */
+  last?: number
   /** Remove consumed messages (default true); false reads without removing. */
   remove?: boolean
   /** Stop after this many messages (negative or absent = unlimited). */
@@ -41,6 +45,10 @@ export declare class Queue extends EventEmitter {
   detach(): void
   push(message: string | Buffer | number | object, cb?: Callback<number | null>): boolean
   consume(options?: ConsumeOptions): void
+  /** Reliable mode: acknowledges every message up to `id`. */
+  ack(id: number, cb?: Callback<void>): void
+  /** Makes find/ttl/metadata/exists/count/flush/push/ack return Promises (busmq 3.1). */
+  promisify(): this
   stop(): void
   close(): void
   isAttached(cb?: (attached: boolean) => void): boolean
@@ -65,6 +73,28 @@ export declare class Queue extends EventEmitter {
   on(event: string, listener: (...args: any[]) => void): this
 }
 
+export declare class Channel extends EventEmitter {
+  readonly name: string
+  local: string
+  remote: string
+  connect(options?: AttachOptions & ConsumeOptions): void
+  attach(options?: AttachOptions & ConsumeOptions): void
+  listen(options?: AttachOptions & ConsumeOptions): void
+  send(message: string, cb?: Callback<number | null>): void
+  sendTo(endpoint: string, message: string, cb?: Callback<number | null>): void
+  disconnect(): void
+  detach(): void
+  end(): void
+  ack(id: number, cb?: Callback<void>): void
+  isAttached(): boolean
+  isBound(): boolean
+  promisify(): this
+  /** connect/connected, remote:connect/remote:connected, disconnect, remote:disconnect, end, message, error */
+  on(event: 'message', listener: (message: string, id: number) => void): this
+  on(event: 'error', listener: (err: BusmqError) => void): this
+  on(event: string, listener: (...args: any[]) => void): this
+}
+
 export declare class Bus extends EventEmitter {
   readonly id: string
   withLog(logger: unknown): this
@@ -74,6 +104,8 @@ export declare class Bus extends EventEmitter {
   disconnect(): void
   isOnline(): boolean
   queue(name: string): Queue
+  channel(name: string, local?: string, remote?: string): Channel
+  promisify<T extends object>(object: T, methods: string[]): T
   on(event: 'online', listener: () => void): this
   on(event: 'offline', listener: (reason?: string) => void): this
   on(event: 'error', listener: (err: BusmqError) => void): this

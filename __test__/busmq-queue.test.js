@@ -290,3 +290,18 @@ test('a discoverable queue announces itself on bus:pubsub:bus:notifications', as
 function withTimeoutP (p, ms) {
   return require('./helpers').withTimeout(p, ms, 'notice')
 }
+
+test('promisify() turns queue calls into promises (busmq 3.1)', async () => {
+  const bus = await connected()
+  const { q } = await attached(bus, uniqName('prom'))
+  const p = q.promisify()
+  assert.equal(p, q)
+  assert.equal(await q.push('one'), 1)
+  assert.equal(await q.count(), 1)
+  assert.equal(await q.exists(), true)
+  await q.metadata('k', 'v')
+  assert.equal(await q.metadata('k'), 'v')
+  await q.ack(1)
+  await q.flush()
+  assert.equal(await q.count(), 0)
+})

@@ -112,6 +112,12 @@ class Bus extends NativeEngine {
     return new Channel(this, name, local, remote)
   }
 
+  /** Turns `methods` of `object` into Promise-returning ones (busmq 3.1). Returns `object`. */
+  promisify (object, methods) {
+    for (const m of methods) object[m] = require('util').promisify(object[m])
+    return object
+  }
+
   pubsub () { throw notYet('pubsub') }
   persistify () { throw notYet('persistify') }
   service () { throw notYet('service') }

@@ -125,6 +125,11 @@ class Channel extends EventEmitter {
     this._consumer.ack(id, cb)
   }
 
+  /** Promise-returning send/sendTo/ack (busmq 3.1). */
+  promisify () {
+    return this.bus.promisify(this, ['send', 'sendTo', 'ack'])
+  }
+
   _detachQueues () {
     if (this._consumer) this._consumer.detach()
     if (this._producer) this._producer.detach()

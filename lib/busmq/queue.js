@@ -80,12 +80,19 @@ class Queue extends EventEmitter {
     this._cmd(K.C_CONSUME, frames)
   }
 
-  /** Acknowledges every message up to `id` (reliable mode); `cb(err)` only on error, as busmq. */
+  /**
+   * Acknowledges every message up to `id` (reliable mode). `cb(err)` once done (busmq calls it
+   * on errors only, which leaves a promisified ack() pending for ever).
+   */
   ack (id, cb) {
     const n = Number(id)
     if (!Number.isInteger(n) || n < 0) throw typeError('ack id must be a non-negative integer')
-    const onError = typeof cb === 'function' ? (err) => { if (err) cb(err) } : undefined
-    this._query(onError, 'ack', String(this._ttl), String(n))
+    this._query(cb, 'ack', String(this._ttl), String(n))
+  }
+
+  /** Promise-returning find/ttl/metadata/exists/count/flush/push/ack (busmq 3.1). */
+  promisify () {
+    return this.bus.promisify(this, ['find', 'ttl', 'metadata', 'exists', 'count', 'flush', 'push', 'ack'])
   }
 
   /** Stops consuming; messages of a pop already in flight are still delivered first. */
