@@ -222,3 +222,18 @@ test('a burst of large messages (40 x 1 MB) goes through in byte-bounded batches
   assert.deepEqual(await Promise.all(ids), Array.from({ length: 40 }, (_, i) => i + 1))
   q.flush()
 })
+
+test('disconnect() while redis is down: waiting callbacks get ECANCELED instead of hanging', async () => {
+  const port = await freePort()
+  const b = bus({ redis: `redis://127.0.0.1:${port}` })
+  const err = captureEvent(b, 'error')
+  const q = b.queue(uniqName('never'))
+  q.attach()
+  const pushed = call((cb) => q.push('x', cb), 5000)
+  const counted = call((cb) => q.count(cb), 5000)
+  b.connect()
+  await err
+  b.disconnect()
+  await assert.rejects(pushed, { code: 'ECANCELED' })
+  await assert.rejects(counted, { code: 'ECANCELED' })
+})

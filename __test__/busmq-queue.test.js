@@ -305,3 +305,19 @@ test('promisify() turns queue calls into promises (busmq 3.1)', async () => {
   await q.flush()
   assert.equal(await q.count(), 0)
 })
+
+test('disconnect() right after pushes: every push is answered and in Redis; nothing sent is dropped', async () => {
+  const bus = Bus.create({ redis: redis.url })
+  const up = online(bus)
+  bus.connect()
+  await up
+  const name = uniqName('bye')
+  const { q } = await attached(bus, name)
+  const ids = []
+  for (let i = 0; i < 2000; i++) ids.push(call((cb) => q.push('m' + i, cb), 5000))
+  const offline = captureEvent(bus, 'offline', 5000)
+  bus.disconnect()
+  assert.deepEqual(await Promise.all(ids), Array.from({ length: 2000 }, (_, i) => i + 1))
+  await offline
+  assert.equal(await redisCli(redis.port, 'LLEN', `bus:queue:${name}:messages`), '4000')
+})

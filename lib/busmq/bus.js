@@ -27,6 +27,7 @@ class Bus extends NativeEngine {
     this._weak = new Map() // qid -> WeakRef(queue)
     this._active = new Map() // qid -> queue, while attached (a consumer must not be collected)
     this._callbacks = new Map() // rid -> callback
+    this._sentBelow = 0 // rids below this went to a connection now stopping
     this._gone = new FinalizationRegistry((qid) => this._forget(qid))
     this._handle = null // set by connect(); commands wait in the writer until then
   }
@@ -92,6 +93,7 @@ class Bus extends NativeEngine {
     this._flush()
     const handle = this._handle
     this._handle = null // later calls wait for the next connect()
+    this._sentBelow = this._nextRid // callbacks of calls sent to this connection
     handle.stop()
   }
 
@@ -232,6 +234,7 @@ class Bus extends NativeEngine {
         this._emitSafe('error', new BusmqError(r.str(), r.str()))
         break
       case K.E_STOPPED:
+        this._cancelSent()
         if (this._handle) break // an earlier connection's end, after a reconnect
         this._release()
         if (this._online) {
@@ -239,6 +242,15 @@ class Bus extends NativeEngine {
           this._emitSafe('offline')
         }
         break
+    }
+  }
+
+  /** Calls that went to a stopped connection and got no answer will never get one. */
+  _cancelSent () {
+    for (const [rid, cb] of this._callbacks) {
+      if (rid >= this._sentBelow) continue
+      this._callbacks.delete(rid)
+      this._safely(cb, null, new BusmqError('ECANCELED', 'the bus was disconnected before redis answered'))
     }
   }
 

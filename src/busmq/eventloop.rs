@@ -35,6 +35,9 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait for any reply. Long, because a call that times out may still have run (a pop
 /// whose messages we would then never deliver); a hung Redis is caught sooner by the PING.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `disconnect()` waits for calls already sent to Redis (their replies and popped
+/// messages still reach JavaScript).
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 type Connecting = Pin<Box<dyn Future<Output = RedisResult<(Links, PubSubStream)>> + Send>>;
 type Running = Pin<Box<dyn Future<Output = Completion> + Send>>;
@@ -59,6 +62,7 @@ pub fn spawn<D: Deliver>(
     down_reported: false,
     ping_sent: None,
     next_ping: None,
+    closing: false,
   };
   tokio::spawn(bus.run(rx));
   tx
@@ -81,6 +85,8 @@ struct BusLoop<D: Deliver> {
   ping_sent: Option<Instant>,
   /// When the next liveness PING is due (while online).
   next_ping: Option<Instant>,
+  /// `disconnect()` was called: only finish what the user asked for.
+  closing: bool,
 }
 
 async fn next_of<T>(fut: &mut Option<Pin<Box<dyn Future<Output = T> + Send>>>) -> T {
@@ -151,10 +157,28 @@ impl<D: Deliver> BusLoop<D> {
       self.apply(pushes);
       self.outbox.flush();
     }
+    self.finish_running().await;
     // Dropping the links and the stream closes both connections.
     self.links = None;
     self.outbox.push::<&[u8]>(event::STOPPED, &[]);
     self.outbox.flush_now();
+  }
+
+  /// At `disconnect()`: lets the calls already running finish (at most [`STOP_GRACE`]), with
+  /// the pushes and attaches they lead to, so replies and popped messages reach JavaScript.
+  async fn finish_running(&mut self) {
+    self.closing = true;
+    let deadline = Instant::now() + STOP_GRACE;
+    while !self.running.is_empty() {
+      match tokio::time::timeout_at(deadline, self.running.next()).await {
+        Ok(Some(done)) => {
+          self.completed(done);
+          let pushes = self.state.flush_pushes();
+          self.apply(pushes);
+        }
+        _ => break,
+      }
+    }
   }
 
   /// Sends the liveness PING when due; false when the last one went unanswered too long.
@@ -205,6 +229,16 @@ impl<D: Deliver> BusLoop<D> {
 
   fn start(&mut self, op: Op) {
     let is_pop = matches!(op, Op::Pop { .. } | Op::Peek { .. });
+    // Closing: what the user asked for (pushes, their attach, queries, close) still runs;
+    // background work (pops, touches, subscriptions) does not start any more.
+    let background = is_pop
+      || matches!(
+        op,
+        Op::Touch { .. } | Op::Subscribe { .. } | Op::Unsubscribe { .. } | Op::Restore { .. }
+      );
+    if self.closing && background {
+      return;
+    }
     match &self.links {
       // JS is far behind: pops wait, so Redis keeps the messages rather than our memory.
       Some(_) if is_pop && self.outbox.congested() => self.held.push_back(op),
