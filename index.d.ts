@@ -71,8 +71,13 @@ export declare class Reply extends Writable {
   readonly ended: boolean
   /** Sent with every reply; `opts.cache = ms` lets the broker answer identical requests from cache. */
   opts: { cache?: number; [key: string]: Json | undefined }
+  /** A partial reply. */
   write(data: Json, cb?: (err?: Error | null) => void): boolean
-  end(data?: Json, cb?: () => void): this
+  write(data: Json, encoding: BufferEncoding, cb?: (err?: Error | null) => void): boolean
+  /** The final reply (none: an empty final reply). */
+  end(cb?: () => void): this
+  end(data: Json, cb?: () => void): this
+  end(data: Json, encoding: BufferEncoding, cb?: () => void): this
   reject(err?: Json): void
   error(err: Json): void
   heartbeat(): void
@@ -195,8 +200,16 @@ export declare class Socket extends EventEmitter implements AsyncIterable<Buffer
   resume(): this
   /** Closes; queued messages are flushed for at most ZMQ_LINGER, then 'close' is emitted. */
   close(cb?: () => void): this
-  setsockopt(option: number, value: string | Buffer | number): this
-  getsockopt(option: number): string | Buffer | number
+  /** An option by number (ZMQ_*) or by name (`'backlog'`); see `zmq.options`. */
+  setsockopt(option: number | string, value: string | Buffer | number | boolean): this
+  getsockopt(option: number | string): string | Buffer | number
+  /** While paused: the next message, or null when none is ready (a null asks for more). */
+  read(): Buffer[] | null
+  /** As net.Socket's: an unref'd socket does not keep the process alive. */
+  unref(): this
+  ref(): this
+  /** Every other option of the old module's table is also a property (`sock.backlog = 10`). */
+  [option: string]: unknown
   [Symbol.asyncIterator](): AsyncIterator<Buffer[]>
   on(event: 'message', listener: (...frames: Buffer[]) => void): this
   on(event: 'bind' | 'unbind', listener: (endpoint: string) => void): this
@@ -263,6 +276,27 @@ export declare const ZMQ_IMMEDIATE: 39
 export declare const ZMQ_XPUB_VERBOSE: 40
 export declare const ZMQ_IPV6: 42
 
+/** The libzmq version whose socket semantics are implemented ('4.3.5'). */
+export declare const version: string
+/** The old module's option table: property name -> option number. */
+export declare const options: Readonly<Record<string, number>>
+/** Monitor event numbers -> event names. */
+export declare const events: Readonly<Record<number, string>>
+export declare const STATE_READY: 0
+export declare const STATE_BUSY: 1
+export declare const STATE_CLOSED: 2
+export declare const ZMQ_CAN_DISCONNECT: 1
+export declare const ZMQ_CAN_UNBIND: 1
+export declare const ZMQ_CAN_MONITOR: 1
+export declare const ZMQ_CAN_SET_CTX: 1
+/** Process-wide limits, as libzmq's context: 1023 sockets by default (EMFILE past it), 1 I/O thread. */
+export declare const Context: {
+  getMaxSockets(): number
+  setMaxSockets(n: number): void
+  getMaxThreads(): number
+  setMaxThreads(n: number): void
+}
+
 export declare function nativeVersion(): string
 
 // ---------------------------------------------------------------- zmqbus node
@@ -277,7 +311,8 @@ export interface NodeOptions {
   heartbeat_period?: number | string
   /** ms without a heartbeat before an election starts (default 6000). */
   heartbeat_timeout?: number | string
-  /** IPv4 multicast group, or '255.255.255.255' for subnet broadcast (default '239.1.2.4'). */
+  /** IPv4 multicast group, or '255.255.255.255' for subnet broadcast (default '239.1.2.3', the
+   *  group every original zmqbus node uses; the original README says '239.1.2.4'). */
   multicast_addr?: string
   /** UDP port of discovery (default 45555). */
   multicast_port?: number | string
@@ -292,6 +327,9 @@ export interface NodeOptions {
   /** ms of publishes sent again through the next master when the master crashes (default 0 = off;
    *  > 0 gives at-least-once delivery across a crash, duplicates possible). */
   resend_window?: number | string
+  /** How 'message' hands over a message: 'array' (default, the README's form: one array whose
+   *  element 0 is the channel) or 'spread' (one argument per frame, as the original code emits). */
+  message_args?: 'array' | 'spread'
 }
 
 /** One message: frame 0 is the channel, then one Buffer per published argument. */
@@ -333,6 +371,8 @@ export declare class Node extends EventEmitter {
   stop(cb?: () => void): Promise<void>
   on(event: 'ready' | 'stop', listener: () => void): this
   on(event: 'message', listener: (msg: BusMessage) => void): this
+  /** With `message_args: 'spread'`: the channel, then one Buffer per published argument. */
+  on(event: 'message', listener: (channel: Buffer, ...args: Buffer[]) => void): this
   on(event: 'elected', listener: (master: { id: string; isMe: boolean }) => void): this
   on(event: 'drop', listener: (count: number, reason: DropReason) => void): this
   on(event: 'error', listener: (err: Error) => void): this

@@ -52,6 +52,21 @@ test('options are validated synchronously, naming the option and its value', () 
   assert.throws(() => createNode({ multicast_interface: 'eth0' }), { name: 'TypeError', message: /multicast_interface 'eth0'/ })
   assert.throws(() => createNode({ publish_buffer: -1 }), { name: 'RangeError', message: /publish_buffer '-1'/ })
   assert.throws(() => createNode('fast'), { name: 'TypeError', message: /options must be an object/ })
+  assert.throws(() => createNode({ message_args: 'flat' }), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: /message_args must be 'array' or 'spread'; received 'flat'/ })
+})
+
+test("message_args: 'spread' emits the channel and each frame as separate arguments, as the original code does", async () => {
+  const node = track(startNode(loopbackOpts({ message_args: 'spread' })))
+  const got = []
+  node.on('message', (...args) => got.push(args))
+  await nextEvent(node, 'ready')
+  node.subscribe('equity')
+  await primed(node, got, 'equity', 'warm')
+  node.publish('equity', 'AAPL', 500.0)
+  await until(() => got.length > 0, 2000, 'message')
+  assert.deepEqual(got[0].map(String), ['equity', 'AAPL', '500'])
+  assert.ok(got[0].every(Buffer.isBuffer))
+  await node.stop()
 })
 
 test('the test guard refuses a node on the default interface outside a network namespace', { skip: !inRootNetns() && 'inside a netns' }, () => {

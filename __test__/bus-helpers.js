@@ -9,6 +9,7 @@ const { EventEmitter } = require('node:events')
 const readline = require('node:readline')
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'bus-node.js')
+const PEER = path.join(__dirname, '..', 'test-peers', 'zmqbus-peer.js')
 
 /** True when this process runs in the host's (the container's) own network namespace, i.e.
  *  not in a namespace made by `ip netns add` (`ip netns identify` names those). */
@@ -170,6 +171,33 @@ function createNetns (count, tag = 'a') {
   }
 }
 
+/** The spec-written JS peer (libzmq through zeromq/v5-compat) inside namespace `netns`, standing in
+ *  for an original zmqbus node (it advertises tcp://0.0.0.0:PORT as the original does). */
+function spawnPeer (netns, opts) {
+  const args = Object.entries(opts).map(([k, v]) => `--${k}=${v}`)
+  const proc = spawn('ip', ['netns', 'exec', netns, process.execPath, PEER, ...args],
+    { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ZMQBUS_IN_NETNS: '1' } })
+  const peer = Object.assign(new (require('node:events').EventEmitter)(), { proc, lines: [], messages: [] })
+  const exited = new Promise((resolve) => proc.once('exit', resolve))
+  readline.createInterface({ input: proc.stdout }).on('line', (line) => {
+    let msg
+    try { msg = JSON.parse(line) } catch (e) { return }
+    peer.lines.push(msg)
+    if (msg.event === 'message') peer.messages.push(msg.frames)
+    peer.emit(msg.event, msg)
+  })
+  peer.send = (cmd) => proc.stdin.write(JSON.stringify(cmd) + '\n')
+  peer.wait = (event, ms = 8000, pred = () => true) => {
+    const seen = peer.lines.find((l) => l.event === event && pred(l))
+    return seen ? Promise.resolve(seen) : nextEvent(peer, event, ms, pred)
+  }
+  peer.kill = () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+    return exited
+  }
+  return peer
+}
+
 module.exports = {
-  inRootNetns, guardInterface, loopbackOpts, startNode, nextEvent, until, sleep, Child, canNetns, createNetns
+  inRootNetns, guardInterface, loopbackOpts, startNode, nextEvent, until, sleep, Child, canNetns, createNetns, spawnPeer
 }

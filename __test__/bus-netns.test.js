@@ -7,12 +7,8 @@
 // Skipped with a reason when namespaces cannot be made (not root); never under CI=true.
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const path = require('node:path')
-const readline = require('node:readline')
-const { spawn } = require('node:child_process')
-const { Child, canNetns, createNetns, until, sleep, nextEvent } = require('./bus-helpers')
+const { Child, canNetns, createNetns, until, sleep, spawnPeer } = require('./bus-helpers')
 
-const PEER = path.join(__dirname, '..', 'test-peers', 'zmqbus-peer.js')
 
 // resend_window: publishes written to a master that then crashed are sent again through the
 // next one (at-least-once): a kill -9 leaves the dying process accepting data for a while.
@@ -129,28 +125,47 @@ test('mixed cluster across namespaces: the JS peer as master, then killed; our n
   assert.ok(got(ours[0]).length > before, 'traffic resumed through the new master')
 })
 
-/** The spec-written JS peer (libzmq through zeromq/v5-compat) inside namespace `netns`. */
-function spawnPeer (netns, opts) {
-  const args = Object.entries(opts).map(([k, v]) => `--${k}=${v}`)
-  const proc = spawn('ip', ['netns', 'exec', netns, process.execPath, PEER, ...args],
-    { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ZMQBUS_IN_NETNS: '1' } })
-  const peer = Object.assign(new (require('node:events').EventEmitter)(), { proc, lines: [], messages: [] })
-  const exited = new Promise((resolve) => proc.once('exit', resolve))
-  readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-    let msg
-    try { msg = JSON.parse(line) } catch (e) { return }
-    peer.lines.push(msg)
-    if (msg.event === 'message') peer.messages.push(msg.frames)
-    peer.emit(msg.event, msg)
-  })
-  peer.send = (cmd) => proc.stdin.write(JSON.stringify(cmd) + '\n')
-  peer.wait = (event, ms = 8000) => {
-    const seen = peer.lines.find((l) => l.event === event)
-    return seen ? Promise.resolve(seen) : nextEvent(peer, event, ms)
-  }
-  peer.kill = () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
-    return exited
-  }
-  return peer
+/** Runs createNode with default options inside `netns` and prints what happened as JSON. */
+function startIn (netns) {
+  const script = `
+    const { startNode } = require(${JSON.stringify(require.resolve('./bus-helpers'))})
+    try {
+      const node = startNode({})
+      console.log(JSON.stringify({ subAddr: node.subAddr }))
+      node.stop()
+    } catch (err) {
+      console.log(JSON.stringify({ code: err.code, message: err.message }))
+    }`
+  const out = require('node:child_process').execFileSync('ip', ['netns', 'exec', netns, process.execPath, '-e', script],
+    { env: { ...process.env, ZMQBUS_MULTICAST_INTERFACE: '' }, timeout: 20000 })
+  return JSON.parse(out.toString().trim().split('\n').pop())
 }
+
+test('default options on a host with no default route: the multicast route is used, no route is a clear error', { skip }, () => {
+  const { execFileSync } = require('node:child_process')
+  const ip = (...args) => execFileSync('ip', args)
+  const base = `zb${process.pid}r`
+  const names = [`${base}only`, `${base}mcast`]
+  try {
+    for (const ns of names) {
+      ip('netns', 'add', ns)
+      ip('-n', ns, 'link', 'set', 'lo', 'up')
+    }
+    // Loopback only: no route to the group at all.
+    const none = startIn(names[0])
+    assert.equal(none.code, 'ENETUNREACH', JSON.stringify(none))
+    assert.match(none.message, /multicast_interface/)
+    // An interface with a route for the multicast range and no default route.
+    ip('-n', names[1], 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1')
+    ip('-n', names[1], 'addr', 'add', '10.78.0.5/24', 'dev', 'eth0')
+    ip('-n', names[1], 'link', 'set', 'eth1', 'up')
+    ip('-n', names[1], 'link', 'set', 'eth0', 'up')
+    ip('-n', names[1], 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+    const found = startIn(names[1])
+    assert.match(found.subAddr || '', /^tcp:\/\/10\.78\.0\.5:\d+$/, JSON.stringify(found))
+  } finally {
+    for (const ns of names) {
+      try { ip('netns', 'del', ns) } catch (e) {}
+    }
+  }
+})

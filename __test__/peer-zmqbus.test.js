@@ -84,7 +84,8 @@ describe('zmqbus spec peer', () => {
     const b = startPeer(opts, { election_priority: 50 })
     const eb = await b.waitJson((m) => m.event === 'elected', 2500)
     assert.equal(eb.id, ea.id, 'the previously elected node stays')
-    assert.ok(eb.sub_addr.startsWith('tcp://127.0.0.1:'))
+    // Like the original, the peer advertises its forwarder as tcp://0.0.0.0:PORT.
+    assert.match(eb.sub_addr, /^tcp:\/\/0\.0\.0\.0:\d+$/)
 
     a.send({ cmd: 'stop' })
     await a.waitJson((m) => m.event === 'stopped', 1000)

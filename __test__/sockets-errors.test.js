@@ -148,3 +148,41 @@ test('a process whose sockets are closed exits by itself, and one that never bin
   assert.equal(r.status, 0, r.stderr)
   assert.equal(r.stdout.trim(), 'got bye')
 })
+
+test('zmq.Context limits sockets as libzmq does: EMFILE past getMaxSockets(), a closed socket frees its place', () => {
+  assert.equal(z.Context.getMaxSockets(), 1023)
+  assert.equal(z.Context.getMaxThreads(), 1)
+  assert.throws(() => z.Context.setMaxSockets(0), code('EINVAL'))
+  assert.throws(() => z.Context.setMaxSockets('9'), code('EINVAL'))
+  const before = z.Context.getMaxSockets()
+  const held = []
+  try {
+    // Whatever the suite left open counts too: find the headroom by filling it.
+    z.Context.setMaxSockets(64)
+    let err = null
+    for (let i = 0; i <= 64 && err === null; i++) {
+      try { held.push(z.socket('dealer')) } catch (e) { err = e }
+    }
+    assert.ok(err, 'the 65th socket must fail')
+    assert.equal(err.code, 'EMFILE')
+    assert.match(err.message, /setMaxSockets/)
+    held.pop().close()
+    held.push(z.socket('dealer'))
+    assert.throws(() => z.socket('pull'), code('EMFILE'))
+  } finally {
+    for (const s of held) s.close()
+    z.Context.setMaxSockets(before)
+  }
+  z.Context.setMaxThreads(2)
+  assert.equal(z.Context.getMaxThreads(), 2)
+  z.Context.setMaxThreads(1)
+})
+
+test('unref() lets the process exit with a bound socket; ref() holds it again', () => {
+  const zmqPath = JSON.stringify(path.join(__dirname, '..', 'zmq.js'))
+  const script = (extra) => `const z = require(${zmqPath}); const s = z.socket('pull'); s.bindSync('tcp://127.0.0.1:*'); ${extra}`
+  const unrefd = spawnSync(process.execPath, ['-e', script('s.unref()')], { timeout: 5000 })
+  assert.equal(unrefd.status, 0, 'an unref\'d socket lets the process exit')
+  const held = spawnSync(process.execPath, ['-e', script('s.unref(); s.ref()')], { timeout: 1500 })
+  assert.equal(held.signal, 'SIGTERM', 'a ref\'d socket keeps the process alive')
+})

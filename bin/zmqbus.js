@@ -1,28 +1,108 @@
 #!/usr/bin/env node
 'use strict'
-// `npx zmqbus broker <endpoint> [--intch <endpoint>] [--heartbeat ms]`: a standalone broker.
-const { Broker } = require('..')
+// `npx zmqbus broker <endpoint> [options]`: a standalone pigato-compatible broker.
+const { parseArgs } = require('node:util')
 
-function usage (code) {
-  console.error('usage: zmqbus broker <endpoint> [--intch <endpoint>] [--heartbeat <ms>] [--name <id>]')
-  process.exit(code)
+const USAGE = `usage: zmqbus broker <endpoint> [options]
+
+Runs a pigato-compatible broker on <endpoint> (tcp://*:55555, ipc:///tmp/b.sock).
+
+options:
+  --intch <endpoint>     internal channel for $dir notices (default tcp://127.0.0.1:55550; "off" for none)
+  --heartbeat <ms>       heartbeat period (default 2500)
+  --liveness <n>         heartbeats a silent worker survives (default 3)
+  --dmode <load|rand>    how a worker is picked (default load)
+  --name <id>            the broker's name
+  --metrics <host:port>  serve Prometheus metrics at http://<host:port>/metrics
+  -h, --help             this text
+`
+
+function fail (message) {
+  process.stderr.write(`zmqbus: ${message}\n\n${USAGE}`)
+  process.exit(2)
 }
 
-const args = process.argv.slice(2)
-if (args[0] !== 'broker' || !args[1]) usage(args.length ? 2 : 0)
-const conf = {}
-for (let i = 2; i < args.length; i += 2) {
-  const key = args[i].replace(/^--/, '')
-  const value = args[i + 1]
-  if (value === undefined) usage(2)
-  if (key === 'heartbeat') conf.heartbeat = Number(value)
-  else if (key === 'intch' || key === 'name') conf[key] = value
-  else usage(2)
+function positiveNumber (name, v) {
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (!Number.isFinite(n) || n < 1) fail(`--${name} must be a number >= 1; got '${v}'`)
+  return n
 }
 
-const broker = new Broker(args[1], conf)
-broker.on('error', (err) => console.error('broker error:', err.code || '', err.message || err))
-broker.start(() => console.log(`zmqbus broker listening on ${args[1]}`))
-function shutdown () { broker.stop(() => process.exit(0)) }
-process.on('SIGINT', shutdown)
-process.on('SIGTERM', shutdown)
+function parse (argv) {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        intch: { type: 'string' },
+        heartbeat: { type: 'string' },
+        liveness: { type: 'string' },
+        dmode: { type: 'string' },
+        name: { type: 'string' },
+        metrics: { type: 'string' },
+        help: { type: 'boolean', short: 'h' }
+      }
+    })
+  } catch (err) {
+    fail(err.message)
+  }
+  const { values, positionals } = parsed
+  if (values.help) {
+    process.stdout.write(USAGE)
+    process.exit(0)
+  }
+  if (positionals[0] !== 'broker') fail(positionals.length ? `unknown command '${positionals[0]}'` : 'a command is required')
+  if (positionals.length !== 2) fail('broker takes exactly one endpoint')
+  if (values.dmode !== undefined && values.dmode !== 'load' && values.dmode !== 'rand') fail(`--dmode must be load or rand; got '${values.dmode}'`)
+  let metrics = null
+  if (values.metrics !== undefined) {
+    const m = /^(.+):(\d+)$/.exec(values.metrics)
+    if (!m || Number(m[2]) > 65535) fail(`--metrics must be host:port; got '${values.metrics}'`)
+    metrics = { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) }
+  }
+  const conf = {}
+  if (values.intch !== undefined) conf.intch = values.intch === 'off' ? false : values.intch
+  if (values.heartbeat !== undefined) conf.heartbeat = positiveNumber('heartbeat', values.heartbeat)
+  if (values.liveness !== undefined) conf.heartbeatLiveness = positiveNumber('liveness', values.liveness)
+  if (values.dmode !== undefined) conf.dmode = values.dmode
+  if (values.name !== undefined) conf.name = values.name
+  return { endpoint: positionals[1], conf, metrics }
+}
+
+async function main () {
+  const { endpoint, conf, metrics } = parse(process.argv.slice(2))
+  const { Broker } = require('..')
+  let broker
+  try {
+    broker = new Broker(endpoint, conf)
+  } catch (err) {
+    fail(err.message)
+  }
+  broker.on('error', (err) => console.error('broker error:', (err && err.code) || '', (err && err.message) || err))
+  await new Promise((resolve) => broker.start(resolve))
+  console.log(`zmqbus broker listening on ${endpoint}`)
+  let server = null
+  if (metrics) {
+    const { brokerRegistry, serveMetrics } = require('../lib/ops/metrics')
+    server = await serveMetrics(brokerRegistry(broker), metrics.host, metrics.port)
+    console.log(`metrics on http://${values(metrics)}/metrics`)
+  }
+  let stopping = false
+  const shutdown = () => {
+    if (stopping) return
+    stopping = true
+    if (server) server.close()
+    broker.stop(() => process.exit(0))
+  }
+  process.on('SIGINT', shutdown)
+  process.on('SIGTERM', shutdown)
+}
+
+function values (m) { return m.host.includes(':') ? `[${m.host}]:${m.port}` : `${m.host}:${m.port}` }
+
+main().catch((err) => {
+  console.error('zmqbus:', err && err.message)
+  process.exit(1)
+})

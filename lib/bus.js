@@ -32,6 +32,9 @@ class Node extends NativeEngine {
   constructor (options) {
     super()
     const json = optionsJson(options)
+    // The README's form by default: one array, frame 0 the channel. 'spread' emits the frames as
+    // separate arguments, as the original library's code does.
+    this._spread = messageArgs(options) === 'spread'
     const handle = new native.NodeHandle(this._batchHandler((batch) => this._onBatch(batch)))
     let info
     try {
@@ -207,7 +210,8 @@ class Node extends NativeEngine {
       if (!(entry && entry.user) && !(all && all.user)) return
     }
     try {
-      this.emit('message', msg)
+      if (this._spread) this.emit('message', ...msg)
+      else this.emit('message', msg)
     } catch (err) {
       this._userError(err)
     }
@@ -279,6 +283,16 @@ function optionsJson (options) {
     throw jsError(err)
   }
   return json
+}
+
+/** The `message_args` option: 'array' (default) or 'spread'. */
+function messageArgs (options) {
+  const v = options && options.message_args
+  if (v === undefined || v === null || v === 'array') return 'array'
+  if (v === 'spread') return 'spread'
+  const err = new TypeError(`zmqbus: message_args must be 'array' or 'spread'; received ${show(v)}`)
+  err.code = 'ERR_INVALID_ARG_VALUE'
+  throw err
 }
 
 /** A native error with a Node-style code becomes a TypeError or RangeError. */

@@ -119,11 +119,11 @@ class Client extends MdpSession {
   _partial (rid, status, data) {
     const req = this.reqs.get(rid)
     if (!req) return this._protocolError('ERR_REQ_INVALID', rid)
-    const value = data ? JSON.parse(data) : null
+    const value = parseReply(data)
     const err = status === '-1' ? value : null
     if (req.stream) {
       if (err) this._safely(req.stream.emit, req.stream, 'error', err)
-      req.stream.push(err ? null : value)
+      this._safely(req.stream.push, req.stream, err ? null : value)
     } else if (req.partial) {
       this._safely(req.partial, null, null, err ? null : value)
     }
@@ -134,18 +134,16 @@ class Client extends MdpSession {
     if (!req) return this._protocolError('ERR_REQ_INVALID', rid)
     this.reqs.delete(rid)
     req.ended = true
-    let value = null
-    if (data) {
-      try { value = JSON.parse(data) } catch (e) { value = data }
-    }
+    let value = parseReply(data)
     const err = status === '-1' ? value : null
     if (err !== null) value = null
     if (req.stream) {
       if (err) this._safely(req.stream.emit, req.stream, 'error', err)
-      req.stream.push(value)
-      req.stream.push(null)
+      this._safely(req.stream.push, req.stream, value)
+      this._safely(req.stream.push, req.stream, null)
     } else if (req.final) {
-      this._safely(req.final, null, err, value)
+      // pigato hands its numeric status (0) to the final callback on success.
+      this._safely(req.final, null, err === null ? 0 : err, value)
     }
   }
 
@@ -167,6 +165,12 @@ function replyError (value) {
   err.code = typeof value === 'string' ? value : 'EREPLY'
   err.data = value
   return err
+}
+
+/** A reply's data frame: JSON when it parses, else the raw string (never a throw). */
+function parseReply (data) {
+  if (!data) return null
+  try { return JSON.parse(data) } catch (e) { return data }
 }
 
 function noop () {}

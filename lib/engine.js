@@ -1,17 +1,18 @@
 'use strict'
 // What every facade over a native engine handle shares: the keep-alive that holds the Node
 // process open while an engine runs, batched command flushing, and safe dispatch of events
-// to user handlers (a throwing handler never loses the rest of the batch).
+// to user handlers (a throwing handler never loses the rest of the batch, and its error goes
+// where EventEmitter's would: an 'error' listener, else an uncaught exception).
 const { EventEmitter } = require('events')
 const { BatchWriter } = require('./boundary')
 
 const KEEPALIVE_MS = 1 << 30
 
-// Node drains neither process.nextTick nor promise jobs after a threadsafe-function callback
-// (measured: they waited 0.05-3 ms for an unrelated event). Every batch from native code ends
-// with a drain, so replies queued by handlers and `await` continuations run at once, as they
-// do after Node's own I/O callbacks.
-const drainTicks = typeof process._tickCallback === 'function' ? process._tickCallback : () => {}
+// Handler errors that no 'error' listener took during the native delivery now running, or null
+// outside one. The delivery returns them to native code, which raises each through Node's
+// uncaught-exception path once the callback scope has closed (so the rest of the batch, the
+// nextTick queue and promise jobs all run first). See src/binding/events.rs.
+let uncaught = null
 
 class NativeEngine extends EventEmitter {
   constructor () {
@@ -24,7 +25,24 @@ class NativeEngine extends EventEmitter {
 
   /** Holds the process open while the engine runs (native callbacks are unref'd). */
   _hold () {
-    if (!this._keepAlive) this._keepAlive = setInterval(noop, KEEPALIVE_MS)
+    if (!this._keepAlive) {
+      this._keepAlive = setInterval(noop, KEEPALIVE_MS)
+      if (this._unrefed) this._keepAlive.unref()
+    }
+  }
+
+  /** As net.Socket's: an unref'd object does not keep the process alive by itself. */
+  unref () {
+    this._unrefed = true
+    if (this._keepAlive) this._keepAlive.unref()
+    return this
+  }
+
+  /** Undoes unref(). */
+  ref () {
+    this._unrefed = false
+    if (this._keepAlive) this._keepAlive.ref()
+    return this
   }
 
   _release () {
@@ -52,16 +70,24 @@ class NativeEngine extends EventEmitter {
     this._handle.send(this._out.take())
   }
 
-  /** Wraps a batch handler: dispatch, then flush our commands and drain ticks/microtasks. */
+  /**
+   * Wraps a batch handler for native code: dispatch, flush our commands, and return the
+   * handler errors nobody listened for. Native code calls it inside a callback scope, so
+   * Node runs nextTick and promise jobs as soon as it returns.
+   */
   _batchHandler (dispatch) {
     return (batch) => {
-      dispatch(batch)
+      const outer = uncaught
+      const errors = uncaught = []
       try {
-        drainTicks()
+        dispatch(batch)
       } catch (err) {
-        process.nextTick(rethrow, err)
+        errors.push(err)
+      } finally {
+        uncaught = outer
       }
       if (this._flushQueued) this._flush()
+      return errors.length > 0 ? errors : undefined
     }
   }
 
@@ -76,9 +102,9 @@ class NativeEngine extends EventEmitter {
 
   _userError (err) {
     if (this.listenerCount('error') > 0) {
-      try { this.emit('error', err) } catch (again) { process.nextTick(rethrow, again) }
+      try { this.emit('error', err) } catch (again) { raise(again) }
     } else {
-      process.nextTick(rethrow, err)
+      raise(err)
     }
   }
 
@@ -87,7 +113,7 @@ class NativeEngine extends EventEmitter {
     try {
       this.emit(name, a, b, c)
     } catch (err) {
-      if (name === 'error') process.nextTick(rethrow, err)
+      if (name === 'error') raise(err)
       else this._userError(err)
     }
   }
@@ -95,5 +121,11 @@ class NativeEngine extends EventEmitter {
 
 function noop () {}
 function rethrow (err) { throw err }
+
+/** An uncaught exception: returned to native code during a delivery, else thrown on the next tick. */
+function raise (err) {
+  if (uncaught) uncaught.push(err)
+  else process.nextTick(rethrow, err)
+}
 
 module.exports = { NativeEngine }

@@ -1,5 +1,5 @@
 'use strict'
-// Record kinds of the MDP engine handles (mirrors src/binding/kinds.rs; keep in sync).
+// Record kinds of the MDP engine handles (mirrors src/mdp/eventloop/kinds.rs; keep in sync).
 module.exports = Object.freeze({
   // shared events (Rust -> JS)
   E_STARTED: 1, // [socketId]
@@ -13,6 +13,7 @@ module.exports = Object.freeze({
   // worker events
   E_REQUEST: 20, // [clientId, service, rid, data, opts]
   E_REQ_HEARTBEAT: 21, // [rid]
+  E_REQ_EXPIRED: 22, // [rid]: forgotten after its timeout
   // broker events
   E_PERSIST_SET: 30, // [rid, clientId, service, data, opts]
   E_PERSIST_DEL: 31, // [rid]

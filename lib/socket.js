@@ -6,6 +6,9 @@
 const { NativeEngine } = require('./engine')
 const { BatchReader } = require('./boundary')
 const constants = require('./socket-constants')
+const { Context, acquireSocket, releaseSocket } = require('./context')
+const { installOptions } = require('./compat/sockopt')
+const compat = require('./compat/options')
 
 const C_SEND = 1
 const E_MESSAGE = 1
@@ -21,14 +24,6 @@ const TYPE_NAMES = {
 const TYPE_NUMBERS = {
   pair: 0, pub: 1, sub: 2, req: 3, rep: 4, dealer: 5, xreq: 5, router: 6, xrep: 6, pull: 7, push: 8, xpub: 9, xsub: 10, stream: 11
 }
-// Options accepted for compatibility but without effect here (zmq.rs has no equivalent knob).
-const IGNORED_OPTIONS = new Set([
-  constants.ZMQ_AFFINITY, constants.ZMQ_RATE, constants.ZMQ_RECOVERY_IVL, constants.ZMQ_SNDBUF, constants.ZMQ_RCVBUF,
-  constants.ZMQ_RECONNECT_IVL, constants.ZMQ_BACKLOG, constants.ZMQ_RECONNECT_IVL_MAX, constants.ZMQ_MAXMSGSIZE,
-  constants.ZMQ_MULTICAST_HOPS, constants.ZMQ_RCVTIMEO, constants.ZMQ_SNDTIMEO, constants.ZMQ_IPV6,
-  constants.ZMQ_TCP_KEEPALIVE, constants.ZMQ_TCP_KEEPALIVE_CNT, constants.ZMQ_TCP_KEEPALIVE_IDLE,
-  constants.ZMQ_TCP_KEEPALIVE_INTVL, constants.ZMQ_IMMEDIATE, constants.ZMQ_ROUTER_MANDATORY
-])
 // One settled promise serves every send: awaiting it works and it costs nothing per message.
 const SENT = Promise.resolve()
 
@@ -80,7 +75,13 @@ class Socket extends NativeEngine {
   constructor (type) {
     super()
     this.type = typeName(type)
-    this._handle = new (require('./native').SocketHandle)(this.type, this._batchHandler((batch) => this._onEvents(batch)))
+    acquireSocket()
+    try {
+      this._handle = new (require('./native').SocketHandle)(this.type, this._batchHandler((batch) => this._onEvents(batch)))
+    } catch (err) {
+      releaseSocket()
+      throw err
+    }
     this._closed = false
     this._paused = false
     this._held = []
@@ -95,6 +96,7 @@ class Socket extends NativeEngine {
     this._sndhwm = 1000
     this._rcvhwm = 1000
     this._lastEndpoint = ''
+    this._stored = new Map() // option number -> value, for options the engine does not act on yet
   }
 
   // --- endpoints ---------------------------------------------------------------------
@@ -229,6 +231,7 @@ class Socket extends NativeEngine {
   resume () {
     if (!this._closed && this._paused) {
       this._paused = false
+      this._reading = false
       this._flush()
       this._handle.resume()
       const held = this._held
@@ -236,6 +239,20 @@ class Socket extends NativeEngine {
       for (const frames of held) this._deliver(frames)
     }
     return this
+  }
+
+  /**
+   * The next message (an array of Buffers) while paused, or null when none is ready (the old
+   * module's read()); a null asks the engine for more, so a later read() finds it.
+   */
+  read () {
+    if (this._closed) return null
+    if (this._held.length > 0) return this._held.shift()
+    if (this._paused && !this._reading) {
+      this._reading = true
+      this._handle.resume()
+    }
+    return null
   }
 
   subscribe (filter) {
@@ -258,6 +275,7 @@ class Socket extends NativeEngine {
     }
     this._flush()
     this._closed = true
+    releaseSocket()
     if (typeof cb === 'function') this.once('close', () => cb())
     // Held until the native side confirms, so queued messages get their linger.
     this._hold()
@@ -301,34 +319,7 @@ class Socket extends NativeEngine {
   get last_endpoint () { return this._lastEndpoint } // eslint-disable-line camelcase
   get lastEndpoint () { return this._lastEndpoint }
 
-  setsockopt (opt, value) {
-    this._refuse()
-    switch (opt) {
-      case constants.ZMQ_IDENTITY: this.identity = value; break
-      case constants.ZMQ_LINGER: this.linger = value; break
-      case constants.ZMQ_SNDHWM: this.sndhwm = value; break
-      case constants.ZMQ_RCVHWM: this.rcvhwm = value; break
-      case constants.ZMQ_SUBSCRIBE: this.subscribe(value); break
-      case constants.ZMQ_UNSUBSCRIBE: this.unsubscribe(value); break
-      default:
-        if (!IGNORED_OPTIONS.has(opt)) throw codeError('EINVAL', `unknown or unsupported socket option ${String(opt)}`)
-        process.emitWarning(`zmqbus: socket option ${opt} is accepted but has no effect`, { code: 'ZMQBUS_IGNORED_OPTION' })
-    }
-    return this
-  }
-
-  getsockopt (opt) {
-    switch (opt) {
-      case constants.ZMQ_IDENTITY: return this._identity === undefined ? Buffer.alloc(0) : Buffer.from(this._identity)
-      case constants.ZMQ_LINGER: return this._linger
-      case constants.ZMQ_SNDHWM: return this._sndhwm
-      case constants.ZMQ_RCVHWM: return this._rcvhwm
-      case constants.ZMQ_LAST_ENDPOINT: return this._lastEndpoint
-      case constants.ZMQ_TYPE: return TYPE_NUMBERS[this.type]
-      case constants.ZMQ_RCVMORE: return 0
-      default: throw codeError('EINVAL', `unknown or unsupported socket option ${String(opt)}`)
-    }
-  }
+  _typeNumber () { return TYPE_NUMBERS[this.type] }
 
   // --- async iteration -----------------------------------------------------------------
 
@@ -384,6 +375,11 @@ class Socket extends NativeEngine {
           for (let i = 0; i < frames.length; i++) frames[i] = r.view()
           if (this._paused) this._held.push(frames)
           else this._deliver(frames)
+          if (this._reading) {
+            // read() let one batch in while paused: pause again.
+            this._reading = false
+            this._handle.pause()
+          }
           break
         }
         case E_BOUND: this._settle(r.str(), null, r.str()); break
@@ -458,8 +454,16 @@ function socket (type, options) {
   return sock
 }
 
+installOptions(Socket)
+
 module.exports = {
   ...constants,
+  ...compat.LONG_OPTIONS,
+  ...compat.FLAGS,
+  version: compat.VERSION,
+  options: compat.options,
+  events: compat.events,
+  Context,
   Socket,
   socket,
   createSocket: socket,

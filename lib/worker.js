@@ -101,6 +101,10 @@ class Worker extends MdpSession {
           if (req) req.beat = Date.now()
           break
         }
+        case K.E_REQ_EXPIRED:
+          // Nobody waits for it any more: reply.active() turns false, replies are dropped.
+          this.reqs.delete(r.str())
+          break
         case K.E_ERROR: {
           const code = r.str()
           if (this.listenerCount('error') > 0) this._emitSafe('error', code)

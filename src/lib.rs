@@ -4,10 +4,12 @@
 //! - [`runtime`]: the addon's single tokio runtime thread.
 //! - [`boundary`]: batched Node <-> Rust delivery (one call per batch, never per message).
 //! - [`error`]: the one mapping of every layer's error enum to JS errors with a `code`.
+//! - [`log`]: `DEBUG=zmqbus:*` diagnostics (tracing, off and free unless asked for).
 //! - [`transport`]: socket layer (ROUTER/DEALER/PUB/SUB/PUSH/PULL over tcp, ipc, inproc) shared by every engine.
 //! - [`bus`]: the zmqbus node (multicast discovery, priority election, failover, forwarder).
 //! - [`mdp`]: the pigato-compatible request/reply engine (codec, broker/worker/client state, event loops).
 //! - [`sockets`]: classic ZeroMQ sockets for JS (`zmq` module API): REQ/REP state, ports, one event loop per socket.
+//! - [`zmtp`]: our sans-IO ZMTP 3.x core (greeting, frames, commands, NULL/PLAIN/CURVE, session state machine).
 //! - [`busmq`]: busmq-compatible queues on Redis (keys, Lua scripts, queue state, one loop per bus).
 //! - `binding`: `#[napi]` glue only; converts arguments and talks to event loops.
 #![deny(clippy::all)]
@@ -16,15 +18,18 @@ pub mod boundary;
 pub mod bus;
 pub mod busmq;
 pub mod error;
+pub mod log;
 pub mod mdp;
 pub mod runtime;
 pub mod sockets;
 pub mod transport;
+pub mod zmtp;
 
 mod binding;
 
 /// Starts the runtime thread when Node loads the addon, so the first socket does not pay for it.
 #[napi_derive::module_init]
 fn init() {
+  log::init();
   runtime::handle();
 }

@@ -114,9 +114,13 @@ class ZmqbusNode extends EventEmitter {
     this.fwdPub = zmq.socket('pub')
     this.fwdSub.subscribe('')
     this.fwdSub.on('message', (...frames) => this.fwdPub.send(frames))
-    await bindAny(this.fwdSub, o.interface)
-    await bindAny(this.fwdPub, o.interface)
-    this.meta = { id: this.id, sub_addr: this.fwdSub.last_endpoint, pub_addr: this.fwdPub.last_endpoint }
+    // Like the original (zmqbus 1.0.0): the forwarder binds tcp://0.0.0.0:* and is advertised
+    // as tcp://0.0.0.0:PORT (its code means to put a local address there, but its test is
+    // inverted). On loopback it binds 127.0.0.1 only; a connect to 0.0.0.0 reaches that too.
+    const bindHost = o.interface.startsWith('127.') ? o.interface : '0.0.0.0'
+    await bindAny(this.fwdSub, bindHost)
+    await bindAny(this.fwdPub, bindHost)
+    this.meta = { id: this.id, sub_addr: unspecified(this.fwdSub.last_endpoint), pub_addr: unspecified(this.fwdPub.last_endpoint) }
     await this.openUdp()
     this.every(o.heartbeat_period, () => this.handleTick())
     this.handleTick()
@@ -269,6 +273,11 @@ class ZmqbusNode extends EventEmitter {
 
 function validMeta(m) {
   return m && typeof m.id === 'string' && typeof m.sub_addr === 'string' && typeof m.pub_addr === 'string'
+}
+
+/** `tcp://host:port` as the original advertises it: `tcp://0.0.0.0:port`. */
+function unspecified(endpoint) {
+  return endpoint.replace(/^tcp:\/\/[^:]+:/, 'tcp://0.0.0.0:')
 }
 
 function bindAny(sock, iface) {

@@ -8,6 +8,7 @@
 
 const path = require('node:path')
 const rr = require('./rr')
+const floor = require('./floor')
 const { pubsub } = require('./pubsub')
 
 /** Counts per mode. Full is what the README reports; quick is a smoke test. */
@@ -107,6 +108,9 @@ const scenarios = [
     better: 'lower',
     peers: {
       ours: (ctx) => rr.latency(mdp('ours'), { n: ctx.cfg.latN, warmup: ctx.cfg.latWarm }),
+      // The VM's floor: a blocking Rust echo pair (two round trips of it are the least a request
+      // through a broker can cost).
+      floor: (ctx) => floor.latency({ n: ctx.cfg.latN, warmup: ctx.cfg.latWarm }),
       pigato: (ctx) => rr.latency(mdp('pigato'), { n: ctx.cfg.latN, warmup: ctx.cfg.latWarm }),
       nats: needs('nats', (ctx, s) => rr.latency(rr.natsFamily(s), { n: ctx.cfg.latN, warmup: ctx.cfg.latWarm }))
     }

@@ -26,6 +26,7 @@ fn start_error(err: BusError) -> JsError {
       std::io::ErrorKind::AddrNotAvailable => "EADDRNOTAVAIL",
       std::io::ErrorKind::InvalidInput => "EINVAL",
       std::io::ErrorKind::PermissionDenied => "EACCES",
+      std::io::ErrorKind::NetworkUnreachable => "ENETUNREACH",
       _ => "EIO",
     },
     BusError::NoRuntime | BusError::Link(_) => "EIO",

@@ -1,49 +1,229 @@
-//! The Rust -> JS event channel of every engine handle: a ThreadsafeFunction that receives
-//! one packed Buffer per batch (see `crate::boundary`).
+//! The Rust -> JS event channel of every engine handle: one packed Buffer per batch (see
+//! `crate::boundary`), handed to a JS callback `(batch: Buffer) => Error[] | undefined`.
+//!
+//! Node runs a threadsafe function's callback outside any callback scope: nextTick and promise
+//! jobs queued by a handler would wait for some unrelated event, and an exception escaping it
+//! is swallowed (a DEP0168 warning) instead of reaching `uncaughtException`. So we build the
+//! threadsafe function by hand and call JS the way Node's own I/O callbacks do: through
+//! `napi_make_callback` with an async context per handle. When the scope closes Node itself
+//! runs the tick queue and the microtasks; an exception from them, and every handler error the
+//! facade returns (handler errors with no `'error'` listener), goes to `napi_fatal_exception`,
+//! which is Node's documented uncaught-exception path.
 //!
 //! The function is *weak* (unref'd): it never keeps Node alive by itself. The JS facade holds
 //! a ref'd keep-alive while an engine is started and drops it at `stop()`, so a process with
-//! nothing left to do exits, and a forgotten TSFN can never hang it.
+//! nothing left to do exits, and a forgotten handle can never hang it.
 
 use crate::boundary::outbox::{Deliver, Gauge, Outbox};
-use napi::bindgen_prelude::{Buffer, Function};
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::Status;
-use std::sync::Arc;
+use napi::bindgen_prelude::{Buffer, Function, JsValue, ToNapiValue};
+use napi::sys;
+use std::ffi::c_void;
+use std::ptr;
+use std::sync::{Arc, RwLock};
 
-type EventFn = ThreadsafeFunction<Vec<u8>, (), Buffer, Status, false, true, 0>;
-
-/// Delivers batches into a JS callback `(batch: Buffer) => void`.
-pub struct JsDeliver {
-  tsfn: EventFn,
+/// What the JS-thread callbacks need; owned by the threadsafe function, freed in its finalizer.
+struct Context {
+  gauge: Arc<Gauge>,
+  async_context: sys::napi_async_context,
+  closed: Arc<RwLock<bool>>,
 }
+
+/// Delivers batches into a JS callback.
+pub struct JsDeliver {
+  tsfn: sys::napi_threadsafe_function,
+  /// Set by the finalizer on the JS thread; after that `tsfn` is dangling. Calls hold the read
+  /// lock so the finalizer cannot run in the middle of one.
+  closed: Arc<RwLock<bool>>,
+}
+
+// SAFETY: a napi_threadsafe_function is made to be called and released from any thread; the
+// `closed` flag under its lock keeps every use before the JS thread's finalizer frees it.
+unsafe impl Send for JsDeliver {}
+unsafe impl Sync for JsDeliver {}
 
 impl Deliver for JsDeliver {
   fn deliver(&self, batch: Vec<u8>) -> bool {
-    // NonBlocking: the queue is unbounded (MaxQueueSize 0) and the outbox already limits
-    // batches in flight, so this never waits on the JS thread.
-    self
-      .tsfn
-      .call(batch, ThreadsafeFunctionCallMode::NonBlocking)
-      == Status::Ok
+    let Ok(closed) = self.closed.read() else {
+      return false;
+    };
+    if *closed {
+      return false;
+    }
+    let data = Box::into_raw(Box::new(batch)).cast::<c_void>();
+    // Non-blocking: the queue is unbounded (max size 0) and the outbox already limits batches
+    // in flight, so this never waits on the JS thread.
+    let status = unsafe {
+      sys::napi_call_threadsafe_function(
+        self.tsfn,
+        data,
+        sys::ThreadsafeFunctionCallMode::nonblocking,
+      )
+    };
+    if status != sys::Status::napi_ok {
+      // Not queued: the batch is still ours to free.
+      drop(unsafe { Box::from_raw(data.cast::<Vec<u8>>()) });
+      return false;
+    }
+    true
+  }
+}
+
+impl Drop for JsDeliver {
+  fn drop(&mut self) {
+    let Ok(closed) = self.closed.read() else {
+      return;
+    };
+    if !*closed {
+      unsafe {
+        sys::napi_release_threadsafe_function(
+          self.tsfn,
+          sys::ThreadsafeFunctionReleaseMode::release,
+        );
+      }
+    }
   }
 }
 
 /// Builds an outbox that delivers into `callback`.
 ///
 /// # Errors
-/// Fails when napi cannot create the threadsafe function (environment shutting down).
+/// Fails when napi cannot create the async context or the threadsafe function (environment
+/// shutting down).
 pub fn outbox_for(callback: Function<Buffer, ()>) -> napi::Result<Outbox<JsDeliver>> {
+  let value = callback.value();
+  let env = value.env;
   let gauge = Arc::new(Gauge::default());
-  let taken = gauge.clone();
-  let tsfn = callback
-    .build_threadsafe_function::<Vec<u8>>()
-    .callee_handled::<false>()
-    .weak::<true>()
-    .build_callback(move |ctx| {
-      // Runs on the JS thread right before the JS callback: the batch is now JS's.
-      taken.taken();
-      Ok(Buffer::from(ctx.value))
-    })?;
-  Ok(Outbox::new(JsDeliver { tsfn }, gauge))
+  let closed = Arc::new(RwLock::new(false));
+  let name = unsafe { ToNapiValue::to_napi_value(env, "zmqbus")? };
+  let mut resource = ptr::null_mut();
+  check(unsafe { sys::napi_create_object(env, &mut resource) })?;
+  let mut async_context = ptr::null_mut();
+  check(unsafe { sys::napi_async_init(env, resource, name, &mut async_context) })?;
+  let context = Box::into_raw(Box::new(Context {
+    gauge: gauge.clone(),
+    async_context,
+    closed: closed.clone(),
+  }));
+  let mut tsfn = ptr::null_mut();
+  let status = unsafe {
+    sys::napi_create_threadsafe_function(
+      env,
+      value.value,
+      resource,
+      name,
+      0,
+      1,
+      ptr::null_mut(),
+      Some(finalize),
+      context.cast(),
+      Some(call_js),
+      &mut tsfn,
+    )
+  };
+  if status != sys::Status::napi_ok {
+    // SAFETY: creation failed, so no finalizer will ever see `context`.
+    let context = unsafe { Box::from_raw(context) };
+    unsafe { sys::napi_async_destroy(env, context.async_context) };
+    return check(status).map(|_| unreachable!("status is not ok"));
+  }
+  check(unsafe { sys::napi_unref_threadsafe_function(env, tsfn) })?;
+  Ok(Outbox::new(JsDeliver { tsfn, closed }, gauge))
+}
+
+fn check(status: sys::napi_status) -> napi::Result<()> {
+  if status == sys::Status::napi_ok {
+    Ok(())
+  } else {
+    Err(napi::Error::from_reason(format!(
+      "napi call failed with status {status}"
+    )))
+  }
+}
+
+/// Runs on the JS thread for each batch, inside the handle scope Node opens for it.
+unsafe extern "C" fn call_js(
+  env: sys::napi_env,
+  func: sys::napi_value,
+  context: *mut c_void,
+  data: *mut c_void,
+) {
+  // SAFETY: `data` is the Box made in `deliver`; taken back exactly once, here.
+  let batch = unsafe { Box::from_raw(data.cast::<Vec<u8>>()) };
+  // A null env or function: the function is being torn down with the environment.
+  if env.is_null() || func.is_null() || context.is_null() {
+    return;
+  }
+  // SAFETY: `context` lives until `finalize`, which Node runs after the last call_js.
+  let context = unsafe { &*context.cast::<Context>() };
+  context.gauge.taken();
+  let Ok(arg) = (unsafe { Buffer::to_napi_value(env, Buffer::from(*batch)) }) else {
+    return;
+  };
+  let mut global = ptr::null_mut();
+  if unsafe { sys::napi_get_global(env, &mut global) } != sys::Status::napi_ok {
+    return;
+  }
+  let mut result = ptr::null_mut();
+  let status = unsafe {
+    sys::napi_make_callback(
+      env,
+      context.async_context,
+      global,
+      func,
+      1,
+      &arg,
+      &mut result,
+    )
+  };
+  if status == sys::Status::napi_ok {
+    unsafe { raise_returned(env, result) };
+  } else {
+    unsafe { raise_pending(env) };
+  }
+}
+
+/// Hands the exception left by the callback (or by a tick it ran) to Node's uncaught path.
+unsafe fn raise_pending(env: sys::napi_env) {
+  let mut exception = ptr::null_mut();
+  if unsafe { sys::napi_get_and_clear_last_exception(env, &mut exception) } == sys::Status::napi_ok
+    && !exception.is_null()
+  {
+    unsafe { sys::napi_fatal_exception(env, exception) };
+  }
+}
+
+/// The facade returns the handler errors that no `'error'` listener took, as an array.
+unsafe fn raise_returned(env: sys::napi_env, result: sys::napi_value) {
+  let mut is_array = false;
+  if result.is_null()
+    || unsafe { sys::napi_is_array(env, result, &mut is_array) } != sys::Status::napi_ok
+    || !is_array
+  {
+    return;
+  }
+  let mut len = 0u32;
+  if unsafe { sys::napi_get_array_length(env, result, &mut len) } != sys::Status::napi_ok {
+    return;
+  }
+  for i in 0..len {
+    let mut err = ptr::null_mut();
+    if unsafe { sys::napi_get_element(env, result, i, &mut err) } == sys::Status::napi_ok {
+      // With an uncaughtException listener this returns and we raise the next one; with none,
+      // Node prints the first and exits with code 1.
+      unsafe { sys::napi_fatal_exception(env, err) };
+      unsafe { raise_pending(env) };
+    }
+  }
+}
+
+/// Node's finalizer for the threadsafe function: on the JS thread, after the last call.
+unsafe extern "C" fn finalize(env: sys::napi_env, _data: *mut c_void, context: *mut c_void) {
+  // SAFETY: `context` is the Box made in `outbox_for`; Node calls this finalizer once.
+  let context = unsafe { Box::from_raw(context.cast::<Context>()) };
+  if let Ok(mut closed) = context.closed.write() {
+    *closed = true;
+  }
+  if !env.is_null() {
+    unsafe { sys::napi_async_destroy(env, context.async_context) };
+  }
 }

@@ -66,6 +66,10 @@ pub enum Datagram {
 
 /// Parses one datagram.
 ///
+/// The original JavaScript nodes advertise their forwarder as `tcp://0.0.0.0:PORT`; such an
+/// address is kept as it is here and resolved by the election layer (`super::addresses`),
+/// which knows which host each node id speaks from.
+///
 /// # Errors
 /// [`CodecError`] for anything but the four known, well-formed arrays.
 pub fn parse(bytes: &[u8]) -> Result<Datagram, CodecError> {
@@ -170,7 +174,8 @@ fn parse_meta(v: &Value) -> Result<NodeMeta, CodecError> {
   let id = parse_id(field(obj, "id")?)?.to_owned();
   let sub_addr = field(obj, "sub_addr")?;
   let pub_addr = field(obj, "pub_addr")?;
-  if !is_valid_address(sub_addr) || !is_valid_address(pub_addr) {
+  let ok = |a: &str| is_valid_address(a) || unspecified_port(a).is_some();
+  if !ok(sub_addr) || !ok(pub_addr) {
     return Err(CodecError::BadAddress);
   }
   Ok(NodeMeta {
@@ -178,6 +183,12 @@ fn parse_meta(v: &Value) -> Result<NodeMeta, CodecError> {
     sub_addr: sub_addr.to_owned(),
     pub_addr: pub_addr.to_owned(),
   })
+}
+
+/// The port of `tcp://0.0.0.0:PORT` (what an original node advertises), if `addr` is that.
+pub fn unspecified_port(addr: &str) -> Option<&str> {
+  let port = addr.strip_prefix("tcp://0.0.0.0:")?;
+  is_valid_address(&format!("tcp://127.0.0.1:{port}")).then_some(port)
 }
 
 fn parse_last_elected(v: &Value) -> Result<Option<NodeMeta>, CodecError> {
@@ -199,6 +210,20 @@ fn parse_last_elected(v: &Value) -> Result<Option<NodeMeta>, CodecError> {
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  #[test]
+  fn an_original_nodes_unspecified_host_is_kept_for_the_election_layer() {
+    let dg = parse(br#"["elect","winner",{"id":"9900000001","sub_addr":"tcp://0.0.0.0:4001","pub_addr":"tcp://0.0.0.0:4002"}]"#);
+    let want = NodeMeta {
+      id: "9900000001".into(),
+      sub_addr: "tcp://0.0.0.0:4001".into(),
+      pub_addr: "tcp://0.0.0.0:4002".into(),
+    };
+    assert_eq!(dg, Ok(Datagram::Winner { meta: want }));
+    assert_eq!(unspecified_port("tcp://0.0.0.0:4001"), Some("4001"));
+    assert_eq!(unspecified_port("tcp://0.0.0.0:0"), None);
+    assert_eq!(unspecified_port("tcp://10.0.0.1:4001"), None);
+  }
 
   #[test]
   fn candidate_whose_last_elected_has_only_an_id_is_accepted() {
@@ -274,7 +299,7 @@ mod tests {
 
   #[test]
   fn parse_refuses_hostile_or_malformed_datagrams() {
-    let cases: [(&[u8], CodecError); 10] = [
+    let cases: [(&[u8], CodecError); 11] = [
       (b"not json", CodecError::NotJson),
       (b"\xff\xfe", CodecError::NotJson),
       (br#"{"hb":1}"#, CodecError::Shape),
@@ -284,7 +309,11 @@ mod tests {
       (br#"["hb","12345678x0"]"#, CodecError::BadId),
       (br#"["elect","winner",{"id":"9900000001"}]"#, CodecError::Shape),
       (
-        br#"["elect","winner",{"id":"9900000001","sub_addr":"tcp://0.0.0.0:1","pub_addr":"tcp://1.2.3.4:2"}]"#,
+        br#"["elect","winner",{"id":"9900000001","sub_addr":"tcp://0.0.0.0:0","pub_addr":"tcp://1.2.3.4:2"}]"#,
+        CodecError::BadAddress,
+      ),
+      (
+        br#"["elect","winner",{"id":"9900000001","sub_addr":"tcp://224.0.0.1:1","pub_addr":"tcp://1.2.3.4:2"}]"#,
         CodecError::BadAddress,
       ),
       (

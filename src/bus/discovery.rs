@@ -13,23 +13,38 @@ use super::options::NodeOptions;
 /// asks the kernel for a route and sends nothing.
 const ROUTE_PROBE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), 9);
 
-/// The address to advertise for `iface`: itself, or for `0.0.0.0` the
-/// source address of the host's default route (its primary IPv4 address).
+/// The address to advertise for `iface`: itself, or for `0.0.0.0` the source
+/// address of the host's route to the cluster's `group` (for subnet broadcast,
+/// of its default route). A host with only a multicast route, or no default
+/// route, still finds its interface this way.
 ///
 /// # Errors
-/// When `iface` is unspecified and the host has no IPv4 route.
-pub fn resolve_interface(iface: Ipv4Addr) -> io::Result<Ipv4Addr> {
+/// When `iface` is unspecified and the host has no IPv4 route to the group
+/// (`NetworkUnreachable`, naming `multicast_interface`).
+pub fn resolve_interface(iface: Ipv4Addr, group: Ipv4Addr) -> io::Result<Ipv4Addr> {
   if !iface.is_unspecified() {
     return Ok(iface);
   }
+  // Connecting a UDP socket only looks the route up; nothing is sent.
+  let target = if group.is_multicast() {
+    SocketAddrV4::new(group, 9)
+  } else {
+    ROUTE_PROBE
+  };
   let probe = StdUdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
-  probe.connect(ROUTE_PROBE)?;
+  let no_route = || {
+    io::Error::new(
+      io::ErrorKind::NetworkUnreachable,
+      format!(
+        "this host has no IPv4 route to {}: set multicast_interface to the address of the interface to use",
+        target.ip()
+      ),
+    )
+  };
+  probe.connect(target).map_err(|_| no_route())?;
   match probe.local_addr()? {
     SocketAddr::V4(a) if !a.ip().is_unspecified() => Ok(*a.ip()),
-    _ => Err(io::Error::new(
-      io::ErrorKind::AddrNotAvailable,
-      "no non-internal IPv4 address; set multicast_interface",
-    )),
+    _ => Err(no_route()),
   }
 }
 
@@ -85,12 +100,15 @@ mod tests {
   #[test]
   fn loopback_interface_resolves_to_itself() {
     let lo = Ipv4Addr::LOCALHOST;
-    assert_eq!(resolve_interface(lo).unwrap(), lo);
+    assert_eq!(
+      resolve_interface(lo, Ipv4Addr::new(239, 1, 2, 3)).unwrap(),
+      lo
+    );
   }
 
   #[test]
   fn unspecified_interface_resolves_to_a_unicast_address_or_a_clear_error() {
-    match resolve_interface(Ipv4Addr::UNSPECIFIED) {
+    match resolve_interface(Ipv4Addr::UNSPECIFIED, Ipv4Addr::new(239, 1, 2, 3)) {
       Ok(ip) => assert!(!ip.is_unspecified() && !ip.is_multicast()),
       Err(e) => assert_eq!(e.kind(), io::ErrorKind::NetworkUnreachable, "{e}"),
     }

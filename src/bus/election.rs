@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::addresses::Addresses;
 use super::codec::{Datagram, NodeMeta};
 use super::options::NodeOptions;
 
@@ -14,6 +15,8 @@ use super::options::NodeOptions;
 const MAX_CANDIDATES: usize = 1024;
 /// Nodes remembered as unreachable; the oldest is forgotten beyond this.
 const MAX_BANNED: usize = 256;
+/// Metadata remembered from candidate and winner datagrams (to settle a split brain).
+const MAX_KNOWN: usize = 256;
 
 /// What the event loop must do after an input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +37,8 @@ enum Round {
     deadline: Instant,
     candidates: HashMap<String, NodeMeta>,
     incumbents: HashSet<String>,
+    /// Settling a split brain: the rival master whose candidate answer ends the round early.
+    rival: Option<String>,
   },
   /// Someone else started one; we wait for its winner until `deadline`.
   Following { deadline: Instant },
@@ -57,6 +62,12 @@ pub struct Election {
   next_tick: Instant,
   /// Nodes we could not connect to, refused as winners until the instant.
   banned: HashMap<String, Instant>,
+  /// Nodes heard of, by id, so a split brain can be settled without an election.
+  known: HashMap<String, NodeMeta>,
+  /// The host each node's own datagrams come from (for original nodes' `0.0.0.0`).
+  addresses: Addresses,
+  /// A winner whose host is not known yet, taken when that node is first heard.
+  pending_winner: Option<(NodeMeta, Instant)>,
 }
 
 impl Election {
@@ -75,6 +86,9 @@ impl Election {
       round: Round::Idle,
       next_tick: now,
       banned: HashMap::new(),
+      known: HashMap::new(),
+      addresses: Addresses::default(),
+      pending_winner: None,
     }
   }
 
@@ -108,15 +122,67 @@ impl Election {
     }
   }
 
-  /// Handles one parsed datagram from the discovery group (our own included).
+  /// Handles one datagram from the discovery group that came from host `from`: learns where
+  /// its sender speaks from, resolves original nodes' `0.0.0.0` addresses with that, and holds
+  /// a winner whose host is not known yet until that node is heard.
+  pub fn handle_datagram(
+    &mut self,
+    dg: Datagram,
+    from: std::net::Ipv4Addr,
+    now: Instant,
+    out: &mut Vec<Action>,
+  ) {
+    let speaker = match &dg {
+      Datagram::Heartbeat { id } => Some(id.clone()),
+      Datagram::Candidate { meta, .. } => Some(meta.id.clone()),
+      _ => None,
+    };
+    if let Some(id) = &speaker {
+      self.addresses.learn(id, from);
+    }
+    let dg = match dg {
+      Datagram::Candidate { meta, last_elected } => match self.addresses.resolve(&meta) {
+        Some(meta) => Datagram::Candidate { meta, last_elected },
+        None => return,
+      },
+      Datagram::Winner { meta } => match self.addresses.resolve(&meta) {
+        Some(meta) => Datagram::Winner { meta },
+        None => {
+          self.pending_winner = Some((meta, now));
+          return;
+        }
+      },
+      other => other,
+    };
+    self.handle_incoming(dg, now, out);
+    if let Some(id) = speaker {
+      self.take_pending_winner(&id, now, out);
+    }
+  }
+
+  /// The held winner is `id`, just heard: take it now that its host is known.
+  fn take_pending_winner(&mut self, id: &str, now: Instant, out: &mut Vec<Action>) {
+    let Some((meta, since)) = self.pending_winner.take_if(|(m, _)| m.id == id) else {
+      return;
+    };
+    if now > since + self.heartbeat_timeout {
+      return;
+    }
+    if let Some(meta) = self.addresses.resolve(&meta) {
+      self.handle_incoming_winner(meta, now, out);
+    }
+  }
+
+  /// Handles one parsed datagram whose addresses are resolved (our own included).
   pub fn handle_incoming(&mut self, dg: Datagram, now: Instant, out: &mut Vec<Action>) {
     match dg {
       Datagram::Heartbeat { id } => self.handle_incoming_heartbeat(&id, now, out),
       Datagram::ElectStart => self.handle_incoming_start(now, out),
       Datagram::Candidate { meta, last_elected } => {
-        self.handle_incoming_candidate(meta, last_elected)
+        self.remember(&meta);
+        self.handle_incoming_candidate(meta, last_elected, now)
       }
-      Datagram::Winner { meta } => self.apply_winner(meta, now, out),
+      Datagram::Winner { meta } => self.handle_incoming_winner(meta, now, out),
     }
   }
 
@@ -191,19 +257,90 @@ impl Election {
       self.last_heartbeat = now;
       return;
     }
-    // A heartbeat from another node means two nodes think they are elected
-    // (a split after concurrent elections). Re-elect, but not during an
-    // election, not right after a change (heartbeats still in flight), and at
-    // most once per heartbeat timeout so a flood cannot keep us electing.
-    let settling = now < self.changed_at + self.heartbeat_period * 2;
-    let recent = self
-      .last_conflict
-      .is_some_and(|t| now < t + self.heartbeat_timeout);
-    if self.in_progress() || settling || recent || self.is_banned(id, now) {
+    // A heartbeat from another node means two nodes think they are elected (concurrent
+    // elections, or nodes that could not hear each other for a while). Settle it, but not
+    // during an election, not right after a change (the old master's heartbeats may still be
+    // in flight), and at most once per heartbeat period so a flood cannot keep us busy.
+    if self.elected.is_none()
+      || self.in_progress()
+      || self.is_banned(id, now)
+      || self.conflict_pending(now)
+    {
       return;
     }
     self.last_conflict = Some(now);
-    self.start_election(now, out);
+    self.settle(id, now, out);
+  }
+
+  /// The election rule applied to a split brain: the smaller id of our master and `other`
+  /// wins. A known winner is announced at once (every node, ours or an original one, takes
+  /// a `winner`); an unknown one is found by an election.
+  fn settle(&mut self, other: &str, now: Instant, out: &mut Vec<Action>) {
+    let Some(mine) = self.elected.clone() else {
+      return;
+    };
+    if mine.id.as_str() < other && self.master_alive(now) {
+      out.push(Action::Send(Datagram::Winner { meta: mine }));
+      return;
+    }
+    match self.known.get(other).cloned() {
+      Some(meta) if meta.id.as_str() < mine.id.as_str() => {
+        out.push(Action::Send(Datagram::Winner { meta: meta.clone() }));
+        self.apply_winner(meta, now, out);
+      }
+      _ => {
+        // Its address comes with its candidate answer; the round ends as soon as it does.
+        self.start_election(now, out);
+        if let Round::Leading { rival, .. } = &mut self.round {
+          *rival = Some(other.to_owned());
+        }
+      }
+    }
+  }
+
+  /// A `winner` datagram: taken, unless it names a worse node than our live master (a split
+  /// brain, or a stale election): then our master is announced again, once per period.
+  fn handle_incoming_winner(&mut self, meta: NodeMeta, now: Instant, out: &mut Vec<Action>) {
+    self.remember(&meta);
+    let worse = self
+      .elected
+      .as_ref()
+      .is_some_and(|e| e.id.as_str() < meta.id.as_str());
+    if worse && self.master_alive(now) && !matches!(self.round, Round::Leading { .. }) {
+      if !self.conflict_pending(now) {
+        self.last_conflict = Some(now);
+        if let Some(mine) = self.elected.clone() {
+          out.push(Action::Send(Datagram::Winner { meta: mine }));
+        }
+      }
+      return;
+    }
+    self.apply_winner(meta, now, out);
+  }
+
+  /// True while a conflict was acted on less than a heartbeat period ago, or the master
+  /// changed that recently.
+  fn conflict_pending(&self, now: Instant) -> bool {
+    let settling = now < self.changed_at + self.heartbeat_period;
+    let recent = self
+      .last_conflict
+      .is_some_and(|t| now < t + self.heartbeat_period);
+    settling || recent
+  }
+
+  /// True when we are the master, or heard its heartbeat within the timeout.
+  fn master_alive(&self, now: Instant) -> bool {
+    self.is_elected() || now < self.last_heartbeat + self.heartbeat_timeout
+  }
+
+  fn remember(&mut self, meta: &NodeMeta) {
+    if meta.id == self.me.id {
+      return;
+    }
+    if self.known.len() >= MAX_KNOWN && !self.known.contains_key(&meta.id) {
+      self.known.clear();
+    }
+    self.known.insert(meta.id.clone(), meta.clone());
   }
 
   fn handle_incoming_start(&mut self, now: Instant, out: &mut Vec<Action>) {
@@ -219,15 +356,24 @@ impl Election {
     }
   }
 
-  fn handle_incoming_candidate(&mut self, meta: NodeMeta, last_elected: Option<NodeMeta>) {
+  fn handle_incoming_candidate(
+    &mut self,
+    meta: NodeMeta,
+    last_elected: Option<NodeMeta>,
+    now: Instant,
+  ) {
     let Round::Leading {
       candidates,
       incumbents,
-      ..
+      rival,
+      deadline,
     } = &mut self.round
     else {
       return;
     };
+    if rival.as_deref() == Some(meta.id.as_str()) {
+      *deadline = now;
+    }
     if candidates.len() >= MAX_CANDIDATES {
       return;
     }
@@ -248,6 +394,7 @@ impl Election {
       deadline: now + self.election_timeout,
       candidates,
       incumbents,
+      rival: None,
     };
     out.push(Action::Send(Datagram::ElectStart));
   }

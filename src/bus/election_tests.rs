@@ -346,3 +346,266 @@ fn candidate_flood_outside_an_election_changes_nothing() {
   assert!(out.is_empty());
   assert!(!e.in_progress());
 }
+
+#[test]
+fn split_brain_with_a_known_smaller_master_switches_to_it_at_once() {
+  let t0 = Instant::now();
+  let mut e = Election::new(meta("9900000002"), &opts(), t0);
+  let mut out = Vec::new();
+  e.handle_incoming(
+    Datagram::Candidate {
+      meta: meta("9900000001"),
+      last_elected: None,
+    },
+    t0,
+    &mut out,
+  );
+  e.handle_incoming(
+    Datagram::Winner {
+      meta: meta("9900000005"),
+    },
+    t0,
+    &mut out,
+  );
+  out.clear();
+  e.handle_incoming(
+    Datagram::Heartbeat {
+      id: "9900000005".into(),
+    },
+    t0 + ms(100),
+    &mut out,
+  );
+  e.handle_incoming(
+    Datagram::Heartbeat {
+      id: "9900000001".into(),
+    },
+    t0 + ms(150),
+    &mut out,
+  );
+  assert_eq!(
+    sends(&out),
+    vec![Datagram::Winner {
+      meta: meta("9900000001")
+    }]
+  );
+  assert_eq!(e.elected().map(|m| m.id.as_str()), Some("9900000001"));
+}
+
+#[test]
+fn heartbeat_of_a_worse_master_makes_us_announce_ours_again() {
+  let t0 = Instant::now();
+  let mut e = Election::new(meta("9900000002"), &opts(), t0);
+  let mut out = Vec::new();
+  e.handle_incoming(
+    Datagram::Winner {
+      meta: meta("9900000003"),
+    },
+    t0,
+    &mut out,
+  );
+  out.clear();
+  e.handle_incoming(
+    Datagram::Heartbeat {
+      id: "9900000003".into(),
+    },
+    t0 + ms(100),
+    &mut out,
+  );
+  e.handle_incoming(
+    Datagram::Heartbeat {
+      id: "9900000008".into(),
+    },
+    t0 + ms(150),
+    &mut out,
+  );
+  assert_eq!(
+    sends(&out),
+    vec![Datagram::Winner {
+      meta: meta("9900000003")
+    }]
+  );
+  // Once per heartbeat period, however many stray heartbeats come.
+  out.clear();
+  e.handle_incoming(
+    Datagram::Heartbeat {
+      id: "9900000008".into(),
+    },
+    t0 + ms(160),
+    &mut out,
+  );
+  assert!(out.is_empty());
+}
+
+#[test]
+fn winner_worse_than_a_live_master_is_answered_with_ours() {
+  let t0 = Instant::now();
+  let mut e = Election::new(meta("9900000002"), &opts(), t0);
+  let mut out = Vec::new();
+  e.handle_incoming(
+    Datagram::Winner {
+      meta: meta("9900000003"),
+    },
+    t0,
+    &mut out,
+  );
+  out.clear();
+  e.handle_incoming(
+    Datagram::Winner {
+      meta: meta("9900000007"),
+    },
+    t0 + ms(150),
+    &mut out,
+  );
+  assert_eq!(
+    sends(&out),
+    vec![Datagram::Winner {
+      meta: meta("9900000003")
+    }]
+  );
+  assert_eq!(e.elected().map(|m| m.id.as_str()), Some("9900000003"));
+  // A better one is taken at once; a worse one after the master went quiet is taken too.
+  e.handle_incoming(
+    Datagram::Winner {
+      meta: meta("9900000001"),
+    },
+    t0 + ms(200),
+    &mut out,
+  );
+  assert_eq!(e.elected().map(|m| m.id.as_str()), Some("9900000001"));
+  e.handle_incoming(
+    Datagram::Winner {
+      meta: meta("9900000009"),
+    },
+    t0 + ms(600),
+    &mut out,
+  );
+  assert_eq!(e.elected().map(|m| m.id.as_str()), Some("9900000009"));
+}
+
+#[test]
+fn two_partitions_that_meet_settle_on_the_smaller_master_within_a_heartbeat_period() {
+  let t0 = Instant::now();
+  let mut a = Cluster::new(&["9900000005", "9900000006"], t0);
+  let mut b = Cluster::new(&["9900000003", "9900000008"], t0);
+  a.run(ms(1000));
+  b.run(ms(1000));
+  assert_eq!(a.elected_ids(), vec![Some("9900000005".into()); 2]);
+  assert_eq!(b.elected_ids(), vec![Some("9900000003".into()); 2]);
+  a.nodes.append(&mut b.nodes);
+  a.elected.append(&mut b.elected);
+  a.run(opts().heartbeat_period + ms(20));
+  assert_eq!(a.elected_ids(), vec![Some("9900000003".into()); 4]);
+  // And it stays settled.
+  a.run(ms(1000));
+  assert_eq!(a.elected_ids(), vec![Some("9900000003".into()); 4]);
+}
+
+#[test]
+fn split_brain_with_an_unknown_smaller_master_ends_the_round_at_its_answer() {
+  let t0 = Instant::now();
+  let mut e = Election::new(meta("9900000002"), &opts(), t0);
+  let mut out = Vec::new();
+  e.handle_incoming(
+    Datagram::Winner {
+      meta: meta("9900000005"),
+    },
+    t0,
+    &mut out,
+  );
+  out.clear();
+  e.handle_incoming(
+    Datagram::Heartbeat {
+      id: "9900000005".into(),
+    },
+    t0 + ms(100),
+    &mut out,
+  );
+  e.handle_incoming(
+    Datagram::Heartbeat {
+      id: "9900000001".into(),
+    },
+    t0 + ms(150),
+    &mut out,
+  );
+  assert_eq!(sends(&out), vec![Datagram::ElectStart]);
+  out.clear();
+  let answer = Datagram::Candidate {
+    meta: meta("9900000001"),
+    last_elected: Some(meta("9900000001")),
+  };
+  e.handle_incoming(answer, t0 + ms(160), &mut out);
+  assert!(e.next_deadline() <= t0 + ms(160));
+  e.handle_tick(t0 + ms(160), &mut out);
+  assert_eq!(
+    sends(&out),
+    vec![Datagram::Winner {
+      meta: meta("9900000001")
+    }]
+  );
+  assert_eq!(e.elected().map(|m| m.id.as_str()), Some("9900000001"));
+}
+
+fn original(id: &str) -> NodeMeta {
+  NodeMeta {
+    id: id.into(),
+    sub_addr: "tcp://0.0.0.0:4001".into(),
+    pub_addr: "tcp://0.0.0.0:4002".into(),
+  }
+}
+
+fn elected_addr(out: &[Action]) -> Option<String> {
+  out.iter().find_map(|a| match a {
+    Action::Elected(m) => Some(m.sub_addr.clone()),
+    Action::Send(_) => None,
+  })
+}
+
+#[test]
+fn a_winner_relayed_about_an_original_node_takes_that_nodes_own_host() {
+  use std::net::Ipv4Addr;
+  let t0 = Instant::now();
+  let mut e = Election::new(meta("9900000005"), &opts(), t0);
+  let (host, relay) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+  let mut out = Vec::new();
+  // The original at .1 answers a candidate (about itself); later .2 announces it as winner.
+  let answer = Datagram::Candidate {
+    meta: original("4900000001"),
+    last_elected: None,
+  };
+  e.handle_datagram(answer, host, t0, &mut out);
+  e.handle_datagram(
+    Datagram::Winner {
+      meta: original("4900000001"),
+    },
+    relay,
+    t0,
+    &mut out,
+  );
+  assert_eq!(elected_addr(&out).as_deref(), Some("tcp://10.0.0.1:4001"));
+}
+
+#[test]
+fn a_winner_whose_host_is_unknown_waits_for_that_node_to_be_heard() {
+  use std::net::Ipv4Addr;
+  let t0 = Instant::now();
+  let mut e = Election::new(meta("9900000005"), &opts(), t0);
+  let mut out = Vec::new();
+  e.handle_datagram(
+    Datagram::Winner {
+      meta: original("4900000001"),
+    },
+    Ipv4Addr::new(10, 0, 0, 2),
+    t0,
+    &mut out,
+  );
+  assert!(
+    out.is_empty() && e.elected().is_none(),
+    "never a guess from the relay's address"
+  );
+  let hb = Datagram::Heartbeat {
+    id: "4900000001".into(),
+  };
+  e.handle_datagram(hb, Ipv4Addr::new(10, 0, 0, 1), t0 + ms(50), &mut out);
+  assert_eq!(elected_addr(&out).as_deref(), Some("tcp://10.0.0.1:4001"));
+  assert_eq!(e.elected().map(|m| m.id.as_str()), Some("4900000001"));
+}

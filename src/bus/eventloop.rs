@@ -76,7 +76,7 @@ pub fn spawn_node(
 /// As [`spawn_node`].
 pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeHandle, BusError> {
   tokio::runtime::Handle::try_current().map_err(|_| BusError::NoRuntime)?;
-  let iface = discovery::resolve_interface(opts.multicast_interface)?;
+  let iface = discovery::resolve_interface(opts.multicast_interface, opts.multicast_addr)?;
   let (udp, dest) = discovery::open(&opts, iface)?;
   let udp = UdpSocket::from_std(udp)?;
   let listeners = ForwarderListeners::bind(opts.multicast_interface, iface)?;
@@ -207,7 +207,7 @@ impl<S: EventSink> Node<S> {
           None => break None,
         },
         got = self.udp.recv_from(&mut buf) => match got {
-          Ok((n, _)) => self.handle_datagram(&buf[..n]).await,
+          Ok((n, from)) => self.handle_datagram(&buf[..n], from).await,
           Err(_) => {
             // ICMP errors and the like: nothing to do, but never spin hot
             // on a socket that keeps failing.
@@ -269,15 +269,22 @@ impl<S: EventSink> Node<S> {
     self.sink.emit(ev)
   }
 
-  async fn handle_datagram(&mut self, bytes: &[u8]) -> bool {
+  async fn handle_datagram(&mut self, bytes: &[u8], from: std::net::SocketAddr) -> bool {
+    let from = match from {
+      std::net::SocketAddr::V4(a) => *a.ip(),
+      std::net::SocketAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
+    };
     match codec::parse(bytes) {
       Ok(dg) => {
         let mut out = Vec::new();
-        self.election.handle_incoming(dg, Instant::now(), &mut out);
+        self
+          .election
+          .handle_datagram(dg, from, Instant::now(), &mut out);
         self.handle_actions(out).await
       }
       Err(_) => {
         self.bad_datagrams = self.bad_datagrams.saturating_add(1);
+        tracing::debug!(target: crate::log::target::BUS, %from, len = bytes.len(), "discovery datagram dropped (malformed)");
         true
       }
     }
@@ -290,6 +297,7 @@ impl<S: EventSink> Node<S> {
         Action::Send(dg) => self.send_datagram(&codec::encode(&dg)).await,
         Action::Elected(meta) => {
           let is_me = meta.id == self.election.me().id;
+          tracing::debug!(target: crate::log::target::BUS, id = %meta.id, is_me, sub = %meta.sub_addr, publ = %meta.pub_addr, "elected");
           alive &= self.emit(NodeEvent::Elected {
             id: meta.id.clone(),
             is_me,
@@ -335,7 +343,13 @@ impl<S: EventSink> Node<S> {
     let mut link = match res {
       Ok(link) if Some(link.master()) == self.election.elected() => link,
       Ok(_) => return true, // elected changed meanwhile; a newer connect runs
-      Err(_) => {
+      Err(err) => {
+        let master = self
+          .election
+          .elected()
+          .map(|m| m.sub_addr.clone())
+          .unwrap_or_default();
+        tracing::debug!(target: crate::log::target::BUS, %master, %err, "cannot reach the elected forwarder");
         let mut out = Vec::new();
         self
           .election
@@ -354,6 +368,7 @@ impl<S: EventSink> Node<S> {
 
   /// The forwarder connection is gone: elect again at once.
   pub(super) async fn lose_link(&mut self) -> bool {
+    tracing::debug!(target: crate::log::target::BUS, "connection to the master's forwarder lost: electing");
     self.link = None;
     self.hold_until = None;
     self.requeue_recent();

@@ -9,6 +9,7 @@
 //! path in `datapath`) and [`sink`] (where events go: a channel, or batched
 //! records for JavaScript).
 
+pub mod addresses;
 pub mod api;
 pub mod codec;
 mod datapath;

@@ -84,7 +84,7 @@ impl Default for NodeOptions {
       election_timeout: Duration::from_millis(2000),
       heartbeat_period: Duration::from_millis(2000),
       heartbeat_timeout: Duration::from_millis(6000),
-      multicast_addr: Ipv4Addr::new(239, 1, 2, 4),
+      multicast_addr: Ipv4Addr::new(239, 1, 2, 3),
       multicast_port: 45555,
       multicast_interface: Ipv4Addr::UNSPECIFIED,
       publish_buffer: 10_000,
@@ -247,7 +247,7 @@ mod tests {
   fn empty_object_gives_the_readme_defaults() {
     let o = NodeOptions::from_json(&json!({})).unwrap();
     assert_eq!(o, NodeOptions::default());
-    assert_eq!(o.multicast_addr, Ipv4Addr::new(239, 1, 2, 4));
+    assert_eq!(o.multicast_addr, Ipv4Addr::new(239, 1, 2, 3));
     assert_eq!(o.multicast_port, 45555);
     assert_eq!(o.heartbeat_timeout, Duration::from_millis(6000));
   }

@@ -13,6 +13,7 @@
 //!   requests gets a final error reply `"C_QUEUE_FULL"`;
 //! - a request whose rid is already known is dropped (`duplicate_rid`).
 
+mod abandon;
 mod dispatch;
 pub mod opts;
 mod registry;
@@ -113,6 +114,8 @@ pub struct Broker {
   stats: BrokerStats,
   /// Reused candidate list for dispatch (avoids an allocation per dispatch).
   scratch: Vec<usize>,
+  /// Requests let go after their timeout, for late replies.
+  abandoned: abandon::Abandoned,
 }
 
 impl Broker {
@@ -130,6 +133,7 @@ impl Broker {
       cache,
       stats: BrokerStats::default(),
       scratch: Vec::new(),
+      abandoned: abandon::Abandoned::default(),
     }
   }
 
@@ -382,6 +386,7 @@ impl Broker {
       self.remove_worker(slot, true, now, out);
     }
     self.expire_queued(now, out);
+    self.expire_assigned(now, out);
     self.cache.prune(now);
   }
 }

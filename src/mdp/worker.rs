@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::broker::opts::RequestOpts;
 use super::codec::{self, CodecError, ReplyKind, ToWorker, STATUS_ERR, STATUS_OK};
 use super::StateError;
 
@@ -60,6 +61,9 @@ pub enum WorkerOutput {
   Restart,
   /// The client heartbeated this tracked request (refreshes `reply.active()` in JS).
   RequestHeartbeat { rid: Bytes },
+  /// The request's timeout (plus a grace period) passed unanswered: nobody waits for it any
+  /// more (the broker lets it go too), so it is forgotten and `reply.active()` turns false.
+  Expired { rid: Bytes },
   /// A protocol error to emit as the `error` event (pigato code).
   Error(&'static str),
 }
@@ -68,7 +72,13 @@ pub enum WorkerOutput {
 struct Active {
   client: Bytes,
   liveness: u32,
+  /// When the request is forgotten unanswered (`None`: no timeout).
+  expires: Option<Instant>,
 }
+
+/// Ticks past a request's timeout before the worker forgets it: later than the broker (one
+/// heartbeat), so a reply sent meanwhile is still welcome there.
+const EXPIRY_GRACE_TICKS: u32 = 2;
 
 /// Worker-side protocol state.
 #[derive(Debug)]
@@ -147,7 +157,7 @@ impl WorkerState {
   }
 
   /// Handles one message from the broker.
-  pub fn handle_incoming(&mut self, frames: &[Bytes], _now: Instant, out: &mut Vec<WorkerOutput>) {
+  pub fn handle_incoming(&mut self, frames: &[Bytes], now: Instant, out: &mut Vec<WorkerOutput>) {
     if !self.running {
       return;
     }
@@ -170,9 +180,12 @@ impl WorkerState {
         data,
         opts,
       }) => {
+        let grace = self.conf.heartbeat * EXPIRY_GRACE_TICKS;
+        let timeout = RequestOpts::parse(&opts).timeout;
         let a = Active {
           client: client.clone(),
           liveness: self.conf.liveness,
+          expires: timeout.and_then(|t| now.checked_add(t + grace)),
         };
         self.active.insert(rid.clone(), a);
         out.push(WorkerOutput::Request {
@@ -198,7 +211,7 @@ impl WorkerState {
   }
 
   /// Periodic work every `conf.heartbeat`: liveness, heartbeat, request liveness.
-  pub fn handle_tick(&mut self, _now: Instant, out: &mut Vec<WorkerOutput>) {
+  pub fn handle_tick(&mut self, now: Instant, out: &mut Vec<WorkerOutput>) {
     if !self.running {
       return;
     }
@@ -212,6 +225,13 @@ impl WorkerState {
     for a in self.active.values_mut() {
       a.liveness = a.liveness.saturating_sub(1);
     }
+    self.active.retain(|rid, a| {
+      let keep = a.expires.is_none_or(|at| now <= at);
+      if !keep {
+        out.push(WorkerOutput::Expired { rid: rid.clone() });
+      }
+      keep
+    });
   }
 
   /// Whether `rid` is tracked, not ended, and its client's heartbeats are alive.

@@ -221,3 +221,58 @@ fn request_liveness_follows_client_request_heartbeats() {
     "still tracked: a late final reply is allowed"
   );
 }
+
+#[test]
+fn a_request_unanswered_past_its_timeout_and_grace_is_forgotten() {
+  let (mut w, _) = started();
+  let t0 = Instant::now();
+  let mut out = Vec::new();
+  let req = frames(&[
+    "W",
+    "2",
+    "c1",
+    "echo",
+    "",
+    "r1",
+    "\"hi\"",
+    "{\"timeout\":1000}",
+  ]);
+  w.handle_incoming(&req, t0, &mut out);
+  let forever = frames(&[
+    "W",
+    "2",
+    "c1",
+    "echo",
+    "",
+    "r2",
+    "\"hi\"",
+    "{\"timeout\":-1}",
+  ]);
+  w.handle_incoming(&forever, t0, &mut out);
+  // timeout 1000 ms + 2 heartbeats of grace (2 x 2500 ms): still tracked at 6000 ms.
+  let mut out = Vec::new();
+  w.handle_incoming(
+    &frames(&["W", "4"]),
+    t0 + Duration::from_millis(5000),
+    &mut out,
+  );
+  w.handle_tick(t0 + Duration::from_millis(6000), &mut out);
+  assert!(!out
+    .iter()
+    .any(|o| matches!(o, WorkerOutput::Expired { .. })));
+  let mut out = Vec::new();
+  w.handle_tick(t0 + Duration::from_millis(6001), &mut out);
+  assert!(out.contains(&WorkerOutput::Expired { rid: b("r1") }));
+  assert_eq!(w.active_count(), 1, "the request with no timeout stays");
+  let mut out = Vec::new();
+  let late = w.handle_outgoing_reply(
+    ReplyKind::Final,
+    &b("r1"),
+    false,
+    b("\"x\""),
+    b("{}"),
+    &mut out,
+  );
+  assert_eq!(late, Err(StateError::Inactive));
+  assert!(out.is_empty(), "nothing is sent for a forgotten request");
+}

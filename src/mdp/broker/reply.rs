@@ -27,6 +27,14 @@ impl Broker {
       .get_mut(&rid)
       .filter(|r| r.worker == Some(slot))
     else {
+      if self.abandoned.held_by(&rid, slot) {
+        // The request was let go after its timeout: a late answer, not a broken worker.
+        self.stats.dropped_late += 1;
+        out.push(Outgoing::Dropped {
+          reason: "late_reply",
+        });
+        return;
+      }
       self.stats.dropped_protocol += 1;
       out.push(Outgoing::Dropped {
         reason: "bad_reply",

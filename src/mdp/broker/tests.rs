@@ -7,26 +7,26 @@ use tokio::time::Instant;
 
 use super::*;
 
-fn b(x: &str) -> Bytes {
+pub(super) fn b(x: &str) -> Bytes {
   Bytes::copy_from_slice(x.as_bytes())
 }
 
-fn text(x: &Bytes) -> String {
+pub(super) fn text(x: &Bytes) -> String {
   String::from_utf8_lossy(x).into_owned()
 }
 
 /// A broker plus a clock.
-struct H {
-  br: Broker,
-  now: Instant,
+pub(super) struct H {
+  pub(super) br: Broker,
+  pub(super) now: Instant,
 }
 
 impl H {
-  fn new() -> H {
+  pub(super) fn new() -> H {
     H::with(BrokerConf::default())
   }
 
-  fn with(conf: BrokerConf) -> H {
+  pub(super) fn with(conf: BrokerConf) -> H {
     let now = Instant::now();
     H {
       br: Broker::new(conf, now),
@@ -34,7 +34,7 @@ impl H {
     }
   }
 
-  fn send(&mut self, peer: &str, frames: &[&str]) -> Vec<Outgoing> {
+  pub(super) fn send(&mut self, peer: &str, frames: &[&str]) -> Vec<Outgoing> {
     let frames: Vec<Bytes> = frames.iter().map(|f| b(f)).collect();
     let mut out = Vec::new();
     self
@@ -43,24 +43,31 @@ impl H {
     out
   }
 
-  fn ready(&mut self, w: &str, service: &str) -> Vec<Outgoing> {
+  pub(super) fn ready(&mut self, w: &str, service: &str) -> Vec<Outgoing> {
     self.send(w, &["W", "1", service])
   }
 
-  fn request(&mut self, c: &str, service: &str, rid: &str, opts: &str) -> Vec<Outgoing> {
+  pub(super) fn request(&mut self, c: &str, service: &str, rid: &str, opts: &str) -> Vec<Outgoing> {
     self.send(c, &["C", "2", service, rid, "\"data\"", opts])
   }
 
-  fn reply(&mut self, w: &str, kind: &str, rid: &str, data: &str, opts: &str) -> Vec<Outgoing> {
+  pub(super) fn reply(
+    &mut self,
+    w: &str,
+    kind: &str,
+    rid: &str,
+    data: &str,
+    opts: &str,
+  ) -> Vec<Outgoing> {
     self.send(w, &["W", kind, "client", "", rid, "0", data, opts])
   }
 
-  fn concurrency(&mut self, w: &str, n: i64) -> Vec<Outgoing> {
+  pub(super) fn concurrency(&mut self, w: &str, n: i64) -> Vec<Outgoing> {
     let info = format!("{{\"concurrency\":{n}}}");
     self.send(w, &["W", "4", "", &info])
   }
 
-  fn tick(&mut self) -> Vec<Outgoing> {
+  pub(super) fn tick(&mut self) -> Vec<Outgoing> {
     self.now += self.br.conf().heartbeat;
     let mut out = Vec::new();
     self.br.handle_tick(self.now, &mut out);
@@ -69,7 +76,7 @@ impl H {
 }
 
 /// Every routed message as (peer, frames) strings.
-fn routes(out: &[Outgoing]) -> Vec<(String, Vec<String>)> {
+pub(super) fn routes(out: &[Outgoing]) -> Vec<(String, Vec<String>)> {
   (out.iter())
     .filter_map(|o| match o {
       Outgoing::Route { peer, frames } => Some((text(peer), frames.iter().map(text).collect())),
@@ -79,7 +86,7 @@ fn routes(out: &[Outgoing]) -> Vec<(String, Vec<String>)> {
 }
 
 /// Rids of the requests dispatched to `worker`.
-fn dispatched(out: &[Outgoing], worker: &str) -> Vec<String> {
+pub(super) fn dispatched(out: &[Outgoing], worker: &str) -> Vec<String> {
   (routes(out).into_iter())
     .filter(|(p, f)| p == worker && f[0] == "W" && f[1] == "2")
     .map(|(_, f)| f[5].clone())
@@ -94,13 +101,13 @@ fn assignments(out: &[Outgoing]) -> Vec<(String, String)> {
     .collect()
 }
 
-fn disconnected(out: &[Outgoing], worker: &str) -> bool {
+pub(super) fn disconnected(out: &[Outgoing], worker: &str) -> bool {
   routes(out)
     .iter()
     .any(|(p, f)| p == worker && f == &["W", "5"])
 }
 
-fn client_frames(out: &[Outgoing], client: &str) -> Vec<Vec<String>> {
+pub(super) fn client_frames(out: &[Outgoing], client: &str) -> Vec<Vec<String>> {
   (routes(out).into_iter())
     .filter(|(p, f)| p == client && f[0] == "C")
     .map(|(_, f)| f)
@@ -114,7 +121,7 @@ fn directory(out: &[Outgoing]) -> Option<String> {
   })
 }
 
-fn dropped(out: &[Outgoing]) -> Vec<&'static str> {
+pub(super) fn dropped(out: &[Outgoing]) -> Vec<&'static str> {
   (out.iter())
     .filter_map(|o| match o {
       Outgoing::Dropped { reason } => Some(*reason),

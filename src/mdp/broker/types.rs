@@ -98,6 +98,10 @@ pub struct BrokerStats {
   pub requeued: u64,
   /// Requests dropped because their timeout passed while queued.
   pub dropped_expired: u64,
+  /// Requests let go because their timeout passed while a worker held them.
+  pub abandoned: u64,
+  /// Late replies for requests already let go (dropped; the worker stays).
+  pub dropped_late: u64,
   /// Requests dropped with their lost worker (no `retry`).
   pub dropped_worker_lost: u64,
   /// Requests refused because their queue was full.

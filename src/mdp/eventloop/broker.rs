@@ -245,6 +245,8 @@ fn stats_json(state: &Broker, io: &Io<'_>) -> String {
     "cacheHits": s.cache_hits,
     "requeued": s.requeued,
     "droppedExpired": s.dropped_expired,
+    "abandoned": s.abandoned,
+    "droppedLate": s.dropped_late,
     "droppedWorkerLost": s.dropped_worker_lost,
     "droppedQueueFull": s.dropped_queue_full,
     "droppedDuplicate": s.dropped_duplicate,

@@ -75,13 +75,18 @@ async fn run<D: Deliver>(
             .flatten();
           if !session.send(frames) {
             if let Some(rid) = rid {
+              tracing::debug!(target: crate::log::target::CLIENT, "send queue full: request failed with C_QUEUE_FULL");
               state.cancel(&rid);
               outbox.push(kinds::E_FINAL, &[&rid[..], b"-1", b"\"C_QUEUE_FULL\""]);
             }
           }
         }
-        ClientOutput::Connect => outbox.push(kinds::E_CONNECT, &[] as &[&[u8]]),
+        ClientOutput::Connect => {
+          tracing::debug!(target: crate::log::target::CLIENT, broker = %params.broker, "connected to the broker");
+          outbox.push(kinds::E_CONNECT, &[] as &[&[u8]])
+        }
         ClientOutput::Disconnect => {
+          tracing::debug!(target: crate::log::target::CLIENT, broker = %params.broker, "broker heartbeats lost: reconnecting");
           outbox.push(kinds::E_DISCONNECT, &[b"liveness"]);
           reconnect_at = Some(Instant::now() + params.reconnect);
         }

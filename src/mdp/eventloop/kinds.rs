@@ -18,6 +18,8 @@ pub const E_FINAL: u8 = 11;
 pub const E_REQUEST: u8 = 20;
 /// Worker event: `[rid]`.
 pub const E_REQ_HEARTBEAT: u8 = 21;
+/// Worker event: `[rid]`, a request forgotten after its timeout.
+pub const E_REQ_EXPIRED: u8 = 22;
 /// Broker event: `[rid, clientId, service, data, opts]`.
 pub const E_PERSIST_SET: u8 = 30;
 /// Broker event: `[rid]`.

@@ -78,12 +78,17 @@ async fn run<D: Deliver>(
         WorkerEvent::Send(frames) => {
           let _ = session.send(frames);
         }
-        WorkerEvent::Connect => outbox.push(kinds::E_CONNECT, &[] as &[&[u8]]),
+        WorkerEvent::Connect => {
+          tracing::debug!(target: crate::log::target::WORKER, broker = %params.broker, "connected to the broker");
+          outbox.push(kinds::E_CONNECT, &[] as &[&[u8]])
+        }
         WorkerEvent::Disconnect => {
+          tracing::debug!(target: crate::log::target::WORKER, broker = %params.broker, "broker heartbeats lost: reconnecting");
           outbox.push(kinds::E_DISCONNECT, &[b"liveness"]);
           reconnect_at = Some(Instant::now() + params.reconnect);
         }
         WorkerEvent::Restart => {
+          tracing::debug!(target: crate::log::target::WORKER, broker = %params.broker, "the broker asked for a restart");
           outbox.push(kinds::E_DISCONNECT, &[b"broker"]);
           restart = true;
         }
@@ -97,6 +102,10 @@ async fn run<D: Deliver>(
           outbox.push(kinds::E_REQUEST, &[client, service, rid, data, opts]);
         }
         WorkerEvent::RequestHeartbeat { rid } => outbox.push(kinds::E_REQ_HEARTBEAT, &[rid]),
+        WorkerEvent::Expired { rid } => {
+          tracing::debug!(target: crate::log::target::WORKER, rid = %String::from_utf8_lossy(&rid), "request forgotten after its timeout");
+          outbox.push(kinds::E_REQ_EXPIRED, &[rid])
+        }
         WorkerEvent::Error(code) => outbox.push(kinds::E_ERROR, &[code.as_bytes(), b""]),
       }
     }

@@ -1,0 +1,66 @@
+// Compiled with `tsc --noEmit --strict` by __test__/types.test.js: every public API, as a
+// TypeScript user writes it, must type-check against index.d.ts.
+import zb = require('../..')
+import zmq = require('../../zmq')
+
+async function pigato (): Promise<void> {
+  const broker = new zb.Broker('tcp://127.0.0.1:55555', { heartbeat: 2500, dmode: 'load' })
+  broker.start(() => undefined)
+  const stats: zb.BrokerStats | null = broker.stats()
+  void stats
+  const worker = new zb.Worker('tcp://127.0.0.1:55555', 'echo', { concurrency: 10 })
+  worker.on('request', (data: zb.Json, reply: zb.Reply, opts: zb.RequestOpts) => {
+    reply.write('partial')
+    if (reply.active()) reply.end(data)
+    void opts
+  })
+  worker.start()
+  const client = new zb.Client('tcp://127.0.0.1:55555')
+  client.start()
+  const stream: zb.RequestStream = client.request('echo', 'foo', { timeout: 5000 })
+  stream.on('data', (d: zb.Json) => void d)
+  const final: zb.Json = await client.call('echo', { a: 1 }, { timeout: 5000 }, (partial: zb.Json) => void partial)
+  void final
+  const dir = new zb.services.Directory('tcp://127.0.0.1:55555', { intch: 'tcp://127.0.0.1:55550' })
+  dir.start()
+}
+
+async function bus (): Promise<void> {
+  const node = zb.createNode({ multicast_interface: '127.0.0.1', election_priority: 5, message_args: 'spread' })
+  node.on('ready', () => node.publish('equity', 'AAPL', 500))
+  node.on('message', (msg: zb.BusMessage) => void msg)
+  node.subscribe('equity')
+  for await (const msg of node.messages('equity')) {
+    const channel: Buffer = msg[0]
+    void channel
+    break
+  }
+  await node.stop()
+}
+
+async function sockets (): Promise<void> {
+  const rep = zmq.socket('rep', { linger: 0 })
+  rep.bindSync('tcp://127.0.0.1:5555')
+  rep.on('message', (req: Buffer) => { void rep.send('time ' + req.toString()) })
+  const req = zmq.socket('req').connect('tcp://127.0.0.1:5555')
+  await req.send(['a', Buffer.from('b')], zmq.ZMQ_SNDMORE)
+  req.setsockopt(zmq.ZMQ_LINGER, 0)
+  req.setsockopt('backlog', 10)
+  const backlog = req.getsockopt('backlog')
+  void backlog
+  for await (const frames of req) {
+    const first: Buffer = frames[0]
+    void first
+    break
+  }
+  const paused = zmq.socket('pull').pause()
+  const next: Buffer[] | null = paused.read()
+  void next
+  paused.unref().ref().close()
+  const max: number = zmq.Context.getMaxSockets()
+  const ver: string = zmq.version
+  const flag: 1 = zmq.ZMQ_CAN_UNBIND
+  void [max, ver, flag, zmq.options.backlog, zmq.events[512]]
+}
+
+void [pigato, bus, sockets]

@@ -1,0 +1,34 @@
+//! Our ZMTP 3.x wire engine, floor 1: a sans-IO core. Functions and state machines over byte buffers; no
+//! sockets, no timers, no runtime. A driver (tokio, libuv on a JS thread, or a plain Rust thread) reads bytes
+//! into a [`session::Session`], writes what it hands back, and calls it again at [`session::Session::next_timeout`].
+//!
+//! - [`greeting`]: the 64-byte greeting, version negotiation (3.0 legacy forms vs 3.1), mechanism names.
+//! - [`frame`]: frame encoder and incremental decoder with size limits checked before any allocation.
+//! - [`command`]: READY properties, ERROR, PING/PONG, SUBSCRIBE/CANCEL in both forms.
+//! - [`mechanism`]: the [`mechanism::Mechanism`] trait with NULL, PLAIN and CURVE; Z85 keys; a ZAP-style hook.
+//! - [`config`]: a session's configuration: limits (with their defaults), heartbeats, valid socket-type pairs.
+//! - [`session`]: greeting -> handshake -> traffic for one connection, with limits, handshake timeout and heartbeats.
+//! - [`error`]: the one error enum of this layer, with a countable reason per variant.
+
+pub mod command;
+pub mod config;
+pub mod error;
+pub mod frame;
+pub mod greeting;
+pub mod mechanism;
+pub mod session;
+mod timers;
+
+#[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
+mod interop_tests;
+#[cfg(test)]
+mod libzmq_tests;
+#[cfg(test)]
+mod session_tests;
+#[cfg(test)]
+mod testdriver;
+
+pub use error::ZmtpError;
+pub use session::{Event, Heartbeat, Limits, PeerInfo, Session, SessionConfig};
