@@ -392,3 +392,6 @@ export declare class Node extends EventEmitter {
 
 /** Starts a zmqbus node. Invalid options throw a TypeError or RangeError naming the option and value. */
 export declare function createNode(options?: NodeOptions): Node
+
+/** busmq-compatible queues on Redis (also `require('zmqbus/busmq')`). */
+export declare const busmq: typeof import('./busmq')

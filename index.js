@@ -20,5 +20,7 @@ module.exports = {
   createSocket: zmq.createSocket,
   createNode,
   Node,
+  // busmq-compatible queues on Redis (also published alone as `zmqbus/busmq`)
+  get busmq () { return require('./lib/busmq') },
   nativeVersion: () => require('./lib/native').nativeVersion()
 }

@@ -2,6 +2,7 @@
 // TypeScript user writes it, must type-check against index.d.ts.
 import zb = require('../..')
 import zmq = require('../../zmq')
+import Busmq = require('../../busmq')
 
 async function pigato (): Promise<void> {
   const broker = new zb.Broker('tcp://127.0.0.1:55555', { heartbeat: 2500, dmode: 'load' })
@@ -63,4 +64,27 @@ async function sockets (): Promise<void> {
   void [max, ver, flag, zmq.options.backlog, zmq.events[512]]
 }
 
-void [pigato, bus, sockets]
+async function busmq (): Promise<void> {
+  const bus: Busmq.Bus = Busmq.create({ redis: ['redis://127.0.0.1:6379'], maxMessageSize: 1 << 20 })
+  bus.withLog(console).on('error', (err: Busmq.BusmqError) => void err.code)
+  bus.on('online', () => {
+    const q: Busmq.Queue = bus.queue('foo')
+    q.on('attached', (existed: boolean) => {
+      q.push({ hello: 'world' }, (err, id) => void [err, id])
+      q.consume({ reliable: true, last: 0, max: 10 })
+    })
+    q.on('message', (message: string, id: number) => q.ack(id))
+    q.attach({ ttl: 30, maxsize: 100 })
+    q.count((err, n) => void [err, n])
+    q.metadata('k', 'v', () => undefined)
+    const c: Busmq.Channel = bus.channel('bar', 'client', 'server')
+    c.on('remote:connected', () => c.send('hello'))
+    c.connect()
+  })
+  bus.connect()
+  const again: Busmq.Bus = zb.busmq.create()
+  const p = again.queue('x').promisify()
+  void p
+}
+
+void [pigato, bus, sockets, busmq]

@@ -1,6 +1,7 @@
 //! `#[napi]` glue: argument conversion, handles over event loops, error mapping. No protocol logic.
 
 pub mod bus;
+pub mod busmq;
 pub mod events;
 pub mod handle;
 pub mod mdp;

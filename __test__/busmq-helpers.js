@@ -1,0 +1,74 @@
+'use strict'
+// Helpers of the busmq tests: a private redis-server per test file (127.0.0.1, a free port, no
+// persistence), stopped by its PID; a redis-cli call; bounded waits for queue events.
+
+const { spawn, execFile } = require('node:child_process')
+const { freePort, waitFor, withTimeout, captureEvent, uniqName } = require('./helpers')
+
+/** Starts `redis-server` on a free 127.0.0.1 port; resolves `{ port, url, pid, stop() }`. */
+async function startRedis () {
+  const port = await freePort()
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let log = ''
+  child.stdout.on('data', (d) => { log += d })
+  child.stderr.on('data', (d) => { log += d })
+  const started = new Promise((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${log}`)))
+  })
+  const ready = waitFor(() => /Ready to accept connections/.test(log), 10000, 20, 'redis-server ready')
+  await Promise.race([ready, started])
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  return {
+    port,
+    pid: child.pid,
+    url: `redis://127.0.0.1:${port}`,
+    /** Stops this server (by its PID) and waits for it to exit, at most 5 s. */
+    async stop () {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      process.kill(child.pid, 'SIGTERM')
+      await withTimeout(exited, 5000, 'redis-server exit').catch(() => process.kill(child.pid, 'SIGKILL'))
+    }
+  }
+}
+
+/** Runs `redis-cli -p port args...`; resolves its trimmed stdout. */
+function redisCli (port, ...args) {
+  return new Promise((resolve, reject) => {
+    execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 5000 }, (err, out) => {
+      if (err) reject(err)
+      else resolve(out.trim())
+    })
+  })
+}
+
+/** Resolves the next `online` of `bus` (at most `ms`). */
+function online (bus, ms = 5000) {
+  return captureEvent(bus, 'online', ms)
+}
+
+/** Collects `message` events of `queue` until `n` arrived (at most `ms`): `[[payload, id]...]`. */
+function collect (queue, n, ms = 5000) {
+  const got = []
+  return {
+    got,
+    done: new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${got.length} of ${n} messages`)), ms)
+      queue.on('message', (payload, id) => {
+        got.push([payload, id])
+        if (got.length === n) {
+          clearTimeout(timer)
+          resolve(got)
+        }
+      })
+    })
+  }
+}
+
+/** `fn(cb)` as a promise with a time limit. */
+function call (fn, ms = 3000) {
+  return withTimeout(new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v)))), ms, 'callback')
+}
+
+module.exports = { startRedis, redisCli, online, collect, call, captureEvent, waitFor, withTimeout, uniqName }

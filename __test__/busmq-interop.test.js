@@ -1,0 +1,179 @@
+'use strict'
+// Our queues and real busmq 3.1 (npm) on one redis-server: each side feeds the other, and the
+// seed README's queue example runs unchanged against our module.
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const Ours = require('../busmq')
+const Theirs = require('busmq')
+const { startRedis, online, collect, call, captureEvent, uniqName } = require('./busmq-helpers')
+
+let redis
+const buses = []
+before(async () => { redis = await startRedis() })
+const opened = [] // queues and channels, closed before their buses (busmq's timers hold the process)
+after(async () => {
+  for (const o of opened) (o.end ? o.disconnect() : o.detach())
+  for (const bus of buses) bus.disconnect()
+  await redis.stop()
+})
+
+async function up (Module) {
+  const bus = Module.create({ redis: [redis.url] })
+  bus.on('error', (err) => { throw new Error('bus error: ' + err) })
+  buses.push(bus)
+  for (const kind of ['queue', 'channel']) {
+    const make = bus[kind].bind(bus)
+    bus[kind] = (...args) => { const o = make(...args); opened.push(o); return o }
+  }
+  const ready = online(bus)
+  bus.connect()
+  await ready
+  return bus
+}
+
+async function attachedQueue (bus, name) {
+  const q = bus.queue(name)
+  const ready = captureEvent(q, 'attached', 3000)
+  q.attach()
+  await ready
+  return q
+}
+
+const N = 500
+
+test('a busmq 3.1 producer feeds our consumer: every message, in order, same ids', async () => {
+  const [theirs, ours] = [await up(Theirs), await up(Ours)]
+  const name = uniqName('interop')
+  const producer = await attachedQueue(theirs, name)
+  const consumer = await attachedQueue(ours, name)
+  const c = collect(consumer, N + 1, 10000)
+  consumer.consume()
+  await captureEvent(consumer, 'consuming')
+  const ids = []
+  for (let i = 0; i < N; i++) ids.push(call((cb) => producer.push('m' + i, cb)))
+  ids.push(call((cb) => producer.push({ k: 1 }, cb)))
+  const pushedIds = await Promise.all(ids)
+  const got = await c.done
+  assert.deepEqual(got.map((g) => g[0]), [...Array.from({ length: N }, (_, i) => 'm' + i), '{"k":1}'])
+  assert.deepEqual(got.map((g) => g[1]), pushedIds.map(Number))
+})
+
+test('our producer feeds a busmq 3.1 consumer: every message, in order', async () => {
+  const [theirs, ours] = [await up(Theirs), await up(Ours)]
+  const name = uniqName('interop')
+  const consumer = await attachedQueue(theirs, name)
+  const producer = await attachedQueue(ours, name)
+  const got = []
+  const done = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`busmq got ${got.length} of ${N}`)), 10000)
+    consumer.on('message', (m, id) => {
+      got.push([m, Number(id)])
+      if (got.length === N) { clearTimeout(timer); resolve() }
+    })
+  })
+  consumer.consume()
+  const ids = []
+  for (let i = 0; i < N; i++) ids.push(call((cb) => producer.push('m' + i, cb)))
+  const pushedIds = await Promise.all(ids)
+  await done
+  assert.deepEqual(got.map((g) => g[0]), Array.from({ length: N }, (_, i) => 'm' + i))
+  assert.deepEqual(got.map((g) => g[1]), pushedIds)
+})
+
+test('a queue created by busmq is found by ours (attached true, its ttl) and the other way round', async () => {
+  const [theirs, ours] = [await up(Theirs), await up(Ours)]
+  const a = uniqName('made-by-busmq')
+  const q1 = theirs.queue(a)
+  const made = captureEvent(q1, 'attached')
+  q1.attach({ ttl: 12 })
+  assert.deepEqual(await made, [false])
+  const q2 = ours.queue(a)
+  const found = captureEvent(q2, 'attached')
+  q2.attach()
+  assert.deepEqual(await found, [true])
+  assert.equal(await call((cb) => q2.ttl(cb)), 12)
+  const b = uniqName('made-by-us')
+  const q3 = ours.queue(b)
+  const made2 = captureEvent(q3, 'attached')
+  q3.attach({ ttl: 9 })
+  assert.deepEqual(await made2, [false])
+  const q4 = theirs.queue(b)
+  const found2 = captureEvent(q4, 'attached')
+  q4.attach()
+  assert.deepEqual(await found2, [true])
+  assert.equal(await call((cb) => q4.ttl(cb)), 9)
+})
+
+test('reliable mode across implementations: busmq 3.1 gets back what our consumer did not ack', async () => {
+  const [theirs, ours] = [await up(Theirs), await up(Ours)]
+  const name = uniqName('reliable')
+  const producer = await attachedQueue(ours, name)
+  for (let i = 1; i <= 5; i++) producer.push('r' + i)
+  const consumer = await attachedQueue(ours, name)
+  const c = collect(consumer, 5)
+  consumer.consume({ reliable: true })
+  await c.done
+  consumer.ack(2)
+  await call((cb) => consumer.count(cb))
+  const off = captureEvent(consumer, 'consuming')
+  consumer.stop()
+  await off
+  const theirsQ = await attachedQueue(theirs, name)
+  const got = []
+  const done = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`busmq got ${got.length} of 3`)), 5000)
+    theirsQ.on('message', (m, id) => {
+      got.push([m, Number(id)])
+      if (got.length === 3) { clearTimeout(timer); resolve() }
+    })
+  })
+  theirsQ.consume({ reliable: true, last: 2 })
+  await done
+  assert.deepEqual(got, [['r3', 3], ['r4', 4], ['r5', 5]])
+})
+
+test("the seed README's producer and consumer run unchanged on our module", async () => {
+  const Bus = Ours
+  const done = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('seed example did not finish')), 8000)
+    const messages = []
+    // --- consumer, as in the README ---
+    const bus = Bus.create()
+    buses.push(bus)
+    bus.on('error', function (err) { reject(err) })
+    bus.on('online', function () {
+      const q = bus.queue('foo')
+      q.on('attached', function () {
+        q.consume()
+      })
+      q.on('message', function (message) {
+        messages.push(message)
+        if (message === 'my name if foo') {
+          q.detach()
+          clearTimeout(timer)
+          resolve(messages)
+        }
+      })
+      q.attach()
+    })
+    bus.connect(redis.url)
+  })
+  const producerDone = new Promise((resolve) => {
+    // --- producer, as in the README ---
+    const bus = Ours.create()
+    buses.push(bus)
+    bus.on('online', function () {
+      const q = bus.queue('foo')
+      q.on('attached', function () {
+        q.push({ hello: 'world' })
+        q.push('my name if foo')
+        q.detach()
+      })
+      q.on('detached', resolve)
+      q.attach()
+    })
+    bus.connect(redis.url)
+  })
+  await producerDone
+  assert.deepEqual(await done, ['{"hello":"world"}', 'my name if foo'])
+})

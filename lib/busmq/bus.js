@@ -1,0 +1,285 @@
+'use strict'
+// The Bus of the busmq API over the native BusmqHandle: connection, online/offline, and the
+// routing of native event records to queue objects and callbacks. Redis work happens in Rust
+// (src/busmq/); this file only converts arguments and emits events.
+const crypto = require('crypto')
+const { NativeEngine } = require('../engine')
+const { BatchReader } = require('../boundary')
+const K = require('./kinds')
+const { BusmqError } = require('./errors')
+const { urlList, urlOfClient } = require('./urls')
+
+let Queue = null // required lazily: queue.js requires nothing from here, but keeps the graph one-way
+
+class Bus extends NativeEngine {
+  constructor (options) {
+    super()
+    this.options = Object.assign({ layout: 'direct', redisOptions: {} }, options || {})
+    this.id = 'bus:' + crypto.randomBytes(8).toString('hex')
+    this.logger = this.options.logger || null
+    this._urls = urlList(this.options.redis)
+    // Redis's own limit for one value (proto-max-bulk-len, 512 MB by default).
+    this._maxMessageSize = this.options.maxMessageSize || 512 * 1024 * 1024
+    this._online = false
+    this._connected = false
+    this._nextQid = 1
+    this._nextRid = 1
+    this._weak = new Map() // qid -> WeakRef(queue)
+    this._active = new Map() // qid -> queue, while attached (a consumer must not be collected)
+    this._callbacks = new Map() // rid -> callback
+    this._sentBelow = 0 // rids below this went to a connection now stopping
+    this._gone = new FinalizationRegistry((qid) => this._forget(qid))
+    this._handle = null // set by connect(); commands wait in the writer until then
+  }
+
+  /** Attaches a logger (`debug`/`info`/`error` methods). Returns the bus. */
+  withLog (logger) {
+    this.logger = logger
+    return this
+  }
+
+  /** Takes the connection settings of a node-redis or ioredis client. Returns the bus. */
+  withRedis (client) {
+    const url = urlOfClient(client)
+    if (url) this._urls = [url]
+    return this
+  }
+
+  /** Connects to `urls` (or to `create({ redis })`'s). `online` follows. */
+  connect (urls) {
+    if (this._connected) {
+      this._emitError('EALREADY', 'already connected')
+      return
+    }
+    const list = urls !== undefined ? urlList(urls) : this._urls
+    if (list.some((u) => typeof u !== 'string')) {
+      this._emitError('ERR_INVALID_ARG_TYPE', 'redis urls must be strings')
+      return
+    }
+    if (this.options.layout !== 'direct') {
+      this._emitError('ENOTSUP', 'unsupported connection layout: ' + this.options.layout)
+      return
+    }
+    if (list.length > 1) {
+      this._emitError('ENOTSUP', 'several redis urls are not supported yet: give one url')
+      return
+    }
+    if (list.length === 0) {
+      // busmq with no urls says online and does nothing else.
+      process.nextTick(() => this._emitSafe('online'))
+      return
+    }
+    // A fresh handle per connect(), so a bus can connect again after disconnect().
+    const { BusmqHandle } = require('../native')
+    const handle = new BusmqHandle(this._batchHandler((b) => this._dispatch(b, handle)))
+    try {
+      handle.start(list[0], this.id)
+    } catch (err) {
+      this._emitError(err.code || 'EINVAL', err.message)
+      return
+    }
+    if (this._everConnected) this._reopen()
+    this._everConnected = true
+    this._connected = true
+    this._handle = handle
+    this._hold()
+    this._commands() // flush what was called before connect()
+  }
+
+  /** Closes the connections; `offline` follows. */
+  disconnect () {
+    if (!this._connected) return
+    this._connected = false
+    this._flush()
+    const handle = this._handle
+    this._handle = null // later calls wait for the next connect()
+    this._sentBelow = this._nextRid // callbacks of calls sent to this connection
+    handle.stop()
+  }
+
+  /** True while connected to Redis. */
+  isOnline () {
+    return this._online
+  }
+
+  /** A new Queue object for queue `name`. */
+  queue (name) {
+    if (!Queue) Queue = require('./queue').Queue
+    return new Queue(this, name)
+  }
+
+  /** A new Channel object (roles default to 'local' and 'remote'). */
+  channel (name, local, remote) {
+    const { Channel } = require('./channel')
+    return new Channel(this, name, local, remote)
+  }
+
+  /** Turns `methods` of `object` into Promise-returning ones (busmq 3.1). Returns `object`. */
+  promisify (object, methods) {
+    for (const m of methods) object[m] = require('util').promisify(object[m])
+    return object
+  }
+
+  pubsub () { throw notYet('pubsub') }
+  persistify () { throw notYet('persistify') }
+  service () { throw notYet('service') }
+
+  _flush () {
+    // Before connect() there is nobody to send to: keep the commands for later.
+    if (this._handle) super._flush()
+    else this._flushQueued = false
+  }
+
+  _register (queue, name) {
+    const qid = this._nextQid++
+    this._weak.set(qid, new WeakRef(queue))
+    this._gone.register(queue, qid)
+    const out = this._commands()
+    out.begin(K.C_OPEN, 2)
+    out.str(String(qid))
+    out.str(name)
+    return qid
+  }
+
+  /** A new handle knows no queue objects: open the live ones again, ahead of what waits. */
+  _reopen () {
+    const pending = Buffer.from(this._out.take())
+    const out = this._commands()
+    for (const [qid, ref] of this._weak) {
+      const q = ref.deref()
+      if (!q) continue
+      out.begin(K.C_OPEN, 2)
+      out.str(String(qid))
+      out.str(q.name)
+    }
+    if (pending.length > 0) {
+      out.ensure(pending.length)
+      out.buf.set(pending, out.pos)
+      out.pos += pending.length
+      out.count++
+    }
+  }
+
+  _forget (qid) {
+    this._weak.delete(qid)
+    const out = this._commands()
+    out.begin(K.C_FORGET, 1)
+    out.str(String(qid))
+  }
+
+  _callback (cb) {
+    if (typeof cb !== 'function') return 0
+    const rid = this._nextRid++
+    if (this._nextRid > 0xfffffff0) this._nextRid = 1
+    this._callbacks.set(rid, cb)
+    return rid
+  }
+
+  _queueOf (qid) {
+    return this._active.get(qid) || this._weak.get(qid)?.deref()
+  }
+
+  _emitError (code, message) {
+    const err = new BusmqError(code, message)
+    process.nextTick(() => this._emitSafe('error', err))
+  }
+
+  _dispatch (batch, handle) {
+    const r = new BatchReader(batch)
+    for (let kind = r.next(); kind !== -1; kind = r.next()) {
+      if (kind >= K.E_ATTACHING && kind <= K.E_CLOSED) {
+        const qid = Number(r.str())
+        const q = this._queueOf(qid)
+        if (q) q._event(kind, r)
+        if (kind === K.E_ATTACHED && q) this._active.set(qid, q)
+        if (kind === K.E_DETACHED) this._active.delete(qid)
+      } else if (kind === K.E_ERROR) {
+        const q = this._queueOf(Number(r.str()))
+        const err = new BusmqError(r.str(), r.str())
+        if (q) q._emitError(err)
+        else this._emitSafe('error', err)
+      } else {
+        this._busEvent(kind, r, handle)
+      }
+    }
+  }
+
+  _busEvent (kind, r, handle) {
+    switch (kind) {
+      case K.E_PUSHED: {
+        const cb = this._take(r)
+        const id = r.str()
+        if (cb) this._safely(cb, null, null, id === '' ? null : Number(id))
+        break
+      }
+      case K.E_REPLY: {
+        const cb = this._take(r)
+        if (cb) this._safely(cb, null, null, replyValue(r))
+        break
+      }
+      case K.E_REPLY_ERROR: {
+        const cb = this._take(r)
+        if (cb) this._safely(cb, null, new BusmqError(r.str(), r.str()))
+        break
+      }
+      case K.E_ONLINE:
+        this._online = true
+        this._emitSafe('online')
+        break
+      case K.E_OFFLINE:
+        this._online = false
+        this._emitSafe('offline', r.str())
+        break
+      case K.E_BUS_ERROR:
+        this._emitSafe('error', new BusmqError(r.str(), r.str()))
+        break
+      case K.E_STOPPED:
+        this._cancelSent()
+        if (this._handle) break // an earlier connection's end, after a reconnect
+        this._release()
+        if (this._online) {
+          this._online = false
+          this._emitSafe('offline')
+        }
+        break
+    }
+  }
+
+  /** Calls that went to a stopped connection and got no answer will never get one. */
+  _cancelSent () {
+    for (const [rid, cb] of this._callbacks) {
+      if (rid >= this._sentBelow) continue
+      this._callbacks.delete(rid)
+      this._safely(cb, null, new BusmqError('ECANCELED', 'the bus was disconnected before redis answered'))
+    }
+  }
+
+  _take (r) {
+    const rid = Number(r.str())
+    const cb = this._callbacks.get(rid)
+    this._callbacks.delete(rid)
+    return cb
+  }
+}
+
+function replyValue (r) {
+  const type = r.str()
+  switch (type) {
+    case 'n': return null
+    case 'b': return r.str() === '1'
+    case 'i': return Number(r.str())
+    case 's': return r.str()
+    case 'h': {
+      const obj = {}
+      while (r.remaining >= 2) obj[r.str()] = r.str()
+      return obj
+    }
+    default: return undefined
+  }
+}
+
+function notYet (what) {
+  return new BusmqError('ENOTSUP', `bus.${what}() is not supported by zmqbus/busmq yet`)
+}
+
+module.exports = { Bus }

@@ -1,0 +1,63 @@
+//! `#[napi] BusmqHandle`: the native side of a busmq bus (`lib/busmq/bus.js`). It parses the
+//! url, starts the bus's loop on the runtime thread, and queues packed command batches. The
+//! protocol lives in `crate::busmq`.
+
+use super::handle::Handle;
+use crate::busmq::codec::kinds_json;
+use crate::busmq::eventloop;
+use crate::busmq::keys::RedisTarget;
+use crate::error::JsError;
+use napi::bindgen_prelude::{Buffer, Function};
+use napi_derive::napi;
+
+/// The record kinds of the busmq handle, as JSON (read once by `lib/busmq/kinds.js`).
+#[napi]
+#[cfg_attr(test, allow(dead_code))]
+pub fn busmq_kinds() -> String {
+  kinds_json()
+}
+
+/// Native side of a busmq bus: one Redis connection pair and every queue object of the bus.
+#[napi]
+pub struct BusmqHandle {
+  handle: Handle,
+}
+
+#[napi]
+impl BusmqHandle {
+  /// `onEvents(batch)` receives packed event records (see lib/busmq/bus.js).
+  #[napi(constructor)]
+  pub fn new(on_events: Function<Buffer, ()>) -> napi::Result<Self> {
+    Ok(Self {
+      handle: Handle::new(on_events)?,
+    })
+  }
+
+  /// Connects to `url` (`redis://[pass@]host[:port][/db]`) as client `name` and starts the
+  /// loop. Throws `EINVAL` for a url it cannot use and `ENOTSUP` for TLS (`rediss:`).
+  #[napi]
+  pub fn start(&mut self, url: String, name: String) -> napi::Result<(), String> {
+    let target = RedisTarget::parse(&url).map_err(|e| JsError::invalid(e.to_string()))?;
+    if target.tls {
+      return Err(JsError::new("ENOTSUP", "rediss:// (TLS) is not supported yet").into());
+    }
+    let outbox = self.handle.take_outbox()?;
+    // The loop's sockets register with the runtime's reactor: spawn inside it.
+    let _guard = crate::runtime::handle().enter();
+    let commands = eventloop::spawn(target, name, outbox);
+    self.handle.started(commands);
+    Ok(())
+  }
+
+  /// Queues a packed batch of commands (copied before this returns).
+  #[napi]
+  pub fn send(&self, batch: &[u8]) {
+    self.handle.send(batch);
+  }
+
+  /// Closes the connections; a final `STOPPED` record follows.
+  #[napi]
+  pub fn stop(&mut self) {
+    self.handle.stop();
+  }
+}

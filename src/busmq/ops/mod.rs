@@ -1,0 +1,155 @@
+//! Runs one [`Op`] over the bus's Redis connections and turns the answer into a [`Completion`].
+//! Each call is independent; the multiplexed write connection pipelines them on the wire.
+
+use super::codec::ReplyValue;
+use super::scripts;
+use super::types::{Done, FailedOp, Failure, Op, Qid, Rid};
+use redis::aio::{MultiplexedConnection, PubSubSink};
+use redis::{RedisError, Script};
+use std::sync::OnceLock;
+
+mod query;
+mod queue;
+
+/// What came back from Redis.
+#[derive(Debug)]
+pub enum Completion {
+  /// For the queue state machine.
+  State(Done),
+  /// The liveness PING came back (or failed: the stream's end or the PING timeout tells).
+  Pong,
+  /// For a JS callback (a stateless query).
+  Reply {
+    rid: Rid,
+    qid: Qid,
+    result: Result<ReplyValue, Failure>,
+  },
+}
+
+/// The two connections of a bus: commands and SUBSCRIBE.
+#[derive(Clone)]
+pub struct Links {
+  /// Every command but SUBSCRIBE (pipelined by the multiplexer).
+  pub write: MultiplexedConnection,
+  /// SUBSCRIBE/UNSUBSCRIBE.
+  pub sink: PubSubSink,
+}
+
+pub(super) fn push_script() -> &'static Script {
+  static S: OnceLock<Script> = OnceLock::new();
+  S.get_or_init(|| Script::new(scripts::PUSH))
+}
+
+pub(super) fn pop_reliable_script() -> &'static Script {
+  static S: OnceLock<Script> = OnceLock::new();
+  S.get_or_init(|| Script::new(scripts::POP_RELIABLE))
+}
+
+pub(super) fn ack_script() -> &'static Script {
+  static S: OnceLock<Script> = OnceLock::new();
+  S.get_or_init(|| Script::new(scripts::ACK))
+}
+
+pub(super) fn pop_script() -> &'static Script {
+  static S: OnceLock<Script> = OnceLock::new();
+  S.get_or_init(|| Script::new(scripts::POP))
+}
+
+/// A Redis error as JS sees it: a code and a message; `connection` when the link is gone.
+pub fn failure(err: &RedisError) -> Failure {
+  let connection = err.is_io_error() || err.is_connection_dropped() || err.is_connection_refusal();
+  let code = if err.is_connection_refusal() {
+    "ECONNREFUSED"
+  } else if err.is_timeout() {
+    "ETIMEDOUT"
+  } else if err.is_connection_dropped() {
+    "ECONNRESET"
+  } else if let Some(code) = err.code() {
+    code
+  } else if err.is_io_error() {
+    "EIO"
+  } else {
+    match err.kind() {
+      // A reply that is not RESP, or not the shape a command answers with: a broken or
+      // hostile server.
+      redis::ErrorKind::Parse | redis::ErrorKind::UnexpectedReturnType => "EPROTO",
+      redis::ErrorKind::AuthenticationFailed => "EAUTH",
+      _ => "EREDIS",
+    }
+  };
+  Failure {
+    code: code.to_string(),
+    message: err.to_string(),
+    connection,
+  }
+}
+
+/// A failure made here rather than by Redis (no connection, too much buffered).
+pub fn local_failure(code: &str, message: &str) -> Failure {
+  Failure {
+    code: code.to_string(),
+    message: message.to_string(),
+    connection: true,
+  }
+}
+
+/// What `op` completes with when it cannot run at all.
+pub fn failed(op: Op, failure: Failure) -> Completion {
+  let op = match op {
+    Op::Probe { qid, .. } | Op::Create { qid, .. } => FailedOp::Attach(qid),
+    Op::Touch { qid, .. } => FailedOp::Touch(qid),
+    Op::Push { qid, items, .. } => FailedOp::Push(qid, items.iter().map(|(rid, _)| *rid).collect()),
+    Op::Pop { qid, .. } | Op::Peek { qid, .. } => FailedOp::Pop(qid),
+    Op::Subscribe { channel } | Op::Unsubscribe { channel } => FailedOp::Subscribe(channel),
+    Op::Delete { qid, .. } => FailedOp::Delete(qid),
+    Op::Restore { qid, .. } => FailedOp::Restore(qid),
+    Op::Query { rid, qid, .. } => {
+      return Completion::Reply {
+        rid,
+        qid,
+        result: Err(failure),
+      }
+    }
+  };
+  Completion::State(Done::Failed { op, failure })
+}
+
+/// One liveness PING on the write connection.
+pub async fn ping(mut links: Links) -> Completion {
+  let _: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut links.write).await;
+  Completion::Pong
+}
+
+/// Runs `op` and reports its outcome (never fails: errors become [`Done::Failed`]).
+pub async fn run(op: Op, mut links: Links) -> Completion {
+  let result = match &op {
+    Op::Subscribe { channel } => links.sink.subscribe(channel).await.map(|()| {
+      Completion::State(Done::Subscribed {
+        channel: channel.clone(),
+      })
+    }),
+    Op::Unsubscribe { channel } => links
+      .sink
+      .unsubscribe(channel)
+      .await
+      .map(|()| Completion::State(Done::Ack)),
+    Op::Query {
+      rid,
+      qid,
+      keys,
+      query,
+    } => {
+      let result = query::run(&mut links.write, keys, query).await;
+      return Completion::Reply {
+        rid: *rid,
+        qid: *qid,
+        result: result.map_err(|e| failure(&e)),
+      };
+    }
+    op => queue::run(&mut links.write, op).await,
+  };
+  match result {
+    Ok(done) => done,
+    Err(err) => failed(op, failure(&err)),
+  }
+}

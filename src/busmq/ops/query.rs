@@ -1,0 +1,102 @@
+//! The stateless queue calls (`count`, `exists`, `ttl`, `metadata`, `ack`...).
+
+use super::ack_script;
+use crate::busmq::codec::ReplyValue;
+use crate::busmq::keys::QueueKeys;
+use crate::busmq::types::Query;
+use bytes::Bytes;
+use redis::aio::MultiplexedConnection;
+use redis::RedisResult;
+
+async fn hget(
+  conn: &mut MultiplexedConnection,
+  key: &str,
+  field: &str,
+) -> RedisResult<Option<Vec<u8>>> {
+  redis::cmd("HGET")
+    .arg(key)
+    .arg(field)
+    .query_async(conn)
+    .await
+}
+
+fn int_or_null(v: Option<Vec<u8>>) -> ReplyValue {
+  v.and_then(|b| String::from_utf8(b).ok())
+    .and_then(|s| s.trim().parse::<i64>().ok())
+    .map_or(ReplyValue::Null, ReplyValue::Int)
+}
+
+/// Runs one query.
+pub(super) async fn run(
+  conn: &mut MultiplexedConnection,
+  keys: &QueueKeys,
+  query: &Query,
+) -> RedisResult<ReplyValue> {
+  let meta = keys.metadata.as_str();
+  Ok(match query {
+    Query::Exists => ReplyValue::Bool(
+      redis::cmd("EXISTS")
+        .arg(meta)
+        .query_async::<i64>(conn)
+        .await?
+        > 0,
+    ),
+    Query::Count => ReplyValue::Int(
+      redis::cmd("LLEN")
+        .arg(&keys.messages)
+        .query_async::<i64>(conn)
+        .await?
+        / 2,
+    ),
+    Query::Ttl => int_or_null(hget(conn, meta, "ttl").await?),
+    Query::Maxsize => int_or_null(hget(conn, meta, "maxsize").await?),
+    Query::Find => hget(conn, meta, "source")
+      .await?
+      .map_or(ReplyValue::Null, |s| ReplyValue::Str(s.into())),
+    Query::MetaGet(field) => hget(conn, meta, field)
+      .await?
+      .map_or(ReplyValue::Null, |s| ReplyValue::Str(s.into())),
+    Query::Ack { id, ttl } => {
+      ack_script()
+        .key(&keys.toack)
+        .arg(*id)
+        .arg(*ttl)
+        .invoke_async::<i64>(conn)
+        .await?;
+      ReplyValue::Unit
+    }
+    Query::Flush => {
+      redis::cmd("DEL")
+        .arg(&keys.messages)
+        .query_async::<()>(conn)
+        .await?;
+      ReplyValue::Unit
+    }
+    Query::MetaAll => {
+      let flat: Vec<Vec<u8>> = redis::cmd("HGETALL").arg(meta).query_async(conn).await?;
+      if flat.is_empty() {
+        ReplyValue::Null
+      } else {
+        ReplyValue::Hash(flat.into_iter().map(Bytes::from).collect())
+      }
+    }
+    Query::MetaSet { pairs, ttl } => {
+      let mut hset = redis::cmd("HSET");
+      hset.arg(meta);
+      for (k, v) in pairs {
+        hset.arg(k).arg(v);
+      }
+      redis::pipe()
+        .atomic()
+        .add_command(hset)
+        .ignore()
+        .cmd("EXPIRE")
+        .arg(meta)
+        .arg(*ttl)
+        .ignore()
+        .query_async::<()>(conn)
+        .await?;
+      ReplyValue::Unit
+    }
+  })
+}

@@ -1,0 +1,215 @@
+//! The Redis side of the queue operations: attach, touch, push, pop, peek, restore, delete.
+
+use super::{ack_script, pop_reliable_script, pop_script, push_script, Completion};
+use crate::busmq::keys::QueueKeys;
+use crate::busmq::types::{AttachOptions, Done, Op, Qid, Rid};
+use bytes::Bytes;
+use redis::aio::MultiplexedConnection;
+use redis::RedisResult;
+
+/// Runs one queue operation (not a subscribe or a query).
+pub(super) async fn run(conn: &mut MultiplexedConnection, op: &Op) -> RedisResult<Completion> {
+  match op {
+    Op::Probe { qid, metadata } => probe(conn, *qid, metadata).await,
+    Op::Create {
+      qid,
+      metadata,
+      opts,
+    } => create(conn, *qid, metadata, *opts).await,
+    Op::Touch {
+      keys, ttl, notice, ..
+    } => touch(conn, keys, *ttl, notice.as_deref()).await,
+    Op::Push {
+      qid,
+      keys,
+      ttl,
+      maxsize,
+      items,
+    } => push(conn, *qid, keys, *ttl, *maxsize, items).await,
+    Op::Pop {
+      qid,
+      messages,
+      count,
+      toack,
+      ttl,
+    } => pop(conn, *qid, messages, *count, toack.as_deref(), *ttl).await,
+    Op::Peek {
+      qid,
+      messages,
+      from,
+      count,
+    } => peek(conn, *qid, messages, *from, *count).await,
+    Op::Restore {
+      keys, last, ttl, ..
+    } => {
+      ack_script()
+        .key(&keys.toack)
+        .key(&keys.messages)
+        .arg(*last)
+        .arg(*ttl)
+        .arg("true")
+        .invoke_async::<i64>(conn)
+        .await?;
+      Ok(Completion::State(Done::Ack))
+    }
+    Op::Delete { qid, keys } => {
+      redis::cmd("DEL")
+        .arg(&keys.data_keys()[..])
+        .query_async::<()>(conn)
+        .await?;
+      Ok(Completion::State(Done::Deleted { qid: *qid }))
+    }
+    // ops::run handles these itself; answering with an error keeps this total without a panic.
+    Op::Subscribe { .. } | Op::Unsubscribe { .. } | Op::Query { .. } => Err(
+      redis::RedisError::from((redis::ErrorKind::Client, "not a queue operation")),
+    ),
+  }
+}
+
+async fn probe(
+  conn: &mut MultiplexedConnection,
+  qid: Qid,
+  metadata: &str,
+) -> RedisResult<Completion> {
+  let ttl: Option<String> = redis::cmd("HGET")
+    .arg(metadata)
+    .arg("ttl")
+    .query_async(conn)
+    .await?;
+  // A stored ttl that is not a number still means the queue exists; keep busmq's default.
+  let ttl = ttl.map(|t| t.trim().parse::<u32>().unwrap_or(30));
+  Ok(Completion::State(Done::Probed { qid, ttl }))
+}
+
+async fn create(
+  conn: &mut MultiplexedConnection,
+  qid: Qid,
+  metadata: &str,
+  opts: AttachOptions,
+) -> RedisResult<Completion> {
+  let discover = if opts.discoverable { "true" } else { "false" };
+  redis::pipe()
+    .atomic()
+    .cmd("HSET")
+    .arg(metadata)
+    .arg(&[
+      "ttl",
+      &opts.ttl.to_string(),
+      "source",
+      "local",
+      "discover",
+      discover,
+    ])
+    .arg(&["maxsize", &opts.maxsize.to_string()])
+    .ignore()
+    .cmd("EXPIRE")
+    .arg(metadata)
+    .arg(opts.ttl)
+    .ignore()
+    .query_async::<()>(conn)
+    .await?;
+  Ok(Completion::State(Done::Created { qid }))
+}
+
+async fn touch(
+  conn: &mut MultiplexedConnection,
+  keys: &QueueKeys,
+  ttl: u32,
+  notice: Option<&str>,
+) -> RedisResult<Completion> {
+  let mut pipe = redis::pipe();
+  for key in keys.data_keys() {
+    pipe.cmd("EXPIRE").arg(key).arg(ttl).ignore();
+  }
+  if let Some(notice) = notice {
+    pipe
+      .cmd("PUBLISH")
+      .arg(crate::busmq::keys::NOTIFICATIONS_CHANNEL)
+      .arg(notice)
+      .ignore();
+  }
+  pipe.query_async::<()>(conn).await?;
+  Ok(Completion::State(Done::Ack))
+}
+
+async fn push(
+  conn: &mut MultiplexedConnection,
+  qid: Qid,
+  keys: &QueueKeys,
+  ttl: u32,
+  maxsize: u64,
+  items: &[(Rid, Bytes)],
+) -> RedisResult<Completion> {
+  let mut call = push_script().prepare_invoke();
+  for key in keys.data_keys() {
+    call.key(key);
+  }
+  call.arg(ttl).arg(&keys.available).arg(maxsize);
+  for (_, payload) in items {
+    call.arg(payload.as_ref());
+  }
+  let ids: Vec<u64> = call.invoke_async(conn).await?;
+  let ids = items
+    .iter()
+    .zip(ids.into_iter().chain(std::iter::repeat(0)))
+    .map(|((rid, _), id)| (*rid, (id != 0).then_some(id)))
+    .collect();
+  Ok(Completion::State(Done::Pushed { qid, ids }))
+}
+
+fn pairs(qid: Qid, flat: Vec<Vec<u8>>) -> Completion {
+  let mut messages = Vec::with_capacity(flat.len() / 2);
+  let mut it = flat.into_iter();
+  while let (Some(id), Some(payload)) = (it.next(), it.next()) {
+    // Ids are INCR results; a foreign non-numeric id is delivered as 0 rather than lost.
+    let id = std::str::from_utf8(&id)
+      .ok()
+      .and_then(|s| s.parse().ok())
+      .unwrap_or(0);
+    messages.push((id, Bytes::from(payload)));
+  }
+  Completion::State(Done::Popped { qid, messages })
+}
+
+async fn pop(
+  conn: &mut MultiplexedConnection,
+  qid: Qid,
+  messages: &str,
+  count: u32,
+  toack: Option<&str>,
+  ttl: u32,
+) -> RedisResult<Completion> {
+  let flat: Vec<Vec<u8>> = match toack {
+    None => {
+      pop_script()
+        .key(messages)
+        .arg(count)
+        .invoke_async(conn)
+        .await?
+    }
+    Some(toack) => {
+      let mut call = pop_reliable_script().key(messages);
+      call.key(toack).arg(count).arg(ttl);
+      call.invoke_async(conn).await?
+    }
+  };
+  Ok(pairs(qid, flat))
+}
+
+async fn peek(
+  conn: &mut MultiplexedConnection,
+  qid: Qid,
+  messages: &str,
+  from: u64,
+  count: u32,
+) -> RedisResult<Completion> {
+  let start = from.saturating_mul(2);
+  let stop = start + 2 * u64::from(count) - 1;
+  let flat: Vec<Vec<u8>> = redis::cmd("LRANGE")
+    .arg(messages)
+    .arg(start)
+    .arg(stop)
+    .query_async(conn)
+    .await?;
+  Ok(pairs(qid, flat))
+}

@@ -1,0 +1,276 @@
+//! The consuming half of the queue state machine driven by hand: subscriptions, pops, stop,
+//! reliable mode, reconnects.
+
+use super::tests::{attached, consuming, events, now, ops, opts};
+use super::*;
+
+#[test]
+fn consume_subscribes_then_pops_after_the_subscribe_is_confirmed() {
+  let mut s = attached();
+  let a = s.handle_command(
+    Command::Consume {
+      qid: 1,
+      remove: true,
+      max: -1,
+      reliable: None,
+    },
+    now(),
+  );
+  assert_eq!(events(&a), vec![Event::Consuming { qid: 1, on: true }]);
+  assert_eq!(
+    ops(&a),
+    vec![Op::Subscribe {
+      channel: "bus:queue:q:available".into()
+    }]
+  );
+  let a = s.handle_done(
+    Done::Subscribed {
+      channel: "bus:queue:q:available".into(),
+    },
+    now(),
+  );
+  assert!(matches!(
+    ops(&a)[..],
+    [Op::Pop {
+      qid: 1,
+      count: POP_BATCH,
+      ..
+    }]
+  ));
+}
+
+#[test]
+fn a_notification_during_a_pop_triggers_exactly_one_more_pop() {
+  let mut s = attached();
+  consuming(&mut s);
+  assert!(
+    ops(&s.handle_notify("bus:queue:q:available")).is_empty(),
+    "pop in flight"
+  );
+  assert!(ops(&s.handle_notify("bus:queue:q:available")).is_empty());
+  let a = s.handle_done(
+    Done::Popped {
+      qid: 1,
+      messages: vec![(1, "x".into())],
+    },
+    now(),
+  );
+  assert_eq!(
+    events(&a),
+    vec![Event::Message {
+      qid: 1,
+      id: 1,
+      payload: "x".into()
+    }]
+  );
+  assert_eq!(ops(&a).len(), 1, "one more pop");
+  let a = s.handle_done(
+    Done::Popped {
+      qid: 1,
+      messages: vec![],
+    },
+    now(),
+  );
+  assert!(a.is_empty(), "idle until the next notification");
+}
+
+#[test]
+fn stop_during_a_pop_delivers_its_messages_before_consuming_false() {
+  let mut s = attached();
+  consuming(&mut s);
+  assert!(s.handle_command(Command::Stop { qid: 1 }, now()).is_empty());
+  let a = s.handle_done(
+    Done::Popped {
+      qid: 1,
+      messages: vec![(1, "x".into()), (2, "y".into())],
+    },
+    now(),
+  );
+  assert_eq!(
+    events(&a),
+    vec![
+      Event::Message {
+        qid: 1,
+        id: 1,
+        payload: "x".into()
+      },
+      Event::Message {
+        qid: 1,
+        id: 2,
+        payload: "y".into()
+      },
+      Event::Consuming { qid: 1, on: false },
+    ]
+  );
+  assert_eq!(
+    ops(&a),
+    vec![Op::Unsubscribe {
+      channel: "bus:queue:q:available".into()
+    }]
+  );
+}
+
+#[test]
+fn max_limits_pop_size_and_stops_when_reached() {
+  let mut s = attached();
+  s.handle_command(
+    Command::Consume {
+      qid: 1,
+      remove: true,
+      max: 2,
+      reliable: None,
+    },
+    now(),
+  );
+  let a = s.handle_done(
+    Done::Subscribed {
+      channel: "bus:queue:q:available".into(),
+    },
+    now(),
+  );
+  assert!(matches!(ops(&a)[..], [Op::Pop { count: 2, .. }]));
+  let a = s.handle_done(
+    Done::Popped {
+      qid: 1,
+      messages: vec![(1, "a".into()), (2, "b".into())],
+    },
+    now(),
+  );
+  assert_eq!(
+    events(&a).last(),
+    Some(&Event::Consuming { qid: 1, on: false })
+  );
+}
+
+#[test]
+fn consume_without_remove_peeks_forward_from_its_own_offset() {
+  let mut s = attached();
+  s.handle_command(
+    Command::Consume {
+      qid: 1,
+      remove: false,
+      max: -1,
+      reliable: None,
+    },
+    now(),
+  );
+  s.handle_done(
+    Done::Subscribed {
+      channel: "bus:queue:q:available".into(),
+    },
+    now(),
+  );
+  s.handle_notify("bus:queue:q:available");
+  let a = s.handle_done(
+    Done::Popped {
+      qid: 1,
+      messages: vec![(1, "a".into())],
+    },
+    now(),
+  );
+  assert!(matches!(ops(&a)[..], [Op::Peek { from: 1, .. }]));
+}
+
+#[test]
+fn two_consumers_of_one_queue_share_a_subscription() {
+  let mut s = attached();
+  s.handle_command(
+    Command::Open {
+      qid: 2,
+      name: "q".into(),
+    },
+    now(),
+  );
+  s.handle_command(
+    Command::Attach {
+      qid: 2,
+      opts: opts(30),
+    },
+    now(),
+  );
+  s.handle_done(
+    Done::Probed {
+      qid: 2,
+      ttl: Some(30),
+    },
+    now(),
+  );
+  consuming(&mut s);
+  let a = s.handle_command(
+    Command::Consume {
+      qid: 2,
+      remove: true,
+      max: -1,
+      reliable: None,
+    },
+    now(),
+  );
+  assert!(
+    matches!(ops(&a)[..], [Op::Pop { qid: 2, .. }]),
+    "already subscribed: pop at once"
+  );
+  let a = s.handle_command(Command::Forget { qid: 1 }, now());
+  assert!(ops(&a).is_empty(), "queue 2 still listens");
+}
+
+#[test]
+fn online_again_resubscribes_every_consumed_channel() {
+  let mut s = attached();
+  consuming(&mut s);
+  assert_eq!(
+    ops(&s.handle_online()),
+    vec![Op::Subscribe {
+      channel: "bus:queue:q:available".into()
+    }]
+  );
+}
+
+#[test]
+fn a_reliable_consumer_restores_unacked_messages_then_pops_into_toack() {
+  let mut s = attached();
+  let a = s.handle_command(
+    Command::Consume {
+      qid: 1,
+      remove: true,
+      max: -1,
+      reliable: Some(3),
+    },
+    now(),
+  );
+  match &ops(&a)[..] {
+    [Op::Restore {
+      last: 3,
+      ttl: 30,
+      keys,
+      ..
+    }, Op::Subscribe { .. }] => {
+      assert_eq!(keys.toack, "bus:queue:q:toack")
+    }
+    other => panic!("{other:?}"),
+  }
+  let a = s.handle_done(
+    Done::Subscribed {
+      channel: "bus:queue:q:available".into(),
+    },
+    now(),
+  );
+  assert!(matches!(
+    &ops(&a)[..],
+    [Op::Pop { toack: Some(t), ttl: 30, .. }] if t == "bus:queue:q:toack"
+  ));
+}
+
+#[test]
+fn reliable_without_remove_is_a_plain_peek() {
+  let mut s = attached();
+  let a = s.handle_command(
+    Command::Consume {
+      qid: 1,
+      remove: false,
+      max: -1,
+      reliable: Some(0),
+    },
+    now(),
+  );
+  assert!(!ops(&a).iter().any(|op| matches!(op, Op::Restore { .. })));
+}
