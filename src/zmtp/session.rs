@@ -256,6 +256,8 @@ impl Session {
     }
     self.partial_bytes += frame.body.len() + FRAME_OVERHEAD;
     self.partial.push(frame.body);
+    // Checked per frame too: one read may hold a whole oversized message of small frames.
+    self.check_buffered()?;
     if !frame.more {
       self.partial_bytes = 0;
       self
