@@ -2,8 +2,8 @@
 //! extend each command and traffic frame between a client and a server of ours.
 
 use bytes::{Bytes, BytesMut};
-use zmqbus::zmtp::frame::Frame;
-use zmqbus::zmtp::mechanism::Mechanism;
+use zmtp_fuzz::zmtp::frame::Frame;
+use zmtp_fuzz::zmtp::mechanism::Mechanism;
 
 /// Reads mutation ops from the fuzz input.
 pub struct Ops<'a>(pub &'a [u8]);

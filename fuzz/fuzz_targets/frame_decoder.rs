@@ -4,8 +4,8 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use zmqbus::zmtp::command::{Command, Properties};
-use zmqbus::zmtp::frame::FrameDecoder;
+use zmtp_fuzz::zmtp::command::{Command, Properties};
+use zmtp_fuzz::zmtp::frame::FrameDecoder;
 
 fuzz_target!(|data: &[u8]| {
   let Some((&chunk, data)) = data.split_first() else { return };

@@ -6,8 +6,8 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use zmqbus::zmtp::command::Properties;
-use zmqbus::zmtp::mechanism::{curve_keypair, CurveClient, CurveServer};
+use zmtp_fuzz::zmtp::command::Properties;
+use zmtp_fuzz::zmtp::mechanism::{curve_keypair, CurveClient, CurveServer};
 
 fuzz_target!(|data: &[u8]| {
   let (server_keys, client_keys) = (curve_keypair(), curve_keypair());

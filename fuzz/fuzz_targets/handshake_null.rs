@@ -5,8 +5,8 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use zmqbus::zmtp::command::Properties;
-use zmqbus::zmtp::mechanism::Null;
+use zmtp_fuzz::zmtp::command::Properties;
+use zmtp_fuzz::zmtp::mechanism::Null;
 
 fuzz_target!(|data: &[u8]| {
   let mut client = Null::new(Properties::for_socket("DEALER", b"id"));

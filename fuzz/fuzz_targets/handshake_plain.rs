@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use zmqbus::zmtp::command::Properties;
-use zmqbus::zmtp::mechanism::{Authenticator, PlainClient, PlainServer, ZapCredentials, ZapReply, ZapRequest};
+use zmtp_fuzz::zmtp::command::Properties;
+use zmtp_fuzz::zmtp::mechanism::{Authenticator, PlainClient, PlainServer, ZapCredentials, ZapReply, ZapRequest};
 
 fuzz_target!(|data: &[u8]| {
   let auth: Arc<dyn Authenticator> = Arc::new(|req: &ZapRequest<'_>| match req.credentials {

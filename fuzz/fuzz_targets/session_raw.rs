@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use zmqbus::zmtp::config::{Heartbeat, Limits};
-use zmqbus::zmtp::greeting::{self, MechanismName};
-use zmqbus::zmtp::mechanism::{curve_keypair, MechanismConfig, ZapReply, ZapRequest};
-use zmqbus::zmtp::{Session, SessionConfig};
+use zmtp_fuzz::zmtp::config::{Heartbeat, Limits};
+use zmtp_fuzz::zmtp::greeting::{self, MechanismName};
+use zmtp_fuzz::zmtp::mechanism::{curve_keypair, MechanismConfig, ZapReply, ZapRequest};
+use zmtp_fuzz::zmtp::{Session, SessionConfig};
 
 fn config(pick: u8) -> SessionConfig {
   let mechanism = match pick % 5 {

@@ -109,8 +109,9 @@ impl Session {
     &mut self.rbuf
   }
 
-  /// How many bytes to read next: never more than the greeting or the current frame needs (capped at 64 KiB),
-  /// so a driver never allocates from an announced size.
+  /// How many bytes to read next: the rest of the greeting byte by byte count, then between 4 KiB and 64 KiB
+  /// (what the current frame still needs, within those bounds), so a driver never allocates from an
+  /// announced size.
   pub fn read_hint(&self) -> usize {
     match self.stage {
       Stage::Greeting => GREETING_LEN.saturating_sub(self.rbuf.len()).max(1),
