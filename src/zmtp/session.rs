@@ -161,6 +161,13 @@ impl Session {
         self.process_handshake_frame(wire, now)?;
       } else {
         let frame = self.mechanism.decode(wire)?;
+        let max = self.config.limits.max_msg_size;
+        if frame.body.len() as u64 > max {
+          return Err(ZmtpError::FrameTooLarge {
+            size: frame.body.len() as u64,
+            max,
+          });
+        }
         self.process_traffic_frame(frame, now)?;
       }
     }
@@ -169,8 +176,12 @@ impl Session {
   fn decoder(&self) -> FrameDecoder {
     let limits = &self.config.limits;
     match self.stage {
-      Stage::Traffic => FrameDecoder::new(limits.max_msg_size),
-      _ => FrameDecoder::new(limits.max_handshake_frame.min(limits.max_msg_size)),
+      Stage::Traffic => FrameDecoder::new(
+        limits
+          .max_msg_size
+          .saturating_add(self.mechanism.overhead()),
+      ),
+      _ => FrameDecoder::new(limits.max_handshake_frame),
     }
   }
 
