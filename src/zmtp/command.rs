@@ -9,8 +9,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::error::{Result, ZmtpError};
 use super::greeting::Version;
 
-/// The ERROR prefix libzmq 4.3 actually writes: its C literal `"\x05ERROR"` parses `\x05E` as one hex escape,
-/// so the command goes out as `5E RROR` + reason length + reason. Accepted on input beside the RFC form.
+/// The ERROR prefix a libzmq 4.3 PLAIN server actually writes: its C literal `"\x05ERROR"` parses `\x05E` as
+/// one hex escape, so the command goes out as `5E RROR` + reason length + reason (its CURVE server writes the
+/// RFC form; both seen against libzmq 4.3.5). Accepted on input beside the RFC form; we send the RFC form.
 pub const LIBZMQ_ERROR_PREFIX: &[u8] = b"\x5ERROR";
 
 /// Longest PING context libzmq echoes.

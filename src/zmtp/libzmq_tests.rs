@@ -258,6 +258,29 @@ async fn curve_libzmq_server_refuses_our_client_with_a_wrong_server_key() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn curve_libzmq_zap_refusal_reaches_our_client_as_error_400() {
+  let Some(script) = peer_script() else { return };
+  let server = curve_keypair();
+  let secret = z85::encode(&server.secret).unwrap();
+  let opts = json!({"curveServer": true, "curveSecretKey": secret, "zap": true, "denyCurve": true});
+  let mut peer = Peer::spawn(&script, "router-bind", opts).await;
+  let mut stream = peer.connect().await;
+  let config = with(
+    MechanismConfig::CurveClient {
+      keys: curve_keypair(),
+      server_key: server.public,
+    },
+    "DEALER",
+  );
+  let mut s = Session::new(config, Instant::now());
+  let (events, end) = drive(&mut stream, &mut s, 1, T).await;
+  assert_eq!(
+    (events, end),
+    (vec![], End::Error(ZmtpError::PeerError("400".into())))
+  );
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn curve_we_refuse_a_libzmq_client_with_a_wrong_server_key() {
   let Some(script) = peer_script() else { return };
   let client = curve_keypair();
