@@ -9,8 +9,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::error::{Result, ZmtpError};
 use super::greeting::Version;
 
-/// The ERROR prefix libzmq 4.3 actually writes: its C literal `"\x05ERROR"` parses `\x05E` as one hex escape,
-/// so the command goes out as `5E RROR` + reason length + reason. Accepted on input beside the RFC form.
+/// The ERROR prefix a libzmq 4.3 PLAIN server actually writes: its C literal `"\x05ERROR"` parses `\x05E` as
+/// one hex escape, so the command goes out as `5E RROR` + reason length + reason (its CURVE server writes the
+/// RFC form; both seen against libzmq 4.3.5). Accepted on input beside the RFC form; we send the RFC form.
 pub const LIBZMQ_ERROR_PREFIX: &[u8] = b"\x5ERROR";
 
 /// Longest PING context libzmq echoes.
@@ -160,21 +161,20 @@ impl Command {
       b"READY" => Self::Ready(Properties::parse(data)?),
       b"ERROR" => Self::Error(parse_error_reason(data)?),
       b"PING" => {
-        if data.len() < 2 || data.len() > 2 + MAX_PING_CONTEXT {
+        if data.len() < 2 {
           return Err(ZmtpError::Malformed("PING"));
         }
         let ttl = u16::from_be_bytes([data[0], data[1]]);
+        // Like libzmq: a longer context is not an error, only the first 16 bytes are kept and echoed.
+        let context = &data[2..][..(data.len() - 2).min(MAX_PING_CONTEXT)];
         Self::Ping {
           ttl,
-          context: Bytes::copy_from_slice(&data[2..]),
+          context: Bytes::copy_from_slice(context),
         }
       }
-      b"PONG" => {
-        if data.len() > MAX_PING_CONTEXT {
-          return Err(ZmtpError::Malformed("PONG"));
-        }
-        Self::Pong(Bytes::copy_from_slice(data))
-      }
+      b"PONG" => Self::Pong(Bytes::copy_from_slice(
+        &data[..data.len().min(MAX_PING_CONTEXT)],
+      )),
       b"SUBSCRIBE" => Self::Subscribe(Bytes::copy_from_slice(data)),
       b"CANCEL" => Self::Cancel(Bytes::copy_from_slice(data)),
       other => Self::Unknown(String::from_utf8_lossy(other).into_owned()),
@@ -357,7 +357,14 @@ mod tests {
     assert_eq!(&ping.encode()[..], b"\x04PING\x00\x32ctx");
     assert_eq!(Command::parse(b"\x04PING\x00\x32ctx").unwrap(), ping);
     assert!(Command::parse(b"\x04PING\x00").is_err());
-    assert!(Command::parse(b"\x04PING\0\0AAAAAAAAAAAAAAAAA").is_err());
+    let long = Command::parse(b"\x04PING\0\0AAAAAAAAAAAAAAAAB").unwrap();
+    assert_eq!(
+      long,
+      Command::Ping {
+        ttl: 0,
+        context: Bytes::from_static(b"AAAAAAAAAAAAAAAA")
+      }
+    );
   }
 
   #[test]

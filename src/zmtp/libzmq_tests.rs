@@ -23,7 +23,8 @@ use super::mechanism::{
 use super::session::{Event, Heartbeat, Session, SessionConfig};
 use super::testdriver::{drive, End};
 
-const T: Duration = Duration::from_secs(5);
+// Generous: these run in parallel with the rest of the suite on a 2-core machine, each starting a node.
+const T: Duration = Duration::from_secs(10);
 
 /// The peer script, if this machine can run it.
 fn peer_script() -> Option<PathBuf> {
@@ -257,6 +258,29 @@ async fn curve_libzmq_server_refuses_our_client_with_a_wrong_server_key() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn curve_libzmq_zap_refusal_reaches_our_client_as_error_400() {
+  let Some(script) = peer_script() else { return };
+  let server = curve_keypair();
+  let secret = z85::encode(&server.secret).unwrap();
+  let opts = json!({"curveServer": true, "curveSecretKey": secret, "zap": true, "denyCurve": true});
+  let mut peer = Peer::spawn(&script, "router-bind", opts).await;
+  let mut stream = peer.connect().await;
+  let config = with(
+    MechanismConfig::CurveClient {
+      keys: curve_keypair(),
+      server_key: server.public,
+    },
+    "DEALER",
+  );
+  let mut s = Session::new(config, Instant::now());
+  let (events, end) = drive(&mut stream, &mut s, 1, T).await;
+  assert_eq!(
+    (events, end),
+    (vec![], End::Error(ZmtpError::PeerError("400".into())))
+  );
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn curve_we_refuse_a_libzmq_client_with_a_wrong_server_key() {
   let Some(script) = peer_script() else { return };
   let client = curve_keypair();
@@ -266,7 +290,7 @@ async fn curve_we_refuse_a_libzmq_client_with_a_wrong_server_key() {
     "curveServerKey": z85::encode(&curve_keypair().public).unwrap(),
     "curvePublicKey": z85::encode(&client.public).unwrap(),
     "curveSecretKey": z85::encode(&client.secret).unwrap(),
-    "lifeMs": 2000,
+    "lifeMs": 20000,
   });
   let _peer = Peer::spawn(&script, "dealer-connect", opts).await;
   let (mut stream, _) = timeout(T, listener.accept())
@@ -344,27 +368,21 @@ async fn plain_a_libzmq_client_to_our_server() {
   assert_eq!(info.user_id.as_deref(), Some(&b"admin"[..]));
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn heartbeats_both_ways_keep_a_quiet_libzmq_link_alive() {
+/// A libzmq DEALER sends, waits `stayMs` in silence, sends again: the link must survive on heartbeats alone.
+async fn quiet_link_survives(opts: Value, heartbeat: Heartbeat) {
   let Some(script) = peer_script() else { return };
-  // libzmq PINGs us every 50 ms and closes after 200 ms without an answer; we PING it likewise.
-  let opts = json!({"heartbeatInterval": 50, "heartbeatTimeout": 200, "heartbeatTimeToLive": 1000, "stayMs": 800});
   let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
   let mut opts = opts;
   opts["endpoint"] = json!(format!("tcp://{}", listener.local_addr().unwrap()));
+  opts["stayMs"] = json!(2000);
   let mut peer = Peer::spawn(&script, "dealer-connect", opts).await;
   let (mut stream, _) = timeout(T, listener.accept())
     .await
     .expect("accept timed out")
     .unwrap();
-  let hb = Heartbeat {
-    ivl: Some(Duration::from_millis(50)),
-    timeout: Some(Duration::from_millis(200)),
-    ttl: None,
-  };
   let mut s = Session::new(
     SessionConfig {
-      heartbeat: hb,
+      heartbeat,
       ..SessionConfig::new("ROUTER")
     },
     Instant::now(),
@@ -372,7 +390,7 @@ async fn heartbeats_both_ways_keep_a_quiet_libzmq_link_alive() {
   let (events, end) = drive(&mut stream, &mut s, 2, T).await;
   assert_eq!(end, End::Events, "{events:?}");
   s.send_message(&msg(&[b"first"])).unwrap();
-  // 800 ms of silence but for PING/PONG, then the peer's second message.
+  // 2 s of silence but for PING/PONG, then the peer's second message.
   let (events, end) = drive(&mut stream, &mut s, 1, T).await;
   assert_eq!(
     (events, end),
@@ -385,13 +403,31 @@ async fn heartbeats_both_ways_keep_a_quiet_libzmq_link_alive() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn heartbeat_our_pongs_keep_a_pinging_libzmq_peer_connected() {
+  // libzmq PINGs every 100 ms and closes after 600 ms without a frame; we send nothing but PONGs.
+  let opts = json!({"heartbeatInterval": 100, "heartbeatTimeout": 600});
+  quiet_link_survives(opts, Heartbeat::default()).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn heartbeat_libzmq_answers_our_pings_in_time() {
+  // We PING every 100 ms and close after 600 ms without a frame; libzmq sends nothing but PONGs.
+  let hb = Heartbeat {
+    ivl: Some(Duration::from_millis(100)),
+    timeout: Some(Duration::from_millis(600)),
+    ttl: Some(Duration::from_secs(2)),
+  };
+  quiet_link_survives(json!({}), hb).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn plain_we_refuse_a_libzmq_client_with_error_400_and_it_does_not_retry() {
   let Some(script) = peer_script() else { return };
   let auth: Arc<dyn Authenticator> = Arc::new(|_: &ZapRequest<'_>| ZapReply::deny());
   let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
   let endpoint = format!("tcp://{}", listener.local_addr().unwrap());
   let opts =
-    json!({"endpoint": endpoint, "plainUsername": "a", "plainPassword": "b", "lifeMs": 2000});
+    json!({"endpoint": endpoint, "plainUsername": "a", "plainPassword": "b", "lifeMs": 20000});
   let _peer = Peer::spawn(&script, "dealer-connect", opts).await;
   let (mut stream, _) = timeout(T, listener.accept())
     .await

@@ -109,8 +109,9 @@ impl Session {
     &mut self.rbuf
   }
 
-  /// How many bytes to read next: never more than the greeting or the current frame needs (capped at 64 KiB),
-  /// so a driver never allocates from an announced size.
+  /// How many bytes to read next: the rest of the greeting byte by byte count, then between 4 KiB and 64 KiB
+  /// (what the current frame still needs, within those bounds), so a driver never allocates from an
+  /// announced size.
   pub fn read_hint(&self) -> usize {
     match self.stage {
       Stage::Greeting => GREETING_LEN.saturating_sub(self.rbuf.len()).max(1),
@@ -160,6 +161,13 @@ impl Session {
         self.process_handshake_frame(wire, now)?;
       } else {
         let frame = self.mechanism.decode(wire)?;
+        let max = self.config.limits.max_msg_size;
+        if frame.body.len() as u64 > max {
+          return Err(ZmtpError::FrameTooLarge {
+            size: frame.body.len() as u64,
+            max,
+          });
+        }
         self.process_traffic_frame(frame, now)?;
       }
     }
@@ -168,8 +176,12 @@ impl Session {
   fn decoder(&self) -> FrameDecoder {
     let limits = &self.config.limits;
     match self.stage {
-      Stage::Traffic => FrameDecoder::new(limits.max_msg_size),
-      _ => FrameDecoder::new(limits.max_handshake_frame.min(limits.max_msg_size)),
+      Stage::Traffic => FrameDecoder::new(
+        limits
+          .max_msg_size
+          .saturating_add(self.mechanism.overhead()),
+      ),
+      _ => FrameDecoder::new(limits.max_handshake_frame),
     }
   }
 
@@ -256,6 +268,8 @@ impl Session {
     }
     self.partial_bytes += frame.body.len() + FRAME_OVERHEAD;
     self.partial.push(frame.body);
+    // Checked per frame too: one read may hold a whole oversized message of small frames.
+    self.check_buffered()?;
     if !frame.more {
       self.partial_bytes = 0;
       self

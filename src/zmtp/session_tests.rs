@@ -190,6 +190,49 @@ fn curve_sessions_complete_and_exchange_messages() {
 }
 
 #[test]
+fn curve_max_msg_size_applies_to_the_opened_frame_not_the_box() {
+  let (server_keys, client_keys) = (curve_keypair(), curve_keypair());
+  let now = Instant::now();
+  let limits = super::config::Limits {
+    max_msg_size: 100,
+    ..Default::default()
+  };
+  let server_cfg = SessionConfig {
+    mechanism: MechanismConfig::CurveServer {
+      secret_key: server_keys.secret,
+      authenticator: None,
+    },
+    limits,
+    ..SessionConfig::new("ROUTER")
+  };
+  let client_cfg = SessionConfig {
+    mechanism: MechanismConfig::CurveClient {
+      keys: client_keys,
+      server_key: server_keys.public,
+    },
+    ..SessionConfig::new("DEALER")
+  };
+  let (mut c, mut s) = (Session::new(client_cfg, now), Session::new(server_cfg, now));
+  pump(&mut c, &mut s, now).unwrap();
+  c.send_message(&[Bytes::from(vec![1u8; 100])]).unwrap();
+  pump(&mut c, &mut s, now).unwrap();
+  assert_eq!(
+    events(&mut s)[1..],
+    [Event::Message(vec![Bytes::from(vec![1u8; 100])])]
+  );
+  c.send_message(&[Bytes::from(vec![1u8; 101])]).unwrap();
+  // Refused from the box's header already: 101 + 33 bytes of CURVE overhead is over 100 + 33.
+  let err = pump(&mut c, &mut s, now).unwrap_err();
+  assert_eq!(
+    err,
+    ZmtpError::FrameTooLarge {
+      size: 134,
+      max: 133
+    }
+  );
+}
+
+#[test]
 fn curve_client_with_the_wrong_server_key_is_refused() {
   let now = Instant::now();
   let server_cfg = SessionConfig {

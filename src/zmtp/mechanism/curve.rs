@@ -361,6 +361,11 @@ impl Mechanism for CurveClient {
     self.peer.as_ref()
   }
 
+  fn overhead(&self) -> u64 {
+    // `07 MESSAGE` + nonce (16), MAC (16), inner flags (1).
+    33
+  }
+
   fn encode(&mut self, frame: Frame) -> Result<Frame> {
     self
       .traffic

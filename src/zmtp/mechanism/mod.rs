@@ -56,6 +56,12 @@ pub trait Mechanism: Send {
   /// The peer's properties (from READY or INITIATE), once received.
   fn peer_properties(&self) -> Option<&Properties>;
 
+  /// Bytes a traffic frame grows by on the wire (CURVE: 33), so `max_msg_size` applies to what the
+  /// application sees.
+  fn overhead(&self) -> u64 {
+    0
+  }
+
   /// The user id an authenticator gave this peer (ZAP `User-Id`), if any.
   fn user_id(&self) -> Option<&Bytes> {
     None

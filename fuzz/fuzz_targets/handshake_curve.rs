@@ -1,0 +1,17 @@
+//! CURVE handshake, client and server, with every command and MESSAGE box open to mutation (a real client and
+//! server produce the boxes, so the fuzzer reaches the cookie, vouch and nonce checks, not only the sizes).
+#![no_main]
+
+#[path = "common.rs"]
+mod common;
+
+use libfuzzer_sys::fuzz_target;
+use zmtp_fuzz::zmtp::command::Properties;
+use zmtp_fuzz::zmtp::mechanism::{curve_keypair, CurveClient, CurveServer};
+
+fuzz_target!(|data: &[u8]| {
+  let (server_keys, client_keys) = (curve_keypair(), curve_keypair());
+  let mut client = CurveClient::new(Properties::for_socket("DEALER", b""), &client_keys, server_keys.public);
+  let mut server = CurveServer::new(Properties::for_socket("ROUTER", b""), server_keys.secret, None);
+  common::run(&mut client, &mut server, data);
+});
