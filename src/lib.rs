@@ -14,6 +14,7 @@
 
 pub mod boundary;
 pub mod bus;
+pub mod driver;
 pub mod error;
 pub mod mdp;
 pub mod runtime;
