@@ -22,6 +22,10 @@ export interface BrokerConf {
   /** Reply cache bounds (entries, bytes). */
   cacheMaxEntries?: number
   cacheMaxBytes?: number
+  /** Largest frame a peer may send, in bytes (ZMQ_MAXMSGSIZE); default 64 MiB. */
+  maxMsgSize?: number
+  /** Milliseconds a connection has to finish its ZMTP handshake (ZMQ_HANDSHAKE_IVL); default 30000. */
+  handshakeTimeout?: number
   onStart?: () => void
   onStop?: () => void
 }

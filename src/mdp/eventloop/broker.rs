@@ -8,8 +8,9 @@ use super::{spawn_loop, LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
+use crate::driver::{Recv, Router, ServerConfig, ServerStats};
 use crate::mdp::broker::{Broker, BrokerConf, Dmode, Outgoing, PersistedRequest};
-use crate::transport::{ready_now, Publisher, Router, TransportError};
+use crate::transport::{ready_now, Publisher, TransportError};
 use bytes::Bytes;
 use serde::Deserialize;
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,10 @@ pub struct BrokerParams {
   persist: bool,
   cache_max_entries: Option<f64>,
   cache_max_bytes: Option<f64>,
+  /// Largest frame a peer may send (`ZMQ_MAXMSGSIZE`); default in [`crate::zmtp::Limits`].
+  max_msg_size: Option<f64>,
+  /// Milliseconds a connection has to finish its greeting and handshake (`ZMQ_HANDSHAKE_IVL`).
+  handshake_timeout: Option<f64>,
 }
 
 impl BrokerParams {
@@ -69,6 +74,24 @@ impl BrokerParams {
       conf.cache_max_bytes = n as usize;
     }
     conf
+  }
+
+  /// The listening socket's configuration: a ROUTER session with this broker's limits.
+  fn server_config(&self) -> ServerConfig {
+    let mut config = ServerConfig::default();
+    let limits = &mut config.session.limits;
+    if let Some(n) = self.max_msg_size.filter(|n| n.is_finite() && *n >= 1.0) {
+      limits.max_msg_size = n as u64;
+      // A message of the largest size must fit what one peer may make us hold.
+      limits.max_buffered = limits.max_buffered.max((n as usize).saturating_mul(2));
+    }
+    if let Some(ms) = self
+      .handshake_timeout
+      .filter(|n| n.is_finite() && *n >= 1.0)
+    {
+      limits.handshake_timeout = Duration::from_millis(ms as u64);
+    }
+    config
   }
 }
 
@@ -128,9 +151,9 @@ async fn run<D: Deliver>(
   mut commands: UnboundedReceiver<Command>,
   stats: StatsCell,
 ) {
-  // zmq.rs ROUTERs take no identity of their own; pigato's `conf.name` only matters
-  // between ROUTERs, so it is reported back to JS and not used on the wire.
-  let mut router = Router::new();
+  // pigato's `conf.name` only matters between ROUTERs (a bound ROUTER's identity is never sent to
+  // the DEALERs that connect to it), so it is reported back to JS and not used on the wire.
+  let mut router = Router::new(params.server_config());
   if let Err(err) = router.bind(&params.endpoint).await {
     error_event(
       &mut outbox,
@@ -180,17 +203,14 @@ async fn run<D: Deliver>(
         Some(Command::Batch(batch)) => restore(&mut state, batch, Instant::now(), &mut out),
         Some(Command::Stop) | None => break,
       },
-      msg = io.router.recv() => {
+      recv = io.router.recv() => {
         let now = Instant::now();
-        match msg {
-          Ok(frames) => io.handle(&mut state, frames, now, &mut out),
-          Err(_) => continue,
-        }
+        io.handle(&mut state, recv, now, &mut out);
         // Batch: take what else is already queued before paying for sends and a flush.
         for _ in 0..DRAIN_LIMIT {
           match ready_now(io.router.recv()).await {
-            Some(Ok(frames)) => io.handle(&mut state, frames, now, &mut out),
-            _ => break,
+            Some(recv) => io.handle(&mut state, recv, now, &mut out),
+            None => break,
           }
         }
       },
@@ -207,12 +227,14 @@ async fn run<D: Deliver>(
       crate::runtime::activity();
     }
     io.apply(&mut out, &mut outbox, params.persist, Instant::now());
+    // Everything routed this turn goes out now: one write per connection.
+    io.router.flush();
     outbox.flush();
   }
   stats.set(stats_json(&state, &io));
   drop(publisher);
   // Release the port now, so a broker restarted on the same endpoint can bind at once.
-  router.close().await;
+  router.close();
   outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
   outbox.flush_now();
 }
@@ -247,6 +269,7 @@ fn stats_json(state: &Broker, io: &Io<'_>) -> String {
     "droppedExpired": s.dropped_expired,
     "abandoned": s.abandoned,
     "droppedLate": s.dropped_late,
+    "workersGone": s.workers_gone,
     "droppedWorkerLost": s.dropped_worker_lost,
     "droppedQueueFull": s.dropped_queue_full,
     "droppedDuplicate": s.dropped_duplicate,
@@ -259,8 +282,26 @@ fn stats_json(state: &Broker, io: &Io<'_>) -> String {
     "parked": io.parked.len(),
     "parkedExpired": io.parked.expired,
     "parkedOverflow": io.parked.overflow,
+    "connections": connections_json(&io.router.stats()),
   })
   .to_string()
+}
+
+/// The listening socket's counters: connections, and refusals by reason.
+fn connections_json(c: &ServerStats) -> serde_json::Value {
+  serde_json::json!({
+    "accepted": c.accepted,
+    "active": c.active,
+    "handshaking": c.handshaking,
+    "handshakeEof": c.handshake_eof,
+    "acceptErrors": c.accept_errors,
+    "refused": c.refused,
+    "refusedTotal": c.refused.values().sum::<u64>(),
+    "droppedFull": c.router.dropped_full,
+    "duplicateIds": c.router.duplicate_ids,
+    "droppedAnonymous": c.router.dropped_anonymous,
+    "droppedOnClose": c.router.dropped_on_close,
+  })
 }
 
 /// Most replies parked for reconnecting peers at once.
@@ -274,14 +315,19 @@ struct Io<'a> {
 }
 
 impl Io<'_> {
-  /// One message from a peer: first deliver what waited for it (it is reachable again).
-  fn handle(
-    &mut self,
-    state: &mut Broker,
-    mut frames: Vec<Bytes>,
-    now: Instant,
-    out: &mut Vec<Outgoing>,
-  ) {
+  /// One message or peer event. A peer that (re)appears first gets what waited for it; a peer that is
+  /// gone is told to the state at once (a worker's requests move or fail now, not after heartbeats).
+  fn handle(&mut self, state: &mut Broker, recv: Recv, now: Instant, out: &mut Vec<Outgoing>) {
+    let mut frames = match recv {
+      Recv::Message(frames) => frames,
+      Recv::Connected(peer) => {
+        if self.parked.has(&peer) {
+          self.unpark(&peer);
+        }
+        return;
+      }
+      Recv::Gone(peer) => return state.handle_peer_gone(&peer, now, out),
+    };
     if frames.is_empty() {
       return;
     }
