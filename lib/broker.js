@@ -84,8 +84,10 @@ class Broker extends NativeEngine {
           err.code = code
           if (this.listenerCount('error') > 0) this._emitSafe('error', err)
           else process.emitWarning(err)
-          if (code === 'EADDRINUSE' && handle === this._handle && !this._startedOnce) {
-            // The main endpoint could not be bound: this broker never started.
+          // A busy intch port is only reported (the broker still serves); a busy main endpoint means
+          // this broker never started.
+          const intch = msg.startsWith('cannot bind intch')
+          if (code === 'EADDRINUSE' && !intch && handle === this._handle && !this._startedOnce) {
             this._handle = null
             this._release()
           }
