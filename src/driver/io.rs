@@ -10,7 +10,7 @@ use bytes::Buf;
 
 use super::server::{Close, Server};
 use crate::zmtp::session::Event;
-use crate::zmtp::socket::Token;
+use crate::zmtp::socket::{Output, SocketState, Token};
 
 /// Bytes read from one connection per turn before the others get theirs.
 const READ_BUDGET: usize = 256 * 1024;
@@ -29,7 +29,7 @@ enum Read {
   Closed(Close),
 }
 
-impl Server {
+impl<S: SocketState> Server<S> {
   /// Reads what connection `token` has, processes it, and passes its events to the ROUTER state.
   pub(super) fn read_conn(&mut self, token: Token, now: Instant) {
     let outcome = self.read_some(token, now);
@@ -41,10 +41,11 @@ impl Server {
     if let Err(why) = self.take_session_events(token) {
       return self.close_conn(token, why);
     }
-    let has_output = self
-      .conns
-      .get(&token)
-      .is_some_and(|c| c.session.has_output());
+    let has_output = self.state.has_output(token)
+      || self
+        .conns
+        .get(&token)
+        .is_some_and(|c| c.session.has_output());
     if has_output {
       self.mark_dirty(token);
     }
@@ -98,13 +99,10 @@ impl Server {
         Event::Ready(peer) => {
           conn.ready = true;
           self.stats.handshaking = self.stats.handshaking.saturating_sub(1);
-          if self.state.handle_ready(token, peer.identity).is_err() {
-            return Err(Close::Refused("bad_identity"));
-          }
+          self.state.on_ready(token, &peer).map_err(Close::Refused)?;
         }
-        Event::Message(frames) => self.state.handle_message(token, frames),
-        // A ROUTER has no use for subscriptions; libzmq drops them too.
-        Event::Subscription(_) => {}
+        Event::Message(frames) => self.state.on_message(token, frames),
+        Event::Subscription(sub) => self.state.on_subscription(token, sub),
       }
     }
   }
@@ -154,12 +152,17 @@ impl Server {
     }
     let mut size = 0;
     while conn.session.is_ready() && size < WRITE_BUDGET {
-      let Some(msg) = self.state.take_message(token) else {
-        break;
-      };
-      size += msg.iter().map(|f| f.len()).sum::<usize>();
-      // Only fails on a closed session, whose connection is closed at its next read.
-      let _ = conn.session.send_message(&msg);
+      // Sends only fail on a closed session, whose connection is closed at its next read.
+      match self.state.take_output(token) {
+        Some(Output::Message(msg)) => {
+          size += msg.iter().map(|f| f.len()).sum::<usize>();
+          let _ = conn.session.send_message(&msg);
+        }
+        Some(Output::Subscription(sub)) => {
+          let _ = conn.session.send_subscription(&sub);
+        }
+        None => break,
+      }
     }
     if conn.session.has_output() {
       conn.wbuf = conn.session.take_output();

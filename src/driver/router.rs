@@ -11,7 +11,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use super::server::{Server, ServerConfig, ServerStats};
 use crate::transport::inproc::InprocPeers;
 use crate::transport::{Endpoint, Msg, SocketKind, TransportError};
-use crate::zmtp::socket::{RouteError, RouterEvent};
+use crate::zmtp::socket::{RouteError, RouterEvent, RouterState, RouterStats};
 
 /// What a ROUTER hands its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl From<RouterEvent> for Recv {
 
 /// A bound ROUTER over our engine (tcp, ipc) and the hub (inproc).
 pub struct Router {
-  server: Server,
+  server: Server<RouterState>,
   inproc: InprocPeers,
   /// Gone inproc peers noticed on send.
   gone: VecDeque<Bytes>,
@@ -51,7 +51,7 @@ impl Router {
     let mut inproc = InprocPeers::default();
     inproc.track_gone = true;
     Self {
-      server: Server::new(config),
+      server: Server::router(config),
       inproc,
       gone: VecDeque::new(),
       flip: false,
@@ -89,6 +89,11 @@ impl Router {
   /// The engine's counters (tcp and ipc connections).
   pub fn stats(&self) -> ServerStats {
     self.server.stats()
+  }
+
+  /// The ROUTER state's counters (drops at the HWM, duplicate ids...).
+  pub fn router_stats(&self) -> RouterStats {
+    self.server.state().stats().clone()
   }
 
   /// Polls for the next message or peer event from any side.

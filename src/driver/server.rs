@@ -1,7 +1,7 @@
-//! The listening side of a ROUTER over our ZMTP engine: listeners, every accepted connection with its
-//! [`Session`], the [`RouterState`], timers. All of it is polled from ONE task (the owner's), with no task per
-//! connection: [`Server::poll_event`] accepts, reads ready connections, fires timers and writes, and hands
-//! back the next [`RouterEvent`].
+//! The listening side of a socket over our ZMTP engine: listeners, every accepted connection with its
+//! [`Session`], the socket's state ([`SocketState`]: a ROUTER, a PUB, a SUB sink), timers. All of it is
+//! polled from ONE task (the owner's), with no task per connection: [`Server::poll_event`] accepts, reads
+//! ready connections, fires timers and writes, and hands back the state's next event.
 //!
 //! Hostile-peer limits: everything in the session's [`crate::zmtp::Limits`] (frame size, frames per message,
 //! bytes held per peer, handshake timeout), a cap on connections still in their handshake (the oldest is
@@ -23,7 +23,7 @@ use super::conn::{Conn, ReadyList};
 use super::net::{Listener, Stream};
 use crate::mdp::FastMap;
 use crate::transport::{Endpoint, TransportError, DEFAULT_HWM};
-use crate::zmtp::socket::{RouteError, RouterEvent, RouterState, RouterStats, Token};
+use crate::zmtp::socket::{PubState, RouteError, RouterState, SocketState, Token};
 use crate::zmtp::{Session, SessionConfig};
 
 /// Connections accepted per listener in one turn, so a flood of connects cannot starve traffic.
@@ -73,8 +73,6 @@ pub struct ServerStats {
   pub handshake_eof: u64,
   /// Accepts the OS refused (file descriptors exhausted...).
   pub accept_errors: u64,
-  /// The ROUTER state's counters.
-  pub router: RouterStats,
 }
 
 /// Why a connection ends.
@@ -86,12 +84,12 @@ pub(super) enum Close {
 }
 
 /// Listeners plus connections, polled from one task.
-pub struct Server {
+pub struct Server<S: SocketState> {
   pub(super) config: ServerConfig,
   listeners: Vec<Listener>,
   pub(super) conns: FastMap<Token, Conn>,
   next_token: Token,
-  pub(super) state: RouterState,
+  pub(super) state: S,
   pub(super) ready: Arc<ReadyList>,
   scratch: Vec<(Token, bool)>,
   pub(super) dirty: Vec<Token>,
@@ -100,13 +98,44 @@ pub struct Server {
   sleep_at: Option<Instant>,
   pending: VecDeque<Token>,
   accept_pause: Option<Pin<Box<Sleep>>>,
+  /// Reused list of subscribers a publish reached.
+  matched: Vec<Token>,
   pub(super) stats: ServerStats,
 }
 
-impl Server {
-  /// A server with nothing bound.
-  pub fn new(config: ServerConfig) -> Self {
+impl Server<RouterState> {
+  /// A ROUTER with nothing bound; generated routing ids start at a random value, as libzmq's.
+  pub fn router(config: ServerConfig) -> Self {
     let state = RouterState::new(config.hwm, config.hwm_bytes, rand::random());
+    Self::new(config, state)
+  }
+
+  /// Queues `[id, frames...]` for its peer; it is written at the next [`Server::flush`] or poll.
+  ///
+  /// # Errors
+  /// As [`RouterState::send`].
+  pub fn send(&mut self, msg: Vec<Bytes>) -> Result<(), RouteError> {
+    let token = self.state.send(msg)?;
+    self.mark_dirty(token);
+    Ok(())
+  }
+}
+
+impl Server<PubState> {
+  /// Queues `msg` for every subscriber whose subscription matches; written at the next flush or poll.
+  pub fn publish(&mut self, msg: &[Bytes]) {
+    let mut to = std::mem::take(&mut self.matched);
+    self.state.publish(msg, &mut to);
+    for token in to.drain(..) {
+      self.mark_dirty(token);
+    }
+    self.matched = to;
+  }
+}
+
+impl<S: SocketState> Server<S> {
+  /// A server over `state` with nothing bound.
+  pub fn new(config: ServerConfig, state: S) -> Self {
     Self {
       config,
       listeners: Vec::new(),
@@ -121,8 +150,25 @@ impl Server {
       sleep_at: None,
       pending: VecDeque::new(),
       accept_pause: None,
+      matched: Vec::new(),
       stats: ServerStats::default(),
     }
+  }
+
+  /// Serves an already bound tcp listener (bound synchronously by its owner, so its port is known early).
+  ///
+  /// # Errors
+  /// When the listener cannot be registered with the runtime.
+  pub fn add_tcp_listener(&mut self, listener: std::net::TcpListener) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    self.listeners.push(Listener::Tcp(listener));
+    Ok(())
+  }
+
+  /// The socket's state (for its counters).
+  pub fn state(&self) -> &S {
+    &self.state
   }
 
   /// Binds one more tcp or ipc endpoint; returns it resolved (the real port for `:0` / `:*`).
@@ -142,16 +188,6 @@ impl Server {
     for token in tokens {
       self.close_conn(token, Close::Eof);
     }
-  }
-
-  /// Queues `[id, frames...]` for its peer; it is written at the next [`Server::flush`] or poll.
-  ///
-  /// # Errors
-  /// As [`RouterState::send`].
-  pub fn send(&mut self, msg: Vec<Bytes>) -> Result<(), RouteError> {
-    let token = self.state.send(msg)?;
-    self.mark_dirty(token);
-    Ok(())
   }
 
   pub(super) fn mark_dirty(&mut self, token: Token) {
@@ -176,14 +212,13 @@ impl Server {
   pub fn stats(&self) -> ServerStats {
     ServerStats {
       active: self.conns.len(),
-      router: self.state.stats().clone(),
       ..self.stats.clone()
     }
   }
 
   /// Accepts, reads, fires timers and writes until an event is ready. Cancel-safe: all state is in `self`,
   /// and an event leaves the queue only in the poll that returns it.
-  pub fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<RouterEvent> {
+  pub fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<S::Event> {
     for _ in 0..8 {
       if let Some(ev) = self.state.poll_event() {
         return Poll::Ready(ev);
@@ -373,7 +408,7 @@ impl Server {
       Close::Eof if !conn.ready => self.stats.handshake_eof += 1,
       Close::Eof => {}
     }
-    self.state.handle_gone(token);
+    self.state.on_gone(token);
     // `conn` drops here: the stream is deregistered and its descriptor closed now.
   }
 }

@@ -11,6 +11,7 @@ use crate::boundary::Command;
 use crate::driver::{Recv, Router, ServerConfig, ServerStats};
 use crate::mdp::broker::{Broker, BrokerConf, Dmode, Outgoing, PersistedRequest};
 use crate::transport::{ready_now, Publisher, TransportError};
+use crate::zmtp::socket::RouterStats;
 use bytes::Bytes;
 use serde::Deserialize;
 use std::sync::{Arc, Mutex};
@@ -282,13 +283,13 @@ fn stats_json(state: &Broker, io: &Io<'_>) -> String {
     "parked": io.parked.len(),
     "parkedExpired": io.parked.expired,
     "parkedOverflow": io.parked.overflow,
-    "connections": connections_json(&io.router.stats()),
+    "connections": connections_json(&io.router.stats(), &io.router.router_stats()),
   })
   .to_string()
 }
 
 /// The listening socket's counters: connections, and refusals by reason.
-fn connections_json(c: &ServerStats) -> serde_json::Value {
+fn connections_json(c: &ServerStats, r: &RouterStats) -> serde_json::Value {
   serde_json::json!({
     "accepted": c.accepted,
     "active": c.active,
@@ -297,10 +298,10 @@ fn connections_json(c: &ServerStats) -> serde_json::Value {
     "acceptErrors": c.accept_errors,
     "refused": c.refused,
     "refusedTotal": c.refused.values().sum::<u64>(),
-    "droppedFull": c.router.dropped_full,
-    "duplicateIds": c.router.duplicate_ids,
-    "droppedAnonymous": c.router.dropped_anonymous,
-    "droppedOnClose": c.router.dropped_on_close,
+    "droppedFull": r.dropped_full,
+    "duplicateIds": r.duplicate_ids,
+    "droppedAnonymous": r.dropped_anonymous,
+    "droppedOnClose": r.dropped_on_close,
   })
 }
 

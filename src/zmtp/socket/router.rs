@@ -247,3 +247,33 @@ impl RouterState {
 #[cfg(test)]
 #[path = "router_tests.rs"]
 mod tests;
+
+impl super::SocketState for RouterState {
+  type Event = RouterEvent;
+
+  fn on_ready(&mut self, token: Token, peer: &super::PeerInfo) -> Result<(), &'static str> {
+    self
+      .handle_ready(token, peer.identity.clone())
+      .map_err(|_| "bad_identity")
+  }
+
+  fn on_message(&mut self, token: Token, frames: Vec<Bytes>) {
+    self.handle_message(token, frames);
+  }
+
+  fn on_gone(&mut self, token: Token) {
+    self.handle_gone(token);
+  }
+
+  fn take_output(&mut self, token: Token) -> Option<super::Output> {
+    self.take_message(token).map(super::Output::Message)
+  }
+
+  fn has_output(&self, token: Token) -> bool {
+    self.has_queued(token)
+  }
+
+  fn poll_event(&mut self) -> Option<RouterEvent> {
+    RouterState::poll_event(self)
+  }
+}
