@@ -16,6 +16,7 @@ use crate::zmtp::session::PeerInfo;
 struct Subscriber {
   subs: BTreeSet<Bytes>,
   queue: VecDeque<Vec<Bytes>>,
+  queued_bytes: usize,
 }
 
 /// The publisher state: subscribers and their pipes.
@@ -23,16 +24,18 @@ struct Subscriber {
 pub struct PubState {
   peers: crate::mdp::FastMap<Token, Subscriber>,
   hwm: usize,
+  hwm_bytes: usize,
   /// Messages dropped because a subscriber's pipe was full.
   pub dropped_full: u64,
 }
 
 impl PubState {
-  /// A publisher whose pipes hold at most `hwm` messages each.
-  pub fn new(hwm: usize) -> Self {
+  /// A publisher whose pipes hold at most `hwm` messages and `hwm_bytes` bytes each (one message always fits).
+  pub fn new(hwm: usize, hwm_bytes: usize) -> Self {
     Self {
       peers: Default::default(),
       hwm: hwm.max(1),
+      hwm_bytes,
       dropped_full: 0,
     }
   }
@@ -42,14 +45,17 @@ impl PubState {
     let Some(first) = msg.first() else {
       return;
     };
+    let size: usize = msg.iter().map(Bytes::len).sum();
     for (token, peer) in self.peers.iter_mut() {
       if !peer.subs.iter().any(|s| first.starts_with(s)) {
         continue;
       }
-      if peer.queue.len() >= self.hwm {
+      let over_bytes = !peer.queue.is_empty() && peer.queued_bytes + size > self.hwm_bytes;
+      if peer.queue.len() >= self.hwm || over_bytes {
         self.dropped_full += 1;
         continue;
       }
+      peer.queued_bytes += size;
       peer.queue.push_back(msg.to_vec());
       to.push(*token);
     }
@@ -100,7 +106,9 @@ impl SocketState for PubState {
 
   fn take_output(&mut self, token: Token) -> Option<Output> {
     let peer = self.peers.get_mut(&token)?;
-    peer.queue.pop_front().map(Output::Message)
+    let msg = peer.queue.pop_front()?;
+    peer.queued_bytes -= msg.iter().map(Bytes::len).sum::<usize>();
+    Some(Output::Message(msg))
   }
 
   fn has_output(&self, token: Token) -> bool {
@@ -134,7 +142,7 @@ mod tests {
 
   #[test]
   fn a_message_goes_to_subscribers_whose_prefix_matches_in_either_wire_form() {
-    let mut p = PubState::new(10);
+    let mut p = PubState::new(10, 1 << 20);
     p.on_ready(1, &peer()).unwrap();
     p.on_ready(2, &peer()).unwrap();
     p.on_ready(3, &peer()).unwrap();
@@ -154,7 +162,7 @@ mod tests {
 
   #[test]
   fn a_repeated_subscribe_counts_once_and_one_cancel_removes_it() {
-    let mut p = PubState::new(10);
+    let mut p = PubState::new(10, 1 << 20);
     p.on_ready(1, &peer()).unwrap();
     p.on_subscription(1, Subscription::Subscribe(b(b"a")));
     p.on_message(1, vec![b(b"\x01a")]);
@@ -166,7 +174,7 @@ mod tests {
 
   #[test]
   fn a_full_subscriber_loses_the_message_and_it_is_counted() {
-    let mut p = PubState::new(1);
+    let mut p = PubState::new(1, 1 << 20);
     p.on_ready(1, &peer()).unwrap();
     p.on_subscription(1, Subscription::Subscribe(Bytes::new()));
     let mut to = Vec::new();
