@@ -33,6 +33,12 @@ const READY_BATCH: usize = 256;
 /// How long accepting pauses after the OS refused an accept (out of file descriptors).
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
+/// ENFILE, EMFILE, ENOMEM and ENOBUFS (whose number differs between Linux and the BSDs).
+fn is_resource_error(e: &std::io::Error) -> bool {
+  const ENOBUFS: i32 = if cfg!(target_os = "linux") { 105 } else { 55 };
+  matches!(e.raw_os_error(), Some(23 | 24 | 12)) || e.raw_os_error() == Some(ENOBUFS)
+}
+
 /// How a listening ROUTER is configured.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -256,11 +262,15 @@ impl<S: SocketState> Server<S> {
       for _ in 0..ACCEPT_BATCH {
         match listener.poll_accept(cx) {
           Poll::Ready(Ok(stream)) => fresh.push(stream),
-          Poll::Ready(Err(_)) => {
-            // Out of descriptors (or a peer that reset before accept): back off instead of spinning.
+          Poll::Ready(Err(e)) => {
             self.stats.accept_errors += 1;
-            self.accept_pause = Some(Box::pin(tokio::time::sleep(ACCEPT_PAUSE)));
-            break;
+            // Out of descriptors or memory: the pending connection stays in the backlog and the
+            // listener stays readable, so back off instead of spinning. Anything else (a peer that reset
+            // before accept) concerns that one connection only.
+            if is_resource_error(&e) {
+              self.accept_pause = Some(Box::pin(tokio::time::sleep(ACCEPT_PAUSE)));
+              break;
+            }
           }
           Poll::Pending => break,
         }
