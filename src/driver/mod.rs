@@ -14,6 +14,7 @@ mod io;
 pub mod net;
 pub mod router;
 pub mod server;
+mod timers;
 
 #[cfg(test)]
 mod tests;

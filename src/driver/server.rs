@@ -99,9 +99,9 @@ pub struct Server<S: SocketState> {
   pub(super) ready: Arc<ReadyList>,
   scratch: Vec<(Token, bool)>,
   pub(super) dirty: Vec<Token>,
-  timers: BinaryHeap<Reverse<(Instant, Token)>>,
-  sleep: Pin<Box<Sleep>>,
-  sleep_at: Option<Instant>,
+  pub(super) timers: BinaryHeap<Reverse<(Instant, Token)>>,
+  pub(super) sleep: Pin<Box<Sleep>>,
+  pub(super) sleep_at: Option<Instant>,
   pending: VecDeque<Token>,
   accept_pause: Option<Pin<Box<Sleep>>>,
   /// Reused list of subscribers a publish reached.
@@ -344,59 +344,6 @@ impl<S: SocketState> Server<S> {
       }
     }
     true
-  }
-
-  pub(super) fn update_timer(&mut self, token: Token) {
-    let Some(conn) = self.conns.get_mut(&token) else {
-      return;
-    };
-    let next = conn.session.next_timeout();
-    if next == conn.timer_at {
-      return;
-    }
-    conn.timer_at = next;
-    if let Some(at) = next {
-      self.timers.push(Reverse((at, token)));
-    }
-  }
-
-  fn poll_timers(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-    let mut fired = false;
-    while let Some(&Reverse((at, token))) = self.timers.peek() {
-      if at > now {
-        break;
-      }
-      self.timers.pop();
-      let Some(conn) = self.conns.get_mut(&token) else {
-        continue;
-      };
-      if conn.timer_at != Some(at) {
-        continue;
-      }
-      conn.timer_at = None;
-      fired = true;
-      match conn.session.handle_timeout(now) {
-        Ok(()) => {
-          self.mark_dirty(token);
-          self.update_timer(token);
-        }
-        Err(e) => self.close_conn(token, Close::Refused(e.reason())),
-      }
-    }
-    let next = self.timers.peek().map(|Reverse((at, _))| *at);
-    if next != self.sleep_at {
-      self.sleep_at = next;
-      if let Some(at) = next {
-        self
-          .sleep
-          .as_mut()
-          .reset(tokio::time::Instant::from_std(at));
-      }
-    }
-    if self.sleep_at.is_some() && self.sleep.as_mut().poll(cx).is_ready() {
-      cx.waker().wake_by_ref();
-    }
-    fired
   }
 
   /// Ends one connection: best-effort write of what the session still had (an ERROR command), then close.

@@ -1,6 +1,7 @@
-//! The broker's event loop: a ROUTER (plus the `intch` PUB for `$dir` notices) driving
-//! `crate::mdp::broker::Broker`. No JavaScript on this path: JS only hears start/stop,
-//! errors and persistence calls.
+//! The broker's event loop: a ROUTER on our own ZMTP engine ([`crate::driver::Router`]: tcp/ipc
+//! connections and `inproc://` peers, all polled from this one task) plus the `intch` PUB for `$dir`
+//! notices, driving `crate::mdp::broker::Broker`. A peer whose connection closes is told to the state
+//! at once. No JavaScript on this path: JS only hears start/stop, errors and persistence calls.
 
 use super::kinds;
 use super::parked::Parked;
@@ -8,93 +9,17 @@ use super::{spawn_loop, LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
-use crate::driver::{Recv, Router, ServerConfig, ServerStats};
-use crate::mdp::broker::{Broker, BrokerConf, Dmode, Outgoing, PersistedRequest};
+use crate::driver::{Recv, Router, ServerStats};
+use crate::mdp::broker::{Broker, Outgoing, PersistedRequest};
 use crate::transport::{ready_now, Publisher, TransportError};
 use crate::zmtp::socket::RouterStats;
 use bytes::Bytes;
-use serde::Deserialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
-/// The broker's configuration as the JS facade sends it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BrokerParams {
-  endpoint: String,
-  #[serde(default)]
-  intch: String,
-  #[serde(default)]
-  name: String,
-  heartbeat: f64,
-  heartbeat_liveness: f64,
-  dmode: String,
-  #[serde(default)]
-  persist: bool,
-  cache_max_entries: Option<f64>,
-  cache_max_bytes: Option<f64>,
-  /// Largest frame a peer may send (`ZMQ_MAXMSGSIZE`); default in [`crate::zmtp::Limits`].
-  max_msg_size: Option<f64>,
-  /// Milliseconds a connection has to finish its greeting and handshake (`ZMQ_HANDSHAKE_IVL`).
-  handshake_timeout: Option<f64>,
-}
-
-impl BrokerParams {
-  /// Parses the facade's JSON.
-  ///
-  /// # Errors
-  /// `LoopError::Config` when a field is missing or out of range.
-  pub fn from_json(json: &str) -> Result<Self, LoopError> {
-    let params: Self = serde_json::from_str(json).map_err(|e| LoopError::Config(e.to_string()))?;
-    let at_least_one = |v: f64| v.is_finite() && v >= 1.0;
-    if !at_least_one(params.heartbeat) || !at_least_one(params.heartbeat_liveness) {
-      return Err(LoopError::Config(
-        "heartbeat and heartbeatLiveness must be >= 1".into(),
-      ));
-    }
-    Ok(params)
-  }
-
-  fn conf(&self) -> BrokerConf {
-    let mut conf = BrokerConf {
-      heartbeat: Duration::from_millis(self.heartbeat as u64),
-      liveness: self.heartbeat_liveness as u32,
-      dmode: if self.dmode == "rand" {
-        Dmode::Rand
-      } else {
-        Dmode::Load
-      },
-      ..BrokerConf::default()
-    };
-    if let Some(n) = self.cache_max_entries {
-      conf.cache_max_entries = n as usize;
-    }
-    if let Some(n) = self.cache_max_bytes {
-      conf.cache_max_bytes = n as usize;
-    }
-    conf
-  }
-
-  /// The listening socket's configuration: a ROUTER session with this broker's limits.
-  fn server_config(&self) -> ServerConfig {
-    let mut config = ServerConfig::default();
-    let limits = &mut config.session.limits;
-    if let Some(n) = self.max_msg_size.filter(|n| n.is_finite() && *n >= 1.0) {
-      limits.max_msg_size = n as u64;
-      // A message of the largest size must fit what one peer may make us hold.
-      limits.max_buffered = limits.max_buffered.max((n as usize).saturating_mul(2));
-    }
-    if let Some(ms) = self
-      .handshake_timeout
-      .filter(|n| n.is_finite() && *n >= 1.0)
-    {
-      limits.handshake_timeout = Duration::from_millis(ms as u64);
-    }
-    config
-  }
-}
+pub use super::broker_params::BrokerParams;
 
 /// The latest counters, readable from the JS thread.
 #[derive(Clone, Default)]
