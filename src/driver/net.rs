@@ -42,11 +42,13 @@ impl Listener {
   pub async fn bind(endpoint: &Endpoint) -> Result<(Listener, String), TransportError> {
     match endpoint {
       Endpoint::Tcp { host, port } => {
-        let mut addrs = tokio::net::lookup_host((host.as_str(), *port))
+        let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), *port))
           .await
-          .map_err(|e| TransportError::Endpoint(format!("{endpoint}: {e}")))?;
-        let addr = addrs
-          .next()
+          .map_err(|e| TransportError::Endpoint(format!("{endpoint}: {e}")))?
+          .collect();
+        // IPv4 first, as libzmq without ZMQ_IPV6: `localhost` must not end up on ::1 only.
+        let addr = (addrs.iter().find(|a| a.is_ipv4()).or_else(|| addrs.first()))
+          .copied()
           .ok_or_else(|| TransportError::Endpoint(format!("{endpoint}: no address")))?;
         let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
         let local = listener.local_addr()?;

@@ -204,3 +204,11 @@ async fn connections_past_the_handshake_cap_evict_the_oldest_and_slow_ones_time_
   let mut dealer = Dealer::connect(&ep, Some(b(b"late"))).unwrap();
   round_trip(&mut router, &mut dealer, b(b"3")).await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn localhost_binds_the_ipv4_loopback_as_libzmq_does() {
+  let (mut router, ep) = bound(ServerConfig::default(), "tcp://localhost:*").await;
+  assert!(ep.starts_with("tcp://127.0.0.1:"), "{ep}");
+  let mut dealer = Dealer::connect(&ep, Some(b(b"lh"))).unwrap();
+  round_trip(&mut router, &mut dealer, b(b"v4")).await;
+}
