@@ -316,6 +316,18 @@ export interface MessageIterator extends AsyncIterableIterator<BusMessage> {
   return(): Promise<IteratorResult<BusMessage>>
 }
 
+/** One listening side of a node's forwarder. */
+export interface ForwarderSideStats {
+  accepted: number
+  active: number
+  handshaking: number
+  handshakeEof: number
+  acceptErrors: number
+  /** Connections closed by us, by reason (`frame_too_large`, `unknown_mechanism`, ...). */
+  refused: Record<string, number>
+  refusedTotal: number
+}
+
 export declare class Node extends EventEmitter {
   /** This node's id: 10 digits, (99 - priority) then a random part; the smallest id wins. */
   readonly id: string
@@ -337,6 +349,8 @@ export declare class Node extends EventEmitter {
   publish(channel: string, ...args: BusArg[]): void
   /** `for await (const msg of node.messages('equity'))`; default channel '*'; queue bound `limit` (default 10000). */
   messages(...channels: Array<string | { limit?: number }>): MessageIterator
+  /** Counters of this node's forwarder: per side (`sub`, `pub`) connections and refusals by reason. */
+  stats(): { forwarder: { sub: ForwarderSideStats; pub: ForwarderSideStats; droppedFull: number } | null }
   /** Leaves the cluster; a stopped node cannot be restarted or used (ERR_NODE_STOPPED). */
   stop(cb?: () => void): Promise<void>
   on(event: 'ready' | 'stop', listener: () => void): this

@@ -88,4 +88,13 @@ test("a node's forwarder closes hostile connections and keeps relaying", async (
       await delivered(`${side}: ${name}`)
     }
   }
+  // Every refusal is counted, per side (the counters refresh every 100 ms).
+  let s
+  for (let i = 0; i < 50; i++) {
+    s = node.stats().forwarder
+    if (s.sub.refusedTotal >= 6 && s.pub.refusedTotal >= 6) break
+    await sleep(50)
+  }
+  assert.ok(s.sub.refusedTotal >= 6 && s.pub.refusedTotal >= 6, JSON.stringify(s))
+  assert.ok(s.sub.refused.frame_too_large >= 4 && s.pub.refused.unknown_mechanism >= 1, JSON.stringify(s))
 })

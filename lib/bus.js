@@ -135,6 +135,12 @@ class Node extends NativeEngine {
     return it
   }
 
+  /** Counters of this node's forwarder: per side (`sub`: publishers in, `pub`: subscribers out) the
+   *  connections and the refusals by reason (`refused`, `refusedTotal`), and `droppedFull`. */
+  stats () {
+    return JSON.parse(this._handle.stats())
+  }
+
   /** Leaves the cluster (an election follows if this node was the master). A stopped node
    *  cannot be restarted or used. Resolves (and emits 'stop') once the sockets are closed. */
   stop (cb) {

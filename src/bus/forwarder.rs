@@ -45,7 +45,12 @@ pub struct ForwarderListeners {
   pub sub_addr: String,
   /// `tcp://<advertised>:<port>` of the PUB side (subscribers connect here).
   pub pub_addr: String,
+  /// Where the running forwarder publishes its counters (readable from any thread).
+  pub stats: StatsCell,
 }
+
+/// A forwarder's latest counters, shared with its owner.
+pub type StatsCell = Arc<Mutex<ForwarderStats>>;
 
 impl ForwarderListeners {
   /// Binds both sides on `bind_ip` with ephemeral ports and names them with
@@ -63,6 +68,7 @@ impl ForwarderListeners {
       publ,
       sub_addr,
       pub_addr,
+      stats: StatsCell::default(),
     })
   }
 }
@@ -76,6 +82,24 @@ pub struct ForwarderStats {
   pub publ: ServerStats,
   /// Messages a full subscriber lost.
   pub dropped_full: u64,
+}
+
+impl ForwarderStats {
+  /// The counters as JSON: per side, connections and refusals by reason.
+  pub fn to_json(&self) -> serde_json::Value {
+    let side = |s: &ServerStats| {
+      serde_json::json!({
+        "accepted": s.accepted,
+        "active": s.active,
+        "handshaking": s.handshaking,
+        "handshakeEof": s.handshake_eof,
+        "acceptErrors": s.accept_errors,
+        "refused": s.refused,
+        "refusedTotal": s.refused.values().sum::<u64>(),
+      })
+    };
+    serde_json::json!({ "sub": side(&self.sub), "pub": side(&self.publ), "droppedFull": self.dropped_full })
+  }
 }
 
 /// A running forwarder; [`Forwarder::stop`] closes both sides.
@@ -109,7 +133,7 @@ impl Forwarder {
     publ.add_tcp_listener(listeners.publ)?;
     let (stop, stopped) = oneshot::channel();
     let (local, local_rx) = mpsc::channel(LOCAL_QUEUE);
-    let stats = Arc::new(Mutex::new(ForwarderStats::default()));
+    let stats = listeners.stats;
     let relay = Relay {
       sink,
       publ,
