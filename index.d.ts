@@ -22,6 +22,10 @@ export interface BrokerConf {
   /** Reply cache bounds (entries, bytes). */
   cacheMaxEntries?: number
   cacheMaxBytes?: number
+  /** Largest frame a peer may send, in bytes (ZMQ_MAXMSGSIZE); default 64 MiB. */
+  maxMsgSize?: number
+  /** Milliseconds a connection has to finish its ZMTP handshake (ZMQ_HANDSHAKE_IVL); default 30000. */
+  handshakeTimeout?: number
   onStart?: () => void
   onStop?: () => void
 }
@@ -346,6 +350,18 @@ export interface MessageIterator extends AsyncIterableIterator<BusMessage> {
   return(): Promise<IteratorResult<BusMessage>>
 }
 
+/** One listening side of a node's forwarder. */
+export interface ForwarderSideStats {
+  accepted: number
+  active: number
+  handshaking: number
+  handshakeEof: number
+  acceptErrors: number
+  /** Connections closed by us, by reason (`frame_too_large`, `unknown_mechanism`, ...). */
+  refused: Record<string, number>
+  refusedTotal: number
+}
+
 export declare class Node extends EventEmitter {
   /** This node's id: 10 digits, (99 - priority) then a random part; the smallest id wins. */
   readonly id: string
@@ -367,7 +383,8 @@ export declare class Node extends EventEmitter {
   publish(channel: string, ...args: BusArg[]): void
   /** `for await (const msg of node.messages('equity'))`; default channel '*'; queue bound `limit` (default 10000). */
   messages(...channels: Array<string | { limit?: number }>): MessageIterator
-  /** Counters and gauges of this node. */
+  /** Counters and gauges of this node; `forwarder`: this node's forwarder per side (`sub`, `pub`):
+   *  connections and refusals by reason (null when it is not running). */
   stats(): {
     published: number
     received: number
@@ -378,6 +395,7 @@ export declare class Node extends EventEmitter {
     isMaster: boolean
     ready: boolean
     subscriptions: number
+    forwarder: { sub: ForwarderSideStats; pub: ForwarderSideStats; droppedFull: number } | null
   }
   /** Leaves the cluster; a stopped node cannot be restarted or used (ERR_NODE_STOPPED). */
   stop(cb?: () => void): Promise<void>

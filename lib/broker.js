@@ -16,7 +16,7 @@ class Broker extends NativeEngine {
     super()
     check.endpoint(endpoint, 'endpoint')
     conf = check.conf(conf)
-    check.numbers(conf, [['heartbeat', 1], ['heartbeatLiveness', 1], ['cacheMaxEntries', 0], ['cacheMaxBytes', 0]])
+    check.numbers(conf, [['heartbeat', 1], ['heartbeatLiveness', 1], ['cacheMaxEntries', 0], ['cacheMaxBytes', 0], ['maxMsgSize', 1], ['handshakeTimeout', 1]])
     check.functions(conf, ['onStart', 'onStop'])
     if (conf.dmode !== undefined && conf.dmode !== 'load' && conf.dmode !== 'rand') {
       throw check.typeError(`The "conf.dmode" option must be 'load' or 'rand'; received ${JSON.stringify(conf.dmode)}`)
@@ -45,7 +45,9 @@ class Broker extends NativeEngine {
       dmode: this.conf.dmode,
       persist: !!this.ctrl,
       cacheMaxEntries: this.conf.cacheMaxEntries,
-      cacheMaxBytes: this.conf.cacheMaxBytes
+      cacheMaxBytes: this.conf.cacheMaxBytes,
+      maxMsgSize: this.conf.maxMsgSize,
+      handshakeTimeout: this.conf.handshakeTimeout
     }))
   }
 
@@ -82,8 +84,10 @@ class Broker extends NativeEngine {
           err.code = code
           if (this.listenerCount('error') > 0) this._emitSafe('error', err)
           else process.emitWarning(err)
-          if (code === 'EADDRINUSE' && handle === this._handle && !this._startedOnce) {
-            // The main endpoint could not be bound: this broker never started.
+          // A busy intch port is only reported (the broker still serves); a busy main endpoint means
+          // this broker never started.
+          const intch = msg.startsWith('cannot bind intch')
+          if (code === 'EADDRINUSE' && !intch && handle === this._handle && !this._startedOnce) {
             this._handle = null
             this._release()
           }

@@ -127,7 +127,8 @@ class Node extends NativeEngine {
       master: this.master,
       isMaster: this.isMaster,
       ready: this.isReady,
-      subscriptions: this._subs.size
+      subscriptions: this._subs.size,
+      forwarder: JSON.parse(this._handle.stats()).forwarder
     }
   }
 
@@ -152,6 +153,7 @@ class Node extends NativeEngine {
     }
     return it
   }
+
 
   /** Leaves the cluster (an election follows if this node was the master). A stopped node
    *  cannot be restarted or used. Resolves (and emits 'stop') once the sockets are closed. */

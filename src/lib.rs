@@ -10,6 +10,7 @@
 //! - [`mdp`]: the pigato-compatible request/reply engine (codec, broker/worker/client state, event loops).
 //! - [`sockets`]: classic ZeroMQ sockets for JS (`zmq` module API): REQ/REP state, ports, one event loop per socket.
 //! - [`zmtp`]: our sans-IO ZMTP 3.x core (greeting, frames, commands, NULL/PLAIN/CURVE, session state machine).
+//! - [`driver`]: the one task that owns a listening socket's connections (ROUTER for the broker, PUB/SUB sides for the bus forwarder) over [`zmtp`] sessions.
 //! - [`busmq`]: busmq-compatible queues on Redis (keys, Lua scripts, queue state, one loop per bus).
 //! - `binding`: `#[napi]` glue only; converts arguments and talks to event loops.
 #![deny(clippy::all)]
@@ -17,6 +18,7 @@
 pub mod boundary;
 pub mod bus;
 pub mod busmq;
+pub mod driver;
 pub mod error;
 pub mod log;
 pub mod mdp;

@@ -50,6 +50,7 @@ pub fn bus_check_options(options: String) -> napi::Result<(), String> {
 pub struct NodeHandle {
   outbox: Option<Outbox<JsDeliver>>,
   commands: Option<UnboundedSender<NodeCommand>>,
+  forwarder_stats: Option<crate::bus::forwarder::StatsCell>,
 }
 
 #[napi]
@@ -60,6 +61,7 @@ impl NodeHandle {
     Ok(Self {
       outbox: Some(outbox_for(on_events)?),
       commands: None,
+      forwarder_stats: None,
     })
   }
 
@@ -76,6 +78,7 @@ impl NodeHandle {
     let _guard = crate::runtime::handle().enter();
     let node = spawn_node_with(opts, OutboxSink::new(outbox)).map_err(start_error)?;
     self.commands = Some(node.commands);
+    self.forwarder_stats = Some(node.forwarder_stats);
     Ok(vec![node.meta.id, node.meta.sub_addr, node.meta.pub_addr])
   }
 
@@ -86,6 +89,16 @@ impl NodeHandle {
       let _ = commands.send(NodeCommand::Batch(Bytes::copy_from_slice(batch)));
       crate::runtime::activity();
     }
+  }
+
+  /// Counters as JSON: `{ forwarder: { sub, pub, droppedFull } }`, each side with its connections and
+  /// refusals by reason (refreshed every 100 ms).
+  #[napi]
+  pub fn stats(&self) -> String {
+    let forwarder = (self.forwarder_stats.as_ref())
+      .and_then(|cell| cell.lock().ok().map(|s| s.to_json()))
+      .unwrap_or(serde_json::Value::Null);
+    serde_json::json!({ "forwarder": forwarder }).to_string()
   }
 
   /// Stops the node; a final `stopped` record follows.

@@ -82,4 +82,6 @@ pub struct NodeHandle {
   pub commands: mpsc::UnboundedSender<NodeCommand>,
   /// What this node advertises (id and forwarder endpoints).
   pub meta: NodeMeta,
+  /// Its forwarder's counters (connections, refusals by reason).
+  pub forwarder_stats: super::forwarder::StatsCell,
 }

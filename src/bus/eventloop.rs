@@ -108,8 +108,13 @@ pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeH
     send_failed: false,
     bad_datagrams: 0,
   };
+  let forwarder_stats = listeners.stats.clone();
   tokio::spawn(node.run(listeners));
-  Ok(NodeHandle { commands, meta })
+  Ok(NodeHandle {
+    commands,
+    meta,
+    forwarder_stats,
+  })
 }
 
 /// A connect in progress to an elected forwarder.

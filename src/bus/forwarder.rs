@@ -1,18 +1,36 @@
-//! The node's own forwarder: a SUB socket subscribed to everything, whose
-//! every multipart message goes out unchanged on a PUB socket. When this node
-//! is elected, the whole cluster publishes into the SUB and subscribes to
-//! the PUB.
+//! The node's own forwarder: a SUB side that subscribes every publisher to everything, and a PUB side
+//! that sends each message on, unchanged, to every subscriber whose prefix matches. When this node is
+//! elected, the whole cluster publishes into the SUB side and subscribes to the PUB side.
+//!
+//! Both sides face the network, so both run on our own ZMTP engine ([`crate::driver::Server`]) with its
+//! hostile-peer limits: a frame over the size limit, a broken greeting or a handshake that never ends
+//! closes that one connection and is counted; the relay and every other peer go on.
 
+use std::future::poll_fn;
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
+use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use zeromq::{PubSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
+use zeromq::ZmqMessage;
+
+use crate::driver::{Server, ServerConfig, ServerStats};
+use crate::transport::ready_now;
+use crate::zmtp::socket::{PubState, SinkState};
+use crate::zmtp::SessionConfig;
 
 /// Batches of our own publishes that may wait for the relay when this node
 /// is the master (the node's loop waits beyond that: backpressure).
 const LOCAL_QUEUE: usize = 16;
+/// Messages queued per subscriber before it loses some: a short stall of a subscriber rides on this
+/// (and on its TCP buffers), a long one costs that subscriber messages, never the cluster its forwarder.
+const SUBSCRIBER_HWM: usize = 100_000;
+/// Bytes queued per subscriber before it loses messages.
+const SUBSCRIBER_HWM_BYTES: usize = 32 << 20;
+/// Messages relayed per loop turn before the PUB side writes them.
+const RELAY_BATCH: usize = 1024;
 
 /// Where this node's own publishes enter its forwarder without a TCP hop.
 pub type LocalInput = mpsc::Sender<Vec<ZmqMessage>>;
@@ -27,7 +45,12 @@ pub struct ForwarderListeners {
   pub sub_addr: String,
   /// `tcp://<advertised>:<port>` of the PUB side (subscribers connect here).
   pub pub_addr: String,
+  /// Where the running forwarder publishes its counters (readable from any thread).
+  pub stats: StatsCell,
 }
+
+/// A forwarder's latest counters, shared with its owner.
+pub type StatsCell = Arc<Mutex<ForwarderStats>>;
 
 impl ForwarderListeners {
   /// Binds both sides on `bind_ip` with ephemeral ports and names them with
@@ -45,38 +68,83 @@ impl ForwarderListeners {
       publ,
       sub_addr,
       pub_addr,
+      stats: StatsCell::default(),
     })
   }
 }
 
-/// A running forwarder; [`Forwarder::stop`] closes both sockets.
+/// Counters of a forwarder's two listening sides.
+#[derive(Debug, Clone, Default)]
+pub struct ForwarderStats {
+  /// The SUB side (publishers).
+  pub sub: ServerStats,
+  /// The PUB side (subscribers).
+  pub publ: ServerStats,
+  /// Messages a full subscriber lost.
+  pub dropped_full: u64,
+}
+
+impl ForwarderStats {
+  /// The counters as JSON: per side, connections and refusals by reason.
+  pub fn to_json(&self) -> serde_json::Value {
+    let side = |s: &ServerStats| {
+      serde_json::json!({
+        "accepted": s.accepted,
+        "active": s.active,
+        "handshaking": s.handshaking,
+        "handshakeEof": s.handshake_eof,
+        "acceptErrors": s.accept_errors,
+        "refused": s.refused,
+        "refusedTotal": s.refused.values().sum::<u64>(),
+      })
+    };
+    serde_json::json!({ "sub": side(&self.sub), "pub": side(&self.publ), "droppedFull": self.dropped_full })
+  }
+}
+
+/// A running forwarder; [`Forwarder::stop`] closes both sides.
 #[derive(Debug)]
 pub struct Forwarder {
   stop: Option<oneshot::Sender<()>>,
   task: JoinHandle<()>,
   local: LocalInput,
+  stats: Arc<Mutex<ForwarderStats>>,
+}
+
+fn side(socket_type: &str, hwm: usize, hwm_bytes: usize) -> ServerConfig {
+  ServerConfig {
+    session: SessionConfig::new(socket_type),
+    hwm,
+    hwm_bytes,
+    ..ServerConfig::default()
+  }
 }
 
 impl Forwarder {
   /// Starts relaying on the current tokio runtime.
   ///
   /// # Errors
-  /// When zmq.rs refuses a listener.
-  pub async fn start(listeners: ForwarderListeners) -> Result<Self, zeromq::ZmqError> {
-    let mut sub = SubSocket::new();
-    sub.bind_listener(listeners.sub).await?;
-    // The empty prefix subscribes to every message; it is sent to each
-    // publisher as it connects.
-    sub.subscribe("").await?;
-    let mut publ = PubSocket::new();
-    publ.bind_listener(listeners.publ).await?;
+  /// When a listener cannot be registered with the runtime.
+  pub async fn start(listeners: ForwarderListeners) -> io::Result<Self> {
+    let mut sink = Server::new(side("SUB", 0, 0), SinkState::default());
+    sink.add_tcp_listener(listeners.sub)?;
+    let hwm = (SUBSCRIBER_HWM, SUBSCRIBER_HWM_BYTES);
+    let mut publ = Server::new(side("PUB", hwm.0, hwm.1), PubState::new(hwm.0, hwm.1));
+    publ.add_tcp_listener(listeners.publ)?;
     let (stop, stopped) = oneshot::channel();
     let (local, local_rx) = mpsc::channel(LOCAL_QUEUE);
-    let task = tokio::spawn(relay(sub, publ, stopped, local_rx));
+    let stats = listeners.stats;
+    let relay = Relay {
+      sink,
+      publ,
+      stats: stats.clone(),
+    };
+    let task = tokio::spawn(relay.run(stopped, local_rx));
     Ok(Self {
       stop: Some(stop),
       task,
       local,
+      stats,
     })
   }
 
@@ -87,7 +155,12 @@ impl Forwarder {
     self.local.clone()
   }
 
-  /// Stops relaying and waits until both sockets are closed, so that every
+  /// The latest counters (refreshed on each relay turn).
+  pub fn stats(&self) -> ForwarderStats {
+    self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+  }
+
+  /// Stops relaying and waits until both sides are closed, so that every
   /// connected node sees its connection drop.
   pub async fn stop(mut self) {
     if let Some(stop) = self.stop.take() {
@@ -104,39 +177,71 @@ impl Drop for Forwarder {
   }
 }
 
-async fn relay(
-  mut sub: SubSocket,
-  mut publ: PubSocket,
-  mut stopped: oneshot::Receiver<()>,
-  mut local: mpsc::Receiver<Vec<ZmqMessage>>,
-) {
-  loop {
-    tokio::select! {
-      _ = &mut stopped => break,
-      Some(batch) = local.recv() => {
-        for msg in batch {
-          let _ = publ.send(msg).await;
-        }
-      },
-      msg = sub.recv() => match msg {
-        // PUB never blocks: a slow subscriber loses messages, it does not
-        // stall the cluster.
-        Ok(msg) => { let _ = publ.send(msg).await; }
-        // One publisher's broken stream; it is already removed.
-        Err(_) => tokio::task::yield_now().await,
-      },
+/// The relay task's sockets: both sides are polled from this one task.
+struct Relay {
+  sink: Server<SinkState>,
+  publ: Server<PubState>,
+  stats: Arc<Mutex<ForwarderStats>>,
+}
+
+impl Relay {
+  async fn run(
+    mut self,
+    mut stopped: oneshot::Receiver<()>,
+    mut local: mpsc::Receiver<Vec<ZmqMessage>>,
+  ) {
+    // Counters are published on their own short period, off the per-message path.
+    let mut report = tokio::time::interval(std::time::Duration::from_millis(100));
+    loop {
+      tokio::select! {
+        _ = &mut stopped => break,
+        _ = report.tick() => self.report(),
+        Some(batch) = local.recv() => {
+          for msg in batch {
+            self.publ.publish(&msg.into_vec());
+          }
+        },
+        msg = poll_fn(|cx| self.sink.poll_event(cx)) => {
+          self.publish(msg);
+          // Take what else already arrived before writing.
+          for _ in 0..RELAY_BATCH {
+            match ready_now(poll_fn(|cx| self.sink.poll_event(cx))).await {
+              Some(msg) => self.publish(msg),
+              None => break,
+            }
+          }
+        },
+        // The PUB side has no events; polling it accepts subscribers, reads subscriptions and writes.
+        never = poll_fn(|cx| self.publ.poll_event(cx)) => match never {},
+      }
+      // PUB never blocks: a slow subscriber loses messages, it does not stall the cluster.
+      self.publ.flush();
+      self.sink.flush();
+    }
+    self.report();
+    self.sink.close();
+    self.publ.close();
+  }
+
+  fn publish(&mut self, msg: Vec<Bytes>) {
+    self.publ.publish(&msg);
+  }
+
+  fn report(&self) {
+    if let Ok(mut s) = self.stats.lock() {
+      s.sub = self.sink.stats();
+      s.publ = self.publ.stats();
+      s.dropped_full = self.publ.state().dropped_full;
     }
   }
-  let _ = sub.close().await;
-  let _ = publ.close().await;
 }
 
 #[cfg(test)]
 mod tests {
   use super::*;
-  use bytes::Bytes;
   use std::time::Duration;
   use zeromq::ZmqMessage;
+  use zeromq::{PubSocket, Socket, SocketRecv, SocketSend, SubSocket};
 
   #[tokio::test]
   async fn forwarder_relays_multipart_messages_unchanged() {
@@ -170,6 +275,47 @@ mod tests {
     .await
     .unwrap();
     assert_eq!(got.into_vec(), frames);
+    fwd.stop().await;
+  }
+
+  #[tokio::test]
+  async fn a_frame_announcing_two_to_the_forty_bytes_closes_only_that_connection_on_either_side() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let lo = Ipv4Addr::LOCALHOST;
+    let listeners = ForwarderListeners::bind(lo, lo).unwrap();
+    let addrs = [listeners.sub_addr.clone(), listeners.pub_addr.clone()];
+    let fwd = Forwarder::start(listeners).await.unwrap();
+    let greeting = crate::zmtp::greeting::encode(crate::zmtp::greeting::MechanismName::Null, false);
+    for addr in &addrs {
+      let mut s = tokio::net::TcpStream::connect(addr.trim_start_matches("tcp://"))
+        .await
+        .unwrap();
+      let mut attack = greeting.to_vec();
+      attack.push(0x06);
+      attack.extend_from_slice(&(1u64 << 40).to_be_bytes());
+      s.write_all(&attack).await.unwrap();
+      let mut sink = [0u8; 256];
+      let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while !matches!(s.read(&mut sink).await, Ok(0) | Err(_)) {}
+      });
+      closed
+        .await
+        .expect("the forwarder closes the hostile connection");
+    }
+    let stats = tokio::time::timeout(Duration::from_secs(5), async {
+      loop {
+        let s = fwd.stats();
+        if s.sub.refused.contains_key("frame_too_large")
+          && s.publ.refused.contains_key("frame_too_large")
+        {
+          return s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+      }
+    })
+    .await
+    .expect("both refusals counted");
+    assert_eq!(stats.sub.active + stats.publ.active, 0);
     fwd.stop().await;
   }
 }

@@ -63,8 +63,11 @@ struct Request {
   rid: Bytes,
   data: Bytes,
   opts: Bytes,
-  /// Past this instant the request is dropped instead of dispatched.
+  /// Past this instant the request is dropped instead of dispatched (or let go once assigned).
   deadline: Option<Instant>,
+  /// `opts.timeout`: a partial reply moves the deadline this far from its arrival, as the client
+  /// measures its timeout from the last reply.
+  timeout: Option<std::time::Duration>,
   retry: bool,
   persist: bool,
   nocache: bool,
@@ -251,6 +254,7 @@ impl Broker {
     }
     let req = Request {
       deadline: o.timeout.and_then(|t| now.checked_add(t)),
+      timeout: o.timeout,
       retry: o.retry,
       persist: o.persist,
       nocache: o.nocache,
@@ -280,6 +284,7 @@ impl Broker {
       let o = RequestOpts::parse(&p.opts);
       let req = Request {
         deadline: o.timeout.and_then(|t| now.checked_add(t)),
+        timeout: o.timeout,
         retry: o.retry,
         persist: true,
         nocache: o.nocache,

@@ -74,6 +74,9 @@ struct Active {
   liveness: u32,
   /// When the request is forgotten unanswered (`None`: no timeout).
   expires: Option<Instant>,
+  /// Its timeout plus the grace period: a partial reply starts it again (the client measures its
+  /// timeout from the last reply).
+  window: Option<Duration>,
 }
 
 /// Ticks past a request's timeout before the worker forgets it: later than the broker (one
@@ -182,10 +185,12 @@ impl WorkerState {
       }) => {
         let grace = self.conf.heartbeat * EXPIRY_GRACE_TICKS;
         let timeout = RequestOpts::parse(&opts).timeout;
+        let window = timeout.map(|t| t + grace);
         let a = Active {
           client: client.clone(),
           liveness: self.conf.liveness,
-          expires: timeout.and_then(|t| now.checked_add(t + grace)),
+          expires: window.and_then(|w| now.checked_add(w)),
+          window,
         };
         self.active.insert(rid.clone(), a);
         out.push(WorkerOutput::Request {
@@ -232,6 +237,13 @@ impl WorkerState {
       }
       keep
     });
+  }
+
+  /// A partial reply for `rid` went out at `now`: its timeout starts again, as the client's does.
+  pub fn handle_partial_sent(&mut self, rid: &[u8], now: Instant) {
+    if let Some(a) = self.active.get_mut(rid) {
+      a.expires = a.window.and_then(|w| now.checked_add(w));
+    }
   }
 
   /// Whether `rid` is tracked, not ended, and its client's heartbeats are alive.

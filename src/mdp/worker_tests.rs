@@ -276,3 +276,49 @@ fn a_request_unanswered_past_its_timeout_and_grace_is_forgotten() {
   assert_eq!(late, Err(StateError::Inactive));
   assert!(out.is_empty(), "nothing is sent for a forgotten request");
 }
+
+#[test]
+fn a_partial_reply_starts_the_requests_timeout_again() {
+  let (mut w, _) = started();
+  let t0 = Instant::now();
+  let mut out = Vec::new();
+  let req = frames(&[
+    "W",
+    "2",
+    "c1",
+    "echo",
+    "",
+    "r1",
+    "\"hi\"",
+    "{\"timeout\":1000}",
+  ]);
+  w.handle_incoming(&req, t0, &mut out);
+  // A partial at 5000 ms: forgotten only 1000 + 5000 (grace) ms later, not at 6001.
+  w.handle_outgoing_reply(
+    ReplyKind::Partial,
+    &b("r1"),
+    false,
+    b("1"),
+    b("{}"),
+    &mut out,
+  )
+  .unwrap();
+  w.handle_partial_sent(b"r1", t0 + Duration::from_millis(5000));
+  let mut out = Vec::new();
+  w.handle_incoming(
+    &frames(&["W", "4"]),
+    t0 + Duration::from_millis(9000),
+    &mut out,
+  );
+  w.handle_tick(t0 + Duration::from_millis(11_000), &mut out);
+  assert!(!out
+    .iter()
+    .any(|o| matches!(o, WorkerOutput::Expired { .. })));
+  w.handle_incoming(
+    &frames(&["W", "4"]),
+    t0 + Duration::from_millis(11_000),
+    &mut out,
+  );
+  w.handle_tick(t0 + Duration::from_millis(11_001), &mut out);
+  assert!(out.contains(&WorkerOutput::Expired { rid: b("r1") }));
+}

@@ -216,6 +216,9 @@ pub struct InprocPeers {
   next: usize,
   /// Messages sent to every newly accepted peer (SUB binders put their subscriptions here).
   pub welcome: Vec<Msg>,
+  /// When set, identities of peers whose connecting socket went away are kept for [`InprocPeers::take_gone`].
+  pub track_gone: bool,
+  gone: Vec<Bytes>,
 }
 
 impl InprocPeers {
@@ -300,12 +303,20 @@ impl InprocPeers {
         }
         // The connecting socket is gone; forget it and rescan from the same place.
         Poll::Ready(None) => {
-          self.peers.remove(idx);
+          let peer = self.peers.remove(idx);
+          if self.track_gone {
+            self.gone.push(peer.identity);
+          }
         }
         Poll::Pending => tried += 1,
       }
     }
     Poll::Pending
+  }
+
+  /// The identity of a peer found gone (only with `track_gone`).
+  pub fn take_gone(&mut self) -> Option<Bytes> {
+    self.gone.pop()
   }
 
   /// Async form of [`InprocPeers::poll_recv`]; pending forever when nothing is bound.

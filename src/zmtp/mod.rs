@@ -8,6 +8,7 @@
 //! - [`mechanism`]: the [`mechanism::Mechanism`] trait with NULL, PLAIN and CURVE; Z85 keys; a ZAP-style hook.
 //! - [`config`]: a session's configuration: limits (with their defaults), heartbeats, valid socket-type pairs.
 //! - [`session`]: greeting -> handshake -> traffic for one connection, with limits, handshake timeout and heartbeats.
+//! - [`socket`]: floor 2, socket semantics (ROUTER) over sessions, pure.
 //! - [`error`]: the one error enum of this layer, with a countable reason per variant.
 
 pub mod command;
@@ -17,6 +18,7 @@ pub mod frame;
 pub mod greeting;
 pub mod mechanism;
 pub mod session;
+pub mod socket;
 mod timers;
 
 #[cfg(test)]

@@ -148,4 +148,33 @@ mod tests {
     let out = h.reply("w1", "3", "never-sent", "\"x\"", "{}");
     assert!(disconnected(&out, "w1"));
   }
+
+  #[test]
+  fn a_partial_reply_moves_the_deadline_so_a_trickling_request_is_kept() {
+    let mut h = H::new();
+    h.ready("w1", "echo");
+    h.request("c", "echo", "r1", "{\"timeout\":3000}");
+    for _ in 0..4 {
+      // One partial per heartbeat (2500 ms): never 3000 + 2500 ms without one.
+      h.concurrency("w1", 100);
+      h.tick();
+      let out = h.reply("w1", "6", "r1", "\"part\"", "{}");
+      assert_eq!(
+        client_frames(&out, "c").len(),
+        1,
+        "the partial reached the client"
+      );
+    }
+    assert_eq!(h.br.stats().abandoned, 0);
+    h.concurrency("w1", 100);
+    h.tick();
+    h.concurrency("w1", 100);
+    h.tick();
+    h.concurrency("w1", 100);
+    assert_eq!(
+      dropped(&h.tick()),
+      ["abandoned"],
+      "silence after the last partial"
+    );
+  }
 }

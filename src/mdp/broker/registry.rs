@@ -46,6 +46,17 @@ impl Broker {
     self.dispatch_for_worker(slot, now, out);
   }
 
+  /// The connection of `peer` closed. A registered worker is removed at once, exactly as when its
+  /// liveness runs out: its `retry` requests go back to their queue for another worker, the others fail
+  /// with `C_WORKER_LOST`. There is nobody left to tell, so no `W,5` is sent. Any other peer (a client, an
+  /// unknown id) changes nothing here.
+  pub fn handle_peer_gone(&mut self, peer: &[u8], now: Instant, out: &mut Vec<Outgoing>) {
+    if let Some(&slot) = self.worker_slots.get(peer) {
+      self.stats.workers_gone += 1;
+      self.remove_worker(slot, false, now, out);
+    }
+  }
+
   /// Forgets a worker (telling it to restart when `notify`); its requests are
   /// re-queued when `retry` is set, else answered with `C_WORKER_LOST`.
   pub(super) fn remove_worker(
@@ -139,5 +150,49 @@ impl Broker {
       buf.extend_from_slice(b"{}");
     }
     Bytes::from(buf)
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::super::tests::{b, client_frames, disconnected, dispatched, H};
+
+  #[test]
+  fn a_worker_whose_connection_closed_is_removed_at_once_retry_requests_move_and_others_fail() {
+    let mut h = H::new();
+    h.ready("w1", "echo");
+    h.request("c", "echo", "keep", "{\"retry\":1}");
+    h.request("c", "echo", "lose", "{}");
+    h.ready("w2", "echo");
+    let mut out = Vec::new();
+    h.br.handle_peer_gone(&b("w1"), h.now, &mut out);
+    assert!(!disconnected(&out, "w1"), "nobody to tell");
+    assert_eq!(
+      dispatched(&out, "w2"),
+      ["keep"],
+      "the retry request went on at once"
+    );
+    let failed = client_frames(&out, "c");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0][3], "lose");
+    assert_eq!(failed[0][5], "\"C_WORKER_LOST\"");
+    let s = h.br.stats();
+    assert_eq!(
+      (s.workers, s.workers_gone, s.requeued, s.dropped_worker_lost),
+      (1, 1, 1, 1)
+    );
+  }
+
+  #[test]
+  fn a_gone_client_or_unknown_peer_changes_nothing() {
+    let mut h = H::new();
+    h.ready("w1", "echo");
+    h.request("c", "echo", "r1", "{}");
+    let mut out = Vec::new();
+    h.br.handle_peer_gone(&b("c"), h.now, &mut out);
+    h.br.handle_peer_gone(&b("nobody"), h.now, &mut out);
+    assert!(out.is_empty());
+    let s = h.br.stats();
+    assert_eq!((s.workers, s.in_flight, s.workers_gone), (1, 1, 0));
   }
 }

@@ -45,6 +45,7 @@ impl Broker {
     match kind {
       ReplyKind::Partial => {
         self.stats.partials += 1;
+        req.deadline = req.timeout.and_then(|t| now.checked_add(t));
         let frames = codec::encode_client_reply(kind, rid, status, data, opts);
         out.push(Outgoing::Route {
           peer: req.client.clone(),

@@ -102,6 +102,8 @@ pub struct BrokerStats {
   pub abandoned: u64,
   /// Late replies for requests already let go (dropped; the worker stays).
   pub dropped_late: u64,
+  /// Workers removed because their connection closed.
+  pub workers_gone: u64,
   /// Requests dropped with their lost worker (no `retry`).
   pub dropped_worker_lost: u64,
   /// Requests refused because their queue was full.

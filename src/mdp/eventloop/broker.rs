@@ -1,6 +1,7 @@
-//! The broker's event loop: a ROUTER (plus the `intch` PUB for `$dir` notices) driving
-//! `crate::mdp::broker::Broker`. No JavaScript on this path: JS only hears start/stop,
-//! errors and persistence calls.
+//! The broker's event loop: a ROUTER on our own ZMTP engine ([`crate::driver::Router`]: tcp/ipc
+//! connections and `inproc://` peers, all polled from this one task) plus the `intch` PUB for `$dir`
+//! notices, driving `crate::mdp::broker::Broker`. A peer whose connection closes is told to the state
+//! at once. No JavaScript on this path: JS only hears start/stop, errors and persistence calls.
 
 use super::kinds;
 use super::parked::Parked;
@@ -8,69 +9,17 @@ use super::{spawn_loop, LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
-use crate::mdp::broker::{Broker, BrokerConf, Dmode, Outgoing, PersistedRequest};
-use crate::transport::{ready_now, Publisher, Router, TransportError};
+use crate::driver::{Recv, Router, ServerStats};
+use crate::mdp::broker::{Broker, Outgoing, PersistedRequest};
+use crate::transport::{ready_now, Publisher, TransportError};
+use crate::zmtp::socket::RouterStats;
 use bytes::Bytes;
-use serde::Deserialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
-/// The broker's configuration as the JS facade sends it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BrokerParams {
-  endpoint: String,
-  #[serde(default)]
-  intch: String,
-  #[serde(default)]
-  name: String,
-  heartbeat: f64,
-  heartbeat_liveness: f64,
-  dmode: String,
-  #[serde(default)]
-  persist: bool,
-  cache_max_entries: Option<f64>,
-  cache_max_bytes: Option<f64>,
-}
-
-impl BrokerParams {
-  /// Parses the facade's JSON.
-  ///
-  /// # Errors
-  /// `LoopError::Config` when a field is missing or out of range.
-  pub fn from_json(json: &str) -> Result<Self, LoopError> {
-    let params: Self = serde_json::from_str(json).map_err(|e| LoopError::Config(e.to_string()))?;
-    let at_least_one = |v: f64| v.is_finite() && v >= 1.0;
-    if !at_least_one(params.heartbeat) || !at_least_one(params.heartbeat_liveness) {
-      return Err(LoopError::Config(
-        "heartbeat and heartbeatLiveness must be >= 1".into(),
-      ));
-    }
-    Ok(params)
-  }
-
-  fn conf(&self) -> BrokerConf {
-    let mut conf = BrokerConf {
-      heartbeat: Duration::from_millis(self.heartbeat as u64),
-      liveness: self.heartbeat_liveness as u32,
-      dmode: if self.dmode == "rand" {
-        Dmode::Rand
-      } else {
-        Dmode::Load
-      },
-      ..BrokerConf::default()
-    };
-    if let Some(n) = self.cache_max_entries {
-      conf.cache_max_entries = n as usize;
-    }
-    if let Some(n) = self.cache_max_bytes {
-      conf.cache_max_bytes = n as usize;
-    }
-    conf
-  }
-}
+pub use super::broker_params::BrokerParams;
 
 /// The latest counters, readable from the JS thread.
 #[derive(Clone, Default)]
@@ -128,9 +77,9 @@ async fn run<D: Deliver>(
   mut commands: UnboundedReceiver<Command>,
   stats: StatsCell,
 ) {
-  // zmq.rs ROUTERs take no identity of their own; pigato's `conf.name` only matters
-  // between ROUTERs, so it is reported back to JS and not used on the wire.
-  let mut router = Router::new();
+  // pigato's `conf.name` only matters between ROUTERs (a bound ROUTER's identity is never sent to
+  // the DEALERs that connect to it), so it is reported back to JS and not used on the wire.
+  let mut router = Router::new(params.server_config());
   if let Err(err) = router.bind(&params.endpoint).await {
     error_event(
       &mut outbox,
@@ -180,17 +129,14 @@ async fn run<D: Deliver>(
         Some(Command::Batch(batch)) => restore(&mut state, batch, Instant::now(), &mut out),
         Some(Command::Stop) | None => break,
       },
-      msg = io.router.recv() => {
+      recv = io.router.recv() => {
         let now = Instant::now();
-        match msg {
-          Ok(frames) => io.handle(&mut state, frames, now, &mut out),
-          Err(_) => continue,
-        }
+        io.handle(&mut state, recv, now, &mut out);
         // Batch: take what else is already queued before paying for sends and a flush.
         for _ in 0..DRAIN_LIMIT {
           match ready_now(io.router.recv()).await {
-            Some(Ok(frames)) => io.handle(&mut state, frames, now, &mut out),
-            _ => break,
+            Some(recv) => io.handle(&mut state, recv, now, &mut out),
+            None => break,
           }
         }
       },
@@ -207,12 +153,14 @@ async fn run<D: Deliver>(
       crate::runtime::activity();
     }
     io.apply(&mut out, &mut outbox, params.persist, Instant::now());
+    // Everything routed this turn goes out now: one write per connection.
+    io.router.flush();
     outbox.flush();
   }
   stats.set(stats_json(&state, &io));
   drop(publisher);
   // Release the port now, so a broker restarted on the same endpoint can bind at once.
-  router.close().await;
+  router.close();
   outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
   outbox.flush_now();
 }
@@ -247,6 +195,7 @@ fn stats_json(state: &Broker, io: &Io<'_>) -> String {
     "droppedExpired": s.dropped_expired,
     "abandoned": s.abandoned,
     "droppedLate": s.dropped_late,
+    "workersGone": s.workers_gone,
     "droppedWorkerLost": s.dropped_worker_lost,
     "droppedQueueFull": s.dropped_queue_full,
     "droppedDuplicate": s.dropped_duplicate,
@@ -259,8 +208,26 @@ fn stats_json(state: &Broker, io: &Io<'_>) -> String {
     "parked": io.parked.len(),
     "parkedExpired": io.parked.expired,
     "parkedOverflow": io.parked.overflow,
+    "connections": connections_json(&io.router.stats(), &io.router.router_stats()),
   })
   .to_string()
+}
+
+/// The listening socket's counters: connections, and refusals by reason.
+fn connections_json(c: &ServerStats, r: &RouterStats) -> serde_json::Value {
+  serde_json::json!({
+    "accepted": c.accepted,
+    "active": c.active,
+    "handshaking": c.handshaking,
+    "handshakeEof": c.handshake_eof,
+    "acceptErrors": c.accept_errors,
+    "refused": c.refused,
+    "refusedTotal": c.refused.values().sum::<u64>(),
+    "droppedFull": r.dropped_full,
+    "duplicateIds": r.duplicate_ids,
+    "droppedAnonymous": r.dropped_anonymous,
+    "droppedOnClose": r.dropped_on_close,
+  })
 }
 
 /// Most replies parked for reconnecting peers at once.
@@ -274,14 +241,19 @@ struct Io<'a> {
 }
 
 impl Io<'_> {
-  /// One message from a peer: first deliver what waited for it (it is reachable again).
-  fn handle(
-    &mut self,
-    state: &mut Broker,
-    mut frames: Vec<Bytes>,
-    now: Instant,
-    out: &mut Vec<Outgoing>,
-  ) {
+  /// One message or peer event. A peer that (re)appears first gets what waited for it; a peer that is
+  /// gone is told to the state at once (a worker's requests move or fail now, not after heartbeats).
+  fn handle(&mut self, state: &mut Broker, recv: Recv, now: Instant, out: &mut Vec<Outgoing>) {
+    let mut frames = match recv {
+      Recv::Message(frames) => frames,
+      Recv::Connected(peer) => {
+        if self.parked.has(&peer) {
+          self.unpark(&peer);
+        }
+        return;
+      }
+      Recv::Gone(peer) => return state.handle_peer_gone(&peer, now, out),
+    };
     if frames.is_empty() {
       return;
     }

@@ -6,6 +6,7 @@
 //! state machine's outputs, then flushes the outbox once.
 
 pub mod broker;
+mod broker_params;
 pub mod client;
 pub mod kinds;
 mod parked;

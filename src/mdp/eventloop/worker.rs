@@ -179,7 +179,7 @@ fn apply_commands(state: &mut WorkerState, batch: Bytes, events: &mut Vec<Worker
         };
         // A reply for a request no longer tracked (ended, or lost with a disconnect) is
         // refused here rather than sent to a broker that would drop us for it.
-        let _ = state.handle_outgoing_reply(
+        let sent = state.handle_outgoing_reply(
           kind,
           &f[2],
           &f[3][..] == b"-1",
@@ -187,6 +187,9 @@ fn apply_commands(state: &mut WorkerState, batch: Bytes, events: &mut Vec<Worker
           f[5].clone(),
           events,
         );
+        if sent.is_ok() && kind == ReplyKind::Partial {
+          state.handle_partial_sent(&f[2], Instant::now());
+        }
       }
       (kinds::W_HEARTBEAT, 1) => events.push(WorkerEvent::Send(codec::encode_worker_heartbeat(
         f[0].clone(),

@@ -1,0 +1,23 @@
+//! Floor 3: the code that owns file descriptors and timers for our ZMTP engine, on the tokio runtime.
+//!
+//! One task owns a socket and all its connections (the broker's own loop task): no task per connection.
+//! Readiness comes back as connection tokens through per-connection wakers ([`conn`]), so a wake-up costs
+//! O(ready connections). Reads land in each session's spare capacity; writes are one `write` per connection
+//! per turn with everything pending.
+//!
+//! - [`net`]: tcp and ipc listeners and streams behind one type each.
+//! - [`server`]: listeners + connections + sessions + the ROUTER state, polled from one task, with limits.
+//! - [`router`]: the ROUTER an engine uses: [`server::Server`] for tcp/ipc plus the hub for `inproc://`.
+
+mod conn;
+mod io;
+pub mod net;
+pub mod router;
+pub mod server;
+mod timers;
+
+#[cfg(test)]
+mod tests;
+
+pub use router::{Recv, Router};
+pub use server::{Server, ServerConfig, ServerStats};

@@ -1,0 +1,131 @@
+//! Listening sockets and accepted streams for tcp and ipc, behind one type each, polled without futures:
+//! the driver asks for readiness with its own wakers and reads and writes with `try_*` calls.
+
+use std::io;
+use std::path::PathBuf;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+use crate::transport::{Endpoint, TransportError};
+
+/// A bound tcp or ipc listener. Dropping it releases the port at once (and removes the ipc file).
+pub enum Listener {
+  /// `tcp://`
+  Tcp(TcpListener),
+  /// `ipc://`, with the path to remove on drop.
+  Ipc(UnixListener, PathBuf),
+}
+
+/// An accepted connection.
+pub enum Stream {
+  /// A TCP stream (`TCP_NODELAY` set, as libzmq does).
+  Tcp(TcpStream),
+  /// A Unix-domain stream.
+  Ipc(UnixStream),
+}
+
+fn bind_error(e: io::Error) -> TransportError {
+  if e.kind() == io::ErrorKind::AddrInUse {
+    TransportError::AddrInUse(e.to_string())
+  } else {
+    TransportError::Io(e)
+  }
+}
+
+impl Listener {
+  /// Binds `endpoint` (tcp or ipc) and returns the listener with its resolved endpoint string.
+  ///
+  /// # Errors
+  /// `Endpoint` for inproc or an unresolvable host, `AddrInUse`, `Io`.
+  pub async fn bind(endpoint: &Endpoint) -> Result<(Listener, String), TransportError> {
+    match endpoint {
+      Endpoint::Tcp { host, port } => {
+        let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), *port))
+          .await
+          .map_err(|e| TransportError::Endpoint(format!("{endpoint}: {e}")))?
+          .collect();
+        // IPv4 first, as libzmq without ZMQ_IPV6: `localhost` must not end up on ::1 only.
+        let addr = (addrs.iter().find(|a| a.is_ipv4()).or_else(|| addrs.first()))
+          .copied()
+          .ok_or_else(|| TransportError::Endpoint(format!("{endpoint}: no address")))?;
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let local = listener.local_addr()?;
+        let resolved = Endpoint::Tcp {
+          host: local.ip().to_string(),
+          port: local.port(),
+        };
+        Ok((Listener::Tcp(listener), resolved.to_string()))
+      }
+      Endpoint::Ipc(path) => {
+        // libzmq unlinks a stale socket file before binding; a live listener there is refused instead.
+        if path.exists() {
+          if UnixStream::connect(path).await.is_ok() {
+            return Err(TransportError::AddrInUse(endpoint.to_string()));
+          }
+          let _ = std::fs::remove_file(path);
+        }
+        let listener = UnixListener::bind(path).map_err(bind_error)?;
+        Ok((Listener::Ipc(listener, path.clone()), endpoint.to_string()))
+      }
+      Endpoint::Inproc(_) => Err(TransportError::Endpoint(format!(
+        "{endpoint}: inproc is not served by the network driver"
+      ))),
+    }
+  }
+
+  /// Polls for one accepted connection.
+  pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Stream>> {
+    match self {
+      Listener::Tcp(l) => l.poll_accept(cx).map_ok(|(s, _)| {
+        // Small messages must not wait for Nagle; a failure here only costs latency.
+        let _ = s.set_nodelay(true);
+        Stream::Tcp(s)
+      }),
+      Listener::Ipc(l, _) => l.poll_accept(cx).map_ok(|(s, _)| Stream::Ipc(s)),
+    }
+  }
+}
+
+impl Drop for Listener {
+  fn drop(&mut self) {
+    if let Listener::Ipc(_, path) = self {
+      let _ = std::fs::remove_file(path);
+    }
+  }
+}
+
+impl Stream {
+  /// Registers `cx` for read readiness; `Ready` when a read may make progress.
+  pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    match self {
+      Stream::Tcp(s) => s.poll_read_ready(cx),
+      Stream::Ipc(s) => s.poll_read_ready(cx),
+    }
+  }
+
+  /// Registers `cx` for write readiness; `Ready` when a write may make progress.
+  pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    match self {
+      Stream::Tcp(s) => s.poll_write_ready(cx),
+      Stream::Ipc(s) => s.poll_write_ready(cx),
+    }
+  }
+
+  /// Reads into the spare capacity of `buf` (never zero-filled); `Ok(0)` is end of stream.
+  pub fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
+    match self {
+      Stream::Tcp(s) => s.try_read_buf(buf),
+      Stream::Ipc(s) => s.try_read_buf(buf),
+    }
+  }
+
+  /// Writes what the kernel takes now.
+  pub fn try_write(&self, data: &[u8]) -> io::Result<usize> {
+    match self {
+      Stream::Tcp(s) => s.try_write(data),
+      Stream::Ipc(s) => s.try_write(data),
+    }
+  }
+}
