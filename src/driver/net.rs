@@ -26,6 +26,19 @@ pub enum Stream {
   Ipc(UnixStream),
 }
 
+impl Stream {
+  /// The peer's address, for logs (`tcp://ip:port`, or `ipc` for a Unix-domain peer).
+  pub fn peer(&self) -> String {
+    match self {
+      Stream::Tcp(s) => s
+        .peer_addr()
+        .map(|a| format!("tcp://{a}"))
+        .unwrap_or_else(|_| "tcp://?".into()),
+      Stream::Ipc(_) => "ipc".into(),
+    }
+  }
+}
+
 fn bind_error(e: io::Error) -> TransportError {
   if e.kind() == io::ErrorKind::AddrInUse {
     TransportError::AddrInUse(e.to_string())

@@ -361,7 +361,10 @@ impl<S: SocketState> Server<S> {
       self.stats.handshaking = self.stats.handshaking.saturating_sub(1);
     }
     match why {
-      Close::Refused(reason) => *self.stats.refused.entry(reason).or_default() += 1,
+      Close::Refused(reason) => {
+        tracing::debug!(target: crate::log::target::ZMTP, peer = %conn.stream.peer(), reason, "connection refused");
+        *self.stats.refused.entry(reason).or_default() += 1
+      }
       Close::Eof if !conn.ready => self.stats.handshake_eof += 1,
       Close::Eof => {}
     }

@@ -247,12 +247,16 @@ impl Io<'_> {
     let mut frames = match recv {
       Recv::Message(frames) => frames,
       Recv::Connected(peer) => {
+        tracing::debug!(target: crate::log::target::BROKER, peer = %String::from_utf8_lossy(&peer), "peer connected");
         if self.parked.has(&peer) {
           self.unpark(&peer);
         }
         return;
       }
-      Recv::Gone(peer) => return state.handle_peer_gone(&peer, now, out),
+      Recv::Gone(peer) => {
+        tracing::debug!(target: crate::log::target::BROKER, peer = %String::from_utf8_lossy(&peer), "peer gone");
+        return state.handle_peer_gone(&peer, now, out);
+      }
     };
     if frames.is_empty() {
       return;
