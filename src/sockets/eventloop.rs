@@ -213,6 +213,12 @@ impl<D: Deliver> SocketLoop<D> {
         reply,
       } => {
         let r = self.ports.bind(&ep, &opts).await;
+        match &r {
+          Ok(resolved) => tracing::debug!(target: crate::log::target::SOCKET, %resolved, "bound"),
+          Err(e) => {
+            tracing::debug!(target: crate::log::target::SOCKET, %ep, err = %e, "bind failed")
+          }
+        }
         match (reply, r) {
           (Some(reply), r) => {
             // The JS thread is blocked in bindSync waiting for this; it cannot be gone.
@@ -231,6 +237,7 @@ impl<D: Deliver> SocketLoop<D> {
         Err(e) => self.error(&req, &e),
       },
       Control::Connect { ep, opts } => {
+        tracing::debug!(target: crate::log::target::SOCKET, %ep, "connecting");
         if let Err(e) = self.ports.connect(&ep, &opts) {
           self.error("", &e);
         }
