@@ -104,7 +104,7 @@ const scenarios = [
   {
     name: 'latency',
     title: 'Request/reply latency, one request in flight',
-    measures: 'round trip of one 17-byte request to an echo worker and back, measured in the client; value = p50, with p99 and p999',
+    measures: 'round trip of one 17-byte request to an echo worker and back, measured in the client; value = p50, with p99 and p999. The floor row is this VM\'s least round trip between two processes (a blocking Rust echo of 3 bytes, bench/floor), measured in the same run; a request through a broker is two such round trips at least',
     better: 'lower',
     peers: {
       ours: (ctx) => rr.latency(mdp('ours'), { n: ctx.cfg.latN, warmup: ctx.cfg.latWarm }),
