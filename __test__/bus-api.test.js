@@ -266,3 +266,35 @@ test('node.stats(): published, received, elections, drops and refused discovery 
   assert.deepEqual(s.dropped, { publish: 0, receive: 0, iterator: 0, total: 0 })
   await node.stop()
 })
+
+test('random and oversized discovery datagrams are refused and counted; the node keeps working', async () => {
+  const opts = loopbackOpts()
+  const { node, got } = await readyNode(opts, 'ch')
+  await primed(node, got, 'ch', 'warm')
+  // Sent to the cluster's group on loopback only (TTL 0, interface 127.0.0.1). Seeded: replayable.
+  const udp = require('node:dgram').createSocket({ type: 'udp4', reuseAddr: true })
+  await new Promise((resolve) => udp.bind(0, '127.0.0.1', resolve))
+  udp.setMulticastInterface('127.0.0.1')
+  udp.setMulticastTTL(0)
+  let seed = 12345
+  const rand = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 4294967296 }
+  const N = 500
+  for (let i = 0; i < N; i++) {
+    const junk = Buffer.alloc(1 + Math.floor(rand() * 300))
+    for (let j = 0; j < junk.length; j++) junk[j] = Math.floor(rand() * 256)
+    junk[0] = 0x7b // '{': never a JSON array, so never a valid datagram
+    await new Promise((resolve) => udp.send(junk, opts.multicast_port, opts.multicast_addr, resolve))
+  }
+  for (const size of [9000, 60000]) {
+    const big = Buffer.from(JSON.stringify(['hb', 'x'.repeat(size)]))
+    await new Promise((resolve) => udp.send(big, opts.multicast_port, opts.multicast_addr, resolve))
+  }
+  udp.close()
+  await until(() => node.stats().refusedDatagrams >= N + 2, 5000, 'every datagram refused and counted')
+  assert.equal(node.stats().refusedDatagrams, N + 2)
+  assert.equal(node.master, node.id, 'no datagram changed the election')
+  got.length = 0
+  node.publish('ch', 'after')
+  await until(() => got.length > 0, 3000, 'a message after the flood')
+  await node.stop()
+})
