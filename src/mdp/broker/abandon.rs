@@ -29,6 +29,8 @@ pub(super) struct Abandoned {
 
 impl Abandoned {
   fn remember(&mut self, rid: Bytes, slot: usize) {
+    // A copy: the rid may be a slice of a large read buffer, which a tombstone must not pin.
+    let rid = Bytes::copy_from_slice(&rid);
     if self.order.len() >= REMEMBERED {
       if let Some(old) = self.order.pop_front() {
         self.slots.remove(&old);
