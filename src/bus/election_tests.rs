@@ -22,6 +22,14 @@ fn opts() -> NodeOptions {
   }
 }
 
+fn hb(id: &str) -> Datagram {
+  Datagram::Heartbeat { id: id.into() }
+}
+
+fn winner(id: &str) -> Datagram {
+  Datagram::Winner { meta: meta(id) }
+}
+
 fn ms(n: u64) -> Duration {
   Duration::from_millis(n)
 }
@@ -124,9 +132,7 @@ fn single_node_elects_itself_after_election_timeout() {
   assert_eq!(e.elected(), Some(&meta("9900000001")));
   assert!(e.is_elected());
   assert!(out.contains(&Action::Elected(meta("9900000001"))));
-  assert!(out.contains(&Action::Send(Datagram::Winner {
-    meta: meta("9900000001")
-  })));
+  assert!(out.contains(&Action::Send(winner("9900000001"))));
 }
 
 #[test]
@@ -137,12 +143,7 @@ fn elected_node_sends_a_heartbeat_every_period() {
   let n = c.nodes[0].as_mut().unwrap();
   let due = n.next_deadline();
   n.handle_tick(due, &mut out);
-  assert_eq!(
-    sends(&out),
-    vec![Datagram::Heartbeat {
-      id: "9900000001".into()
-    }]
-  );
+  assert_eq!(sends(&out), vec![hb("9900000001")]);
   assert_eq!(n.next_deadline(), due + ms(100));
 }
 
@@ -173,22 +174,10 @@ fn missing_heartbeat_starts_an_election() {
   let t0 = Instant::now();
   let mut e = Election::new(meta("9900000002"), &opts(), t0);
   let mut out = Vec::new();
-  e.handle_incoming(
-    Datagram::Winner {
-      meta: meta("9900000001"),
-    },
-    t0,
-    &mut out,
-  );
+  e.handle_incoming(winner("9900000001"), t0, &mut out);
   assert_eq!(out, vec![Action::Elected(meta("9900000001"))]);
   out.clear();
-  e.handle_incoming(
-    Datagram::Heartbeat {
-      id: "9900000001".into(),
-    },
-    t0 + ms(250),
-    &mut out,
-  );
+  e.handle_incoming(hb("9900000001"), t0 + ms(250), &mut out);
   e.handle_tick(t0 + ms(500), &mut out);
   assert!(out.is_empty(), "heartbeat 250 ms ago is fresh");
   e.handle_tick(t0 + ms(560), &mut out);
@@ -202,13 +191,7 @@ fn master_lost_starts_an_election_immediately() {
   let t0 = Instant::now();
   let mut e = Election::new(meta("9900000002"), &opts(), t0);
   let mut out = Vec::new();
-  e.handle_incoming(
-    Datagram::Winner {
-      meta: meta("9900000001"),
-    },
-    t0,
-    &mut out,
-  );
+  e.handle_incoming(winner("9900000001"), t0, &mut out);
   out.clear();
   e.handle_master_lost(t0 + ms(5), &mut out);
   assert_eq!(sends(&out), vec![Datagram::ElectStart]);
@@ -251,32 +234,14 @@ fn split_brain_heartbeats_trigger_a_new_election() {
   let t0 = Instant::now();
   let mut e = Election::new(meta("9900000002"), &opts(), t0);
   let mut out = Vec::new();
-  e.handle_incoming(
-    Datagram::Winner {
-      meta: meta("9900000005"),
-    },
-    t0,
-    &mut out,
-  );
+  e.handle_incoming(winner("9900000005"), t0, &mut out);
   out.clear();
-  e.handle_incoming(
-    Datagram::Heartbeat {
-      id: "9900000001".into(),
-    },
-    t0 + ms(50),
-    &mut out,
-  );
+  e.handle_incoming(hb("9900000001"), t0 + ms(50), &mut out);
   assert!(
     out.is_empty(),
     "stray heartbeat right after a change is ignored"
   );
-  e.handle_incoming(
-    Datagram::Heartbeat {
-      id: "9900000001".into(),
-    },
-    t0 + ms(300),
-    &mut out,
-  );
+  e.handle_incoming(hb("9900000001"), t0 + ms(300), &mut out);
   assert_eq!(sends(&out), vec![Datagram::ElectStart]);
 }
 
@@ -360,34 +325,11 @@ fn split_brain_with_a_known_smaller_master_switches_to_it_at_once() {
     t0,
     &mut out,
   );
-  e.handle_incoming(
-    Datagram::Winner {
-      meta: meta("9900000005"),
-    },
-    t0,
-    &mut out,
-  );
+  e.handle_incoming(winner("9900000005"), t0, &mut out);
   out.clear();
-  e.handle_incoming(
-    Datagram::Heartbeat {
-      id: "9900000005".into(),
-    },
-    t0 + ms(100),
-    &mut out,
-  );
-  e.handle_incoming(
-    Datagram::Heartbeat {
-      id: "9900000001".into(),
-    },
-    t0 + ms(150),
-    &mut out,
-  );
-  assert_eq!(
-    sends(&out),
-    vec![Datagram::Winner {
-      meta: meta("9900000001")
-    }]
-  );
+  e.handle_incoming(hb("9900000005"), t0 + ms(100), &mut out);
+  e.handle_incoming(hb("9900000001"), t0 + ms(150), &mut out);
+  assert_eq!(sends(&out), vec![winner("9900000001")]);
   assert_eq!(e.elected().map(|m| m.id.as_str()), Some("9900000001"));
 }
 
@@ -396,43 +338,14 @@ fn heartbeat_of_a_worse_master_makes_us_announce_ours_again() {
   let t0 = Instant::now();
   let mut e = Election::new(meta("9900000002"), &opts(), t0);
   let mut out = Vec::new();
-  e.handle_incoming(
-    Datagram::Winner {
-      meta: meta("9900000003"),
-    },
-    t0,
-    &mut out,
-  );
+  e.handle_incoming(winner("9900000003"), t0, &mut out);
   out.clear();
-  e.handle_incoming(
-    Datagram::Heartbeat {
-      id: "9900000003".into(),
-    },
-    t0 + ms(100),
-    &mut out,
-  );
-  e.handle_incoming(
-    Datagram::Heartbeat {
-      id: "9900000008".into(),
-    },
-    t0 + ms(150),
-    &mut out,
-  );
-  assert_eq!(
-    sends(&out),
-    vec![Datagram::Winner {
-      meta: meta("9900000003")
-    }]
-  );
+  e.handle_incoming(hb("9900000003"), t0 + ms(100), &mut out);
+  e.handle_incoming(hb("9900000008"), t0 + ms(150), &mut out);
+  assert_eq!(sends(&out), vec![winner("9900000003")]);
   // Once per heartbeat period, however many stray heartbeats come.
   out.clear();
-  e.handle_incoming(
-    Datagram::Heartbeat {
-      id: "9900000008".into(),
-    },
-    t0 + ms(160),
-    &mut out,
-  );
+  e.handle_incoming(hb("9900000008"), t0 + ms(160), &mut out);
   assert!(out.is_empty());
 }
 
@@ -441,44 +354,15 @@ fn winner_worse_than_a_live_master_is_answered_with_ours() {
   let t0 = Instant::now();
   let mut e = Election::new(meta("9900000002"), &opts(), t0);
   let mut out = Vec::new();
-  e.handle_incoming(
-    Datagram::Winner {
-      meta: meta("9900000003"),
-    },
-    t0,
-    &mut out,
-  );
+  e.handle_incoming(winner("9900000003"), t0, &mut out);
   out.clear();
-  e.handle_incoming(
-    Datagram::Winner {
-      meta: meta("9900000007"),
-    },
-    t0 + ms(150),
-    &mut out,
-  );
-  assert_eq!(
-    sends(&out),
-    vec![Datagram::Winner {
-      meta: meta("9900000003")
-    }]
-  );
+  e.handle_incoming(winner("9900000007"), t0 + ms(150), &mut out);
+  assert_eq!(sends(&out), vec![winner("9900000003")]);
   assert_eq!(e.elected().map(|m| m.id.as_str()), Some("9900000003"));
   // A better one is taken at once; a worse one after the master went quiet is taken too.
-  e.handle_incoming(
-    Datagram::Winner {
-      meta: meta("9900000001"),
-    },
-    t0 + ms(200),
-    &mut out,
-  );
+  e.handle_incoming(winner("9900000001"), t0 + ms(200), &mut out);
   assert_eq!(e.elected().map(|m| m.id.as_str()), Some("9900000001"));
-  e.handle_incoming(
-    Datagram::Winner {
-      meta: meta("9900000009"),
-    },
-    t0 + ms(600),
-    &mut out,
-  );
+  e.handle_incoming(winner("9900000009"), t0 + ms(600), &mut out);
   assert_eq!(e.elected().map(|m| m.id.as_str()), Some("9900000009"));
 }
 
@@ -505,28 +389,10 @@ fn split_brain_with_an_unknown_smaller_master_ends_the_round_at_its_answer() {
   let t0 = Instant::now();
   let mut e = Election::new(meta("9900000002"), &opts(), t0);
   let mut out = Vec::new();
-  e.handle_incoming(
-    Datagram::Winner {
-      meta: meta("9900000005"),
-    },
-    t0,
-    &mut out,
-  );
+  e.handle_incoming(winner("9900000005"), t0, &mut out);
   out.clear();
-  e.handle_incoming(
-    Datagram::Heartbeat {
-      id: "9900000005".into(),
-    },
-    t0 + ms(100),
-    &mut out,
-  );
-  e.handle_incoming(
-    Datagram::Heartbeat {
-      id: "9900000001".into(),
-    },
-    t0 + ms(150),
-    &mut out,
-  );
+  e.handle_incoming(hb("9900000005"), t0 + ms(100), &mut out);
+  e.handle_incoming(hb("9900000001"), t0 + ms(150), &mut out);
   assert_eq!(sends(&out), vec![Datagram::ElectStart]);
   out.clear();
   let answer = Datagram::Candidate {
@@ -536,12 +402,7 @@ fn split_brain_with_an_unknown_smaller_master_ends_the_round_at_its_answer() {
   e.handle_incoming(answer, t0 + ms(160), &mut out);
   assert!(e.next_deadline() <= t0 + ms(160));
   e.handle_tick(t0 + ms(160), &mut out);
-  assert_eq!(
-    sends(&out),
-    vec![Datagram::Winner {
-      meta: meta("9900000001")
-    }]
-  );
+  assert_eq!(sends(&out), vec![winner("9900000001")]);
   assert_eq!(e.elected().map(|m| m.id.as_str()), Some("9900000001"));
 }
 
@@ -602,9 +463,7 @@ fn a_winner_whose_host_is_unknown_waits_for_that_node_to_be_heard() {
     out.is_empty() && e.elected().is_none(),
     "never a guess from the relay's address"
   );
-  let hb = Datagram::Heartbeat {
-    id: "4900000001".into(),
-  };
+  let hb = hb("4900000001");
   e.handle_datagram(hb, Ipv4Addr::new(10, 0, 0, 1), t0 + ms(50), &mut out);
   assert_eq!(elected_addr(&out).as_deref(), Some("tcp://10.0.0.1:4001"));
   assert_eq!(e.elected().map(|m| m.id.as_str()), Some("4900000001"));
