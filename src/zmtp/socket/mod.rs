@@ -48,8 +48,22 @@ pub trait SocketState {
     let _ = (token, sub);
   }
 
-  /// Connection `token` is gone.
+  /// Connection `token` is gone. For a token made by [`SocketState::on_attach`] the pipe stays, with what it
+  /// holds, until [`SocketState::on_detach`] (libzmq keeps a connecting side's pipe across reconnects).
   fn on_gone(&mut self, token: Token);
+
+  /// The driver made a pipe for `token` before its connection exists: an endpoint the application
+  /// `connect()`ed (libzmq's default, non-`IMMEDIATE` connect), so messages may queue for it at once. The
+  /// same token then comes `on_ready` at each (re)connection and `on_gone` at each loss.
+  fn on_attach(&mut self, token: Token) {
+    let _ = token;
+  }
+
+  /// The pipe of an attached token ends for good (the endpoint was disconnected, or the socket closed); what
+  /// it held is dropped. A driver calls [`SocketState::on_gone`] first if the connection was up.
+  fn on_detach(&mut self, token: Token) {
+    let _ = token;
+  }
 
   /// The next thing to write to connection `token`.
   fn take_output(&mut self, token: Token) -> Option<Output>;
