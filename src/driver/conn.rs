@@ -73,6 +73,10 @@ pub(super) struct Conn {
   pub(super) ready: bool,
   /// The deadline registered in the driver's timer heap.
   pub(super) timer_at: Option<Instant>,
+  /// Our own connect, not yet completed: nothing is read or written until write readiness says how it ended.
+  pub(super) connecting: bool,
+  /// Made by one of our dialers (reconnects when it ends), not accepted.
+  pub(super) dialed: bool,
 }
 
 impl Conn {
@@ -95,6 +99,8 @@ impl Conn {
       dirty: false,
       ready: false,
       timer_at: None,
+      connecting: false,
+      dialed: false,
     }
   }
 }

@@ -98,7 +98,11 @@ impl<S: SocketState> Server<S> {
       match event {
         Event::Ready(peer) => {
           conn.ready = true;
-          self.stats.handshaking = self.stats.handshaking.saturating_sub(1);
+          if conn.dialed {
+            self.dial_succeeded(token);
+          } else {
+            self.stats.handshaking = self.stats.handshaking.saturating_sub(1);
+          }
           self.state.on_ready(token, &peer).map_err(Close::Refused)?;
         }
         Event::Message(frames) => self.state.on_message(token, frames),
@@ -111,6 +115,9 @@ impl<S: SocketState> Server<S> {
   pub(super) fn flush_conn(&mut self, token: Token) {
     if let Some(conn) = self.conns.get_mut(&token) {
       conn.dirty = false;
+      if conn.connecting {
+        return;
+      }
     }
     for _ in 0..WRITES_PER_FLUSH {
       self.fill_output(token);

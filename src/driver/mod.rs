@@ -10,6 +10,7 @@
 //! - [`router`]: the ROUTER an engine uses: [`server::Server`] for tcp/ipc plus the hub for `inproc://`.
 
 mod conn;
+mod dial;
 mod io;
 pub mod net;
 pub mod router;
@@ -17,7 +18,10 @@ pub mod server;
 mod timers;
 
 #[cfg(test)]
+mod dial_tests;
+#[cfg(test)]
 mod tests;
 
+pub use dial::DialStats;
 pub use router::{Recv, Router};
 pub use server::{Server, ServerConfig, ServerStats};

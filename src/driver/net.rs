@@ -142,3 +142,80 @@ impl Stream {
     }
   }
 }
+
+/// EINPROGRESS on Linux and the BSDs (a non-blocking connect that completes later).
+fn in_progress(e: &io::Error) -> bool {
+  const EINPROGRESS: i32 = if cfg!(target_os = "linux") { 115 } else { 36 };
+  e.raw_os_error() == Some(EINPROGRESS) || e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// The address a tcp endpoint connects to: IPv4 first, as libzmq without `ZMQ_IPV6`. Host names are looked up
+/// here, synchronously, as libzmq's I/O thread does; IP literals cost no lookup.
+fn tcp_address(host: &str, port: u16) -> io::Result<std::net::SocketAddr> {
+  use std::net::ToSocketAddrs;
+  let host = host.trim_start_matches('[').trim_end_matches(']');
+  let addrs: Vec<_> = (host, port).to_socket_addrs()?.collect();
+  (addrs.iter().find(|a| a.is_ipv4()).or_else(|| addrs.first()))
+    .copied()
+    .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{host}: no address")))
+}
+
+impl Stream {
+  /// Starts a non-blocking connect to a tcp or ipc endpoint. Returns the stream and whether the connect is
+  /// still in progress (then write readiness followed by [`Stream::take_error`] tells how it ended).
+  ///
+  /// # Errors
+  /// What the OS says at once (refused, no such file, unresolvable host); the caller retries later.
+  pub fn connect(endpoint: &Endpoint) -> io::Result<(Stream, bool)> {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let (domain, addr) = match endpoint {
+      Endpoint::Tcp { host, port } => {
+        let addr = tcp_address(host, *port)?;
+        (Domain::for_address(addr), SockAddr::from(addr))
+      }
+      Endpoint::Ipc(path) => (Domain::UNIX, SockAddr::unix(path)?),
+      Endpoint::Inproc(_) => {
+        return Err(io::Error::new(
+          io::ErrorKind::InvalidInput,
+          "inproc is not served by the network driver",
+        ))
+      }
+    };
+    let socket = Socket::new(domain, Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    if domain != Domain::UNIX {
+      // Small messages must not wait for Nagle (libzmq sets TCP_NODELAY too).
+      socket.set_nodelay(true)?;
+    }
+    let pending = match socket.connect(&addr) {
+      Ok(()) => false,
+      Err(e) if domain != Domain::UNIX && in_progress(&e) => true,
+      Err(e) => return Err(e),
+    };
+    let stream = if domain == Domain::UNIX {
+      Stream::Ipc(UnixStream::from_std(socket.into())?)
+    } else {
+      Stream::Tcp(TcpStream::from_std(socket.into())?)
+    };
+    Ok((stream, pending))
+  }
+
+  /// After write readiness on a connect in progress: `Ok` when connected, the error otherwise.
+  ///
+  /// # Errors
+  /// The connect's own error (refused, unreachable, timed out).
+  pub fn finish_connect(&self) -> io::Result<()> {
+    let error = match self {
+      Stream::Tcp(s) => s.take_error()?,
+      Stream::Ipc(s) => s.take_error()?,
+    };
+    if let Some(e) = error {
+      return Err(e);
+    }
+    // Readiness without an error can still be a socket that never connected (ENOTCONN).
+    match self {
+      Stream::Tcp(s) => s.peer_addr().map(|_| ()),
+      Stream::Ipc(_) => Ok(()),
+    }
+  }
+}

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use tokio::time::Sleep;
 
 use super::conn::{Conn, ReadyList};
+use super::dial::{DialStats, Dialer};
 use super::net::{Listener, Stream};
 use crate::mdp::FastMap;
 use crate::transport::{Endpoint, TransportError, DEFAULT_HWM};
@@ -50,6 +51,11 @@ pub struct ServerConfig {
   pub hwm_bytes: usize,
   /// Most connections in their handshake at once; past it the oldest is closed.
   pub max_pending: usize,
+  /// Pause before a connected endpoint is dialled again (`ZMQ_RECONNECT_IVL`, libzmq's 100 ms).
+  pub reconnect_ivl: Duration,
+  /// Longest pause when each failed attempt doubles it (`ZMQ_RECONNECT_IVL_MAX`; 0 = no backoff, libzmq's
+  /// default).
+  pub reconnect_ivl_max: Duration,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +65,8 @@ impl Default for ServerConfig {
       hwm: DEFAULT_HWM,
       hwm_bytes: 64 << 20,
       max_pending: 1024,
+      reconnect_ivl: Duration::from_millis(100),
+      reconnect_ivl_max: Duration::ZERO,
     }
   }
 }
@@ -107,6 +115,9 @@ pub struct Server<S: SocketState> {
   /// Reused list of subscribers a publish reached.
   matched: Vec<Token>,
   pub(super) stats: ServerStats,
+  /// Endpoints we connect to, by their (lasting) token.
+  pub(super) dialers: FastMap<Token, Dialer>,
+  pub(super) dial_stats: DialStats,
 }
 
 impl Server<RouterState> {
@@ -158,6 +169,8 @@ impl<S: SocketState> Server<S> {
       accept_pause: None,
       matched: Vec::new(),
       stats: ServerStats::default(),
+      dialers: FastMap::default(),
+      dial_stats: DialStats::default(),
     }
   }
 
@@ -190,6 +203,10 @@ impl<S: SocketState> Server<S> {
   /// Closes every listener and connection now: ports and file descriptors are released on return.
   pub fn close(&mut self) {
     self.listeners.clear();
+    let dialers: Vec<Token> = self.dialers.keys().copied().collect();
+    for token in dialers {
+      self.disconnect(token);
+    }
     let tokens: Vec<Token> = self.conns.keys().copied().collect();
     for token in tokens {
       self.close_conn(token, Close::Eof);
@@ -287,9 +304,14 @@ impl<S: SocketState> Server<S> {
     progressed && !self.listeners.is_empty()
   }
 
-  fn add_conn(&mut self, stream: Stream, now: Instant) {
+  pub(super) fn take_token(&mut self) -> Token {
     let token = self.next_token;
     self.next_token += 1;
+    token
+  }
+
+  fn add_conn(&mut self, stream: Stream, now: Instant) {
+    let token = self.take_token();
     self.stats.accepted += 1;
     self.stats.handshaking += 1;
     let session = Session::new(self.config.session.clone(), now);
@@ -334,11 +356,16 @@ impl<S: SocketState> Server<S> {
       std::mem::take(&mut self.scratch)
     };
     for (token, write) in batch {
-      if write {
-        if let Some(conn) = self.conns.get_mut(&token) {
-          conn.write_armed = false;
-          self.flush_conn(token);
+      let Some(conn) = self.conns.get_mut(&token) else {
+        continue;
+      };
+      if conn.connecting {
+        if write {
+          self.finish_connect(token);
         }
+      } else if write {
+        conn.write_armed = false;
+        self.flush_conn(token);
       } else {
         self.read_conn(token, now);
       }
@@ -357,7 +384,7 @@ impl<S: SocketState> Server<S> {
     if !conn.wbuf.is_empty() {
       let _ = conn.stream.try_write(&conn.wbuf);
     }
-    if !conn.ready {
+    if !conn.ready && !conn.dialed {
       self.stats.handshaking = self.stats.handshaking.saturating_sub(1);
     }
     match why {
@@ -365,10 +392,15 @@ impl<S: SocketState> Server<S> {
         tracing::debug!(target: crate::log::target::ZMTP, peer = %conn.stream.peer(), reason, "connection refused");
         *self.stats.refused.entry(reason).or_default() += 1
       }
-      Close::Eof if !conn.ready => self.stats.handshake_eof += 1,
+      Close::Eof if !conn.ready && !conn.dialed => self.stats.handshake_eof += 1,
       Close::Eof => {}
     }
-    self.state.on_gone(token);
+    if conn.ready {
+      self.state.on_gone(token);
+    }
+    if conn.dialed {
+      self.schedule_retry(token, Instant::now());
+    }
     // `conn` drops here: the stream is deregistered and its descriptor closed now.
   }
 }

@@ -32,6 +32,7 @@ impl<S: SocketState> Server<S> {
       }
       self.timers.pop();
       let Some(conn) = self.conns.get_mut(&token) else {
+        fired |= self.retry_due(token, at, now);
         continue;
       };
       if conn.timer_at != Some(at) {
