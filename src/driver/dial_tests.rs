@@ -56,7 +56,7 @@ async fn deliver(
   let got = timeout(
     T,
     poll_fn(|cx| {
-      while let Poll::Ready(_) = listener.poll_recv(cx) {}
+      while listener.poll_recv(cx).is_ready() {}
       loop {
         match dialer.poll_event(cx) {
           Poll::Ready(RouterEvent::Message(m)) => return Poll::Ready(m),
