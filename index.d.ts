@@ -26,9 +26,27 @@ export interface BrokerConf {
   maxMsgSize?: number
   /** Milliseconds a connection has to finish its ZMTP handshake (ZMQ_HANDSHAKE_IVL); default 30000. */
   handshakeTimeout?: number
+  /** CURVE on the listening socket: every peer must present a key (`clients`: the public keys allowed). */
+  curve?: CurveServerConf
+  /** PLAIN on the listening socket: every peer must log in as one of `users`. */
+  plain?: { users: Record<string, string> }
   onStart?: () => void
   onStop?: () => void
 }
+
+/** A CURVE key: 40 Z85 characters or 32 bytes. */
+export type CurveKey = string | Uint8Array
+export interface CurveServerConf { secretKey: CurveKey; publicKey?: CurveKey; clients?: CurveKey[] }
+export interface CurveClientConf { serverKey: CurveKey; publicKey?: CurveKey; secretKey?: CurveKey }
+export interface CurveKeyPair { publicKey: string; secretKey: string }
+/** A fresh CURVE key pair in Z85 (`zmq_curve_keypair`). */
+export declare function curveKeyPair(): CurveKeyPair
+/** The public key of a secret key, in Z85 (`zmq_curve_public`). */
+export declare function curvePublic(secretKey: CurveKey): string
+/** Z85 text of bytes whose length is a multiple of 4. */
+export declare function z85Encode(data: Uint8Array): string
+/** The bytes of Z85 text whose length is a multiple of 5. */
+export declare function z85Decode(text: string): Buffer
 
 export interface PersistedRequest { rid: string; clientId: string; service: string; opts: Record<string, Json>; msg: string[] }
 

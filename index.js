@@ -22,5 +22,7 @@ module.exports = {
   Node,
   // busmq-compatible queues on Redis (also published alone as `zmqbus/busmq`)
   get busmq () { return require('./lib/busmq') },
+  // CURVE keys in Z85 (also `zmq.curveKeypair()` in the classic API)
+  ...require('./lib/security').keys,
   nativeVersion: () => require('./lib/native').nativeVersion()
 }

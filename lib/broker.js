@@ -8,6 +8,7 @@ const K = require('./kinds')
 const check = require('./validate')
 const { NativeEngine } = require('./engine')
 const { BatchReader } = require('./boundary')
+const { securityConf } = require('./security')
 
 const DEFAULTS = { heartbeat: 2500, heartbeatLiveness: 3, dmode: 'load', intch: 'tcp://127.0.0.1:55550' }
 
@@ -26,6 +27,7 @@ class Broker extends NativeEngine {
     this.endpoint = endpoint
     this.conf = Object.assign({ name: 'B' + randomUUID() }, DEFAULTS, conf)
     this.ctrl = this.conf.ctrl || null
+    this._security = securityConf(this.conf)
     this._handle = null
     this._pending = { start: [], stop: [] }
   }
@@ -34,8 +36,7 @@ class Broker extends NativeEngine {
     if (typeof cb === 'function') this._pending.start.push(cb)
     if (this._handle) return
     const handle = new native.BrokerHandle(this._batchHandler((batch) => this._onBatch(handle, batch)))
-    this._handle = handle
-    this._hold()
+    // A configuration the native side refuses (a key that is not a key) throws here, with nothing held.
     handle.start(JSON.stringify({
       endpoint: this.endpoint,
       intch: this.conf.intch || '',
@@ -47,8 +48,11 @@ class Broker extends NativeEngine {
       cacheMaxEntries: this.conf.cacheMaxEntries,
       cacheMaxBytes: this.conf.cacheMaxBytes,
       maxMsgSize: this.conf.maxMsgSize,
-      handshakeTimeout: this.conf.handshakeTimeout
+      handshakeTimeout: this.conf.handshakeTimeout,
+      ...this._security
     }))
+    this._handle = handle
+    this._hold()
   }
 
   stop (cb) {

@@ -9,6 +9,11 @@ async function pigato (): Promise<void> {
   broker.start(() => undefined)
   const stats: zb.BrokerStats | null = broker.stats()
   void stats
+  const keys: zb.CurveKeyPair = zb.curveKeyPair()
+  const secure = new zb.Broker('tcp://127.0.0.1:55556', { curve: { secretKey: keys.secretKey, clients: [zb.z85Decode(keys.publicKey)] } })
+  void secure
+  const pub: string = zb.curvePublic(keys.secretKey)
+  void pub
   const worker = new zb.Worker('tcp://127.0.0.1:55555', 'echo', { concurrency: 10 })
   worker.on('request', (data: zb.Json, reply: zb.Reply, opts: zb.RequestOpts) => {
     reply.write('partial')

@@ -5,6 +5,7 @@ pub mod busmq;
 pub mod events;
 pub mod handle;
 pub mod mdp;
+pub mod security;
 pub mod sockets;
 
 /// The native core's version (the crate version).

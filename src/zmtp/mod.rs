@@ -6,6 +6,7 @@
 //! - [`frame`]: frame encoder and incremental decoder with size limits checked before any allocation.
 //! - [`command`]: READY properties, ERROR, PING/PONG, SUBSCRIBE/CANCEL in both forms.
 //! - [`mechanism`]: the [`mechanism::Mechanism`] trait with NULL, PLAIN and CURVE; Z85 keys; a ZAP-style hook.
+//! - [`security`]: `conf.curve` / `conf.plain` as JS gives them, turned into a mechanism for either side.
 //! - [`config`]: a session's configuration: limits (with their defaults), heartbeats, valid socket-type pairs.
 //! - [`session`]: greeting -> handshake -> traffic for one connection, with limits, handshake timeout and heartbeats.
 //! - [`socket`]: floor 2, socket semantics (ROUTER) over sessions, pure.
@@ -17,6 +18,7 @@ pub mod error;
 pub mod frame;
 pub mod greeting;
 pub mod mechanism;
+pub mod security;
 pub mod session;
 pub mod socket;
 mod timers;

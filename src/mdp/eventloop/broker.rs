@@ -79,7 +79,7 @@ async fn run<D: Deliver>(
 ) {
   // pigato's `conf.name` only matters between ROUTERs (a bound ROUTER's identity is never sent to
   // the DEALERs that connect to it), so it is reported back to JS and not used on the wire.
-  let mut router = Router::new(params.server_config());
+  let mut router = Router::new(params.server.clone());
   if let Err(err) = router.bind(&params.endpoint).await {
     error_event(
       &mut outbox,

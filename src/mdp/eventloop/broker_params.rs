@@ -4,6 +4,7 @@
 use super::LoopError;
 use crate::driver::ServerConfig;
 use crate::mdp::broker::{BrokerConf, Dmode};
+use crate::zmtp::security::SecurityParams;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -27,6 +28,12 @@ pub struct BrokerParams {
   max_msg_size: Option<f64>,
   /// Milliseconds a connection has to finish its greeting and handshake (`ZMQ_HANDSHAKE_IVL`).
   handshake_timeout: Option<f64>,
+  /// `conf.curve` / `conf.plain`: the mechanism every peer of the listening socket must use.
+  #[serde(flatten)]
+  security: SecurityParams,
+  /// The listening socket's configuration, made from the fields above by [`BrokerParams::from_json`].
+  #[serde(skip)]
+  pub(super) server: ServerConfig,
 }
 
 impl BrokerParams {
@@ -35,13 +42,15 @@ impl BrokerParams {
   /// # Errors
   /// `LoopError::Config` when a field is missing or out of range.
   pub fn from_json(json: &str) -> Result<Self, LoopError> {
-    let params: Self = serde_json::from_str(json).map_err(|e| LoopError::Config(e.to_string()))?;
+    let mut params: Self =
+      serde_json::from_str(json).map_err(|e| LoopError::Config(e.to_string()))?;
     let at_least_one = |v: f64| v.is_finite() && v >= 1.0;
     if !at_least_one(params.heartbeat) || !at_least_one(params.heartbeat_liveness) {
       return Err(LoopError::Config(
         "heartbeat and heartbeatLiveness must be >= 1".into(),
       ));
     }
+    params.server = params.server_config()?;
     Ok(params)
   }
 
@@ -65,9 +74,16 @@ impl BrokerParams {
     conf
   }
 
-  /// The listening socket's configuration: a ROUTER session with this broker's limits.
-  pub(super) fn server_config(&self) -> ServerConfig {
+  /// The listening socket's configuration: a ROUTER session with this broker's limits and mechanism.
+  ///
+  /// # Errors
+  /// `LoopError::Config` for unusable security options (a malformed key, a missing secret).
+  fn server_config(&self) -> Result<ServerConfig, LoopError> {
     let mut config = ServerConfig::default();
+    config.session.mechanism = self
+      .security
+      .server()
+      .map_err(|e| LoopError::Config(e.to_string()))?;
     let limits = &mut config.session.limits;
     if let Some(n) = self.max_msg_size.filter(|n| n.is_finite() && *n >= 1.0) {
       limits.max_msg_size = n as u64;
@@ -80,6 +96,6 @@ impl BrokerParams {
     {
       limits.handshake_timeout = Duration::from_millis(ms as u64);
     }
-    config
+    Ok(config)
   }
 }

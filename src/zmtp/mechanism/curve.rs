@@ -43,6 +43,11 @@ pub fn curve_keypair() -> CurveKeyPair {
   }
 }
 
+/// The public key that belongs to `secret` (`zmq_curve_public`).
+pub fn public_key_of(secret: &[u8; 32]) -> [u8; 32] {
+  *SecretKey::from(*secret).public_key().as_bytes()
+}
+
 /// `n` random bytes for long nonces and cookie keys.
 pub(super) fn random<const N: usize>() -> [u8; N] {
   let mut out = [0u8; N];
