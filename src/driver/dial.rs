@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::Conn;
 use super::net::Stream;
-use super::server::{Close, Server};
+use super::server::{Close, LinkEvent, Server};
 use crate::transport::{Endpoint, TransportError};
 use crate::zmtp::socket::{SocketState, Token};
 use crate::zmtp::Session;
@@ -159,6 +159,7 @@ impl<S: SocketState> Server<S> {
     if let Some(dialer) = self.dialers.get_mut(&token) {
       dialer.current = self.config.reconnect_ivl;
       self.dial_stats.connected += 1;
+      self.links.push_back(LinkEvent { token, up: true });
     }
   }
 

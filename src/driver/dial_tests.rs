@@ -114,6 +114,10 @@ async fn a_dialer_reconnects_after_its_peer_restarts_on_the_same_port() {
   let id = until_connected(&mut dialer, &mut listener).await;
   deliver(&mut dialer, &mut listener, &id, b"second").await;
   assert_eq!(dialer.dial_stats().connected, 2);
+  let links: Vec<bool> = std::iter::from_fn(|| dialer.take_link_event())
+    .map(|l| l.up)
+    .collect();
+  assert_eq!(links, [true, false, true], "up, lost, up again");
   listener.close();
 }
 

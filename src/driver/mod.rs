@@ -24,4 +24,4 @@ mod tests;
 
 pub use dial::DialStats;
 pub use router::{Recv, Router};
-pub use server::{Server, ServerConfig, ServerStats};
+pub use server::{LinkEvent, Server, ServerConfig, ServerStats};

@@ -118,6 +118,18 @@ pub struct Server<S: SocketState> {
   /// Endpoints we connect to, by their (lasting) token.
   pub(super) dialers: FastMap<Token, Dialer>,
   pub(super) dial_stats: DialStats,
+  /// Dialled connections that came up or went down, for owners that react to the peer itself (a client
+  /// whose broker died); see [`Server::take_link_event`].
+  pub(super) links: VecDeque<LinkEvent>,
+}
+
+/// A dialled connection finished its handshake (`up`) or was lost after it (`!up`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkEvent {
+  /// The dialer's token.
+  pub token: Token,
+  /// Whether the connection came up.
+  pub up: bool,
 }
 
 impl Server<RouterState> {
@@ -171,6 +183,7 @@ impl<S: SocketState> Server<S> {
       stats: ServerStats::default(),
       dialers: FastMap::default(),
       dial_stats: DialStats::default(),
+      links: VecDeque::new(),
     }
   }
 
@@ -229,6 +242,12 @@ impl<S: SocketState> Server<S> {
         self.flush_conn(token);
       }
     }
+  }
+
+  /// The next dialled connection that came up or went down since the last call (filled while polling; look
+  /// after every [`Server::poll_event`]). At most two per dialer and reconnect, so it stays small.
+  pub fn take_link_event(&mut self) -> Option<LinkEvent> {
+    self.links.pop_front()
   }
 
   /// Counters, with gauges computed now.
@@ -399,6 +418,9 @@ impl<S: SocketState> Server<S> {
       self.state.on_gone(token);
     }
     if conn.dialed {
+      if conn.ready {
+        self.links.push_back(LinkEvent { token, up: false });
+      }
       self.schedule_retry(token, Instant::now());
     }
     // `conn` drops here: the stream is deregistered and its descriptor closed now.
