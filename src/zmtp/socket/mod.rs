@@ -6,19 +6,42 @@
 //!   high-water mark, peer connected/gone events.
 //! - [`publisher`]: PUB fan-out: per-peer subscription sets (both wire forms), prefix match, drop at the HWM.
 //! - [`sink`]: a SUB that subscribes every publisher to everything and hands out what they send.
+//! - [`pipe`]: the shared pipe set: per-connection bounded queues, round-robin sending, fair-queued receiving.
+//! - [`dealer`]: DEALER, PUSH and PULL. [`req`]: REQ. [`rep`]: REP. [`pair`]: PAIR.
+//! - [`xpub`]: XPUB (subscriptions handed to the application). [`subscriber`]: SUB and XSUB.
+//!
+//! The application side of every socket is [`AppSocket`]: `send` queues a message (or says why not, as libzmq's
+//! errno would), and what the application receives comes out of [`SocketState::poll_event`].
 
+pub mod dealer;
+// pub mod pair;
+pub mod pipe;
 pub mod publisher;
+// pub mod rep;
+pub mod req;
 pub mod router;
 pub mod sink;
+// pub mod subscriber;
+#[cfg(test)]
+mod testutil;
+// pub mod xpub;
 
 use bytes::Bytes;
 
 use super::command::Subscription;
 use super::session::PeerInfo;
 
+pub use dealer::{DealerState, PullState, PushState};
+// pub use pair::PairState;
+pub use pipe::{PipeOptions, SocketStats};
 pub use publisher::PubState;
+// pub use rep::RepState;
+pub use req::ReqState;
 pub use router::{RouteError, RouterEvent, RouterState, RouterStats, Token};
 pub use sink::SinkState;
+// pub use subscriber::{SubState, XSubState};
+// pub use xpub::XPubState;
+use thiserror::Error;
 
 /// Something a socket state wants written to one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,4 +96,69 @@ pub trait SocketState {
 
   /// The next event for the application.
   fn poll_event(&mut self) -> Option<Self::Event>;
+
+  /// Whether the state takes more messages from connection `token` now. `false` when that connection's receive
+  /// queue is at its high-water mark: libzmq stops reading that engine (TCP back-pressure) until the application
+  /// has read some. A driver that delivers anyway sees the message dropped and counted.
+  fn wants_input(&self, token: Token) -> bool {
+    let _ = token;
+    true
+  }
+
+  /// A connection the state wants closed for a protocol error, with a reason to count (libzmq's session drops
+  /// such a connection, e.g. a REQ getting a reply without its empty delimiter). Polled after `on_message`.
+  fn take_violation(&mut self) -> Option<(Token, &'static str)> {
+    None
+  }
+}
+
+/// Why [`AppSocket::send`] did not take a message, named after the errno libzmq gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum SendError {
+  /// `EAGAIN`: no pipe has room (DEALER, PUSH, REQ and PAIR block instead of dropping), or the peer's pipe
+  /// is full under `ROUTER_MANDATORY` or `XPUB_NODROP`. Try again after the driver has written something.
+  #[error("no pipe has room (EAGAIN)")]
+  WouldBlock,
+  /// `EFSM`: the socket's send/receive alternation forbids sending now (a REQ waiting for its reply, a REP
+  /// with no request to answer).
+  #[error("not in a state to send (EFSM)")]
+  Fsm,
+  /// `EHOSTUNREACH`: a ROUTER with `ROUTER_MANDATORY` has no peer with this routing id.
+  #[error("no peer with this routing id (EHOSTUNREACH)")]
+  Unroutable,
+  /// `EINVAL`: the message is malformed for this socket (no frame at all, a ROUTER message without a body).
+  #[error("malformed message for this socket (EINVAL)")]
+  Invalid,
+  /// `ENOTSUP`: this socket type never sends (PULL, SUB).
+  #[error("this socket type cannot send (ENOTSUP)")]
+  NotSupported,
+}
+
+impl SendError {
+  /// The errno name libzmq gives for this case, for a binding's `err.code`.
+  pub fn code(self) -> &'static str {
+    match self {
+      Self::WouldBlock => "EAGAIN",
+      Self::Fsm => "EFSM",
+      Self::Unroutable => "EHOSTUNREACH",
+      Self::Invalid => "EINVAL",
+      Self::NotSupported => "ENOTSUP",
+    }
+  }
+}
+
+/// The application side of a socket state: what `zmq_send` does, and what `ZMQ_POLLOUT` says.
+pub trait AppSocket {
+  /// Queues one whole multipart message as this socket type does in libzmq.
+  ///
+  /// # Errors
+  /// [`SendError`], with nothing queued.
+  fn send(&mut self, msg: Vec<Bytes>) -> Result<(), SendError>;
+
+  /// Whether a `send` could succeed now (libzmq's `ZMQ_POLLOUT`).
+  fn can_send(&self) -> bool;
+
+  /// The next connection that got something to write because of an application call (`send`, a subscription
+  /// change); the driver flushes it. Each connection comes at most once per batch.
+  fn poll_woken(&mut self) -> Option<Token>;
 }
