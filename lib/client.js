@@ -9,6 +9,7 @@ const K = require('./kinds')
 const check = require('./validate')
 const { MdpSession } = require('./session')
 const { BatchReader } = require('./boundary')
+const { securityJson } = require('./security')
 
 const DEFAULTS = { autostart: false, reconnect: 1000, heartbeat: 2500, timeout: 60000, retry: 0 }
 
@@ -23,6 +24,7 @@ class Client extends MdpSession {
     this.broker = broker
     this.conf = Object.assign({ prefix: 'C' + randomUUID() }, DEFAULTS, conf)
     this.reqs = new Map()
+    this._security = securityJson(this.conf)
     this._handle = null
     if (this.conf.autostart) this.start()
   }
@@ -30,7 +32,7 @@ class Client extends MdpSession {
   start () {
     this._startSession((onEvents, identity) => {
       const handle = new native.ClientHandle(onEvents)
-      handle.start(this.broker, this.conf.prefix, identity, this.conf.heartbeat, this.conf.reconnect)
+      handle.start(this.broker, this.conf.prefix, identity, this.conf.heartbeat, this.conf.reconnect, this._security)
       return handle
     })
   }

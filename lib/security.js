@@ -54,6 +54,12 @@ function securityConf (conf, prefix = 'conf') {
   return out
 }
 
+/** The security options as the JSON argument of a connecting engine (`undefined` for NULL). */
+function securityJson (conf, prefix = 'conf') {
+  const sec = securityConf(conf, prefix)
+  return sec.curve || sec.plain ? JSON.stringify(sec) : undefined
+}
+
 /** A fresh CURVE key pair, `{ publicKey, secretKey }` in Z85. */
 function curveKeyPair () {
   return native.curveKeyPair()
@@ -66,4 +72,4 @@ const keys = {
   z85Decode: (text) => native.z85Decode(String(text))
 }
 
-module.exports = { securityConf, keys }
+module.exports = { securityConf, securityJson, keys }

@@ -9,6 +9,7 @@ const K = require('./kinds')
 const check = require('./validate')
 const { MdpSession } = require('./session')
 const { BatchReader } = require('./boundary')
+const { securityJson } = require('./security')
 
 const DEFAULTS = { heartbeat: 2500, reconnect: 1000, concurrency: 100 }
 const LIVENESS = 3
@@ -29,6 +30,7 @@ class Worker extends MdpSession {
     this.service = service
     this.conf = Object.assign({ prefix: 'W' + randomUUID() }, DEFAULTS, conf)
     this.reqs = new Map()
+    this._security = securityJson(this.conf)
     this._handle = null
     this._watchConcurrency()
   }
@@ -58,7 +60,7 @@ class Worker extends MdpSession {
     this._startSession((onEvents, identity) => {
       const handle = new native.WorkerHandle(onEvents)
       handle.start(this.broker, this.service, this.conf.prefix, identity,
-        this.conf.heartbeat, this.conf.reconnect, this.conf.concurrency)
+        this.conf.heartbeat, this.conf.reconnect, this.conf.concurrency, this._security)
       return handle
     })
   }

@@ -4,7 +4,7 @@
 
 use super::handle::Handle;
 use crate::error::JsError;
-use crate::mdp::eventloop::{broker, client, worker};
+use crate::mdp::eventloop::{broker, client, session, worker};
 use napi::bindgen_prelude::{Buffer, Function};
 use napi_derive::napi;
 use std::time::Duration;
@@ -45,8 +45,11 @@ impl ClientHandle {
     identity: String,
     heartbeat_ms: f64,
     reconnect_ms: f64,
+    security: Option<String>,
   ) -> napi::Result<(), String> {
+    let config = session::connect_config(security.as_deref()).map_err(JsError::from)?;
     let params = client::ClientParams {
+      config,
       broker,
       prefix,
       identity,
@@ -101,7 +104,9 @@ impl WorkerHandle {
     heartbeat_ms: f64,
     reconnect_ms: f64,
     concurrency: f64,
+    security: Option<String>,
   ) -> napi::Result<(), String> {
+    let config = session::connect_config(security.as_deref()).map_err(JsError::from)?;
     if !concurrency.is_finite() || concurrency < -1.0 {
       return Err(
         JsError::invalid(format!(
@@ -111,6 +116,7 @@ impl WorkerHandle {
       );
     }
     let params = worker::WorkerParams {
+      config,
       broker,
       service,
       prefix,

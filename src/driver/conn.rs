@@ -77,6 +77,8 @@ pub(super) struct Conn {
   pub(super) connecting: bool,
   /// Made by one of our dialers (reconnects when it ends), not accepted.
   pub(super) dialed: bool,
+  /// Not read while the socket state's queue for this peer is full.
+  pub(super) paused: bool,
 }
 
 impl Conn {
@@ -101,6 +103,7 @@ impl Conn {
       timer_at: None,
       connecting: false,
       dialed: false,
+      paused: false,
     }
   }
 }

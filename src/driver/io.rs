@@ -32,6 +32,10 @@ enum Read {
 impl<S: SocketState> Server<S> {
   /// Reads what connection `token` has, processes it, and passes its events to the ROUTER state.
   pub(super) fn read_conn(&mut self, token: Token, now: Instant) {
+    // A paused connection is read again once the state takes input (see `resume_paused`).
+    if self.conns.get(&token).is_none_or(|c| c.paused) {
+      return;
+    }
     let outcome = self.read_some(token, now);
     match outcome {
       Read::Closed(why) => return self.close_conn(token, why),
@@ -86,12 +90,21 @@ impl<S: SocketState> Server<S> {
     }
   }
 
-  /// Hands the session's events to the ROUTER state (handshake done, messages).
+  /// Hands the session's events to the socket state (handshake done, messages). When the state's queue for
+  /// this peer is full (`RCVHWM`), the rest stay in the session and the connection is paused: no more reads
+  /// until the application has taken some (TCP back-pressure, as libzmq).
   fn take_session_events(&mut self, token: Token) -> Result<(), Close> {
     loop {
       let Some(conn) = self.conns.get_mut(&token) else {
         return Ok(());
       };
+      if conn.ready && !self.state.wants_input(token) {
+        if !conn.paused {
+          conn.paused = true;
+          self.paused.push(token);
+        }
+        return Ok(());
+      }
       let Some(event) = conn.session.poll_event() else {
         return Ok(());
       };
@@ -108,7 +121,37 @@ impl<S: SocketState> Server<S> {
         Event::Message(frames) => self.state.on_message(token, frames),
         Event::Subscription(sub) => self.state.on_subscription(token, sub),
       }
+      if let Some((bad, reason)) = self.state.take_violation() {
+        if bad == token {
+          return Err(Close::Refused(reason));
+        }
+        self.close_conn(bad, Close::Refused(reason));
+      }
     }
+  }
+
+  /// Paused connections whose state takes input again: their held events go in, then they are read again.
+  pub(super) fn resume_paused(&mut self) {
+    if self.paused.is_empty() {
+      return;
+    }
+    let mut still = Vec::new();
+    for token in std::mem::take(&mut self.paused) {
+      if !self.state.wants_input(token) {
+        still.push(token);
+        continue;
+      }
+      let Some(conn) = self.conns.get_mut(&token) else {
+        continue;
+      };
+      conn.paused = false;
+      if let Err(why) = self.take_session_events(token) {
+        self.close_conn(token, why);
+      } else if self.conns.get(&token).is_some_and(|c| !c.paused) {
+        self.ready.push(token, false);
+      }
+    }
+    self.paused.append(&mut still);
   }
 
   /// Writes everything pending for connection `token`; on a full kernel buffer, waits for writability.

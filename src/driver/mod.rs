@@ -7,9 +7,11 @@
 //!
 //! - [`net`]: tcp and ipc listeners and streams behind one type each.
 //! - [`server`]: listeners + connections + sessions + the ROUTER state, polled from one task, with limits.
+//! - [`dealer`]: a DEALER connected to one endpoint (pigato workers and clients), with peer up/down events.
 //! - [`router`]: the ROUTER an engine uses: [`server::Server`] for tcp/ipc plus the hub for `inproc://`.
 
 mod conn;
+pub mod dealer;
 mod dial;
 mod io;
 pub mod net;

@@ -24,7 +24,9 @@ use super::dial::{DialStats, Dialer};
 use super::net::{Listener, Stream};
 use crate::mdp::FastMap;
 use crate::transport::{Endpoint, TransportError, DEFAULT_HWM};
-use crate::zmtp::socket::{PubState, RouteError, RouterState, SocketState, Token};
+use crate::zmtp::socket::{
+  AppSocket, PubState, RouteError, RouterState, SendError, SocketState, Token,
+};
 use crate::zmtp::{Session, SessionConfig};
 
 /// Connections accepted per listener in one turn, so a flood of connects cannot starve traffic.
@@ -121,6 +123,8 @@ pub struct Server<S: SocketState> {
   /// Dialled connections that came up or went down, for owners that react to the peer itself (a client
   /// whose broker died); see [`Server::take_link_event`].
   pub(super) links: VecDeque<LinkEvent>,
+  /// Connections not read until the state takes their input.
+  pub(super) paused: Vec<Token>,
 }
 
 /// A dialled connection finished its handshake (`up`) or was lost after it (`!up`).
@@ -162,6 +166,20 @@ impl Server<PubState> {
   }
 }
 
+impl<S: SocketState + AppSocket> Server<S> {
+  /// Sends as the socket type does (`zmq_send`); what it queued is written at the next flush or poll.
+  ///
+  /// # Errors
+  /// As the state's [`AppSocket::send`] (`EAGAIN`, `EFSM`...), with nothing queued.
+  pub fn submit(&mut self, msg: Vec<Bytes>) -> Result<(), SendError> {
+    self.state.send(msg)?;
+    while let Some(token) = self.state.poll_woken() {
+      self.mark_dirty(token);
+    }
+    Ok(())
+  }
+}
+
 impl<S: SocketState> Server<S> {
   /// A server over `state` with nothing bound.
   pub fn new(config: ServerConfig, state: S) -> Self {
@@ -184,6 +202,7 @@ impl<S: SocketState> Server<S> {
       dialers: FastMap::default(),
       dial_stats: DialStats::default(),
       links: VecDeque::new(),
+      paused: Vec::new(),
     }
   }
 
@@ -262,6 +281,10 @@ impl<S: SocketState> Server<S> {
   /// and an event leaves the queue only in the poll that returns it.
   pub fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<S::Event> {
     for _ in 0..8 {
+      if let Some(ev) = self.state.poll_event() {
+        return Poll::Ready(ev);
+      }
+      self.resume_paused();
       if let Some(ev) = self.state.poll_event() {
         return Poll::Ready(ev);
       }

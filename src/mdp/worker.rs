@@ -215,6 +215,14 @@ impl WorkerState {
     }
   }
 
+  /// The connection to the broker closed: the session ends at once, as when liveness runs out.
+  pub fn handle_peer_lost(&mut self, out: &mut Vec<WorkerOutput>) {
+    if self.running {
+      self.stop(out);
+      out.push(WorkerOutput::Disconnect);
+    }
+  }
+
   /// Periodic work every `conf.heartbeat`: liveness, heartbeat, request liveness.
   pub fn handle_tick(&mut self, now: Instant, out: &mut Vec<WorkerOutput>) {
     if !self.running {

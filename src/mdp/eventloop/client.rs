@@ -3,14 +3,15 @@
 //! batches. Timeouts fire on time (a timer at the earliest deadline), not on heartbeat ticks.
 
 use super::kinds;
-use super::session::{fail, Session, FAR};
+use super::session::{drain, fail, Session, FAR};
 use super::{new_identity, spawn_loop, LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
+use crate::driver::dealer::DealerEvent;
+use crate::driver::ServerConfig;
 use crate::mdp::client::{ClientConf, ClientOutput, ClientState};
 use crate::mdp::codec;
-use crate::transport::ready_now;
 use bytes::Bytes;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -28,6 +29,8 @@ pub struct ClientParams {
   pub heartbeat: Duration,
   /// Pause before reconnecting after liveness ran out.
   pub reconnect: Duration,
+  /// The connection's configuration: mechanism (CURVE/PLAIN client), limits.
+  pub config: ServerConfig,
 }
 
 /// Starts a client loop on the addon runtime.
@@ -47,7 +50,7 @@ async fn run<D: Deliver>(
   mut outbox: Outbox<D>,
   mut commands: UnboundedReceiver<Command>,
 ) {
-  let mut session = match Session::open(&params.broker, params.identity.clone()) {
+  let mut session = match Session::open(&params.broker, params.identity.clone(), &params.config) {
     Ok(s) => s,
     Err(err) => return fail(outbox, &err.to_string()),
   };
@@ -102,6 +105,7 @@ async fn run<D: Deliver>(
         ClientOutput::Error(code) => outbox.push(kinds::E_ERROR, &[code.as_bytes(), b""]),
       }
     }
+    session.dealer.flush();
     outbox.flush();
     let deadline = state
       .next_deadline()
@@ -112,24 +116,25 @@ async fn run<D: Deliver>(
         Some(Command::Batch(batch)) => apply_commands(&mut state, batch, Instant::now(), &mut events),
         Some(Command::Stop) | None => break,
       },
-      msg = session.dealer.recv(), if reconnect_at.is_none() && !outbox.congested() => {
+      ev = session.dealer.recv(), if reconnect_at.is_none() && !outbox.congested() => {
         let now = Instant::now();
-        if let Ok(frames) = msg {
-          state.handle_incoming(&frames, now, &mut events);
-          for _ in 0..DRAIN_LIMIT {
-            match ready_now(session.dealer.recv()).await {
-              Some(Ok(frames)) => state.handle_incoming(&frames, now, &mut events),
-              _ => break,
-            }
+        drain(&mut session.dealer, ev, DRAIN_LIMIT, |ev| match ev {
+          DealerEvent::Message(frames) => state.handle_incoming(&frames, now, &mut events),
+          // The DEALER reconnects under the same identity, so replies the broker sends to this session
+          // after a restart (persisted requests) still reach it; liveness decides when the session ends.
+          DealerEvent::Up => {}
+          DealerEvent::Down => {
+            tracing::debug!(target: crate::log::target::CLIENT, broker = %params.broker, "connection to the broker closed: reconnecting");
           }
-        }
+        })
+        .await;
       },
       _ = tick.tick(), if reconnect_at.is_none() => state.handle_tick(Instant::now(), &mut events),
       _ = sleep_until(deadline) => state.handle_timeouts(Instant::now(), &mut events),
       _ = sleep_until(reconnect_at.unwrap_or_else(|| Instant::now() + FAR)), if reconnect_at.is_some() => {
         reconnect_at = None;
         let identity = new_identity(&params.prefix);
-        match Session::open(&params.broker, identity.clone()) {
+        match Session::open(&params.broker, identity.clone(), &params.config) {
           Ok(s) => session = s,
           Err(err) => return fail(outbox, &err.to_string()),
         }

@@ -10,7 +10,7 @@ mod broker_params;
 pub mod client;
 pub mod kinds;
 mod parked;
-mod session;
+pub mod session;
 pub mod worker;
 
 use crate::boundary::Command;

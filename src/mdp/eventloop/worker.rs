@@ -3,15 +3,16 @@
 //! after `reconnect`; a broker's disconnect (`W,'5'`) restarts at once, as pigato does.
 
 use super::kinds;
-use super::session::{fail, Session, FAR};
+use super::session::{drain, fail, Session, FAR};
 use super::{new_identity, spawn_loop, LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
+use crate::driver::dealer::DealerEvent;
+use crate::driver::ServerConfig;
 use crate::mdp::codec;
 use crate::mdp::codec::ReplyKind;
 use crate::mdp::worker::{WorkerConf, WorkerOutput as WorkerEvent, WorkerState};
-use crate::transport::ready_now;
 use bytes::Bytes;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -31,6 +32,8 @@ pub struct WorkerParams {
   pub heartbeat: Duration,
   /// Pause before reconnecting after liveness ran out.
   pub reconnect: Duration,
+  /// The connection's configuration: mechanism (CURVE/PLAIN client), limits.
+  pub config: ServerConfig,
   /// Requests in flight allowed (-1 unlimited).
   pub concurrency: i64,
 }
@@ -52,7 +55,7 @@ async fn run<D: Deliver>(
   mut outbox: Outbox<D>,
   mut commands: UnboundedReceiver<Command>,
 ) {
-  let mut session = match Session::open(&params.broker, params.identity.clone()) {
+  let mut session = match Session::open(&params.broker, params.identity.clone(), &params.config) {
     Ok(s) => s,
     Err(err) => return fail(outbox, &err.to_string()),
   };
@@ -68,6 +71,8 @@ async fn run<D: Deliver>(
   let mut tick = interval_at(Instant::now() + params.heartbeat, params.heartbeat);
   tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
   let mut reconnect_at: Option<Instant> = None;
+  // What the next `disconnect` event says: missed heartbeats, or the connection closed.
+  let mut why: &[u8] = b"liveness";
 
   // Each turn first applies what the state machine queued (at the first turn: READY and
   // the first heartbeat from `start`), flushes, then waits for the next input.
@@ -83,9 +88,17 @@ async fn run<D: Deliver>(
           outbox.push(kinds::E_CONNECT, &[] as &[&[u8]])
         }
         WorkerEvent::Disconnect => {
-          tracing::debug!(target: crate::log::target::WORKER, broker = %params.broker, "broker heartbeats lost: reconnecting");
-          outbox.push(kinds::E_DISCONNECT, &[b"liveness"]);
-          reconnect_at = Some(Instant::now() + params.reconnect);
+          tracing::debug!(target: crate::log::target::WORKER, broker = %params.broker, reason = %String::from_utf8_lossy(why), "broker lost: reconnecting");
+          outbox.push(kinds::E_DISCONNECT, &[why]);
+          // A closed connection is known at once: the new session starts now, and its DEALER keeps
+          // dialling until the broker is back. Missed heartbeats wait the `reconnect` pause first.
+          let pause = if why == b"closed" {
+            Duration::ZERO
+          } else {
+            params.reconnect
+          };
+          why = b"liveness";
+          reconnect_at = Some(Instant::now() + pause);
         }
         WorkerEvent::Restart => {
           tracing::debug!(target: crate::log::target::WORKER, broker = %params.broker, "the broker asked for a restart");
@@ -113,7 +126,7 @@ async fn run<D: Deliver>(
     if restart || reconnect_at.is_some_and(|at| at <= Instant::now()) {
       reconnect_at = None;
       let identity = new_identity(&params.prefix);
-      match Session::open(&params.broker, identity.clone()) {
+      match Session::open(&params.broker, identity.clone(), &params.config) {
         Ok(s) => session = s,
         Err(err) => return fail(outbox, &err.to_string()),
       }
@@ -126,6 +139,7 @@ async fn run<D: Deliver>(
       }
       tick.reset();
     }
+    session.dealer.flush();
     outbox.flush();
     tokio::select! {
       biased;
@@ -133,17 +147,17 @@ async fn run<D: Deliver>(
         Some(Command::Batch(batch)) => apply_commands(&mut state, batch, &mut events),
         Some(Command::Stop) | None => break,
       },
-      msg = session.dealer.recv(), if reconnect_at.is_none() && !outbox.congested() => {
+      ev = session.dealer.recv(), if reconnect_at.is_none() && !outbox.congested() => {
         let now = Instant::now();
-        if let Ok(frames) = msg {
-          state.handle_incoming(&frames, now, &mut events);
-          for _ in 0..DRAIN_LIMIT {
-            match ready_now(session.dealer.recv()).await {
-              Some(Ok(frames)) => state.handle_incoming(&frames, now, &mut events),
-              _ => break,
-            }
+        drain(&mut session.dealer, ev, DRAIN_LIMIT, |ev| match ev {
+          DealerEvent::Message(frames) => state.handle_incoming(&frames, now, &mut events),
+          DealerEvent::Up => {}
+          DealerEvent::Down => {
+            why = b"closed";
+            state.handle_peer_lost(&mut events);
           }
-        }
+        })
+        .await;
       },
       _ = tick.tick(), if reconnect_at.is_none() => state.handle_tick(Instant::now(), &mut events),
       _ = sleep_until(reconnect_at.unwrap_or_else(|| Instant::now() + FAR)), if reconnect_at.is_some() => {
@@ -159,8 +173,8 @@ async fn run<D: Deliver>(
       let _ = session.send(frames);
     }
   }
-  // Give the DEALER's writer a moment to put the goodbye on the wire before it is dropped.
-  tokio::time::sleep(Duration::from_millis(5)).await;
+  // The goodbye goes out in this write, before the connection closes.
+  session.dealer.flush();
   drop(session);
   outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
   outbox.flush_now();
