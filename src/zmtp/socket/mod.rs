@@ -14,7 +14,7 @@
 //! errno would), and what the application receives comes out of [`SocketState::poll_event`].
 
 pub mod dealer;
-// pub mod pair;
+pub mod pair;
 pub mod pipe;
 pub mod publisher;
 pub mod rep;
@@ -32,7 +32,7 @@ use super::command::Subscription;
 use super::session::PeerInfo;
 
 pub use dealer::{DealerState, PullState, PushState};
-// pub use pair::PairState;
+pub use pair::PairState;
 pub use pipe::{PipeOptions, SocketStats};
 pub use publisher::PubState;
 pub use rep::RepState;
