@@ -21,7 +21,7 @@ pub mod rep;
 pub mod req;
 pub mod router;
 pub mod sink;
-// pub mod subscriber;
+pub mod subscriber;
 #[cfg(test)]
 mod testutil;
 // pub mod xpub;
@@ -39,7 +39,7 @@ pub use rep::RepState;
 pub use req::ReqState;
 pub use router::{RouteError, RouterEvent, RouterState, RouterStats, Token};
 pub use sink::SinkState;
-// pub use subscriber::{SubState, XSubState};
+pub use subscriber::{SubState, XSubState};
 // pub use xpub::XPubState;
 use thiserror::Error;
 
