@@ -24,7 +24,7 @@ pub mod sink;
 pub mod subscriber;
 #[cfg(test)]
 mod testutil;
-// pub mod xpub;
+pub mod xpub;
 
 use bytes::Bytes;
 
@@ -40,8 +40,8 @@ pub use req::ReqState;
 pub use router::{RouteError, RouterEvent, RouterState, RouterStats, Token};
 pub use sink::SinkState;
 pub use subscriber::{SubState, XSubState};
-// pub use xpub::XPubState;
 use thiserror::Error;
+pub use xpub::XPubState;
 
 /// Something a socket state wants written to one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
