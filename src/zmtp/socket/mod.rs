@@ -27,6 +27,7 @@ mod testutil;
 pub mod xpub;
 
 use bytes::Bytes;
+use thiserror::Error;
 
 use super::command::Subscription;
 use super::session::PeerInfo;
@@ -40,7 +41,6 @@ pub use req::ReqState;
 pub use router::{RouteError, RouterEvent, RouterState, RouterStats, Token};
 pub use sink::SinkState;
 pub use subscriber::{SubState, XSubState};
-use thiserror::Error;
 pub use xpub::XPubState;
 
 /// Something a socket state wants written to one connection.
@@ -159,6 +159,8 @@ pub trait AppSocket {
   fn can_send(&self) -> bool;
 
   /// The next connection that got something to write because of an application call (`send`, a subscription
-  /// change); the driver flushes it. Each connection comes at most once per batch.
+  /// change); the driver flushes it. Each connection comes at most once until it is polled again. It may name
+  /// an attached pipe whose connection is down (its queue waits for the next one) or a connection that has
+  /// since gone; a driver skips those.
   fn poll_woken(&mut self) -> Option<Token>;
 }

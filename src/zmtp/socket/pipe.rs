@@ -157,6 +157,7 @@ pub(crate) struct Pipes {
 }
 
 impl Pipes {
+  /// An empty pipe set bounded by `opts`.
   pub fn new(opts: PipeOptions) -> Self {
     Self {
       opts,
