@@ -14,34 +14,34 @@
 //! errno would), and what the application receives comes out of [`SocketState::poll_event`].
 
 pub mod dealer;
-// pub mod pair;
+pub mod pair;
 pub mod pipe;
 pub mod publisher;
-// pub mod rep;
+pub mod rep;
 pub mod req;
 pub mod router;
 pub mod sink;
-// pub mod subscriber;
+pub mod subscriber;
 #[cfg(test)]
 mod testutil;
-// pub mod xpub;
+pub mod xpub;
 
 use bytes::Bytes;
+use thiserror::Error;
 
 use super::command::Subscription;
 use super::session::PeerInfo;
 
 pub use dealer::{DealerState, PullState, PushState};
-// pub use pair::PairState;
+pub use pair::PairState;
 pub use pipe::{PipeOptions, SocketStats};
 pub use publisher::PubState;
-// pub use rep::RepState;
+pub use rep::RepState;
 pub use req::ReqState;
 pub use router::{RouteError, RouterEvent, RouterState, RouterStats, Token};
 pub use sink::SinkState;
-// pub use subscriber::{SubState, XSubState};
-// pub use xpub::XPubState;
-use thiserror::Error;
+pub use subscriber::{SubState, XSubState};
+pub use xpub::XPubState;
 
 /// Something a socket state wants written to one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,6 +159,8 @@ pub trait AppSocket {
   fn can_send(&self) -> bool;
 
   /// The next connection that got something to write because of an application call (`send`, a subscription
-  /// change); the driver flushes it. Each connection comes at most once per batch.
+  /// change); the driver flushes it. Each connection comes at most once until it is polled again. It may name
+  /// an attached pipe whose connection is down (its queue waits for the next one) or a connection that has
+  /// since gone; a driver skips those.
   fn poll_woken(&mut self) -> Option<Token>;
 }

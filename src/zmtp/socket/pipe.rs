@@ -157,6 +157,7 @@ pub(crate) struct Pipes {
 }
 
 impl Pipes {
+  /// An empty pipe set bounded by `opts`.
   pub fn new(opts: PipeOptions) -> Self {
     Self {
       opts,
@@ -227,11 +228,6 @@ impl Pipes {
   /// Whether `token` has a pipe.
   pub fn is_live(&self, token: Token) -> bool {
     self.out.contains_key(&token)
-  }
-
-  /// Whether `token`'s pipe was made by `on_attach`.
-  pub fn is_attached(&self, token: Token) -> bool {
-    self.out.get(&token).is_some_and(|p| p.attached)
   }
 
   /// Pipes in load-balancer order.
@@ -363,11 +359,6 @@ impl Pipes {
   /// Whether messages from `token` wait to be read.
   pub fn has_input(&self, token: Token) -> bool {
     self.input.contains_key(&token)
-  }
-
-  /// Whether any message waits to be read.
-  pub fn any_input(&self) -> bool {
-    !self.readable.is_empty()
   }
 
   /// Notes that `token` has new output for the driver to flush.

@@ -3,12 +3,17 @@
 //! (`01`/`00` + topic as a message's first frame); a message goes to every connection with a subscription
 //! that is a prefix of its first frame. A PUB never blocks: a connection whose pipe is at its high-water mark
 //! loses that message (counted).
+//!
+//! A connection made by `on_attach` (a PUB that `connect()`s) keeps its pipe, subscriptions and queue across
+//! reconnects until `on_detach`, as libzmq keeps a connecting side's pipe; an accepted one ends with its
+//! connection. [`PubState`] is also the PUB application side ([`AppSocket`]) and the core of
+//! [`super::XPubState`].
 
 use std::collections::{BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
-use super::{Output, SocketState, Token};
+use super::{AppSocket, Output, SendError, SocketState, Token};
 use crate::zmtp::command::Subscription;
 use crate::zmtp::session::PeerInfo;
 
@@ -17,6 +22,18 @@ struct Subscriber {
   subs: BTreeSet<Bytes>,
   queue: VecDeque<Vec<Bytes>>,
   queued_bytes: usize,
+  /// Made by `on_attach`: outlives its connections.
+  attached: bool,
+  /// Listed in `PubState::woken`.
+  woken: bool,
+}
+
+impl Subscriber {
+  /// Whether a message of `size` bytes fits (one always fits an empty queue).
+  fn has_room(&self, size: usize, hwm: usize, hwm_bytes: usize) -> bool {
+    let over_bytes = !self.queue.is_empty() && self.queued_bytes + size > hwm_bytes;
+    self.queue.len() < hwm && !over_bytes
+  }
 }
 
 /// The publisher state: subscribers and their pipes.
@@ -27,6 +44,7 @@ pub struct PubState {
   hwm_bytes: usize,
   /// Messages dropped because a subscriber's pipe was full.
   pub dropped_full: u64,
+  woken: VecDeque<Token>,
 }
 
 impl PubState {
@@ -37,6 +55,7 @@ impl PubState {
       hwm: hwm.max(1),
       hwm_bytes,
       dropped_full: 0,
+      woken: VecDeque::new(),
     }
   }
 
@@ -50,8 +69,7 @@ impl PubState {
       if !peer.subs.iter().any(|s| first.starts_with(s)) {
         continue;
       }
-      let over_bytes = !peer.queue.is_empty() && peer.queued_bytes + size > self.hwm_bytes;
-      if peer.queue.len() >= self.hwm || over_bytes {
+      if !peer.has_room(size, self.hwm, self.hwm_bytes) {
         self.dropped_full += 1;
         continue;
       }
@@ -61,18 +79,34 @@ impl PubState {
     }
   }
 
-  fn apply(&mut self, token: Token, sub: Subscription) {
-    let Some(peer) = self.peers.get_mut(&token) else {
-      return;
+  /// Applies a subscription change of connection `token`; whether its set changed (`None`: no such peer).
+  pub(super) fn apply(&mut self, token: Token, sub: Subscription) -> Option<bool> {
+    let peer = self.peers.get_mut(&token)?;
+    Some(match sub {
+      Subscription::Subscribe(t) => peer.subs.insert(t),
+      Subscription::Cancel(t) => peer.subs.remove(&t),
+    })
+  }
+
+  /// Whether every subscriber `msg` would go to has room for it (libzmq's check under `XPUB_NODROP`).
+  pub fn has_room_for(&self, msg: &[Bytes]) -> bool {
+    let Some(first) = msg.first() else {
+      return true;
     };
-    match sub {
-      Subscription::Subscribe(t) => {
-        peer.subs.insert(t);
-      }
-      Subscription::Cancel(t) => {
-        peer.subs.remove(&t);
-      }
+    let size: usize = msg.iter().map(Bytes::len).sum();
+    self
+      .peers
+      .values()
+      .filter(|p| p.subs.iter().any(|s| first.starts_with(s)))
+      .all(|p| p.has_room(size, self.hwm, self.hwm_bytes))
+  }
+
+  /// Ends the pipe of `token` if it was accepted or `detach` is set, and returns its subscriptions.
+  pub(super) fn end_pipe(&mut self, token: Token, detach: bool) -> Option<BTreeSet<Bytes>> {
+    if !detach && self.peers.get(&token)?.attached {
+      return None;
     }
+    self.peers.remove(&token).map(|p| p.subs)
   }
 
   /// Subscribers connected now.
@@ -81,12 +115,52 @@ impl PubState {
   }
 }
 
+impl AppSocket for PubState {
+  /// Publishes `msg`; never blocks (a full subscriber misses it, counted in `dropped_full`).
+  fn send(&mut self, msg: Vec<Bytes>) -> Result<(), SendError> {
+    if msg.is_empty() {
+      return Err(SendError::Invalid);
+    }
+    let mut to = Vec::new();
+    self.publish(&msg, &mut to);
+    for token in to {
+      if let Some(peer) = self.peers.get_mut(&token) {
+        if !peer.woken {
+          peer.woken = true;
+          self.woken.push_back(token);
+        }
+      }
+    }
+    Ok(())
+  }
+
+  fn can_send(&self) -> bool {
+    true
+  }
+
+  fn poll_woken(&mut self) -> Option<Token> {
+    let token = self.woken.pop_front()?;
+    if let Some(peer) = self.peers.get_mut(&token) {
+      peer.woken = false;
+    }
+    Some(token)
+  }
+}
+
 impl SocketState for PubState {
   type Event = std::convert::Infallible;
 
   fn on_ready(&mut self, token: Token, _peer: &PeerInfo) -> Result<(), &'static str> {
-    self.peers.insert(token, Subscriber::default());
+    self.peers.entry(token).or_default();
     Ok(())
+  }
+
+  fn on_attach(&mut self, token: Token) {
+    self.peers.entry(token).or_default().attached = true;
+  }
+
+  fn on_detach(&mut self, token: Token) {
+    self.end_pipe(token, true);
   }
 
   fn on_message(&mut self, token: Token, frames: Vec<Bytes>) {
@@ -101,7 +175,7 @@ impl SocketState for PubState {
   }
 
   fn on_gone(&mut self, token: Token) {
-    self.peers.remove(&token);
+    self.end_pipe(token, false);
   }
 
   fn take_output(&mut self, token: Token) -> Option<Output> {
@@ -170,6 +244,37 @@ mod tests {
     let mut to = Vec::new();
     p.publish(&[b(b"abc")], &mut to);
     assert!(to.is_empty());
+  }
+
+  #[test]
+  fn an_attached_subscriber_keeps_its_subscriptions_and_queue_across_reconnects() {
+    let mut p = PubState::new(10, 1 << 20);
+    p.on_attach(1);
+    p.on_ready(1, &peer()).unwrap();
+    p.on_subscription(1, Subscription::Subscribe(b(b"t")));
+    p.on_gone(1);
+    p.send(vec![b(b"t1")]).unwrap();
+    assert_eq!(p.poll_woken(), Some(1));
+    p.on_ready(1, &peer()).unwrap();
+    assert_eq!(p.take_output(1), Some(Output::Message(vec![b(b"t1")])));
+    p.on_detach(1);
+    assert_eq!(
+      (p.subscribers(), p.send(vec![])),
+      (0, Err(SendError::Invalid))
+    );
+  }
+
+  #[test]
+  fn has_room_for_looks_only_at_matching_subscribers() {
+    let mut p = PubState::new(1, 1 << 20);
+    p.on_ready(1, &peer()).unwrap();
+    p.on_ready(2, &peer()).unwrap();
+    p.on_subscription(1, Subscription::Subscribe(b(b"a")));
+    p.on_subscription(2, Subscription::Subscribe(b(b"b")));
+    p.send(vec![b(b"a")]).unwrap();
+    assert!(!p.has_room_for(&[b(b"a")]));
+    assert!(p.has_room_for(&[b(b"b")]));
+    assert!(p.can_send());
   }
 
   #[test]

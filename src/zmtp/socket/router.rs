@@ -13,6 +13,10 @@
 //!   still held is dropped with it.
 //! - [`RouterEvent::Connected`] and [`RouterEvent::Gone`] tell the application when a routing id appears and
 //!   disappears.
+//! - As an [`super::AppSocket`], a ROUTER without `ROUTER_MANDATORY` drops unroutable messages and messages to
+//!   a full peer silently (`send` succeeds; both are counted). With it ([`RouterState::set_mandatory`]), an
+//!   unknown id is [`super::SendError::Unroutable`] (`EHOSTUNREACH`) and a full peer
+//!   [`super::SendError::WouldBlock`] (`EAGAIN`).
 
 use std::collections::VecDeque;
 
@@ -76,6 +80,8 @@ struct Pipe {
   wanted: Bytes,
   queue: VecDeque<Vec<Bytes>>,
   queued_bytes: usize,
+  /// Listed in `RouterState::woken`.
+  woken: bool,
 }
 
 /// The ROUTER state: pipes by connection, routing ids, events.
@@ -88,6 +94,8 @@ pub struct RouterState {
   hwm_bytes: usize,
   events: VecDeque<RouterEvent>,
   stats: RouterStats,
+  mandatory: bool,
+  woken: VecDeque<Token>,
 }
 
 impl RouterState {
@@ -102,6 +110,8 @@ impl RouterState {
       hwm_bytes,
       events: VecDeque::new(),
       stats: RouterStats::default(),
+      mandatory: false,
+      woken: VecDeque::new(),
     }
   }
 
@@ -241,6 +251,51 @@ impl RouterState {
   /// Counters.
   pub fn stats(&self) -> &RouterStats {
     &self.stats
+  }
+
+  /// `ZMQ_ROUTER_MANDATORY`: [`super::AppSocket::send`] reports unroutable and full peers instead of
+  /// dropping silently. [`RouterState::send`] is not affected (it always reports).
+  pub fn set_mandatory(&mut self, on: bool) {
+    self.mandatory = on;
+  }
+}
+
+impl super::AppSocket for RouterState {
+  /// Routes `[id, frames...]`; see the module notes for what `ROUTER_MANDATORY` changes.
+  fn send(&mut self, msg: Vec<Bytes>) -> Result<(), super::SendError> {
+    use super::SendError;
+    match RouterState::send(self, msg) {
+      Ok(token) => {
+        if let Some(pipe) = self.pipes.get_mut(&token) {
+          if !pipe.woken {
+            pipe.woken = true;
+            self.woken.push_back(token);
+          }
+        }
+        Ok(())
+      }
+      Err(RouteError::Unroutable) if self.mandatory => Err(SendError::Unroutable),
+      Err(RouteError::Full) if self.mandatory => Err(SendError::WouldBlock),
+      Err(RouteError::Unroutable | RouteError::Full) => Ok(()),
+      Err(RouteError::Invalid | RouteError::BadIdentity(_)) => Err(SendError::Invalid),
+    }
+  }
+
+  /// Always, as libzmq says of a ROUTER; with `ROUTER_MANDATORY`, only while some routable peer has room.
+  fn can_send(&self) -> bool {
+    !self.mandatory
+      || self
+        .pipes
+        .values()
+        .any(|p| p.id.is_some() && p.queue.len() < self.hwm)
+  }
+
+  fn poll_woken(&mut self) -> Option<Token> {
+    let token = self.woken.pop_front()?;
+    if let Some(pipe) = self.pipes.get_mut(&token) {
+      pipe.woken = false;
+    }
+    Some(token)
   }
 }
 

@@ -151,3 +151,35 @@ fn a_connection_that_never_finished_its_handshake_leaves_no_event() {
   r.handle_message(42, vec![b(b"x")]);
   assert!(events(&mut r).is_empty());
 }
+
+#[test]
+fn as_an_app_socket_a_router_drops_silently_unless_mandatory() {
+  use crate::zmtp::socket::{AppSocket, SendError};
+  let mut r = RouterState::new(1, 1 << 20, 0);
+  r.handle_ready(1, b(b"p")).unwrap();
+  assert_eq!(AppSocket::send(&mut r, vec![b(b"nobody"), b(b"x")]), Ok(()));
+  assert_eq!(AppSocket::send(&mut r, vec![b(b"p"), b(b"1")]), Ok(()));
+  assert_eq!(AppSocket::send(&mut r, vec![b(b"p"), b(b"2")]), Ok(()));
+  assert_eq!(r.stats().unroutable, 1);
+  assert_eq!(r.stats().dropped_full, 1);
+  assert_eq!(r.poll_woken(), Some(1));
+  assert_eq!(r.poll_woken(), None);
+  assert!(r.can_send());
+  r.set_mandatory(true);
+  assert!(!r.can_send(), "the only peer is full");
+  assert_eq!(
+    AppSocket::send(&mut r, vec![b(b"nobody"), b(b"x")]),
+    Err(SendError::Unroutable)
+  );
+  assert_eq!(SendError::Unroutable.code(), "EHOSTUNREACH");
+  assert_eq!(
+    AppSocket::send(&mut r, vec![b(b"p"), b(b"3")]),
+    Err(SendError::WouldBlock)
+  );
+  assert_eq!(
+    AppSocket::send(&mut r, vec![b(b"p")]),
+    Err(SendError::Invalid)
+  );
+  assert_eq!(r.take_message(1), Some(vec![b(b"1")]));
+  assert!(r.can_send());
+}
