@@ -167,11 +167,12 @@ async fn join_connect(connecting: &mut Option<Connecting>) -> Result<Link, LinkE
       Ok(result) => result,
       Err(join) => Err(LinkError::Connect {
         addr: meta.sub_addr.clone(),
-        source: zeromq::ZmqError::Other(if join.is_panic() {
+        reason: if join.is_panic() {
           "panic"
         } else {
           "cancelled"
-        }),
+        }
+        .into(),
       }),
     },
     None => std::future::pending().await,

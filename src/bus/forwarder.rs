@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use zeromq::ZmqMessage;
 
 use crate::driver::{Server, ServerConfig, ServerStats};
 use crate::transport::ready_now;
@@ -33,7 +32,7 @@ const SUBSCRIBER_HWM_BYTES: usize = 32 << 20;
 const RELAY_BATCH: usize = 1024;
 
 /// Where this node's own publishes enter its forwarder without a TCP hop.
-pub type LocalInput = mpsc::Sender<Vec<ZmqMessage>>;
+pub type LocalInput = mpsc::Sender<Vec<Vec<Bytes>>>;
 
 /// Listening sockets of a forwarder, bound synchronously so that the
 /// advertised ports are known before any task runs.
@@ -188,7 +187,7 @@ impl Relay {
   async fn run(
     mut self,
     mut stopped: oneshot::Receiver<()>,
-    mut local: mpsc::Receiver<Vec<ZmqMessage>>,
+    mut local: mpsc::Receiver<Vec<Vec<Bytes>>>,
   ) {
     // Counters are published on their own short period, off the per-message path.
     let mut report = tokio::time::interval(std::time::Duration::from_millis(100));
@@ -198,7 +197,7 @@ impl Relay {
         _ = report.tick() => self.report(),
         Some(batch) = local.recv() => {
           for msg in batch {
-            self.publ.publish(&msg.into_vec());
+            self.publ.publish(&msg);
           }
         },
         msg = poll_fn(|cx| self.sink.poll_event(cx)) => {
@@ -239,9 +238,19 @@ impl Relay {
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::driver::ServerConfig;
+  use crate::transport::Endpoint;
+  use crate::zmtp::socket::{PipeOptions, SubState};
+  use std::future::poll_fn;
   use std::time::Duration;
-  use zeromq::ZmqMessage;
-  use zeromq::{PubSocket, Socket, SocketRecv, SocketSend, SubSocket};
+
+  fn dialled<S: crate::zmtp::socket::SocketState>(state: S, kind: &str, addr: &str) -> Server<S> {
+    let mut config = ServerConfig::default();
+    config.session.socket_type = kind.into();
+    let mut server = Server::new(config, state);
+    server.connect(&Endpoint::parse(addr).unwrap()).unwrap();
+    server
+  }
 
   #[tokio::test]
   async fn forwarder_relays_multipart_messages_unchanged() {
@@ -251,30 +260,33 @@ mod tests {
     assert!(crate::bus::codec::is_valid_address(&sub_addr));
     let fwd = Forwarder::start(listeners).await.unwrap();
 
-    let mut out = SubSocket::new();
-    out.subscribe("").await.unwrap();
-    out.connect(&pub_addr).await.unwrap();
-    let mut input = PubSocket::new();
-    input.connect(&sub_addr).await.unwrap();
-
+    let mut out = dialled(SubState::new(PipeOptions::default()), "SUB", &pub_addr);
+    out.update(|s| s.subscribe(Bytes::new()));
+    let mut input = dialled(PubState::new(1000, usize::MAX), "PUB", &sub_addr);
     let frames = vec![
       Bytes::from_static(b"equity"),
       Bytes::new(),
       Bytes::from_static(b"\x00\xff"),
     ];
-    let msg = ZmqMessage::try_from(frames.clone()).unwrap();
     // PUB drops until subscriptions arrive, so send until one gets through.
     let got = tokio::time::timeout(Duration::from_secs(5), async {
       loop {
-        input.send(msg.clone()).await.unwrap();
-        if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(50), out.recv()).await {
+        let _ = input.submit(frames.clone());
+        input.flush();
+        let wait = poll_fn(|cx| {
+          if let std::task::Poll::Ready(never) = input.poll_event(cx) {
+            match never {}
+          }
+          out.poll_event(cx)
+        });
+        if let Ok(m) = tokio::time::timeout(Duration::from_millis(50), wait).await {
           return m;
         }
       }
     })
     .await
     .unwrap();
-    assert_eq!(got.into_vec(), frames);
+    assert_eq!(got, frames);
     fwd.stop().await;
   }
 

@@ -1,25 +1,23 @@
-//! The data path to the elected forwarder: our own ZMTP publisher
-//! ([`super::zmtp`]) connected to its SUB side (our publishes, written in
-//! batches) and a zmq.rs XSUB connected to its PUB side (our subscriptions).
+//! The data path to the elected forwarder, on our own ZMTP engine: a PUB connected to its SUB side (our
+//! publishes, written in batches) and a SUB connected to its PUB side (our subscriptions).
 //!
-//! The publisher sees the forwarder's subscription: until it arrives a PUB
-//! would silently drop, so publishes are held until then. XSUB rather than
-//! SUB because it takes binary subscription frames, and its monitor reports
-//! the connection dropping (the fast sign of a dead master).
+//! The PUB sees the forwarder's subscription: until it arrives a PUB would silently drop, so publishes are
+//! held until then ([`LinkEvent::Ready`]). A connection of either side closing is [`LinkEvent::Lost`] at
+//! once (the fast sign of a dead master). Writing waits, up to [`SEND_STALL`], for the kernel to take what
+//! was fed: the forwarder reading slowly slows publishers down instead of losing messages.
 
-use std::pin::Pin;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use futures::{Stream, StreamExt};
-use zeromq::{
-  Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, XSubSocket, ZmqError, ZmqMessage,
-};
+use bytes::Bytes;
 
 use super::codec::NodeMeta;
 use super::forwarder::LocalInput;
-use super::zmtp::{self, Incoming, Publisher, ZmtpError};
-use crate::transport::ready_now;
+use crate::driver::{Server, ServerConfig};
+use crate::transport::{ready_now, Endpoint};
+use crate::zmtp::socket::{PipeOptions, PubState, SocketState, SubState};
 
 /// A write taking longer than this means the forwarder stopped reading.
 const SEND_STALL: Duration = Duration::from_secs(1);
@@ -27,31 +25,24 @@ const SEND_STALL: Duration = Duration::from_secs(1);
 /// Encoded publishes above this size are written before more are added.
 pub const WRITE_CHUNK: usize = 256 * 1024;
 
+/// What our PUB may hold for the forwarder (far more than one [`WRITE_CHUNK`] between flushes).
+const PUB_HWM: usize = 1 << 16;
+const PUB_HWM_BYTES: usize = 64 << 20;
+
 /// Why the data path failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
   /// Connecting to the forwarder failed or timed out.
-  #[error("cannot connect to forwarder {addr}: {source}")]
+  #[error("cannot connect to forwarder {addr}: {reason}")]
   Connect {
     /// The endpoint that failed.
     addr: String,
-    /// The zmq.rs error.
-    source: ZmqError,
-  },
-  /// Connecting our publisher to the forwarder failed or timed out.
-  #[error("cannot connect to forwarder {addr}: {source}")]
-  Publish {
-    /// The endpoint that failed.
-    addr: String,
     /// What failed.
-    source: ZmtpError,
+    reason: String,
   },
-  /// Sending to the forwarder failed.
-  #[error("send to forwarder failed: {0}")]
-  Send(ZmqError),
-  /// Writing publishes failed.
-  #[error("write to forwarder failed: {0}")]
-  Write(std::io::Error),
+  /// The connection closed while writing.
+  #[error("the connection to the forwarder closed")]
+  Closed,
   /// The forwarder stopped reading our publishes.
   #[error("forwarder stalled")]
   Stalled,
@@ -71,70 +62,117 @@ pub enum LinkEvent {
   Lost,
 }
 
-/// The two connected sockets of the data path.
-pub struct Link {
-  master: NodeMeta,
-  output: Output,
-  subscriber: XSubSocket,
-  monitor: Monitor,
-  /// The forwarder's subscriptions (prefixes of frame 0).
-  wanted: Vec<Vec<u8>>,
-  /// True while `wanted` holds the empty prefix (the usual case).
-  wants_all: bool,
-  /// Encoded publishes not yet written.
-  out: BytesMut,
-  ready: bool,
-}
-
 /// Where our publishes go.
 enum Output {
-  /// To a forwarder over TCP (ZMTP), encoded into a buffer.
-  Remote(Publisher),
+  /// To a forwarder over TCP.
+  Remote(Box<Server<PubState>>),
   /// Into our own forwarder (we are the master), as messages.
   Local {
     input: LocalInput,
-    pending: Vec<ZmqMessage>,
+    pending: Vec<Vec<Bytes>>,
     bytes: usize,
   },
 }
 
-/// zmq.rs's monitor channel, boxed so its type needs no extra dependency.
-type Monitor = Pin<Box<dyn Stream<Item = SocketEvent> + Send>>;
+/// The two connected sockets of the data path.
+pub struct Link {
+  master: NodeMeta,
+  output: Output,
+  subscriber: Box<Server<SubState>>,
+  /// Messages that arrived while waiting for the connections.
+  early: VecDeque<Vec<Bytes>>,
+  /// Bytes fed since the last flush.
+  fed: usize,
+  ready: bool,
+}
+
+fn dial<S: SocketState>(
+  state: S,
+  socket_type: &str,
+  addr: &str,
+) -> Result<Box<Server<S>>, LinkError> {
+  let failed = |reason: String| LinkError::Connect {
+    addr: addr.to_string(),
+    reason,
+  };
+  let endpoint = Endpoint::parse(addr).map_err(|e| failed(e.to_string()))?;
+  let mut config = ServerConfig::default();
+  config.session.socket_type = socket_type.into();
+  let mut server = Box::new(Server::new(config, state));
+  server
+    .connect(&endpoint)
+    .map_err(|e| failed(e.to_string()))?;
+  Ok(server)
+}
+
+/// Polls `server` until its dialled connection has come up; what it delivers meanwhile goes to `early`.
+fn poll_up<S: SocketState<Event = Vec<Bytes>>>(
+  server: &mut Server<S>,
+  up: &mut bool,
+  early: &mut VecDeque<Vec<Bytes>>,
+  cx: &mut Context<'_>,
+) {
+  while let Poll::Ready(msg) = server.poll_event(cx) {
+    early.push_back(msg);
+  }
+  while let Some(link) = server.take_link_event() {
+    *up = link.up;
+  }
+}
 
 impl Link {
   /// Connects both sides to `master`'s forwarder, each within `timeout`.
   ///
   /// # Errors
-  /// [`LinkError::Connect`] or [`LinkError::Publish`] when either side
-  /// cannot be reached in time.
+  /// [`LinkError::Connect`] when either side cannot be reached in time.
   pub async fn connect(master: NodeMeta, timeout: Duration) -> Result<Self, LinkError> {
-    let mut options = SocketOptions::default();
-    options.connect_timeout(timeout);
-    let mut subscriber = XSubSocket::with_options(options);
-    let monitor: Monitor = Box::pin(subscriber.monitor());
-    let sub_host = master.sub_addr.trim_start_matches("tcp://");
-    let (p, s) = tokio::join!(
-      Publisher::connect(sub_host, timeout),
-      subscriber.connect(&master.pub_addr)
-    );
-    let publisher = p.map_err(|source| LinkError::Publish {
-      addr: master.sub_addr.clone(),
-      source,
-    })?;
-    s.map_err(|source| LinkError::Connect {
-      addr: master.pub_addr.clone(),
-      source,
-    })?;
+    let mut subscriber = dial(
+      SubState::new(PipeOptions::default()),
+      "SUB",
+      &master.pub_addr,
+    )?;
+    let mut publisher = dial(
+      PubState::new(PUB_HWM, PUB_HWM_BYTES),
+      "PUB",
+      &master.sub_addr,
+    )?;
+    let mut early = VecDeque::new();
+    let (mut sub_up, mut pub_up) = (false, false);
+    let both = poll_fn(|cx| {
+      poll_up(&mut subscriber, &mut sub_up, &mut early, cx);
+      if let Poll::Ready(never) = publisher.poll_event(cx) {
+        match never {}
+      }
+      while let Some(link) = publisher.take_link_event() {
+        pub_up = link.up;
+      }
+      if sub_up && pub_up {
+        Poll::Ready(())
+      } else {
+        Poll::Pending
+      }
+    });
+    if tokio::time::timeout(timeout, both).await.is_err() {
+      let addr = if pub_up {
+        &master.pub_addr
+      } else {
+        &master.sub_addr
+      };
+      return Err(LinkError::Connect {
+        addr: addr.clone(),
+        reason: "timed out".into(),
+      });
+    }
     Ok(Self::new(
       master,
       Output::Remote(publisher),
       subscriber,
-      monitor,
+      early,
     ))
   }
 
-  /// Connects to our own forwarder (this node is the master): publishes go
-  /// straight into it, the subscriber side connects as for any forwarder.
+  /// Connects to our own forwarder (this node is the master): publishes go straight into it, the
+  /// subscriber side connects as for any forwarder.
   ///
   /// # Errors
   /// [`LinkError::Connect`] when the PUB side cannot be reached in time.
@@ -143,34 +181,47 @@ impl Link {
     input: LocalInput,
     timeout: Duration,
   ) -> Result<Self, LinkError> {
-    let mut options = SocketOptions::default();
-    options.connect_timeout(timeout);
-    let mut subscriber = XSubSocket::with_options(options);
-    let monitor: Monitor = Box::pin(subscriber.monitor());
-    subscriber
-      .connect(&master.pub_addr)
-      .await
-      .map_err(|source| LinkError::Connect {
+    let mut subscriber = dial(
+      SubState::new(PipeOptions::default()),
+      "SUB",
+      &master.pub_addr,
+    )?;
+    let mut early = VecDeque::new();
+    let mut up = false;
+    let connected = poll_fn(|cx| {
+      poll_up(&mut subscriber, &mut up, &mut early, cx);
+      if up {
+        Poll::Ready(())
+      } else {
+        Poll::Pending
+      }
+    });
+    if tokio::time::timeout(timeout, connected).await.is_err() {
+      return Err(LinkError::Connect {
         addr: master.pub_addr.clone(),
-        source,
-      })?;
+        reason: "timed out".into(),
+      });
+    }
     let output = Output::Local {
       input,
       pending: Vec::new(),
       bytes: 0,
     };
-    Ok(Self::new(master, output, subscriber, monitor))
+    Ok(Self::new(master, output, subscriber, early))
   }
 
-  fn new(master: NodeMeta, output: Output, subscriber: XSubSocket, monitor: Monitor) -> Self {
+  fn new(
+    master: NodeMeta,
+    output: Output,
+    subscriber: Box<Server<SubState>>,
+    early: VecDeque<Vec<Bytes>>,
+  ) -> Self {
     Self {
       master,
       output,
       subscriber,
-      monitor,
-      wanted: Vec::new(),
-      wants_all: false,
-      out: BytesMut::with_capacity(64 * 1024),
+      early,
+      fed: 0,
       ready: false,
     }
   }
@@ -185,79 +236,68 @@ impl Link {
     self.ready
   }
 
-  /// Waits for the next event; with `read` false, incoming messages stay in
-  /// the socket (backpressure). Cancel-safe: every branch is a stream read.
+  /// Waits for the next event; with `read` false, incoming messages stay in the socket (backpressure).
+  /// Cancel-safe: all state is in `self`.
   pub async fn next_event(&mut self, read: bool) -> LinkEvent {
-    if !self.ready && matches!(self.output, Output::Local { .. }) {
-      // Our own forwarder takes our publishes at once.
-      self.ready = true;
-      return LinkEvent::Ready;
-    }
-    loop {
-      tokio::select! {
-        msg = self.subscriber.recv(), if read => match msg {
-          Ok(msg) => return LinkEvent::Message(msg.into_vec()),
-          Err(_) => return LinkEvent::Lost,
-        },
-        incoming = next_incoming(&mut self.output) => match incoming {
-          Incoming::Subscribe(prefix) => {
-            self.add_wanted(prefix);
-            if !self.ready {
-              self.ready = true;
-              return LinkEvent::Ready;
-            }
-          }
-          Incoming::Cancel(prefix) => self.remove_wanted(&prefix),
-          Incoming::Closed => return LinkEvent::Lost,
-        },
-        ev = self.monitor.next() => match ev {
-          Some(SocketEvent::Disconnected(_)) | None => return LinkEvent::Lost,
-          Some(_) => {}
-        },
+    poll_fn(|cx| self.poll_event(cx, read)).await
+  }
+
+  fn poll_event(&mut self, cx: &mut Context<'_>, read: bool) -> Poll<LinkEvent> {
+    match &mut self.output {
+      Output::Local { .. } if !self.ready => {
+        // Our own forwarder takes our publishes at once.
+        self.ready = true;
+        return Poll::Ready(LinkEvent::Ready);
+      }
+      Output::Local { .. } => {}
+      Output::Remote(publisher) => {
+        if let Poll::Ready(never) = publisher.poll_event(cx) {
+          match never {}
+        }
+        if std::iter::from_fn(|| publisher.take_link_event()).any(|l| !l.up) {
+          return Poll::Ready(LinkEvent::Lost);
+        }
+        if !self.ready && publisher.state().subscribed() {
+          self.ready = true;
+          return Poll::Ready(LinkEvent::Ready);
+        }
       }
     }
-  }
-
-  fn add_wanted(&mut self, prefix: Vec<u8>) {
-    self.wants_all |= prefix.is_empty();
-    self.wanted.push(prefix);
-  }
-
-  fn remove_wanted(&mut self, prefix: &[u8]) {
-    if let Some(i) = self.wanted.iter().position(|p| p == prefix) {
-      self.wanted.swap_remove(i);
+    if !read {
+      return Poll::Pending;
     }
-    self.wants_all = self.wanted.iter().any(Vec::is_empty);
+    if let Some(msg) = self.early.pop_front() {
+      return Poll::Ready(LinkEvent::Message(msg));
+    }
+    let polled = self.subscriber.poll_event(cx);
+    if std::iter::from_fn(|| self.subscriber.take_link_event()).any(|l| !l.up) {
+      return Poll::Ready(LinkEvent::Lost);
+    }
+    polled.map(LinkEvent::Message)
   }
 
-  /// A message that has already arrived, without waiting. `None` when none
-  /// is ready; a failed socket is reported by the next [`Link::next_event`]
-  /// (its monitor sees the disconnect).
+  /// A message that has already arrived, without waiting. `None` when none is ready; a lost connection is
+  /// reported by the next [`Link::next_event`].
   pub async fn try_message(&mut self) -> Option<Vec<Bytes>> {
-    match ready_now(self.subscriber.recv()).await {
-      Some(Ok(msg)) => Some(msg.into_vec()),
-      _ => None,
+    if let Some(msg) = self.early.pop_front() {
+      return Some(msg);
     }
+    ready_now(poll_fn(|cx| self.subscriber.poll_event(cx))).await
   }
 
-  /// Encodes one message (frame 0 is the channel) for the next
-  /// [`Link::flush`], if the forwarder subscribed to its channel (a PUB
-  /// never sends what nobody asked for).
+  /// Queues one message (frame 0 is the channel) for the next [`Link::flush`], if the forwarder subscribed
+  /// to its channel (a PUB never sends what nobody asked for).
   pub fn feed(&mut self, frames: &[Bytes]) {
-    let Some(channel) = frames.first() else {
-      return;
-    };
+    let size: usize = frames.iter().map(|f| f.len() + 9).sum();
     match &mut self.output {
-      Output::Remote(_) => {
-        if self.wants_all || self.wanted.iter().any(|p| channel.starts_with(p)) {
-          zmtp::encode_message(frames, &mut self.out);
-        }
+      Output::Remote(publisher) => {
+        // A PUB never refuses a message; what no subscription matches is not sent.
+        let _ = publisher.submit(frames.to_vec());
+        self.fed += size;
       }
       Output::Local { pending, bytes, .. } => {
-        if let Ok(msg) = ZmqMessage::try_from(frames.to_vec()) {
-          *bytes += frames.iter().map(|f| f.len() + 2).sum::<usize>();
-          pending.push(msg);
-        }
+        *bytes += size;
+        pending.push(frames.to_vec());
       }
     }
   }
@@ -265,29 +305,39 @@ impl Link {
   /// Bytes fed and not yet written.
   pub fn unwritten(&self) -> usize {
     match &self.output {
-      Output::Remote(_) => self.out.len(),
+      Output::Remote(_) => self.fed,
       Output::Local { bytes, .. } => *bytes,
     }
   }
 
-  /// Writes what [`Link::feed`] took, in one go.
+  /// Writes what [`Link::feed`] took; waits (up to [`SEND_STALL`]) while the kernel takes no more.
   ///
   /// # Errors
-  /// [`LinkError::Write`], [`LinkError::Stalled`] or
-  /// [`LinkError::LocalClosed`]: the link is unusable.
+  /// [`LinkError::Closed`], [`LinkError::Stalled`] or [`LinkError::LocalClosed`]: the link is unusable.
   pub async fn flush(&mut self) -> Result<(), LinkError> {
     match &mut self.output {
       Output::Remote(publisher) => {
-        if self.out.is_empty() {
+        self.fed = 0;
+        publisher.flush();
+        if !publisher.is_backlogged() {
           return Ok(());
         }
-        let res = tokio::time::timeout(SEND_STALL, publisher.write(&self.out)).await;
-        self.out.clear();
-        match res {
-          Ok(Ok(())) => Ok(()),
-          Ok(Err(e)) => Err(LinkError::Write(e)),
-          Err(_) => Err(LinkError::Stalled),
-        }
+        let drained = poll_fn(|cx| {
+          if let Poll::Ready(never) = publisher.poll_event(cx) {
+            match never {}
+          }
+          if std::iter::from_fn(|| publisher.take_link_event()).any(|l| !l.up) {
+            return Poll::Ready(Err(LinkError::Closed));
+          }
+          if publisher.is_backlogged() {
+            Poll::Pending
+          } else {
+            Poll::Ready(Ok(()))
+          }
+        });
+        tokio::time::timeout(SEND_STALL, drained)
+          .await
+          .unwrap_or(Err(LinkError::Stalled))
       }
       Output::Local {
         input,
@@ -317,35 +367,27 @@ impl Link {
     self.flush().await
   }
 
-  /// Adds a prefix subscription on the forwarder.
+  /// Adds a prefix subscription on the forwarder (sent again by the SUB after any reconnect).
   ///
   /// # Errors
-  /// [`LinkError::Send`] when the forwarder connection is broken.
+  /// None today; kept so a caller treats a failed subscription as a lost link.
   pub async fn subscribe(&mut self, prefix: &[u8]) -> Result<(), LinkError> {
-    self.send_subscription(1, prefix).await
+    self
+      .subscriber
+      .update(|s| s.subscribe(Bytes::copy_from_slice(prefix)));
+    self.subscriber.flush();
+    Ok(())
   }
 
   /// Removes a prefix subscription on the forwarder.
   ///
   /// # Errors
-  /// [`LinkError::Send`] when the forwarder connection is broken.
+  /// As [`Link::subscribe`].
   pub async fn unsubscribe(&mut self, prefix: &[u8]) -> Result<(), LinkError> {
-    self.send_subscription(0, prefix).await
-  }
-
-  async fn send_subscription(&mut self, kind: u8, prefix: &[u8]) -> Result<(), LinkError> {
-    let mut frame = BytesMut::with_capacity(prefix.len() + 1);
-    frame.put_u8(kind);
-    frame.put_slice(prefix);
-    let msg = ZmqMessage::from(frame.freeze());
-    self.subscriber.send(msg).await.map_err(LinkError::Send)
-  }
-}
-
-/// The next thing a remote forwarder's SUB said; never for our own forwarder.
-async fn next_incoming(output: &mut Output) -> Incoming {
-  match output {
-    Output::Remote(publisher) => publisher.next_incoming().await,
-    Output::Local { .. } => std::future::pending().await,
+    self
+      .subscriber
+      .update(|s| s.unsubscribe(Bytes::copy_from_slice(prefix)));
+    self.subscriber.flush();
+    Ok(())
   }
 }

@@ -20,7 +20,6 @@ pub mod forwarder;
 pub mod link;
 pub mod options;
 pub mod sink;
-pub mod zmtp;
 
 pub use codec::{CodecError, Datagram, NodeMeta};
 pub use election::{Action, Election};

@@ -180,7 +180,26 @@ impl<S: SocketState + AppSocket> Server<S> {
   }
 }
 
+impl<S: SocketState + AppSocket> Server<S> {
+  /// Changes the state through `f` (a subscription, an option) and marks what it woke for writing.
+  pub fn update<R>(&mut self, f: impl FnOnce(&mut S) -> R) -> R {
+    let result = f(&mut self.state);
+    while let Some(token) = self.state.poll_woken() {
+      self.mark_dirty(token);
+    }
+    result
+  }
+}
+
 impl<S: SocketState> Server<S> {
+  /// Whether something is still to be written: queued in a pipe, taken but not accepted by the kernel.
+  pub fn is_backlogged(&self) -> bool {
+    self
+      .conns
+      .iter()
+      .any(|(t, c)| c.write_armed || c.dirty || !c.wbuf.is_empty() || self.state.has_output(*t))
+  }
+
   /// A server over `state` with nothing bound.
   pub fn new(config: ServerConfig, state: S) -> Self {
     Self {

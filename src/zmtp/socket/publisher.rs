@@ -109,6 +109,11 @@ impl PubState {
     self.peers.remove(&token).map(|p| p.subs)
   }
 
+  /// Whether some subscriber has asked for anything (a PUB sends nothing before that).
+  pub fn subscribed(&self) -> bool {
+    self.peers.values().any(|p| !p.subs.is_empty())
+  }
+
   /// Subscribers connected now.
   pub fn subscribers(&self) -> usize {
     self.peers.len()
