@@ -66,6 +66,10 @@ export declare class Broker extends EventEmitter {
 
 export interface WorkerConf {
   prefix?: string
+  /** CURVE towards a broker that has `conf.curve`: its public key, and our pair (made fresh if absent). */
+  curve?: CurveClientConf
+  /** PLAIN login towards a broker that has `conf.plain`. */
+  plain?: { username: string; password?: string }
   /** Max requests in flight (default 100, -1 unlimited); may change at any time. */
   concurrency?: number
   heartbeat?: number
@@ -121,6 +125,10 @@ export declare class Worker extends EventEmitter {
 
 export interface ClientConf {
   prefix?: string
+  /** CURVE towards a broker that has `conf.curve`: its public key, and our pair (made fresh if absent). */
+  curve?: CurveClientConf
+  /** PLAIN login towards a broker that has `conf.plain`. */
+  plain?: { username: string; password?: string }
   autostart?: boolean
   heartbeat?: number
   reconnect?: number
@@ -352,6 +360,11 @@ export interface NodeOptions {
   /** How 'message' hands over a message: 'array' (default, the README's form: one array whose
    *  element 0 is the channel) or 'spread' (one argument per frame, as the original code emits). */
   message_args?: 'array' | 'spread'
+  /** CURVE on the data path: the cluster's key pair (every node may serve), optionally `serverKey` and an
+   *  allow-list of client keys. Nodes of the original library cannot join a secured cluster. */
+  curve?: { secretKey: CurveKey; publicKey?: CurveKey; serverKey?: CurveKey; clients?: CurveKey[] }
+  /** PLAIN on the data path: every node logs in with this user, and serves only it. */
+  plain?: { username: string; password?: string }
 }
 
 /** One message: frame 0 is the channel, then one Buffer per published argument. */

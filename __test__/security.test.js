@@ -5,7 +5,7 @@
 const { describe, it, after } = require('node:test')
 const assert = require('node:assert/strict')
 const zmq = require('zeromq')
-const { Broker, curveKeyPair, curvePublic, z85Encode, z85Decode } = require('..')
+const { Broker, Worker, Client, curveKeyPair, curvePublic, z85Encode, z85Decode } = require('..')
 const { uniqAddress, waitFor, withTimeout } = require('./helpers')
 
 const sockets = []
@@ -115,5 +115,45 @@ describe('a PLAIN broker', () => {
     } finally {
       await new Promise((resolve) => broker.stop(resolve))
     }
+  })
+})
+
+describe('our Worker and Client with a secured broker', () => {
+  it('serve requests over CURVE, and a client with the wrong server key is refused and times out', async () => {
+    const server = curveKeyPair()
+    const { broker, addr } = await startBroker({ curve: { secretKey: server.secretKey } })
+    const worker = new Worker(addr, 'echo', { heartbeat: 500, curve: { serverKey: server.publicKey } })
+    worker.on('request', (data, reply) => reply.end('sealed:' + data))
+    const client = new Client(addr, { heartbeat: 500, curve: { serverKey: z85Decode(server.publicKey) } })
+    const wrong = new Client(addr, { heartbeat: 500, curve: { serverKey: curveKeyPair().publicKey } })
+    worker.start(); client.start(); wrong.start()
+    try {
+      assert.equal(await client.call('echo', 'x', { timeout: 5000 }), 'sealed:x')
+      await assert.rejects(wrong.call('echo', 'y', { timeout: 500 }), (err) => err === 'C_TIMEOUT' || /C_TIMEOUT/.test(String(err && (err.message || err))))
+      assert.ok((broker.stats().connections.refused.crypto || 0) >= 1, JSON.stringify(broker.stats().connections))
+      assert.equal(broker.stats().requests, 1)
+    } finally {
+      worker.stop(); client.stop(); wrong.stop()
+      await new Promise((resolve) => broker.stop(resolve))
+    }
+  })
+
+  it('serve requests over PLAIN with the right password', async () => {
+    const { broker, addr } = await startBroker({ plain: { users: { svc: 'pw' } } })
+    const worker = new Worker(addr, 'echo', { heartbeat: 500, plain: { username: 'svc', password: 'pw' } })
+    worker.on('request', (data, reply) => reply.end(data))
+    const client = new Client(addr, { heartbeat: 500, plain: { username: 'svc', password: 'pw' } })
+    worker.start(); client.start()
+    try {
+      assert.equal(await client.call('echo', 'plain', { timeout: 5000 }), 'plain')
+    } finally {
+      worker.stop(); client.stop()
+      await new Promise((resolve) => broker.stop(resolve))
+    }
+  })
+
+  it('refuse a client whose CURVE options cannot work, at start, with a code', () => {
+    const client = new Client('tcp://127.0.0.1:1', { curve: { publicKey: curveKeyPair().publicKey, serverKey: curveKeyPair().publicKey } })
+    assert.throws(() => client.start(), { code: 'EINVAL', message: /secretKey is required/ })
   })
 })

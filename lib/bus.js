@@ -7,6 +7,7 @@
 // Buffers are views into the batch that carried them: they stay valid as long as they are
 // referenced, and copying one (`Buffer.from(buf)`) frees the rest of the batch sooner.
 const native = require('./native')
+const { securityConf } = require('./security')
 const { NativeEngine } = require('./engine')
 const { MessageIterator } = require('./bus-iterator')
 
@@ -299,6 +300,10 @@ function optionsJson (options) {
   if ((opts.multicast_interface === undefined || opts.multicast_interface === null) && env) {
     opts.multicast_interface = env
   }
+  // Keys given as Buffers travel as Z85 text; shapes are checked here, meanings natively.
+  const sec = securityConf(opts, 'options')
+  if (opts.curve !== undefined && opts.curve !== null) opts.curve = sec.curve
+  if (opts.plain !== undefined && opts.plain !== null) opts.plain = sec.plain
   const json = JSON.stringify(opts)
   try {
     native.busCheckOptions(json)

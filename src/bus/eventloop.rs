@@ -189,7 +189,7 @@ async fn sleep_until_some(at: Option<Instant>) {
 
 impl<S: EventSink> Node<S> {
   async fn run(mut self, listeners: ForwarderListeners) {
-    let forwarder = match Forwarder::start(listeners).await {
+    let forwarder = match Forwarder::start(listeners, &self.opts.security.server).await {
       Ok(f) => f,
       Err(e) => {
         self.emit(NodeEvent::Error(format!("forwarder: {e}")));
@@ -336,11 +336,12 @@ impl<S: EventSink> Node<S> {
       task.abort();
     }
     let timeout = self.opts.connect_timeout;
+    let mechanism = self.opts.security.client.clone();
     let task = match self.local_input.clone() {
       Some(input) if meta.id == self.election.me().id => {
-        tokio::spawn(Link::connect_local(meta.clone(), input, timeout))
+        tokio::spawn(Link::connect_local(meta.clone(), input, timeout, mechanism))
       }
-      _ => tokio::spawn(Link::connect(meta.clone(), timeout)),
+      _ => tokio::spawn(Link::connect(meta.clone(), timeout, mechanism)),
     };
     self.connecting = Some((meta, task));
   }

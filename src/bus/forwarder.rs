@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::driver::{Server, ServerConfig, ServerStats};
 use crate::transport::ready_now;
+use crate::zmtp::mechanism::MechanismConfig;
 use crate::zmtp::socket::{PubState, SinkState};
 use crate::zmtp::SessionConfig;
 
@@ -110,9 +111,16 @@ pub struct Forwarder {
   stats: Arc<Mutex<ForwarderStats>>,
 }
 
-fn side(socket_type: &str, hwm: usize, hwm_bytes: usize) -> ServerConfig {
+fn side(
+  socket_type: &str,
+  hwm: usize,
+  hwm_bytes: usize,
+  mechanism: &MechanismConfig,
+) -> ServerConfig {
+  let mut session = SessionConfig::new(socket_type);
+  session.mechanism = mechanism.clone();
   ServerConfig {
-    session: SessionConfig::new(socket_type),
+    session,
     hwm,
     hwm_bytes,
     ..ServerConfig::default()
@@ -124,11 +132,17 @@ impl Forwarder {
   ///
   /// # Errors
   /// When a listener cannot be registered with the runtime.
-  pub async fn start(listeners: ForwarderListeners) -> io::Result<Self> {
-    let mut sink = Server::new(side("SUB", 0, 0), SinkState::default());
+  pub async fn start(
+    listeners: ForwarderListeners,
+    mechanism: &MechanismConfig,
+  ) -> io::Result<Self> {
+    let mut sink = Server::new(side("SUB", 0, 0, mechanism), SinkState::default());
     sink.add_tcp_listener(listeners.sub)?;
     let hwm = (SUBSCRIBER_HWM, SUBSCRIBER_HWM_BYTES);
-    let mut publ = Server::new(side("PUB", hwm.0, hwm.1), PubState::new(hwm.0, hwm.1));
+    let mut publ = Server::new(
+      side("PUB", hwm.0, hwm.1, mechanism),
+      PubState::new(hwm.0, hwm.1),
+    );
     publ.add_tcp_listener(listeners.publ)?;
     let (stop, stopped) = oneshot::channel();
     let (local, local_rx) = mpsc::channel(LOCAL_QUEUE);
@@ -258,7 +272,9 @@ mod tests {
     let listeners = ForwarderListeners::bind(lo, lo).unwrap();
     let (sub_addr, pub_addr) = (listeners.sub_addr.clone(), listeners.pub_addr.clone());
     assert!(crate::bus::codec::is_valid_address(&sub_addr));
-    let fwd = Forwarder::start(listeners).await.unwrap();
+    let fwd = Forwarder::start(listeners, &MechanismConfig::Null)
+      .await
+      .unwrap();
 
     let mut out = dialled(SubState::new(PipeOptions::default()), "SUB", &pub_addr);
     out.update(|s| s.subscribe(Bytes::new()));
@@ -296,7 +312,9 @@ mod tests {
     let lo = Ipv4Addr::LOCALHOST;
     let listeners = ForwarderListeners::bind(lo, lo).unwrap();
     let addrs = [listeners.sub_addr.clone(), listeners.pub_addr.clone()];
-    let fwd = Forwarder::start(listeners).await.unwrap();
+    let fwd = Forwarder::start(listeners, &MechanismConfig::Null)
+      .await
+      .unwrap();
     let greeting = crate::zmtp::greeting::encode(crate::zmtp::greeting::MechanismName::Null, false);
     for addr in &addrs {
       let mut s = tokio::net::TcpStream::connect(addr.trim_start_matches("tcp://"))

@@ -17,6 +17,7 @@ use super::codec::NodeMeta;
 use super::forwarder::LocalInput;
 use crate::driver::{Server, ServerConfig};
 use crate::transport::{ready_now, Endpoint};
+use crate::zmtp::mechanism::MechanismConfig;
 use crate::zmtp::socket::{PipeOptions, PubState, SocketState, SubState};
 
 /// A write taking longer than this means the forwarder stopped reading.
@@ -90,6 +91,7 @@ fn dial<S: SocketState>(
   state: S,
   socket_type: &str,
   addr: &str,
+  mechanism: &MechanismConfig,
 ) -> Result<Box<Server<S>>, LinkError> {
   let failed = |reason: String| LinkError::Connect {
     addr: addr.to_string(),
@@ -98,6 +100,7 @@ fn dial<S: SocketState>(
   let endpoint = Endpoint::parse(addr).map_err(|e| failed(e.to_string()))?;
   let mut config = ServerConfig::default();
   config.session.socket_type = socket_type.into();
+  config.session.mechanism = mechanism.clone();
   let mut server = Box::new(Server::new(config, state));
   server
     .connect(&endpoint)
@@ -125,16 +128,22 @@ impl Link {
   ///
   /// # Errors
   /// [`LinkError::Connect`] when either side cannot be reached in time.
-  pub async fn connect(master: NodeMeta, timeout: Duration) -> Result<Self, LinkError> {
+  pub async fn connect(
+    master: NodeMeta,
+    timeout: Duration,
+    mechanism: MechanismConfig,
+  ) -> Result<Self, LinkError> {
     let mut subscriber = dial(
       SubState::new(PipeOptions::default()),
       "SUB",
       &master.pub_addr,
+      &mechanism,
     )?;
     let mut publisher = dial(
       PubState::new(PUB_HWM, PUB_HWM_BYTES),
       "PUB",
       &master.sub_addr,
+      &mechanism,
     )?;
     let mut early = VecDeque::new();
     let (mut sub_up, mut pub_up) = (false, false);
@@ -180,11 +189,13 @@ impl Link {
     master: NodeMeta,
     input: LocalInput,
     timeout: Duration,
+    mechanism: MechanismConfig,
   ) -> Result<Self, LinkError> {
     let mut subscriber = dial(
       SubState::new(PipeOptions::default()),
       "SUB",
       &master.pub_addr,
+      &mechanism,
     )?;
     let mut early = VecDeque::new();
     let mut up = false;

@@ -2,7 +2,7 @@
 //! cluster, the node's own forwarder, and the pub/sub data path through the
 //! elected forwarder.
 //!
-//! Layers: [`options`] (validated configuration), [`codec`] (UDP datagrams),
+//! Layers: [`options`] (validated configuration), [`security`] (CURVE/PLAIN of the data path), [`codec`] (UDP datagrams),
 //! [`election`] (pure state machine), [`forwarder`] (SUB -> PUB relay),
 //! [`discovery`] (the UDP socket), [`link`] (data-path sockets to the elected
 //! forwarder), [`eventloop`] (the task that owns all of them, with the data
@@ -19,6 +19,7 @@ pub mod eventloop;
 pub mod forwarder;
 pub mod link;
 pub mod options;
+pub mod security;
 pub mod sink;
 
 pub use codec::{CodecError, Datagram, NodeMeta};

@@ -75,6 +75,8 @@ pub struct NodeOptions {
   /// across a crashed master; duplicates are possible). Zero (the default)
   /// keeps the original's at-most-once behaviour.
   pub resend_window: Duration,
+  /// CURVE or PLAIN on the data path (`curve` / `plain`); NULL by default.
+  pub security: super::security::BusSecurity,
 }
 
 impl Default for NodeOptions {
@@ -90,6 +92,7 @@ impl Default for NodeOptions {
       publish_buffer: 10_000,
       connect_timeout: Duration::from_millis(1000),
       resend_window: Duration::ZERO,
+      security: super::security::BusSecurity::default(),
     }
   }
 }
@@ -138,6 +141,7 @@ impl NodeOptions {
     if let Some(v) = get(map, "resend_window") {
       opts.resend_window = Duration::from_millis(int_in(v, "resend_window", 0, 60_000)?);
     }
+    opts.security = super::security::BusSecurity::from_options(map.get("curve"), map.get("plain"))?;
     Ok(opts)
   }
 

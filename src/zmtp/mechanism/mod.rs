@@ -85,9 +85,10 @@ pub trait Mechanism: Send {
 }
 
 /// What a connection's security is, as configured on a socket.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub enum MechanismConfig {
   /// No security.
+  #[default]
   Null,
   /// PLAIN client with credentials.
   PlainClient {
