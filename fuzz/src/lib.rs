@@ -3,3 +3,7 @@
 
 #[path = "../../src/zmtp/mod.rs"]
 pub mod zmtp;
+
+/// The pigato (MDP) codec, which has no dependency beyond `bytes`.
+#[path = "../../src/mdp/codec.rs"]
+pub mod mdp_codec;

@@ -35,4 +35,8 @@ mod session_tests;
 mod testdriver;
 
 pub use error::ZmtpError;
+
+/// The hash map of this layer's tables (connections by token, routing ids): fast hashing, keys from peers are
+/// bounded in number by the driver's limits.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 pub use session::{Event, Heartbeat, Limits, PeerInfo, Session, SessionConfig};

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::{Output, Token};
-use crate::mdp::FastMap;
+use crate::zmtp::FastMap;
 use crate::zmtp::command::Subscription;
 
 /// High-water marks of each pipe of a socket.

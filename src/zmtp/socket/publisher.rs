@@ -39,7 +39,7 @@ impl Subscriber {
 /// The publisher state: subscribers and their pipes.
 #[derive(Debug)]
 pub struct PubState {
-  peers: crate::mdp::FastMap<Token, Subscriber>,
+  peers: crate::zmtp::FastMap<Token, Subscriber>,
   hwm: usize,
   hwm_bytes: usize,
   /// Messages dropped because a subscriber's pipe was full.

@@ -87,8 +87,8 @@ struct Pipe {
 /// The ROUTER state: pipes by connection, routing ids, events.
 #[derive(Debug)]
 pub struct RouterState {
-  pipes: crate::mdp::FastMap<Token, Pipe>,
-  by_id: crate::mdp::FastMap<Bytes, Token>,
+  pipes: crate::zmtp::FastMap<Token, Pipe>,
+  by_id: crate::zmtp::FastMap<Bytes, Token>,
   next_id: u32,
   hwm: usize,
   hwm_bytes: usize,

@@ -12,7 +12,7 @@ use crate::zmtp::session::PeerInfo;
 /// The sink state: publishers still owed their subscription, and messages received.
 #[derive(Debug, Default)]
 pub struct SinkState {
-  unsubscribed: crate::mdp::FastMap<Token, ()>,
+  unsubscribed: crate::zmtp::FastMap<Token, ()>,
   events: VecDeque<Vec<Bytes>>,
 }
 

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{AppSocket, Output, PubState, SendError, SocketState, Token};
-use crate::mdp::FastMap;
+use crate::zmtp::FastMap;
 use crate::zmtp::command::Subscription;
 use crate::zmtp::session::PeerInfo;
 
