@@ -74,3 +74,45 @@ test('a broker run from the CLI serves traffic, its metrics add up, SIGTERM stop
   const { code } = await withTimeout(exited, 5000, 'exit after SIGTERM')
   assert.equal(code, 0)
 })
+
+test('`zmqbus keygen` makes a key pair, and a CLI broker started with its secret serves only CURVE clients', async (t) => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const keygen = spawnSync(process.execPath, [BIN, 'keygen'], { encoding: 'utf8', timeout: 10000 })
+  assert.equal(keygen.status, 0, keygen.stderr)
+  const [, publicKey] = /^public=(.{40})$/m.exec(keygen.stdout)
+  const [, secretKey] = /^secret=(.{40})$/m.exec(keygen.stdout)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zmqbus-cli-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  fs.writeFileSync(path.join(dir, 'secret'), secretKey + '\n')
+  const port = await freePort()
+  const addr = `tcp://127.0.0.1:${port}`
+  const proc = spawn(process.execPath, [BIN, 'broker', addr, '--intch', 'off', '--heartbeat', '200', '--curve-secret-file', path.join(dir, 'secret')],
+    { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.after(() => { if (proc.exitCode === null) proc.kill('SIGKILL') })
+  const lines = readline.createInterface({ input: proc.stdout })
+  await withTimeout(new Promise((resolve) => lines.on('line', (l) => { if (l.includes('listening')) resolve() })), 10000, 'broker start')
+  const worker = new Worker(addr, 'cli', { heartbeat: 200, curve: { serverKey: publicKey } })
+  worker.on('request', (d, reply) => reply.end(d + '!'))
+  const client = new Client(addr, { heartbeat: 200, curve: { serverKey: publicKey } })
+  const plainClient = new Client(addr, { heartbeat: 200 })
+  worker.start(); client.start(); plainClient.start()
+  try {
+    assert.equal(await client.call('cli', 'sealed', { timeout: 5000 }), 'sealed!')
+    await assert.rejects(plainClient.call('cli', 'open', { timeout: 400 }))
+  } finally {
+    worker.stop(); client.stop(); plainClient.stop()
+    proc.kill('SIGTERM')
+  }
+})
+
+test('security flags that cannot work fail with exit code 2', () => {
+  for (const [args, why] of [
+    [['broker', 'tcp://127.0.0.1:1', '--curve-clients', '/nonexistent'], /needs a CURVE secret key/],
+    [['broker', 'tcp://127.0.0.1:1', '--curve-secret-file', '/nonexistent/secret'], /cannot read/]
+  ]) {
+    const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 10000 })
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`)
+    assert.match(r.stderr, why)
+  }
+})
