@@ -11,6 +11,7 @@
 //! - [`sockets`]: classic ZeroMQ sockets for JS (`zmq` module API): REQ/REP state, ports, one event loop per socket.
 //! - [`zmtp`]: our sans-IO ZMTP 3.x core (greeting, frames, commands, NULL/PLAIN/CURVE, session state machine).
 //! - [`driver`]: the one task that owns a listening socket's connections (ROUTER for the broker, PUB/SUB sides for the bus forwarder) over [`zmtp`] sessions.
+//! - [`uvloop`]: libuv handles on a JS thread's own loop (the engines' driver there; no thread hop).
 //! - [`busmq`]: busmq-compatible queues on Redis (keys, Lua scripts, queue state, one loop per bus).
 //! - `binding`: `#[napi]` glue only; converts arguments and talks to event loops.
 #![deny(clippy::all)]
@@ -25,6 +26,7 @@ pub mod mdp;
 pub mod runtime;
 pub mod sockets;
 pub mod transport;
+pub mod uvloop;
 pub mod zmtp;
 
 mod binding;

@@ -17,8 +17,8 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::{Output, Token};
-use crate::zmtp::FastMap;
 use crate::zmtp::command::Subscription;
+use crate::zmtp::FastMap;
 
 /// High-water marks of each pipe of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

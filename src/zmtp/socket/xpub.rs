@@ -19,9 +19,9 @@ use std::collections::VecDeque;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{AppSocket, Output, PubState, SendError, SocketState, Token};
-use crate::zmtp::FastMap;
 use crate::zmtp::command::Subscription;
 use crate::zmtp::session::PeerInfo;
+use crate::zmtp::FastMap;
 
 /// The XPUB state.
 #[derive(Debug)]

@@ -1,0 +1,11 @@
+//! Floor 3 on a JS thread: libuv handles of the loop that runs the JS of the thread that made an object, so
+//! a client, worker, socket or bus node does its network I/O and timers where its events are consumed, with
+//! no hop to another thread (issue: the thread model).
+//!
+//! - [`ffi`]: the libuv functions we call, resolved from the host process at run time.
+//! - [`handle`]: owned poll, timer, check and async handles; closing frees them in libuv's close callback.
+
+pub mod ffi;
+pub mod handle;
+
+pub use handle::{now_ms, Async, AsyncSender, Check, LoopRef, Poll, Refable, Timer, UvError};
