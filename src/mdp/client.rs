@@ -41,7 +41,7 @@ impl Default for ClientConf {
     ClientConf {
       heartbeat: Duration::from_millis(2500),
       liveness: 3,
-      timeout: 60_000,
+      timeout: crate::mdp::DEFAULT_TIMEOUT.as_millis() as i64,
       retry: 0,
     }
   }

@@ -33,3 +33,7 @@ pub mod eventloop;
 /// times cheaper than SipHash here and still keyed per process, so peers cannot choose
 /// colliding rids or identities.
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+
+/// A request's timeout when neither its opts nor the client's conf give one (pigato: `opts.timeout || 60000`).
+/// The one place of this default in Rust; the JS facade's `DEFAULTS.timeout` says the same to its users.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(60_000);

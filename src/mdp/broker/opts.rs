@@ -14,7 +14,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 /// Request timeout when opts carry none (pigato: `opts.timeout || 60000`).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(60_000);
+pub use crate::mdp::DEFAULT_TIMEOUT;
 /// Longest timeout honoured; longer ones are clamped (avoids Instant overflow).
 const MAX_TIMEOUT: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 

@@ -163,7 +163,7 @@ fn apply_commands(
         let timeout = std::str::from_utf8(&f[4])
           .ok()
           .and_then(|t| t.parse::<f64>().ok())
-          .unwrap_or(60_000.0);
+          .unwrap_or(crate::mdp::DEFAULT_TIMEOUT.as_millis() as f64);
         let timeout = (timeout >= 0.0).then(|| Duration::from_millis(timeout as u64));
         state.request_with_rid(
           f[0].clone(),
