@@ -5,6 +5,7 @@
 //! O(ready connections). Reads land in each session's spare capacity; writes are one `write` per connection
 //! per turn with everything pending.
 //!
+//! - [`reactor`]: what tells the driver its sockets are ready (tokio here, libuv on a JS thread: `crate::uvloop`).
 //! - [`net`]: tcp and ipc listeners and streams behind one type each.
 //! - [`server`]: listeners + connections + sessions + the ROUTER state, polled from one task, with limits.
 //! - [`dealer`]: a DEALER connected to one endpoint (pigato workers and clients), with peer up/down events.
@@ -15,6 +16,7 @@ pub mod dealer;
 mod dial;
 mod io;
 pub mod net;
+pub mod reactor;
 pub mod router;
 pub mod server;
 mod timers;

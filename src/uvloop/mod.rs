@@ -4,8 +4,12 @@
 //!
 //! - [`ffi`]: the libuv functions we call, resolved from the host process at run time.
 //! - [`handle`]: owned poll, timer, check and async handles; closing frees them in libuv's close callback.
+//! - `io`: the driver's stream, listener and timer on those handles (Unix today; Windows polls sockets the
+//!   same way once its `RawSocket` path is written).
 
 pub mod ffi;
 pub mod handle;
+#[cfg(unix)]
+pub mod io;
 
 pub use handle::{now_ms, Async, AsyncSender, Check, LoopRef, Poll, Refable, Timer, UvError};

@@ -1,0 +1,107 @@
+//! Who tells a driver that its sockets are ready and its deadline has passed: tokio's reactor on our runtime
+//! thread (the broker, the bus forwarder), or libuv's loop on a JS thread (clients, workers, classic sockets,
+//! bus nodes). The driver ([`super::Server`]) is written against these traits only, so the same code owns
+//! connections on either; only who polls it differs.
+//!
+//! The contract is tokio's readiness model: `poll_*_ready` registers the context's waker and says whether the
+//! socket may make progress; `try_*` does the I/O and, on `WouldBlock`, clears the readiness it consumed.
+
+use std::io;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+use super::net::{Listener, Stream};
+
+/// A connected, non-blocking stream.
+pub trait IoStream {
+  /// Registers `cx` for read readiness; `Ready` when a read may make progress.
+  fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+  /// Registers `cx` for write readiness; `Ready` when a write may make progress.
+  fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+  /// Reads into the spare capacity of `buf` (never zero-filled); `Ok(0)` is end of stream.
+  fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize>;
+  /// Writes what the kernel takes now.
+  fn try_write(&self, data: &[u8]) -> io::Result<usize>;
+  /// After write readiness on a connect in progress: `Ok` when connected, the connect's error otherwise.
+  fn finish_connect(&self) -> io::Result<()>;
+  /// The peer's address, for logs.
+  fn peer(&self) -> String;
+}
+
+/// A bound, non-blocking listener.
+pub trait IoListener {
+  /// What it accepts.
+  type Stream: IoStream;
+  /// Polls for one accepted connection.
+  fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Stream>>;
+}
+
+/// A one-shot timer a driver re-arms at its next deadline.
+pub trait IoSleep {
+  /// Fires at `at` (re-arming an armed timer).
+  fn reset(&mut self, at: Instant);
+  /// `Ready` once the deadline has passed; registers `cx` otherwise.
+  fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+impl IoStream for Stream {
+  fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    Stream::poll_read_ready(self, cx)
+  }
+
+  fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    Stream::poll_write_ready(self, cx)
+  }
+
+  fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
+    Stream::try_read_buf(self, buf)
+  }
+
+  fn try_write(&self, data: &[u8]) -> io::Result<usize> {
+    Stream::try_write(self, data)
+  }
+
+  fn finish_connect(&self) -> io::Result<()> {
+    Stream::finish_connect(self)
+  }
+
+  fn peer(&self) -> String {
+    Stream::peer(self)
+  }
+}
+
+impl IoListener for Listener {
+  type Stream = Stream;
+
+  fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Stream>> {
+    Listener::poll_accept(self, cx)
+  }
+}
+
+/// tokio's sleep as a driver timer.
+pub struct TokioSleep(std::pin::Pin<Box<tokio::time::Sleep>>);
+
+impl TokioSleep {
+  /// A timer that has not been armed (it fires at once if polled before [`IoSleep::reset`]).
+  pub fn new() -> Self {
+    Self(Box::pin(tokio::time::sleep(std::time::Duration::ZERO)))
+  }
+}
+
+impl Default for TokioSleep {
+  fn default() -> Self {
+    Self::new()
+  }
+}
+
+impl IoSleep for TokioSleep {
+  fn reset(&mut self, at: Instant) {
+    self.0.as_mut().reset(tokio::time::Instant::from_std(at));
+  }
+
+  fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    std::future::Future::poll(self.0.as_mut(), cx)
+  }
+}

@@ -1,0 +1,296 @@
+//! The driver's streams, listeners and timer on a JS thread's libuv loop ([`crate::driver::reactor`]'s traits):
+//! a non-blocking std socket watched by a `uv_poll_t`, readiness kept as tokio keeps it (set by libuv's
+//! callback, cleared by the `WouldBlock` that consumed it), wakers woken from the callback.
+//!
+//! libuv polls level-triggered, so a poll handle asks only for what someone waits for: after a callback the
+//! direction it reported is dropped from the watch until the next `WouldBlock` re-registers it.
+
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::rc::Rc;
+use std::task::{Context, Poll as TaskPoll, Waker};
+use std::time::Instant;
+
+use bytes::{BufMut, BytesMut};
+
+use super::ffi::{READABLE, WRITABLE};
+use super::handle::{LoopRef, Poll, Timer, UvError};
+use crate::driver::reactor::{IoListener, IoSleep, IoStream};
+
+#[derive(Default)]
+struct Readiness {
+  readable: bool,
+  writable: bool,
+  read_waker: Option<Waker>,
+  write_waker: Option<Waker>,
+}
+
+/// A socket and its poll handle; readiness is shared with the handle's callback.
+struct Watched {
+  poll: RefCell<Poll>,
+  ready: Rc<RefCell<Readiness>>,
+}
+
+impl Watched {
+  #[cfg(unix)]
+  fn new(lp: LoopRef, fd: std::os::fd::RawFd) -> Result<Self, UvError> {
+    let ready = Rc::new(RefCell::new(Readiness::default()));
+    let seen = ready.clone();
+    let poll = Poll::new(
+      lp,
+      fd,
+      Box::new(move |status, events| on_ready(&seen, status, events)),
+    )?;
+    Ok(Self {
+      poll: RefCell::new(poll),
+      ready,
+    })
+  }
+
+  /// Registers `cx` for one direction; `Ready` when that direction may make progress.
+  fn poll_dir(&self, cx: &mut Context<'_>, write: bool) -> TaskPoll<io::Result<()>> {
+    let mut r = self.ready.borrow_mut();
+    let (ready, waker) = if write {
+      (r.writable, &mut r.write_waker)
+    } else {
+      (r.readable, &mut r.read_waker)
+    };
+    if ready {
+      return TaskPoll::Ready(Ok(()));
+    }
+    match waker {
+      Some(w) if w.will_wake(cx.waker()) => {}
+      _ => *waker = Some(cx.waker().clone()),
+    }
+    drop(r);
+    self.rewatch();
+    TaskPoll::Pending
+  }
+
+  /// Watches exactly the directions someone waits for.
+  fn rewatch(&self) {
+    let r = self.ready.borrow();
+    let mut events = 0;
+    if r.read_waker.is_some() {
+      events |= READABLE;
+    }
+    if r.write_waker.is_some() {
+      events |= WRITABLE;
+    }
+    drop(r);
+    self.poll.borrow_mut().want(events);
+  }
+
+  /// The result of an I/O call: a `WouldBlock` clears the readiness it consumed.
+  fn consumed<T>(&self, result: io::Result<T>, write: bool) -> io::Result<T> {
+    if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+      let mut r = self.ready.borrow_mut();
+      if write {
+        r.writable = false;
+      } else {
+        r.readable = false;
+      }
+    }
+    result
+  }
+}
+
+/// libuv's poll callback: marks what is ready, wakes who waits for it, stops watching it.
+fn on_ready(ready: &Rc<RefCell<Readiness>>, status: i32, events: i32) {
+  let mut r = ready.borrow_mut();
+  // An error (a reset connection) makes both directions "ready": the next call returns the error.
+  let (read, write) = if status < 0 {
+    (true, true)
+  } else {
+    (events & READABLE != 0, events & WRITABLE != 0)
+  };
+  let mut wake = Vec::with_capacity(2);
+  if read {
+    r.readable = true;
+    wake.extend(r.read_waker.take());
+  }
+  if write {
+    r.writable = true;
+    wake.extend(r.write_waker.take());
+  }
+  drop(r);
+  for w in wake {
+    w.wake();
+  }
+}
+
+/// A connected stream on the loop.
+pub struct UvStream {
+  stream: TcpStream,
+  watched: Watched,
+}
+
+impl UvStream {
+  /// Watches a non-blocking `stream` on `lp`.
+  ///
+  /// # Errors
+  /// libuv refused the descriptor.
+  #[cfg(unix)]
+  pub fn new(lp: LoopRef, stream: TcpStream) -> Result<Self, UvError> {
+    use std::os::fd::AsRawFd;
+    let watched = Watched::new(lp, stream.as_raw_fd())?;
+    Ok(Self { stream, watched })
+  }
+}
+
+impl IoStream for UvStream {
+  fn poll_read_ready(&self, cx: &mut Context<'_>) -> TaskPoll<io::Result<()>> {
+    self.watched.poll_dir(cx, false)
+  }
+
+  fn poll_write_ready(&self, cx: &mut Context<'_>) -> TaskPoll<io::Result<()>> {
+    self.watched.poll_dir(cx, true)
+  }
+
+  fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
+    if buf.capacity() == buf.len() {
+      buf.reserve(64);
+    }
+    let spare = buf.chunk_mut();
+    // SAFETY: `read` only writes into the slice; the bytes it reports are initialised before set_len.
+    let slice = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr(), spare.len()) };
+    let result = (&self.stream).read(slice);
+    if let Ok(n) = result {
+      // SAFETY: the kernel wrote `n` bytes into the spare capacity.
+      unsafe { buf.advance_mut(n) };
+    }
+    self.watched.consumed(result, false)
+  }
+
+  fn try_write(&self, data: &[u8]) -> io::Result<usize> {
+    self.watched.consumed((&self.stream).write(data), true)
+  }
+
+  fn finish_connect(&self) -> io::Result<()> {
+    if let Some(e) = self.stream.take_error()? {
+      return Err(e);
+    }
+    self.stream.peer_addr().map(|_| ())
+  }
+
+  fn peer(&self) -> String {
+    self
+      .stream
+      .peer_addr()
+      .map(|a| format!("tcp://{a}"))
+      .unwrap_or_else(|_| "tcp://?".into())
+  }
+}
+
+/// A listening socket on the loop.
+pub struct UvListener {
+  listener: TcpListener,
+  watched: Watched,
+  lp: LoopRef,
+}
+
+impl UvListener {
+  /// Binds `addr` (non-blocking) and watches it on `lp`.
+  ///
+  /// # Errors
+  /// The bind's error, or libuv refused the descriptor.
+  #[cfg(unix)]
+  pub fn bind(lp: LoopRef, addr: SocketAddr) -> io::Result<Self> {
+    use std::os::fd::AsRawFd;
+    let listener = TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let watched = Watched::new(lp, listener.as_raw_fd()).map_err(io::Error::other)?;
+    Ok(Self {
+      listener,
+      watched,
+      lp,
+    })
+  }
+
+  /// The bound address (the real port for port 0).
+  ///
+  /// # Errors
+  /// As `getsockname`.
+  pub fn local_addr(&self) -> io::Result<SocketAddr> {
+    self.listener.local_addr()
+  }
+}
+
+impl IoListener for UvListener {
+  type Stream = UvStream;
+
+  fn poll_accept(&self, cx: &mut Context<'_>) -> TaskPoll<io::Result<UvStream>> {
+    loop {
+      if self.watched.poll_dir(cx, false).is_pending() {
+        return TaskPoll::Pending;
+      }
+      match self.watched.consumed(self.listener.accept(), false) {
+        Ok((stream, _)) => {
+          let ready = stream
+            .set_nonblocking(true)
+            .and_then(|()| stream.set_nodelay(true))
+            .and_then(|()| UvStream::new(self.lp, stream).map_err(io::Error::other));
+          return TaskPoll::Ready(ready);
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+        Err(e) => return TaskPoll::Ready(Err(e)),
+      }
+    }
+  }
+}
+
+#[derive(Default)]
+struct Fired {
+  fired: bool,
+  waker: Option<Waker>,
+}
+
+/// The driver's one timer on the loop (millisecond resolution, as libuv's).
+pub struct UvSleep {
+  timer: Timer,
+  state: Rc<RefCell<Fired>>,
+}
+
+impl UvSleep {
+  /// A timer on `lp` that has not been armed.
+  ///
+  /// # Errors
+  /// No libuv.
+  pub fn new(lp: LoopRef) -> Result<Self, UvError> {
+    let state = Rc::new(RefCell::new(Fired::default()));
+    let seen = state.clone();
+    let timer = Timer::new(
+      lp,
+      Box::new(move || {
+        let mut s = seen.borrow_mut();
+        s.fired = true;
+        let waker = s.waker.take();
+        drop(s);
+        if let Some(w) = waker {
+          w.wake();
+        }
+      }),
+    )?;
+    Ok(Self { timer, state })
+  }
+}
+
+impl IoSleep for UvSleep {
+  fn reset(&mut self, at: Instant) {
+    self.state.borrow_mut().fired = false;
+    let wait = at.saturating_duration_since(Instant::now());
+    // Round up: firing a millisecond late is fine, firing early would spin until the deadline.
+    let ms = wait.as_micros().div_ceil(1000) as u64;
+    self.timer.start(ms);
+  }
+
+  fn poll_fired(&mut self, cx: &mut Context<'_>) -> TaskPoll<()> {
+    let mut s = self.state.borrow_mut();
+    if s.fired {
+      return TaskPoll::Ready(());
+    }
+    s.waker = Some(cx.waker().clone());
+    TaskPoll::Pending
+  }
+}
