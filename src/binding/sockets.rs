@@ -13,9 +13,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::events::outbox_for;
 use crate::error::JsError;
 use crate::sockets::eventloop::{self, Control, MAX_LINGER};
-use crate::sockets::ports::PortOptions;
+use crate::sockets::options::SocketOptions;
 use crate::sockets::{SocketError, SocketType};
-use crate::transport::{Endpoint, DEFAULT_HWM};
+use crate::transport::Endpoint;
 
 /// How long `bindSync` blocks the JS thread at most (a tcp/ipc bind takes microseconds).
 const BIND_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,16 +41,14 @@ fn endpoint(ep: &str) -> Result<(), JsError> {
 pub struct SocketHandle {
   kind: SocketType,
   controls: Option<UnboundedSender<Control>>,
-  identity: Option<Bytes>,
-  sndhwm: usize,
-  rcvhwm: usize,
+  opts: SocketOptions,
   linger: Option<Duration>,
 }
 
 #[napi]
 impl SocketHandle {
   /// A socket of `type` (`"pub"`, `"sub"`, `"req"`, `"rep"`, `"dealer"`, `"router"`, `"push"`,
-  /// `"pull"`, `"xsub"`); `onEvents(batch)` receives packed event records (`lib/socket.js`).
+  /// `"pull"`, `"xsub"`, `"xpub"`, `"pair"`); `onEvents(batch)` receives packed event records (`lib/socket.js`).
   /// Throws `EINVAL` for an unknown or unsupported type.
   #[napi(constructor)]
   pub fn new(socket_type: String, on_events: Function<Buffer, ()>) -> napi::Result<Self, String> {
@@ -60,9 +58,7 @@ impl SocketHandle {
     Ok(SocketHandle {
       kind,
       controls: Some(controls),
-      identity: None,
-      sndhwm: DEFAULT_HWM,
-      rcvhwm: DEFAULT_HWM,
+      opts: SocketOptions::default(),
       linger: None,
     })
   }
@@ -75,11 +71,9 @@ impl SocketHandle {
     tx.send(c).map_err(|_| JsError::from(SocketError::Closed))
   }
 
-  fn opts(&self) -> PortOptions {
-    PortOptions {
-      identity: self.identity.clone(),
-      hwm: self.sndhwm.max(self.rcvhwm),
-    }
+  /// Hands the changed options to the loop (later binds/connects take them; the state's switches apply now).
+  fn options_changed(&self) -> Result<(), JsError> {
+    self.control(Control::Options(Box::new(self.opts.clone())))
   }
 
   /// Binds `endpoint` in the background; an event tagged `reqId` reports the resolved endpoint
@@ -90,7 +84,6 @@ impl SocketHandle {
     Ok(self.control(Control::Bind {
       req: req_id,
       ep: endpoint_str,
-      opts: self.opts(),
       reply: None,
     })?)
   }
@@ -104,7 +97,6 @@ impl SocketHandle {
     self.control(Control::Bind {
       req: String::new(),
       ep: endpoint_str,
-      opts: self.opts(),
       reply: Some(tx),
     })?;
     match rx.recv_timeout(BIND_SYNC_TIMEOUT) {
@@ -128,10 +120,7 @@ impl SocketHandle {
   #[napi]
   pub fn connect(&self, endpoint_str: String) -> napi::Result<(), String> {
     endpoint(&endpoint_str)?;
-    Ok(self.control(Control::Connect {
-      ep: endpoint_str,
-      opts: self.opts(),
-    })?)
+    Ok(self.control(Control::Connect(endpoint_str))?)
   }
 
   /// Drops the connection to `endpoint`; an unknown endpoint becomes an `error` event (`ENOENT`).
@@ -191,16 +180,16 @@ impl SocketHandle {
     if identity.len() > 255 {
       return Err(JsError::invalid("identity must be at most 255 bytes").into());
     }
-    self.identity = (!identity.is_empty()).then(|| Bytes::copy_from_slice(identity));
-    Ok(())
+    self.opts.identity = Bytes::copy_from_slice(identity);
+    Ok(self.options_changed()?)
   }
 
   /// ZMQ_SNDHWM and ZMQ_RCVHWM (messages) for binds and connects made after this call.
   #[napi]
   pub fn set_hwm(&mut self, sndhwm: f64, rcvhwm: f64) -> napi::Result<(), String> {
-    self.sndhwm = hwm(sndhwm, "sndhwm")?;
-    self.rcvhwm = hwm(rcvhwm, "rcvhwm")?;
-    Ok(())
+    self.opts.sndhwm = hwm(sndhwm, "sndhwm")?;
+    self.opts.rcvhwm = hwm(rcvhwm, "rcvhwm")?;
+    Ok(self.options_changed()?)
   }
 
   /// ZMQ_LINGER in milliseconds: how long `close()` keeps flushing queued messages
@@ -220,6 +209,47 @@ impl SocketHandle {
       );
     };
     Ok(())
+  }
+
+  /// Sets an integer option by its libzmq name without `ZMQ_` (`reconnect_ivl`, `heartbeat_ivl`,
+  /// `maxmsgsize`, `router_mandatory`, `xpub_verbose`, `req_relaxed`, `curve_server`, `plain_server`...).
+  /// Throws `EINVAL` for a name this socket does not act on or a value out of range.
+  #[napi]
+  pub fn set_int_option(&mut self, name: String, value: f64) -> napi::Result<(), String> {
+    if !value.is_finite() || value.fract() != 0.0 || value < -1.0 || value > f64::from(i32::MAX) {
+      return Err(
+        JsError::invalid(format!("{name} must be an integer >= -1; received {value}")).into(),
+      );
+    }
+    if !self.opts.set_int(&name, value as i64) {
+      return Err(JsError::invalid(format!("unknown socket option {name}")).into());
+    }
+    Ok(self.options_changed()?)
+  }
+
+  /// Sets a text option by its libzmq name without `ZMQ_` (`curve_publickey`, `curve_secretkey`,
+  /// `curve_serverkey` as 40 Z85 characters; `plain_username`, `plain_password`). Throws `EINVAL` for an
+  /// unknown name.
+  #[napi]
+  pub fn set_text_option(&mut self, name: String, value: String) -> napi::Result<(), String> {
+    if !self.opts.set_text(&name, &value) {
+      return Err(JsError::invalid(format!("unknown socket option {name}")).into());
+    }
+    Ok(self.options_changed()?)
+  }
+
+  /// Who a server admits (an extension: libzmq asks a ZAP handler): `users` for PLAIN (name -> password;
+  /// without it a PLAIN server admits nobody, as libzmq with no handler), `curveClients` for CURVE (Z85 public
+  /// keys; without it any client with a valid handshake, as libzmq).
+  #[napi]
+  pub fn set_authorized(
+    &mut self,
+    users: Option<std::collections::HashMap<String, String>>,
+    curve_clients: Option<Vec<String>>,
+  ) -> napi::Result<(), String> {
+    self.opts.plain_users = users;
+    self.opts.curve_clients = curve_clients;
+    Ok(self.options_changed()?)
   }
 
   /// Closes the socket; queued messages are flushed for at most the linger, then a `closed`

@@ -79,6 +79,8 @@ pub(super) struct Conn {
   pub(super) dialed: bool,
   /// Not read while the socket state's queue for this peer is full.
   pub(super) paused: bool,
+  /// The id of the bound endpoint that accepted it (0 for a dialled connection), for `unbind`.
+  pub(super) origin: u64,
 }
 
 impl Conn {
@@ -104,6 +106,7 @@ impl Conn {
       connecting: false,
       dialed: false,
       paused: false,
+      origin: 0,
     }
   }
 }

@@ -61,13 +61,13 @@ impl<S: SocketState> Server<S> {
   /// Connects to a tcp or ipc endpoint, now and after every loss, until [`Server::disconnect`]. The state is
   /// told at once ([`SocketState::on_attach`]), so messages can queue for the peer before it is there.
   ///
+  /// `inproc://` endpoints go through the in-process hub ([`Server::connect_inproc`]).
+  ///
   /// # Errors
-  /// `Endpoint` for inproc (served by the hub, not here).
+  /// None today; kept for endpoints a later transport may refuse.
   pub fn connect(&mut self, endpoint: &Endpoint) -> Result<Token, TransportError> {
-    if matches!(endpoint, Endpoint::Inproc(_)) {
-      return Err(TransportError::Endpoint(format!(
-        "{endpoint}: inproc is not served by the network driver"
-      )));
+    if let Endpoint::Inproc(name) = endpoint {
+      return Ok(self.connect_inproc(name));
     }
     let token = self.take_token();
     self.dialers.insert(
@@ -86,6 +86,9 @@ impl<S: SocketState> Server<S> {
   /// Stops connecting to the endpoint of `token`: its connection closes and its pipe ends. Returns whether
   /// there was such an endpoint.
   pub fn disconnect(&mut self, token: Token) -> bool {
+    if self.disconnect_inproc(token) {
+      return true;
+    }
     if self.dialers.remove(&token).is_none() {
       return false;
     }
@@ -97,7 +100,10 @@ impl<S: SocketState> Server<S> {
   /// The token of the endpoint connected as `endpoint` (for `disconnect(endpoint)`).
   pub fn dialer_token(&self, endpoint: &Endpoint) -> Option<Token> {
     let mut found = self.dialers.iter().filter(|(_, d)| &d.endpoint == endpoint);
-    found.next().map(|(t, _)| *t)
+    found
+      .next()
+      .map(|(t, _)| *t)
+      .or_else(|| self.inproc_token(endpoint))
   }
 
   /// Counters of the connecting side.

@@ -38,7 +38,12 @@ impl<S: SocketState> Server<S> {
     }
     let outcome = self.read_some(token, now);
     match outcome {
-      Read::Closed(why) => return self.close_conn(token, why),
+      Read::Closed(why) => {
+        // What arrived with the end of the stream (a peer that wrote its last messages and closed) is
+        // handed to the state before the connection goes.
+        let _ = self.take_session_events(token);
+        return self.close_conn(token, why);
+      }
       Read::Budget => self.ready.push(token, false),
       Read::Drained => {}
     }

@@ -9,12 +9,16 @@
 //! - [`net`]: tcp and ipc listeners and streams behind one type each.
 //! - [`server`]: listeners + connections + sessions + the ROUTER state, polled from one task, with limits.
 //! - [`dealer`]: a DEALER connected to one endpoint (pigato workers and clients), with peer up/down events.
+//! - [`inproc`]: `inproc://` pipes of a [`server::Server`] (the hub's channel pairs, no session): every socket
+//!   state works over them unchanged.
 //! - [`router`]: the ROUTER an engine uses: [`server::Server`] for tcp/ipc plus the hub for `inproc://`.
 
 mod conn;
 pub mod dealer;
 mod dial;
+mod inproc;
 mod io;
+mod listen;
 pub mod net;
 pub mod reactor;
 pub mod router;

@@ -10,7 +10,6 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -21,27 +20,17 @@ use tokio::time::Sleep;
 
 use super::conn::{Conn, ReadyList};
 use super::dial::{DialStats, Dialer};
-use super::net::{Listener, Stream};
+use super::inproc::Pipe;
+use super::listen::Bound;
 use crate::mdp::FastMap;
-use crate::transport::{Endpoint, TransportError, DEFAULT_HWM};
+use crate::transport::DEFAULT_HWM;
 use crate::zmtp::socket::{
   AppSocket, PubState, RouteError, RouterState, SendError, SocketState, Token,
 };
-use crate::zmtp::{Session, SessionConfig};
+use crate::zmtp::SessionConfig;
 
-/// Connections accepted per listener in one turn, so a flood of connects cannot starve traffic.
-const ACCEPT_BATCH: usize = 64;
 /// Ready connections handled in one turn before events are handed out.
 const READY_BATCH: usize = 256;
-/// How long accepting pauses after the OS refused an accept (out of file descriptors).
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-
-/// ENFILE, EMFILE, ENOMEM and ENOBUFS (whose number differs between Linux and the BSDs).
-fn is_resource_error(e: &std::io::Error) -> bool {
-  const ENOBUFS: i32 = if cfg!(target_os = "linux") { 105 } else { 55 };
-  matches!(e.raw_os_error(), Some(23 | 24 | 12)) || e.raw_os_error() == Some(ENOBUFS)
-}
-
 /// How a listening ROUTER is configured.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -102,7 +91,8 @@ pub(super) enum Close {
 /// Listeners plus connections, polled from one task.
 pub struct Server<S: SocketState> {
   pub(super) config: ServerConfig,
-  listeners: Vec<Listener>,
+  /// Bound endpoints (tcp, ipc, inproc).
+  pub(super) bound: Vec<Bound>,
   pub(super) conns: FastMap<Token, Conn>,
   next_token: Token,
   pub(super) state: S,
@@ -112,8 +102,8 @@ pub struct Server<S: SocketState> {
   pub(super) timers: BinaryHeap<Reverse<(Instant, Token)>>,
   pub(super) sleep: Pin<Box<Sleep>>,
   pub(super) sleep_at: Option<Instant>,
-  pending: VecDeque<Token>,
-  accept_pause: Option<Pin<Box<Sleep>>>,
+  pub(super) pending: VecDeque<Token>,
+  pub(super) accept_pause: Option<Pin<Box<Sleep>>>,
   /// Reused list of subscribers a publish reached.
   matched: Vec<Token>,
   pub(super) stats: ServerStats,
@@ -125,6 +115,10 @@ pub struct Server<S: SocketState> {
   pub(super) links: VecDeque<LinkEvent>,
   /// Connections not read until the state takes their input.
   pub(super) paused: Vec<Token>,
+  /// `inproc://` pipes (accepted and connected), by token.
+  pub(super) pipes: FastMap<Token, Pipe>,
+  /// An inproc pipe waits for room whose wake-up is not registered yet (see `poll_event`).
+  pub(super) pipes_unpolled: bool,
 }
 
 /// A dialled connection finished its handshake (`up`) or was lost after it (`!up`).
@@ -176,6 +170,7 @@ impl<S: SocketState + AppSocket> Server<S> {
     while let Some(token) = self.state.poll_woken() {
       self.mark_dirty(token);
     }
+    self.flush_pipes();
     Ok(())
   }
 }
@@ -204,7 +199,7 @@ impl<S: SocketState> Server<S> {
   pub fn new(config: ServerConfig, state: S) -> Self {
     Self {
       config,
-      listeners: Vec::new(),
+      bound: Vec::new(),
       conns: FastMap::default(),
       next_token: 1,
       state,
@@ -222,18 +217,9 @@ impl<S: SocketState> Server<S> {
       dial_stats: DialStats::default(),
       links: VecDeque::new(),
       paused: Vec::new(),
+      pipes: FastMap::default(),
+      pipes_unpolled: false,
     }
-  }
-
-  /// Serves an already bound tcp listener (bound synchronously by its owner, so its port is known early).
-  ///
-  /// # Errors
-  /// When the listener cannot be registered with the runtime.
-  pub fn add_tcp_listener(&mut self, listener: std::net::TcpListener) -> std::io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    self.listeners.push(Listener::Tcp(listener));
-    Ok(())
   }
 
   /// The socket's state (for its counters).
@@ -241,19 +227,10 @@ impl<S: SocketState> Server<S> {
     &self.state
   }
 
-  /// Binds one more tcp or ipc endpoint; returns it resolved (the real port for `:0` / `:*`).
-  ///
-  /// # Errors
-  /// As [`Listener::bind`].
-  pub async fn bind(&mut self, endpoint: &Endpoint) -> Result<String, TransportError> {
-    let (listener, resolved) = Listener::bind(endpoint).await?;
-    self.listeners.push(listener);
-    Ok(resolved)
-  }
-
   /// Closes every listener and connection now: ports and file descriptors are released on return.
   pub fn close(&mut self) {
-    self.listeners.clear();
+    self.bound.clear();
+    self.close_inproc();
     let dialers: Vec<Token> = self.dialers.keys().copied().collect();
     for token in dialers {
       self.disconnect(token);
@@ -275,6 +252,7 @@ impl<S: SocketState> Server<S> {
 
   /// Writes what is queued for every connection that has something (one write per connection).
   pub fn flush(&mut self) {
+    self.flush_pipes();
     while !self.dirty.is_empty() {
       for token in std::mem::take(&mut self.dirty) {
         self.flush_conn(token);
@@ -288,6 +266,16 @@ impl<S: SocketState> Server<S> {
     self.links.pop_front()
   }
 
+  /// Whether messages wait to be written to a peer that is connected now (a connection past its handshake,
+  /// or an inproc pipe with a live peer): what a lingering close waits for. Messages queued for a peer that is
+  /// away are not counted (they would wait for a reconnect that a closing socket will not make).
+  pub fn has_unsent(&self) -> bool {
+    let conns = (self.conns.iter()).any(|(t, c)| {
+      c.ready && (!c.wbuf.is_empty() || c.session.has_output() || self.state.has_output(*t))
+    });
+    conns || self.pipes_unsent()
+  }
+
   /// Counters, with gauges computed now.
   pub fn stats(&self) -> ServerStats {
     ServerStats {
@@ -299,12 +287,35 @@ impl<S: SocketState> Server<S> {
   /// Accepts, reads, fires timers and writes until an event is ready. Cancel-safe: all state is in `self`,
   /// and an event leaves the queue only in the poll that returns it.
   pub fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<S::Event> {
+    self.poll_turn(cx, true)
+  }
+
+  /// Accepts, reads, fires timers and writes like [`Server::poll_event`], but leaves the state's events where
+  /// they are (`Pending` always): for an owner that cannot take messages now. The state's queues then fill
+  /// to their `RCVHWM` and reading stops (back-pressure on the peers), while writes, accepts and heartbeats
+  /// go on.
+  pub fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    match self.poll_turn(cx, false) {
+      Poll::Ready(_) => Poll::Ready(()),
+      Poll::Pending => Poll::Pending,
+    }
+  }
+
+  fn take_event(&mut self, take: bool) -> Option<S::Event> {
+    if take {
+      self.state.poll_event()
+    } else {
+      None
+    }
+  }
+
+  fn poll_turn(&mut self, cx: &mut Context<'_>, take: bool) -> Poll<S::Event> {
     for _ in 0..8 {
-      if let Some(ev) = self.state.poll_event() {
+      if let Some(ev) = self.take_event(take) {
         return Poll::Ready(ev);
       }
       self.resume_paused();
-      if let Some(ev) = self.state.poll_event() {
+      if let Some(ev) = self.take_event(take) {
         return Poll::Ready(ev);
       }
       self.flush();
@@ -312,97 +323,42 @@ impl<S: SocketState> Server<S> {
       let mut progressed = self.poll_accepts(cx, now);
       progressed |= self.poll_timers(cx, now);
       progressed |= self.poll_ready(cx, now);
+      progressed |= self.poll_inproc(cx);
       self.flush();
+      // A pipe that filled up in this last flush must have its wake-up registered: go round once more.
+      progressed |= std::mem::take(&mut self.pipes_unpolled);
       if !progressed {
-        return match self.state.poll_event() {
-          Some(ev) => Poll::Ready(ev),
-          None => Poll::Pending,
-        };
+        return self.take_event(take).map_or(Poll::Pending, Poll::Ready);
       }
     }
     // Still busy after a bounded amount of work: yield, and come back at once.
     cx.waker().wake_by_ref();
-    match self.state.poll_event() {
-      Some(ev) => Poll::Ready(ev),
-      None => Poll::Pending,
-    }
+    self.take_event(take).map_or(Poll::Pending, Poll::Ready)
   }
 
-  fn poll_accepts(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-    if let Some(pause) = self.accept_pause.as_mut() {
-      if pause.as_mut().poll(cx).is_pending() {
-        return false;
-      }
-      self.accept_pause = None;
+  /// Changes the socket's state in place (an option, a subscription); connections it gave something to
+  /// write are flushed at the next [`Server::flush`] or poll.
+  pub fn update_state<R>(&mut self, f: impl FnOnce(&mut S) -> R) -> R
+  where
+    S: AppSocket,
+  {
+    let r = f(&mut self.state);
+    while let Some(token) = self.state.poll_woken() {
+      self.mark_dirty(token);
     }
-    let mut fresh = Vec::new();
-    for listener in &self.listeners {
-      for _ in 0..ACCEPT_BATCH {
-        match listener.poll_accept(cx) {
-          Poll::Ready(Ok(stream)) => fresh.push(stream),
-          Poll::Ready(Err(e)) => {
-            self.stats.accept_errors += 1;
-            // Out of descriptors or memory: the pending connection stays in the backlog and the
-            // listener stays readable, so back off instead of spinning. Anything else (a peer that reset
-            // before accept) concerns that one connection only.
-            if is_resource_error(&e) {
-              self.accept_pause = Some(Box::pin(tokio::time::sleep(ACCEPT_PAUSE)));
-              break;
-            }
-          }
-          Poll::Pending => break,
-        }
-      }
-    }
-    let progressed = !fresh.is_empty() || self.accept_pause.is_some();
-    for stream in fresh {
-      self.add_conn(stream, now);
-    }
-    if let Some(pause) = self.accept_pause.as_mut() {
-      // Registers the wake-up that ends the pause.
-      let _ = pause.as_mut().poll(cx);
-    }
-    progressed && !self.listeners.is_empty()
+    r
+  }
+
+  /// The configuration new connections take (options set between binds and connects apply to later ones,
+  /// as in libzmq).
+  pub fn config_mut(&mut self) -> &mut ServerConfig {
+    &mut self.config
   }
 
   pub(super) fn take_token(&mut self) -> Token {
     let token = self.next_token;
     self.next_token += 1;
     token
-  }
-
-  fn add_conn(&mut self, stream: Stream, now: Instant) {
-    let token = self.take_token();
-    self.stats.accepted += 1;
-    self.stats.handshaking += 1;
-    let session = Session::new(self.config.session.clone(), now);
-    let conn = Conn::new(token, stream, session, &self.ready);
-    self.conns.insert(token, conn);
-    self.pending.push_back(token);
-    // Our greeting goes out at once; the first read happens when the peer's bytes arrive.
-    self.ready.push(token, false);
-    self.mark_dirty(token);
-    self.update_timer(token);
-    self.evict_pending();
-  }
-
-  /// Keeps the connections still in their handshake under the cap by closing the oldest.
-  fn evict_pending(&mut self) {
-    while self.stats.handshaking > self.config.max_pending {
-      let Some(token) = self.pending.pop_front() else {
-        return;
-      };
-      if self.conns.get(&token).is_some_and(|c| !c.ready) {
-        self.close_conn(token, Close::Refused("pending_evicted"));
-      }
-    }
-    // Forget entries of connections that finished or left, so the queue stays bounded.
-    while let Some(&token) = self.pending.front() {
-      if self.conns.get(&token).is_some_and(|c| !c.ready) {
-        break;
-      }
-      self.pending.pop_front();
-    }
   }
 
   fn poll_ready(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {

@@ -1,26 +1,33 @@
-//! The one tokio task of a socket: owns its [`Ports`], runs the REQ/REP state machine, and
-//! talks to JavaScript through [`Control`] messages in and batched event records out.
+//! The one tokio task of a classic socket: it owns ONE [`Server`] (our ZMTP engine's driver) holding every
+//! bind and connect of the socket (tcp, ipc, inproc), as libzmq's socket owns its endpoints, and talks to
+//! JavaScript through [`Control`] messages in and batched event records out.
 //!
-//! Shape (as the other engines): `select!` over (controls, socket input, a send retry, the
-//! outbox being taken); after an input, drain what else is ready (bounded), then flush once.
-//! Sends never wait: a message no port can take (high-water mark, or no peer yet) stays queued
-//! here in order and is retried, so backpressure reaches JS as latency rather than loss.
-//! `pause` stops reading the socket, so backpressure reaches the peer.
+//! Shape (as the other engines): `select!` over (controls, the server, a send retry, the outbox being
+//! taken); after an event, drain what else is ready (bounded), then write once per connection and flush the
+//! outbox once. Sends never wait: a message the socket cannot take now (`EAGAIN`: no peer or a full pipe on
+//! a blocking type; a REQ still waiting for its reply) stays queued here in order and is retried, so
+//! back-pressure reaches JS as latency rather than loss. That queue is also the old `zmq` module's REQ
+//! queueing: requests sent while a REQ waits go out one by one as replies arrive, above the strict floor-2
+//! REQ. `pause` stops taking the state's messages (its queues fill to `RCVHWM`, then the peers feel it).
 
 use std::collections::VecDeque;
 use std::sync::mpsc::SyncSender;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::time::{sleep, Instant};
 
-use super::ports::{PortOptions, Ports, Sent};
-use super::reqrep::{Output, RepState, ReqState};
-use super::{SocketError, SocketType, C_SEND, E_BOUND, E_CLOSED, E_ERROR, E_MESSAGE, E_UNBOUND};
+use super::engine::Classic;
+use super::options::SocketOptions;
+use super::{SocketError, SocketType, C_SEND, C_SEND_ACK, E_CLOSED, E_ERROR, E_MESSAGE, E_SENT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
-use crate::transport::{ready_now, Msg};
+use crate::driver::{Server, ServerConfig};
+use crate::transport::{ready_now, Endpoint, Msg};
+use crate::zmtp::socket as st;
+use crate::zmtp::socket::SendError;
 
 /// The answer to a synchronous bind: the resolved endpoint or `(code, message)`.
 pub type BindReply = Result<String, (&'static str, String)>;
@@ -28,7 +35,7 @@ pub type BindReply = Result<String, (&'static str, String)>;
 /// What the napi handle asks of the loop. Sent on one channel, so order is kept.
 #[derive(Debug)]
 pub enum Control {
-  /// A packed batch of `C_SEND` records.
+  /// A packed batch of `C_SEND` / `C_SEND_ACK` records.
   Batch(Bytes),
   /// Bind `ep`; answer with `E_BOUND`/`E_ERROR` tagged `req`, or on `reply` when synchronous.
   Bind {
@@ -36,8 +43,6 @@ pub enum Control {
     req: String,
     /// Endpoint to bind.
     ep: String,
-    /// Options of the new port.
-    opts: PortOptions,
     /// Set for `bindSync`: the JS thread waits on it.
     reply: Option<SyncSender<BindReply>>,
   },
@@ -49,21 +54,18 @@ pub enum Control {
     ep: String,
   },
   /// Connect to `ep` (already validated by the handle).
-  Connect {
-    /// Endpoint to connect to.
-    ep: String,
-    /// Options of the new port.
-    opts: PortOptions,
-  },
+  Connect(String),
   /// Disconnect from `ep`.
   Disconnect(String),
   /// Add a subscription prefix (SUB/XSUB).
   Subscribe(Bytes),
   /// Remove a subscription prefix (SUB/XSUB).
   Unsubscribe(Bytes),
-  /// Stop reading the socket.
+  /// The socket's options changed: later binds/connects take them, the state's switches apply now.
+  Options(Box<SocketOptions>),
+  /// Stop taking messages from the socket.
   Pause,
-  /// Read the socket again.
+  /// Take messages again.
   Resume,
   /// Close: stop reading, flush queued sends for at most `linger`, end with `E_CLOSED`.
   Close {
@@ -76,64 +78,90 @@ pub enum Control {
 const DRAIN_LIMIT: usize = 512;
 /// Upper bound of an "infinite" linger, so a socket whose peer never comes cannot hold a process for ever.
 pub const MAX_LINGER: Duration = Duration::from_secs(30);
-/// After the last send, how long a lingering close waits for the transport's own queues to drain.
-const DRAIN_GRACE: Duration = Duration::from_millis(100);
 /// Send retries that moved nothing, after which the loop sleeps instead of yielding.
 const SPIN_RETRIES: u32 = 8;
 /// Retries after which the peer is taken as gone for now and the pause grows.
 const SHORT_RETRIES: u32 = 200;
-
-enum Pattern {
-  Plain,
-  Req(ReqState),
-  Rep(RepState),
-}
+/// Messages handed to the state per loop turn, so a large batch from JS goes out in slices.
+const SEND_SLICE: usize = 1024;
 
 /// Starts the loop of a socket of `kind` on the addon runtime; returns its control channel.
 pub fn spawn<D: Deliver + Sync>(kind: SocketType, outbox: Outbox<D>) -> UnboundedSender<Control> {
   let (tx, rx) = unbounded_channel();
-  crate::runtime::handle().spawn(run(kind, outbox, rx));
+  let rt = crate::runtime::handle();
+  match kind {
+    SocketType::Pair => rt.spawn(run::<st::PairState, D>(kind, outbox, rx)),
+    SocketType::Pub => rt.spawn(run::<st::PubState, D>(kind, outbox, rx)),
+    SocketType::Sub => rt.spawn(run::<st::SubState, D>(kind, outbox, rx)),
+    SocketType::Req => rt.spawn(run::<st::ReqState, D>(kind, outbox, rx)),
+    SocketType::Rep => rt.spawn(run::<st::RepState, D>(kind, outbox, rx)),
+    SocketType::Dealer => rt.spawn(run::<st::DealerState, D>(kind, outbox, rx)),
+    SocketType::Router => rt.spawn(run::<st::RouterState, D>(kind, outbox, rx)),
+    SocketType::Pull => rt.spawn(run::<st::PullState, D>(kind, outbox, rx)),
+    SocketType::Push => rt.spawn(run::<st::PushState, D>(kind, outbox, rx)),
+    SocketType::XSub => rt.spawn(run::<st::XSubState, D>(kind, outbox, rx)),
+    SocketType::XPub => rt.spawn(run::<st::XPubState, D>(kind, outbox, rx)),
+  };
   tx
 }
 
-struct SocketLoop<D: Deliver> {
-  kind: SocketType,
-  ports: Ports,
-  pattern: Pattern,
-  pending: VecDeque<Msg>,
-  outbox: Outbox<D>,
-  out: Vec<Output>,
+/// One message waiting to go to the state, with the request id of a send callback that wants its outcome.
+struct Outgoing {
+  frames: Msg,
+  ack: Option<Bytes>,
+}
+
+pub(super) struct SocketLoop<S: Classic, D: Deliver> {
+  pub(super) kind: SocketType,
+  pub(super) opts: SocketOptions,
+  /// Made at the first bind or connect (the pipes' high-water marks are read then, as libzmq reads them
+  /// when a pipe is made).
+  pub(super) server: Option<Box<Server<S>>>,
+  /// Bound endpoints: (as given, normalized; as resolved).
+  pub(super) binds: Vec<(String, String)>,
+  pending: VecDeque<Outgoing>,
+  pub(super) outbox: Outbox<D>,
   paused: bool,
   /// Consecutive send retries that moved nothing (0: the last one made progress).
   stalls: u32,
-  last_send: Option<Instant>,
+}
+
+/// Polls the server: its next event while the loop takes messages, else only its I/O (`None` never comes).
+fn poll_server<S: Classic>(
+  server: &mut Option<Box<Server<S>>>,
+  reading: bool,
+  cx: &mut Context<'_>,
+) -> Poll<S::Event> {
+  match server {
+    Some(server) if reading => server.poll_event(cx),
+    Some(server) => {
+      let _ = server.poll_io(cx);
+      Poll::Pending
+    }
+    None => Poll::Pending,
+  }
 }
 
 /// Runs a socket until `Close` (or the handle is gone).
-pub async fn run<D: Deliver + Sync>(
+pub async fn run<S: Classic, D: Deliver + Sync>(
   kind: SocketType,
   outbox: Outbox<D>,
   mut controls: UnboundedReceiver<Control>,
 ) {
-  let pattern = match kind {
-    SocketType::Req => Pattern::Req(ReqState::new()),
-    SocketType::Rep => Pattern::Rep(RepState::new()),
-    _ => Pattern::Plain,
-  };
-  let mut s = SocketLoop {
+  let mut s = SocketLoop::<S, D> {
     kind,
-    ports: Ports::new(kind),
-    pattern,
+    opts: SocketOptions::default(),
+    server: None,
+    binds: Vec::new(),
     pending: VecDeque::new(),
     outbox,
-    out: Vec::new(),
     paused: false,
     stalls: 0,
-    last_send: None,
   };
   let mut linger = Some(Duration::ZERO);
   loop {
     let reading = s.reading();
+    let retrying = s.retrying();
     tokio::select! {
       biased;
       c = controls.recv() => match c {
@@ -145,110 +173,104 @@ pub async fn run<D: Deliver + Sync>(
         // The handle was dropped without close(): nobody can be waiting for queued sends.
         None => break,
       },
-      (port, frames) = s.ports.recv(), if reading => {
-        s.handle_incoming(port, frames);
+      ev = std::future::poll_fn(|cx| poll_server(&mut s.server, reading, cx)) => {
+        s.handle_event(ev);
         for _ in 0..DRAIN_LIMIT {
           if !s.reading() {
             break;
           }
-          match ready_now(s.ports.recv()).await {
-            Some((port, frames)) => s.handle_incoming(port, frames),
+          match ready_now(std::future::poll_fn(|cx| poll_server(&mut s.server, true, cx))).await {
+            Some(ev) => s.handle_event(ev),
             None => break,
           }
         }
       },
-      _ = retry(s.stalls), if !s.pending.is_empty() => {},
+      _ = retry(s.stalls), if retrying => {},
       _ = s.outbox.taken(), if s.outbox.has_pending() => {},
     }
     s.send_pending();
+    if let Some(server) = s.server.as_mut() {
+      server.flush();
+    }
     s.outbox.flush();
   }
   s.close(linger).await;
 }
 
-/// Messages handed to the ports per loop turn (see `send_pending`).
-const SEND_SLICE: usize = 256;
-
 async fn retry(stalls: u32) {
   if stalls < SPIN_RETRIES {
-    // The link tasks run on this thread: give them a turn to drain their queues, then retry.
     tokio::task::yield_now().await;
   } else if stalls < SHORT_RETRIES {
     // A slow peer: a queue of HWM messages drains in about a millisecond at full speed.
     sleep(Duration::from_millis(1)).await;
   } else {
-    // No peer took anything for a while (not connected yet): poll gently.
+    // Nothing moved for a while (no peer yet): poll gently.
     sleep(Duration::from_millis(10)).await;
   }
 }
 
-impl<D: Deliver> SocketLoop<D> {
+impl<S: Classic, D: Deliver> SocketLoop<S, D> {
   fn reading(&self) -> bool {
-    let rep_ready = match &self.pattern {
-      Pattern::Rep(rep) => rep.wants_input(),
-      _ => true,
-    };
-    !self.paused
-      && rep_ready
-      && self.kind.receives()
-      && !self.ports.is_empty()
-      && !self.outbox.congested()
+    !self.paused && self.kind.receives() && !self.outbox.congested()
   }
 
-  fn error(&mut self, req: &str, err: &SocketError) {
+  /// Whether queued sends should be retried on a timer (not while a REQ waits for its reply: the reply
+  /// itself moves the queue on).
+  fn retrying(&self) -> bool {
+    let waiting = self
+      .server
+      .as_ref()
+      .is_some_and(|s| s.state().awaiting_reply());
+    !self.pending.is_empty() && self.server.is_some() && !waiting
+  }
+
+  pub(super) fn error(&mut self, req: &[u8], err: &SocketError) {
     let message = err.to_string();
-    self.outbox.push(
-      E_ERROR,
-      &[req.as_bytes(), err.code().as_bytes(), message.as_bytes()],
-    );
+    self
+      .outbox
+      .push(E_ERROR, &[req, err.code().as_bytes(), message.as_bytes()]);
+  }
+
+  /// The server, made now if this is the first bind or connect; the current options are applied to the
+  /// connections it makes next.
+  pub(super) fn server(&mut self) -> Result<&mut Server<S>, SocketError> {
+    let server = match self.server.take() {
+      Some(server) => server,
+      None => Box::new(Server::new(ServerConfig::default(), S::build(&self.opts))),
+    };
+    let server = self.server.insert(server);
+    self.opts.apply(server.config_mut(), S::ZMTP_TYPE)?;
+    Ok(server)
   }
 
   async fn handle_control(&mut self, c: Control) {
     match c {
       Control::Batch(batch) => self.handle_batch(batch),
-      Control::Bind {
-        req,
-        ep,
-        opts,
-        reply,
-      } => {
-        let r = self.ports.bind(&ep, &opts).await;
-        match &r {
-          Ok(resolved) => tracing::debug!(target: crate::log::target::SOCKET, %resolved, "bound"),
-          Err(e) => {
-            tracing::debug!(target: crate::log::target::SOCKET, %ep, err = %e, "bind failed")
-          }
-        }
-        match (reply, r) {
-          (Some(reply), r) => {
-            // The JS thread is blocked in bindSync waiting for this; it cannot be gone.
-            let _ = reply.send(r.map_err(|e| (e.code(), e.to_string())));
-          }
-          (None, Ok(resolved)) => self
-            .outbox
-            .push(E_BOUND, &[req.as_bytes(), resolved.as_bytes()]),
-          (None, Err(e)) => self.error(&req, &e),
-        }
+      Control::Bind { req, ep, reply } => {
+        let r = self.bind(&ep).await;
+        self.answer_bind(req, r, reply);
       }
-      Control::Unbind { req, ep } => match self.ports.remove(&ep, true) {
-        Ok(endpoint) => self
-          .outbox
-          .push(E_UNBOUND, &[req.as_bytes(), endpoint.as_bytes()]),
-        Err(e) => self.error(&req, &e),
-      },
-      Control::Connect { ep, opts } => {
+      Control::Unbind { req, ep } => self.unbind(&req, &ep),
+      Control::Connect(ep) => {
         tracing::debug!(target: crate::log::target::SOCKET, %ep, "connecting");
-        if let Err(e) = self.ports.connect(&ep, &opts) {
-          self.error("", &e);
+        if let Err(e) = self.connect(&ep) {
+          self.error(b"", &e);
         }
       }
       Control::Disconnect(ep) => {
-        if let Err(e) = self.ports.remove(&ep, false) {
-          self.error("", &e);
+        if let Err(e) = self.disconnect(&ep) {
+          self.error(b"", &e);
         }
       }
-      Control::Subscribe(prefix) => self.ports.subscribe(&prefix),
-      Control::Unsubscribe(prefix) => self.ports.unsubscribe(&prefix),
+      Control::Subscribe(prefix) => self.subscription(prefix, true),
+      Control::Unsubscribe(prefix) => self.subscription(prefix, false),
+      Control::Options(opts) => {
+        self.opts = *opts;
+        let opts = &self.opts;
+        if let Some(server) = self.server.as_mut() {
+          server.update_state(|state| state.switches(opts));
+        }
+      }
       Control::Pause => self.paused = true,
       Control::Resume => self.paused = false,
       // Handled by the caller (it ends the loop).
@@ -256,110 +278,120 @@ impl<D: Deliver> SocketLoop<D> {
     }
   }
 
+  fn subscription(&mut self, prefix: Bytes, on: bool) {
+    // Subscriptions made before the first bind/connect live in the state, which needs no connection.
+    match self.server() {
+      Ok(server) => {
+        server.update_state(|state| state.subscription(prefix, on));
+      }
+      Err(e) => self.error(b"", &e),
+    }
+  }
+
   fn handle_batch(&mut self, batch: Bytes) {
     for record in Records::new(batch) {
-      let Ok(record) = record else { break };
-      if record.kind != C_SEND || record.frames.is_empty() {
-        continue;
-      }
-      self.handle_outgoing(record.frames);
-    }
-  }
-
-  fn handle_outgoing(&mut self, body: Msg) {
-    match &mut self.pattern {
-      Pattern::Plain => self.pending.push_back(body),
-      Pattern::Req(req) => {
-        req.handle_outgoing(body, &mut self.out);
-        self.apply_outputs();
-      }
-      Pattern::Rep(rep) => match rep.handle_outgoing(body) {
-        Ok(frames) => self.pending.push_back(frames),
-        Err(e) => self.error("", &SocketError::State(e)),
-      },
-    }
-  }
-
-  fn handle_incoming(&mut self, port: usize, frames: Msg) {
-    match &mut self.pattern {
-      Pattern::Plain => self.deliver(&frames),
-      Pattern::Req(req) => {
-        req.handle_incoming(port, frames, &mut self.out);
-        self.apply_outputs();
-      }
-      Pattern::Rep(rep) => {
-        rep.handle_incoming(frames, &mut self.out);
-        self.apply_outputs();
+      let Ok(mut record) = record else { break };
+      match record.kind {
+        C_SEND if !record.frames.is_empty() => self.pending.push_back(Outgoing {
+          frames: record.frames,
+          ack: None,
+        }),
+        C_SEND_ACK if record.frames.len() > 1 => {
+          let ack = record.frames.remove(0);
+          self.pending.push_back(Outgoing {
+            frames: record.frames,
+            ack: Some(ack),
+          });
+        }
+        _ => {}
       }
     }
   }
 
-  fn deliver(&mut self, frames: &Msg) {
-    // Messages of more than 65,535 frames do not occur on ZeroMQ sockets in practice; the
-    // record format saturates the count rather than wrapping.
+  fn handle_event(&mut self, ev: S::Event) {
+    let Some(frames) = S::message(ev) else {
+      return;
+    };
+    // Messages of more than 65,535 frames do not occur on ZeroMQ sockets in practice; the record format
+    // saturates the count rather than wrapping.
     let count = u16::try_from(frames.len()).unwrap_or(u16::MAX);
     self
       .outbox
       .push_iter(E_MESSAGE, count, frames.iter().map(|f| &f[..]));
   }
 
-  fn apply_outputs(&mut self) {
-    let outputs = std::mem::take(&mut self.out);
-    for o in &outputs {
-      match o {
-        Output::Send(frames) => self.pending.push_back(frames.clone()),
-        Output::Deliver(frames) => self.deliver(frames),
-      }
-    }
-    self.out = outputs;
-    self.out.clear();
-  }
-
-  /// Moves queued messages to the ports until one would block, at most [`SEND_SLICE`] per
-  /// turn: the link tasks that write them out run on this same thread, so a large batch from
-  /// JS goes out in slices with a yield between them instead of overrunning a PUB's
-  /// high-water mark in one go (that dropped 90% of a 10k burst).
+  /// Hands queued messages to the state until it cannot take one now, at most [`SEND_SLICE`] per turn.
   fn send_pending(&mut self) {
+    let Some(server) = self.server.as_mut() else {
+      return;
+    };
+    while server.take_link_event().is_some() {
+      // A peer came or went: room may have appeared, retry at once.
+      self.stalls = 0;
+    }
     let mut moved = false;
-    let mut budget = SEND_SLICE;
-    while let Some(frames) = self.pending.front() {
-      if budget == 0 {
+    let mut results = Vec::new();
+    for _ in 0..SEND_SLICE {
+      let Some(next) = self.pending.front() else {
+        break;
+      };
+      // Blocking types wait for room; the others send and get their error (REP's EFSM, SUB's ENOTSUP).
+      if self.kind.blocks_on_send() && !server.state().can_send() {
         break;
       }
-      budget -= 1;
-      match self.ports.send(frames) {
-        Ok(Sent::WouldBlock) => break,
-        Ok(sent) => {
-          if let (Sent::To(port), Pattern::Req(req)) = (&sent, &mut self.pattern) {
-            req.handle_sent(*port);
-          }
-          moved = true;
-        }
-        Err(e) => self.error("", &e),
+      let ack = next.ack.clone();
+      let Some(out) = self.pending.pop_front() else {
+        break;
+      };
+      let r = server.submit(out.frames);
+      moved |= r.is_ok();
+      if ack.is_some() || r.is_err() {
+        results.push((ack, r));
       }
-      self.pending.pop_front();
     }
-    if moved {
-      self.last_send = Some(Instant::now());
+    for (ack, r) in results {
+      self.report(ack, r);
+    }
+    if moved || self.pending.is_empty() {
       self.stalls = 0;
-    } else if !self.pending.is_empty() {
+    } else {
       self.stalls = self.stalls.saturating_add(1);
+    }
+  }
+
+  fn report(&mut self, ack: Option<Bytes>, r: Result<(), SendError>) {
+    let req = ack.unwrap_or_default();
+    match r {
+      Ok(()) => self.outbox.push(E_SENT, &[&req[..]]),
+      Err(e) => self.error(&req, &SocketError::Send(e)),
     }
   }
 
   async fn close(mut self, linger: Option<Duration>) {
     let limit = linger.unwrap_or(MAX_LINGER).min(MAX_LINGER);
     let deadline = Instant::now() + limit;
-    while !self.pending.is_empty() && Instant::now() < deadline && !self.ports.is_empty() {
-      retry(self.stalls).await;
+    loop {
       self.send_pending();
+      let Some(server) = self.server.as_mut() else {
+        break;
+      };
+      server.flush();
+      if (self.pending.is_empty() && !server.has_unsent()) || Instant::now() >= deadline {
+        break;
+      }
+      let step = (Instant::now() + Duration::from_millis(5)).min(deadline);
+      let io = std::future::poll_fn(|cx| server.poll_io(cx));
+      let _ = tokio::time::timeout_at(step, io).await;
     }
-    if let Some(last) = self.last_send {
-      let until = (last + DRAIN_GRACE).min(deadline);
-      tokio::time::sleep_until(until).await;
+    if let Some(server) = self.server.as_mut() {
+      server.close();
     }
-    self.ports.clear();
     self.outbox.push(E_CLOSED, &[] as &[&[u8]]);
     self.outbox.flush_now();
   }
+}
+
+/// The endpoint as the loop compares it (normalized).
+pub(super) fn normalize(ep: &str) -> Result<Endpoint, SocketError> {
+  Ok(Endpoint::parse(ep)?)
 }

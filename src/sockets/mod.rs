@@ -1,15 +1,19 @@
-//! Classic ZeroMQ sockets for JavaScript (the old `zmq` module's `socket(type)` API).
+//! Classic ZeroMQ sockets for JavaScript (the old `zmq` module's `socket(type)` API), on our own ZMTP engine.
 //!
-//! Layers, as in every engine of this crate:
-//! - [`reqrep`]: the pure REQ and REP state machines (envelopes, strict alternation).
-//! - [`ports`]: one socket's endpoints (each bind or connect is a port over a `crate::transport`
-//!   socket), with fair receive, round-robin / fan-out / routed send, and subscriptions.
-//! - [`eventloop`]: the one tokio task per socket, driven by [`eventloop::Control`] messages
-//!   from the napi handle and answering with batched event records (`E_*` below).
+//! Each socket is ONE [`crate::driver::Server`] over a floor-2 socket state (`crate::zmtp::socket`) that owns
+//! all its binds and connects (tcp, ipc, inproc), as a libzmq socket owns its endpoints:
+//! - [`options`]: the options a socket acts on (identity, HWMs, reconnect, heartbeats, limits, security,
+//!   the state's switches) and how they become a connection's configuration.
+//! - [`engine`]: what the loop needs from each socket state ([`engine::Classic`]).
+//! - [`endpoints`]: bind / unbind / connect / disconnect on the socket's server.
+//! - [`eventloop`]: the one tokio task per socket, driven by [`eventloop::Control`] messages from the napi
+//!   handle and answering with batched event records (`E_*` below). It also keeps the old `zmq` module's
+//!   REQ queueing (requests wait while a REQ waits for its reply) above the strict floor-2 REQ.
 
+pub mod endpoints;
+pub mod engine;
 pub mod eventloop;
-pub mod ports;
-pub mod reqrep;
+pub mod options;
 
 use thiserror::Error;
 
@@ -36,6 +40,8 @@ pub enum SocketType {
   XSub,
   /// ZMQ_XPUB: a PUB that receives its subscribers' `[1|0, prefix...]` messages.
   XPub,
+  /// ZMQ_PAIR: exactly one peer.
+  Pair,
 }
 
 impl SocketType {
@@ -43,7 +49,7 @@ impl SocketType {
   ///
   /// # Errors
   /// `SocketError::UnknownType` for names libzmq does not know, `SocketError::NotSupported`
-  /// for types this package does not implement (PAIR, STREAM).
+  /// for types this package does not implement (STREAM).
   pub fn parse(name: &str) -> Result<SocketType, SocketError> {
     Ok(match name.to_ascii_lowercase().as_str() {
       "pub" => SocketType::Pub,
@@ -56,7 +62,8 @@ impl SocketType {
       "push" => SocketType::Push,
       "xsub" => SocketType::XSub,
       "xpub" => SocketType::XPub,
-      "pair" | "stream" => return Err(SocketError::NotSupported(format!("socket type {name}"))),
+      "pair" => SocketType::Pair,
+      "stream" => return Err(SocketError::NotSupported(format!("socket type {name}"))),
       _ => return Err(SocketError::UnknownType(name.to_string())),
     })
   }
@@ -64,6 +71,12 @@ impl SocketType {
   /// Whether sockets of this type receive messages.
   pub fn receives(self) -> bool {
     !matches!(self, SocketType::Pub | SocketType::Push)
+  }
+
+  /// Whether a send waits for room (libzmq `EAGAIN`) rather than failing at once: every type but REP (whose
+  /// send without a request is `EFSM`) and the receive-only SUB and PULL (`ENOTSUP`).
+  pub fn blocks_on_send(self) -> bool {
+    !matches!(self, SocketType::Rep | SocketType::Sub | SocketType::Pull)
   }
 }
 
@@ -79,9 +92,12 @@ pub enum SocketError {
   /// A feature this package does not implement.
   #[error("{0} is not supported")]
   NotSupported(String),
-  /// The operation is not valid in the socket's current state (libzmq EFSM).
-  #[error("operation not valid in the current state: {0}")]
-  State(#[from] reqrep::StateError),
+  /// A send the socket refused, with libzmq's errno (`EFSM`, `EHOSTUNREACH`, `ENOTSUP`...).
+  #[error("send refused: {0}")]
+  Send(crate::zmtp::socket::SendError),
+  /// A security option that cannot be used (a malformed or missing key).
+  #[error(transparent)]
+  Security(#[from] crate::zmtp::security::SecurityError),
   /// No bind or connect matches the endpoint given to unbind/disconnect.
   #[error("endpoint not in use: {0}")]
   NotFound(String),
@@ -96,7 +112,8 @@ impl SocketError {
     match self {
       SocketError::Transport(t) => t.code(),
       SocketError::UnknownType(_) | SocketError::NotSupported(_) => "EINVAL",
-      SocketError::State(_) => "EFSM",
+      SocketError::Send(e) => e.code(),
+      SocketError::Security(_) => "EINVAL",
       SocketError::NotFound(_) => "ENOENT",
       SocketError::Closed => "ENOTSOCK",
     }
@@ -111,6 +128,9 @@ impl From<SocketError> for crate::error::JsError {
 
 /// Command record (JS -> Rust, inside a packed batch): one message to send, `[frames...]`.
 pub const C_SEND: u8 = 1;
+/// Command record: one message whose outcome a send callback waits for, `[reqId, frames...]`; answered
+/// with `E_SENT` or `E_ERROR` tagged `reqId`.
+pub const C_SEND_ACK: u8 = 2;
 
 /// Event record: a received message, `[frames...]`.
 pub const E_MESSAGE: u8 = 1;
@@ -122,6 +142,8 @@ pub const E_UNBOUND: u8 = 3;
 pub const E_ERROR: u8 = 4;
 /// Event record: the socket is closed and its task has ended, `[]`.
 pub const E_CLOSED: u8 = 5;
+/// Event record: the state took a `C_SEND_ACK` message, `[reqId]`.
+pub const E_SENT: u8 = 6;
 
 #[cfg(test)]
 mod tests {
@@ -138,9 +160,10 @@ mod tests {
   #[test]
   fn unknown_and_unsupported_types_are_einval_with_distinct_messages() {
     let unknown = SocketType::parse("bogus").unwrap_err();
-    let pair = SocketType::parse("pair").unwrap_err();
-    assert_eq!((unknown.code(), pair.code()), ("EINVAL", "EINVAL"));
-    assert!(pair.to_string().contains("not supported"));
+    let stream = SocketType::parse("stream").unwrap_err();
+    assert_eq!((unknown.code(), stream.code()), ("EINVAL", "EINVAL"));
+    assert!(stream.to_string().contains("not supported"));
+    assert_eq!(SocketType::parse("PAIR").unwrap(), SocketType::Pair);
     assert!(unknown.to_string().contains("unknown socket type"));
   }
 }

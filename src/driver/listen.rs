@@ -1,0 +1,182 @@
+//! The bound side of a [`Server`]: tcp, ipc and inproc listeners, each with an id and its resolved endpoint so
+//! it can be unbound alone; accepting with a per-turn batch, a pause when the OS is out of descriptors, and a
+//! cap on connections still in their handshake. Unbinding a listener closes the connections it accepted, as
+//! libzmq's `zmq_unbind` ends the sessions of that endpoint.
+
+use std::future::Future;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::conn::Conn;
+use super::net::{Listener, Stream};
+use super::server::{Close, Server};
+use crate::transport::{inproc, Endpoint, TransportError};
+use crate::zmtp::socket::{SocketState, Token};
+use crate::zmtp::Session;
+
+/// Connections accepted per listener in one turn, so a flood of connects cannot starve traffic.
+const ACCEPT_BATCH: usize = 64;
+/// How long accepting pauses after the OS refused an accept (out of file descriptors).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// ENFILE, EMFILE, ENOMEM and ENOBUFS (whose number differs between Linux and the BSDs).
+fn is_resource_error(e: &std::io::Error) -> bool {
+  const ENOBUFS: i32 = if cfg!(target_os = "linux") { 105 } else { 55 };
+  matches!(e.raw_os_error(), Some(23 | 24 | 12)) || e.raw_os_error() == Some(ENOBUFS)
+}
+
+/// What a bound endpoint listens with.
+pub(super) enum BoundKind {
+  /// tcp or ipc.
+  Net(Listener),
+  /// A name in the in-process hub.
+  Inproc(inproc::Listener),
+}
+
+/// One bound endpoint.
+pub(super) struct Bound {
+  /// Names the connections it accepted (`Conn::origin`, `Pipe::origin`).
+  pub(super) id: u64,
+  /// Resolved (`tcp://127.0.0.1:40123`, `ipc:///tmp/x`, `inproc://name`).
+  pub(super) endpoint: String,
+  pub(super) kind: BoundKind,
+}
+
+impl<S: SocketState> Server<S> {
+  /// Serves an already bound tcp listener (bound synchronously by its owner, so its port is known early).
+  ///
+  /// # Errors
+  /// When the listener cannot be registered with the runtime.
+  pub fn add_tcp_listener(&mut self, listener: std::net::TcpListener) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let endpoint = Endpoint::Tcp {
+      host: local.ip().to_string(),
+      port: local.port(),
+    };
+    self.push_bound(
+      endpoint.to_string(),
+      BoundKind::Net(Listener::Tcp(listener)),
+    );
+    Ok(())
+  }
+
+  /// Binds one more tcp, ipc or inproc endpoint; returns it resolved (the real port for `:0` / `:*`).
+  ///
+  /// # Errors
+  /// As [`Listener::bind`]; `AddrInUse` for an inproc name already bound.
+  pub async fn bind(&mut self, endpoint: &Endpoint) -> Result<String, TransportError> {
+    if let Endpoint::Inproc(name) = endpoint {
+      let listener = inproc::bind(name, self.inproc_kind())?;
+      self.push_bound(endpoint.to_string(), BoundKind::Inproc(listener));
+      return Ok(endpoint.to_string());
+    }
+    let (listener, resolved) = Listener::bind(endpoint).await?;
+    self.push_bound(resolved.clone(), BoundKind::Net(listener));
+    Ok(resolved)
+  }
+
+  fn push_bound(&mut self, endpoint: String, kind: BoundKind) {
+    let id = self.take_token();
+    self.bound.push(Bound { id, endpoint, kind });
+  }
+
+  /// Stops listening on the bound endpoint `endpoint` (as [`Server::bind`] returned it) and closes the
+  /// connections it accepted. Returns whether it was bound.
+  pub fn unbind(&mut self, endpoint: &str) -> bool {
+    let Some(i) = self.bound.iter().position(|b| b.endpoint == endpoint) else {
+      return false;
+    };
+    let id = self.bound.remove(i).id;
+    let accepted: Vec<Token> = (self.conns.iter())
+      .filter(|(_, c)| c.origin == id)
+      .map(|(t, _)| *t)
+      .collect();
+    for token in accepted {
+      self.close_conn(token, Close::Eof);
+    }
+    self.close_inproc_from(id);
+    true
+  }
+
+  /// Endpoints bound now, resolved.
+  pub fn bound_endpoints(&self) -> impl Iterator<Item = &str> {
+    self.bound.iter().map(|b| b.endpoint.as_str())
+  }
+
+  pub(super) fn poll_accepts(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    if let Some(pause) = self.accept_pause.as_mut() {
+      if pause.as_mut().poll(cx).is_pending() {
+        return false;
+      }
+      self.accept_pause = None;
+    }
+    let mut fresh = Vec::new();
+    for bound in &self.bound {
+      let BoundKind::Net(listener) = &bound.kind else {
+        continue;
+      };
+      for _ in 0..ACCEPT_BATCH {
+        match listener.poll_accept(cx) {
+          Poll::Ready(Ok(stream)) => fresh.push((bound.id, stream)),
+          Poll::Ready(Err(e)) => {
+            self.stats.accept_errors += 1;
+            // Out of descriptors or memory: the pending connection stays in the backlog and the
+            // listener stays readable, so back off instead of spinning. Anything else (a peer that reset
+            // before accept) concerns that one connection only.
+            if is_resource_error(&e) {
+              self.accept_pause = Some(Box::pin(tokio::time::sleep(ACCEPT_PAUSE)));
+              break;
+            }
+          }
+          Poll::Pending => break,
+        }
+      }
+    }
+    let progressed = !fresh.is_empty() || self.accept_pause.is_some();
+    for (origin, stream) in fresh {
+      self.add_conn(origin, stream, now);
+    }
+    if let Some(pause) = self.accept_pause.as_mut() {
+      // Registers the wake-up that ends the pause.
+      let _ = pause.as_mut().poll(cx);
+    }
+    progressed && !self.bound.is_empty()
+  }
+
+  fn add_conn(&mut self, origin: u64, stream: Stream, now: Instant) {
+    let token = self.take_token();
+    self.stats.accepted += 1;
+    self.stats.handshaking += 1;
+    let session = Session::new(self.config.session.clone(), now);
+    let mut conn = Conn::new(token, stream, session, &self.ready);
+    conn.origin = origin;
+    self.conns.insert(token, conn);
+    self.pending.push_back(token);
+    // Our greeting goes out at once; the first read happens when the peer's bytes arrive.
+    self.ready.push(token, false);
+    self.mark_dirty(token);
+    self.update_timer(token);
+    self.evict_pending();
+  }
+
+  /// Keeps the connections still in their handshake under the cap by closing the oldest.
+  fn evict_pending(&mut self) {
+    while self.stats.handshaking > self.config.max_pending {
+      let Some(token) = self.pending.pop_front() else {
+        return;
+      };
+      if self.conns.get(&token).is_some_and(|c| !c.ready) {
+        self.close_conn(token, Close::Refused("pending_evicted"));
+      }
+    }
+    // Forget entries of connections that finished or left, so the queue stays bounded.
+    while let Some(&token) = self.pending.front() {
+      if self.conns.get(&token).is_some_and(|c| !c.ready) {
+        break;
+      }
+      self.pending.pop_front();
+    }
+  }
+}
