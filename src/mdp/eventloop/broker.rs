@@ -9,10 +9,10 @@ use super::{spawn_loop, LoopError, DRAIN_LIMIT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
-use crate::driver::{Recv, Router, ServerStats};
+use crate::driver::{Recv, Router, Server, ServerConfig, ServerStats};
 use crate::mdp::broker::{Broker, Outgoing, PersistedRequest};
-use crate::transport::{ready_now, Publisher, TransportError};
-use crate::zmtp::socket::RouterStats;
+use crate::transport::{ready_now, Endpoint, TransportError};
+use crate::zmtp::socket::{PubState, RouterStats};
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -93,9 +93,8 @@ async fn run<D: Deliver>(
   // The $dir channel is an extra: a busy intch port is reported, the broker still serves.
   let mut publisher = None;
   if !params.intch.is_empty() {
-    let mut p = Publisher::new();
-    match p.bind(&params.intch).await {
-      Ok(_) => publisher = Some(p),
+    match bind_intch(&params.intch).await {
+      Ok(p) => publisher = Some(p),
       Err(err) => error_event(
         &mut outbox,
         &err,
@@ -129,7 +128,7 @@ async fn run<D: Deliver>(
         Some(Command::Batch(batch)) => restore(&mut state, batch, Instant::now(), &mut out),
         Some(Command::Stop) | None => break,
       },
-      recv = io.router.recv() => {
+      recv = io.recv() => {
         let now = Instant::now();
         io.handle(&mut state, recv, now, &mut out);
         // Batch: take what else is already queued before paying for sends and a flush.
@@ -155,10 +154,15 @@ async fn run<D: Deliver>(
     io.apply(&mut out, &mut outbox, params.persist, Instant::now());
     // Everything routed this turn goes out now: one write per connection.
     io.router.flush();
+    if let Some(p) = io.publisher.as_deref_mut() {
+      p.flush();
+    }
     outbox.flush();
   }
   stats.set(stats_json(&state, &io));
-  drop(publisher);
+  if let Some(p) = publisher.as_mut() {
+    p.close();
+  }
   // Release the port now, so a broker restarted on the same endpoint can bind at once.
   router.close();
   outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
@@ -235,12 +239,37 @@ const PARKED_MAX: usize = 100_000;
 
 struct Io<'a> {
   router: &'a mut Router,
-  publisher: Option<&'a mut Publisher>,
+  publisher: Option<&'a mut Server<PubState>>,
   send_failures: u64,
   parked: Parked,
 }
 
+/// The `$dir` channel: a PUB on `intch` (tcp, ipc or inproc) on our engine; a subscriber that stops reading
+/// loses notices past its queue, as with any PUB.
+async fn bind_intch(endpoint: &str) -> Result<Server<PubState>, TransportError> {
+  let endpoint = Endpoint::parse(endpoint)?;
+  let mut config = ServerConfig::default();
+  config.session.socket_type = "PUB".into();
+  let mut publisher = Server::new(config, PubState::new(crate::transport::DEFAULT_HWM, 16 << 20));
+  publisher.bind(&endpoint).await?;
+  Ok(publisher)
+}
+
 impl Io<'_> {
+  /// The next message or peer event of the ROUTER; polling also serves the `$dir` PUB (accepts its
+  /// subscribers, reads their subscriptions, writes notices). Cancel-safe.
+  async fn recv(&mut self) -> Recv {
+    std::future::poll_fn(|cx| {
+      if let Some(p) = self.publisher.as_deref_mut() {
+        if let std::task::Poll::Ready(never) = p.poll_event(cx) {
+          match never {}
+        }
+      }
+      self.router.poll_recv(cx)
+    })
+    .await
+  }
+
   /// One message or peer event. A peer that (re)appears first gets what waited for it; a peer that is
   /// gone is told to the state at once (a worker's requests move or fail now, not after heartbeats).
   fn handle(&mut self, state: &mut Broker, recv: Recv, now: Instant, out: &mut Vec<Outgoing>) {
@@ -280,7 +309,7 @@ impl Io<'_> {
         Outgoing::Route { peer, frames } => self.route(peer, frames, now),
         Outgoing::Directory(notice) => {
           if let Some(p) = self.publisher.as_deref_mut() {
-            let _ = p.send(vec![notice]);
+            p.publish(&[notice]);
           }
         }
         Outgoing::PersistSet(p) if persist => {
