@@ -17,7 +17,7 @@ pub fn busmq_kinds() -> String {
   kinds_json()
 }
 
-/// Native side of a busmq bus: one Redis connection pair and every queue object of the bus.
+/// Native side of a busmq bus: a Redis connection pair per url and every queue object of the bus.
 #[napi]
 pub struct BusmqHandle {
   handle: Handle,
@@ -33,18 +33,36 @@ impl BusmqHandle {
     })
   }
 
-  /// Connects to `url` (`redis://[pass@]host[:port][/db]`) as client `name` and starts the
-  /// loop. Throws `EINVAL` for a url it cannot use and `ENOTSUP` for TLS (`rediss:`).
+  /// Connects to every url of `urls` (`redis://[pass@]host[:port][/db]`, one connection pair
+  /// each; a queue lives on one of them, chosen as busmq chooses) as client `name` and starts
+  /// the loop. `layout` is `direct`. Throws `EINVAL` for a url it cannot use or an empty list,
+  /// and `ENOTSUP` for TLS (`rediss:`) or another layout.
   #[napi]
-  pub fn start(&mut self, url: String, name: String) -> napi::Result<(), String> {
-    let target = RedisTarget::parse(&url).map_err(|e| JsError::invalid(e.to_string()))?;
-    if target.tls {
-      return Err(JsError::new("ENOTSUP", "rediss:// (TLS) is not supported yet").into());
+  pub fn start(
+    &mut self,
+    urls: Vec<String>,
+    name: String,
+    layout: String,
+  ) -> napi::Result<(), String> {
+    if layout != "direct" {
+      let msg = format!("unsupported connection layout: {layout}");
+      return Err(JsError::new("ENOTSUP", msg).into());
+    }
+    if urls.is_empty() {
+      return Err(JsError::invalid("no redis url").into());
+    }
+    let mut targets = Vec::with_capacity(urls.len());
+    for url in &urls {
+      let target = RedisTarget::parse(url).map_err(|e| JsError::invalid(e.to_string()))?;
+      if target.tls {
+        return Err(JsError::new("ENOTSUP", "rediss:// (TLS) is not supported yet").into());
+      }
+      targets.push(target);
     }
     let outbox = self.handle.take_outbox()?;
     // The loop's sockets register with the runtime's reactor: spawn inside it.
     let _guard = crate::runtime::handle().enter();
-    let commands = eventloop::spawn(target, name, outbox);
+    let commands = eventloop::spawn(targets, name, outbox);
     self.handle.started(commands);
     Ok(())
   }

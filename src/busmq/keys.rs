@@ -37,6 +37,26 @@ impl QueueKeys {
   }
 }
 
+/// The suffixes of a queue's keys and channel after `bus:queue:<name>`.
+const QUEUE_SUFFIXES: [&str; 5] = ["metadata", "messages", "msgid", "toack", "available"];
+
+/// The metadata key of the queue that `key` (any of its keys, or its `available` channel)
+/// belongs to: the key busmq chooses a queue's Redis instance by. `None` for other names.
+pub fn queue_route_key(key: &str) -> Option<String> {
+  let (base, suffix) = key.rsplit_once(':')?;
+  (base.starts_with("bus:queue:") && QUEUE_SUFFIXES.contains(&suffix))
+    .then(|| format!("{base}:metadata"))
+}
+
+/// busmq's instance for a key that no instance holds yet: the sum of the key's UTF-16 code
+/// units, modulo the number of urls (`Bus.prototype._connectionFor`). `n` must not be 0.
+pub fn instance_for(key: &str, n: usize) -> usize {
+  // JavaScript strings are UTF-16: a character outside the BMP counts as its two surrogates.
+  let sum: u64 = key.encode_utf16().map(u64::from).sum();
+  // n is a count of urls, far below u64::MAX; the remainder is below n.
+  (sum % n.max(1) as u64) as usize
+}
+
 /// The pub/sub channel on which discoverable queues announce themselves.
 pub const NOTIFICATIONS_CHANNEL: &str = "bus:pubsub:bus:notifications";
 
@@ -211,6 +231,37 @@ mod tests {
     assert_eq!(v["event"], "queue");
     assert_eq!(v["key"], "bus:queue:a\"b:metadata");
     assert_eq!(v["ttl"], 30);
+  }
+
+  #[test]
+  fn instance_is_the_utf16_sum_modulo_the_url_count() {
+    // "ab" = 97 + 98 = 195.
+    assert_eq!(instance_for("ab", 2), 1);
+    assert_eq!(instance_for("ab", 3), 0);
+    assert_eq!(instance_for("anything", 1), 0);
+    // U+1F600 is two UTF-16 units, 0xD83D + 0xDE00 = 112189, as JavaScript's charCodeAt sees it.
+    assert_eq!(instance_for("\u{1F600}", 1_000_000), 112_189);
+    // é (U+00E9) is one unit of 233, not its two UTF-8 bytes.
+    assert_eq!(instance_for("\u{e9}", 1000), 233);
+  }
+
+  #[test]
+  fn every_queue_key_routes_by_its_metadata_key() {
+    let keys = QueueKeys::new("a:b");
+    for key in [
+      &keys.metadata,
+      &keys.messages,
+      &keys.msgid,
+      &keys.toack,
+      &keys.available,
+    ] {
+      assert_eq!(
+        queue_route_key(key).as_deref(),
+        Some("bus:queue:a:b:metadata")
+      );
+    }
+    assert_eq!(queue_route_key("bus:pubsub:x"), None);
+    assert_eq!(queue_route_key("bus:queue:x:other"), None);
   }
 
   #[test]

@@ -2,6 +2,7 @@
 //! Each call is independent; the multiplexed write connection pipelines them on the wire.
 
 use super::codec::ReplyValue;
+use super::keys::{instance_for, queue_route_key};
 use super::scripts;
 use super::types::{Done, FailedOp, Failure, Op, Qid, Rid};
 use redis::aio::{MultiplexedConnection, PubSubSink};
@@ -16,8 +17,16 @@ mod queue;
 pub enum Completion {
   /// For the queue state machine.
   State(Done),
-  /// The liveness PING came back (or failed: the stream's end or the PING timeout tells).
-  Pong,
+  /// The liveness PING of connection `.0` came back (or failed: the stream's end or the PING
+  /// timeout tells).
+  Pong(usize),
+  /// The instance that serves `key` was found (`complete` when every connection answered, so
+  /// the choice may be cached).
+  Located {
+    key: String,
+    index: usize,
+    complete: bool,
+  },
   /// For a JS callback (a stateless query).
   Reply {
     rid: Rid,
@@ -103,7 +112,14 @@ pub fn failed(op: Op, failure: Failure) -> Completion {
     Op::Subscribe { channel } | Op::Unsubscribe { channel } => FailedOp::Subscribe(channel),
     Op::Delete { qid, .. } => FailedOp::Delete(qid),
     Op::Restore { qid, .. } => FailedOp::Restore(qid),
-    Op::Query { rid, qid, .. } => {
+    Op::Key { rid, .. } => {
+      return Completion::Reply {
+        rid,
+        qid: 0,
+        result: Err(failure),
+      }
+    }
+    Op::Publish { rid, pid: qid, .. } | Op::Query { rid, qid, .. } => {
       return Completion::Reply {
         rid,
         qid,
@@ -114,10 +130,56 @@ pub fn failed(op: Op, failure: Failure) -> Completion {
   Completion::State(Done::Failed { op, failure })
 }
 
-/// One liveness PING on the write connection.
-pub async fn ping(mut links: Links) -> Completion {
+/// One liveness PING on the write connection of connection `index`.
+pub async fn ping(index: usize, mut links: Links) -> Completion {
   let _: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut links.write).await;
-  Completion::Pong
+  Completion::Pong(index)
+}
+
+/// The key that decides which Redis instance runs `op` (busmq's `_connection(key)`): a queue's
+/// metadata key. `None` means the first connection (pub/sub of `bus.pubsub()`).
+pub fn route_key(op: &Op) -> Option<String> {
+  match op {
+    Op::Probe { metadata, .. } | Op::Create { metadata, .. } => Some(metadata.clone()),
+    Op::Touch { keys, .. }
+    | Op::Push { keys, .. }
+    | Op::Restore { keys, .. }
+    | Op::Delete { keys, .. }
+    | Op::Query { keys, .. } => Some(keys.metadata.clone()),
+    Op::Pop { messages, .. } | Op::Peek { messages, .. } => queue_route_key(messages),
+    Op::Subscribe { channel } | Op::Unsubscribe { channel } => queue_route_key(channel),
+    // busmq: pub/sub on the first connection, persisted objects where their key lives.
+    Op::Publish { .. } => None,
+    Op::Key { key, .. } => Some(key.clone()),
+  }
+}
+
+/// busmq's instance choice for `key` among `links` (`None` = that connection is down): the first
+/// connection (in url order) whose Redis has the key, else [`instance_for`] of the key.
+pub async fn locate(key: String, links: Vec<Option<Links>>) -> Completion {
+  let n = links.len();
+  let probes = links.into_iter().map(|link| {
+    let key = key.clone();
+    async move {
+      let mut link = link?;
+      let found: redis::RedisResult<i64> = redis::cmd("EXISTS")
+        .arg(&key)
+        .query_async(&mut link.write)
+        .await;
+      found.ok()
+    }
+  });
+  let answers = futures::future::join_all(probes).await;
+  let complete = answers.iter().all(Option::is_some);
+  let index = answers
+    .iter()
+    .position(|a| *a == Some(1))
+    .unwrap_or_else(|| instance_for(&key, n));
+  Completion::Located {
+    key,
+    index,
+    complete,
+  }
 }
 
 /// Runs `op` and reports its outcome (never fails: errors become [`Done::Failed`]).
@@ -143,6 +205,31 @@ pub async fn run(op: Op, mut links: Links) -> Completion {
       return Completion::Reply {
         rid: *rid,
         qid: *qid,
+        result: result.map_err(|e| failure(&e)),
+      };
+    }
+    Op::Publish {
+      pid,
+      rid,
+      channel,
+      payload,
+    } => {
+      let result: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+        .arg(channel)
+        .arg(payload.as_ref())
+        .query_async(&mut links.write)
+        .await;
+      return Completion::Reply {
+        rid: *rid,
+        qid: *pid,
+        result: result.map(|_| ReplyValue::Unit).map_err(|e| failure(&e)),
+      };
+    }
+    Op::Key { rid, key, query } => {
+      let result = query::run_key(&mut links.write, key, query).await;
+      return Completion::Reply {
+        rid: *rid,
+        qid: 0,
         result: result.map_err(|e| failure(&e)),
       };
     }

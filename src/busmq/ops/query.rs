@@ -3,7 +3,7 @@
 use super::ack_script;
 use crate::busmq::codec::ReplyValue;
 use crate::busmq::keys::QueueKeys;
-use crate::busmq::types::Query;
+use crate::busmq::types::{KeyQuery, Query};
 use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 use redis::RedisResult;
@@ -94,6 +94,51 @@ pub(super) async fn run(
         .arg(meta)
         .arg(*ttl)
         .ignore()
+        .query_async::<()>(conn)
+        .await?;
+      ReplyValue::Unit
+    }
+  })
+}
+
+/// Runs one call on a plain key (persisted objects).
+pub(super) async fn run_key(
+  conn: &mut MultiplexedConnection,
+  key: &str,
+  query: &KeyQuery,
+) -> RedisResult<ReplyValue> {
+  Ok(match query {
+    KeyQuery::HGetAll => {
+      let flat: Vec<Vec<u8>> = redis::cmd("HGETALL").arg(key).query_async(conn).await?;
+      if flat.is_empty() {
+        ReplyValue::Null
+      } else {
+        ReplyValue::Hash(flat.into_iter().map(Bytes::from).collect())
+      }
+    }
+    KeyQuery::HSet { pairs, ttl } => {
+      let mut hset = redis::cmd("HSET");
+      hset.arg(key);
+      for (k, v) in pairs {
+        hset.arg(k).arg(v);
+      }
+      // busmq writes then touches; one transaction leaves no moment without an expiry.
+      redis::pipe()
+        .atomic()
+        .add_command(hset)
+        .ignore()
+        .cmd("EXPIRE")
+        .arg(key)
+        .arg(*ttl)
+        .ignore()
+        .query_async::<()>(conn)
+        .await?;
+      ReplyValue::Unit
+    }
+    KeyQuery::Expire { ttl } => {
+      redis::cmd("EXPIRE")
+        .arg(key)
+        .arg(*ttl)
         .query_async::<()>(conn)
         .await?;
       ReplyValue::Unit

@@ -60,9 +60,14 @@ pub(super) async fn run(conn: &mut MultiplexedConnection, op: &Op) -> RedisResul
       Ok(Completion::State(Done::Deleted { qid: *qid }))
     }
     // ops::run handles these itself; answering with an error keeps this total without a panic.
-    Op::Subscribe { .. } | Op::Unsubscribe { .. } | Op::Query { .. } => Err(
-      redis::RedisError::from((redis::ErrorKind::Client, "not a queue operation")),
-    ),
+    Op::Subscribe { .. }
+    | Op::Unsubscribe { .. }
+    | Op::Query { .. }
+    | Op::Publish { .. }
+    | Op::Key { .. } => Err(redis::RedisError::from((
+      redis::ErrorKind::Client,
+      "not a queue operation",
+    ))),
   }
 }
 
