@@ -65,7 +65,7 @@ class Bus extends NativeEngine {
     const { BusmqHandle } = require('../native')
     const handle = new BusmqHandle(this._batchHandler((b) => this._dispatch(b, handle)))
     try {
-      handle.start(list, this.id, String(this.options.layout))
+      handle.start(list, this.id, layoutOf(this.options))
     } catch (err) {
       this._emitError(err.code || 'EINVAL', err.message)
       return
@@ -294,6 +294,16 @@ class Bus extends NativeEngine {
     this._callbacks.delete(rid)
     return cb
   }
+}
+
+/** The native layout settings from `create()`'s `layout` and `redisOptions` (ioredis names). */
+function layoutOf (options) {
+  const ro = options.redisOptions || {}
+  const layout = { kind: String(options.layout) }
+  if (typeof ro.name === 'string') layout.masterName = ro.name
+  if (typeof ro.password === 'string') layout.password = ro.password
+  if (Number.isInteger(ro.db) && ro.db >= 0) layout.db = ro.db
+  return layout
 }
 
 function replyValue (r) {

@@ -5,7 +5,7 @@
 use super::handle::Handle;
 use crate::busmq::codec::kinds_json;
 use crate::busmq::eventloop;
-use crate::busmq::keys::RedisTarget;
+use crate::busmq::keys::{Endpoint, RedisTarget};
 use crate::error::JsError;
 use napi::bindgen_prelude::{Buffer, Function};
 use napi_derive::napi;
@@ -15,6 +15,59 @@ use napi_derive::napi;
 #[cfg_attr(test, allow(dead_code))]
 pub fn busmq_kinds() -> String {
   kinds_json()
+}
+
+/// How a bus reaches Redis (`Bus.create({ layout, redisOptions })`).
+#[napi(object)]
+pub struct BusmqLayout {
+  /// `direct` (the urls are masters) or `sentinels` (the urls are sentinels).
+  pub kind: String,
+  /// Sentinels: the monitored master's name (`redisOptions.name`).
+  pub master_name: Option<String>,
+  /// Sentinels: the master's password (`redisOptions.password`).
+  pub password: Option<String>,
+  /// Sentinels: the master's database (`redisOptions.db`).
+  pub db: Option<u32>,
+}
+
+fn target(url: &str, default_port: u16) -> Result<RedisTarget, JsError> {
+  let target =
+    RedisTarget::parse_with_port(url, default_port).map_err(|e| JsError::invalid(e.to_string()))?;
+  if target.tls {
+    return Err(JsError::new(
+      "ENOTSUP",
+      "rediss:// (TLS) is not supported yet",
+    ));
+  }
+  Ok(target)
+}
+
+fn endpoints(urls: &[String], layout: &BusmqLayout) -> Result<Vec<Endpoint>, JsError> {
+  if urls.is_empty() {
+    return Err(JsError::invalid("no redis url"));
+  }
+  match layout.kind.as_str() {
+    "direct" => urls
+      .iter()
+      .map(|u| target(u, 6379).map(Endpoint::Direct))
+      .collect(),
+    "sentinels" => Ok(vec![Endpoint::Sentinels {
+      sentinels: urls
+        .iter()
+        .map(|u| target(u, 26379))
+        .collect::<Result<_, _>>()?,
+      master: layout
+        .master_name
+        .clone()
+        .unwrap_or_else(|| "mymaster".to_string()),
+      password: layout.password.clone(),
+      db: i64::from(layout.db.unwrap_or(0)),
+    }]),
+    other => Err(JsError::new(
+      "ENOTSUP",
+      format!("unsupported connection layout: {other}"),
+    )),
+  }
 }
 
 /// Native side of a busmq bus: a Redis connection pair per url and every queue object of the bus.
@@ -33,36 +86,24 @@ impl BusmqHandle {
     })
   }
 
-  /// Connects to every url of `urls` (`redis://[pass@]host[:port][/db]`, one connection pair
-  /// each; a queue lives on one of them, chosen as busmq chooses) as client `name` and starts
-  /// the loop. `layout` is `direct`. Throws `EINVAL` for a url it cannot use or an empty list,
-  /// and `ENOTSUP` for TLS (`rediss:`) or another layout.
+  /// Connects as client `name` and starts the loop. With `layout` `direct`, to every url of
+  /// `urls` (`redis://[pass@]host[:port][/db]`, one connection pair each; a queue lives on one
+  /// of them, chosen as busmq chooses). With `sentinels`, `urls` are sentinels (port 26379 by
+  /// default) that name the master `masterName` (`mymaster` when absent), whose password and
+  /// database are `password` and `db`. Throws `EINVAL` for a url it cannot use or an empty
+  /// list, and `ENOTSUP` for TLS (`rediss:`) or another layout.
   #[napi]
   pub fn start(
     &mut self,
     urls: Vec<String>,
     name: String,
-    layout: String,
+    layout: BusmqLayout,
   ) -> napi::Result<(), String> {
-    if layout != "direct" {
-      let msg = format!("unsupported connection layout: {layout}");
-      return Err(JsError::new("ENOTSUP", msg).into());
-    }
-    if urls.is_empty() {
-      return Err(JsError::invalid("no redis url").into());
-    }
-    let mut targets = Vec::with_capacity(urls.len());
-    for url in &urls {
-      let target = RedisTarget::parse(url).map_err(|e| JsError::invalid(e.to_string()))?;
-      if target.tls {
-        return Err(JsError::new("ENOTSUP", "rediss:// (TLS) is not supported yet").into());
-      }
-      targets.push(target);
-    }
+    let endpoints = endpoints(&urls, &layout)?;
     let outbox = self.handle.take_outbox()?;
     // The loop's sockets register with the runtime's reactor: spawn inside it.
     let _guard = crate::runtime::handle().enter();
-    let commands = eventloop::spawn(targets, name, outbox);
+    let commands = eventloop::spawn(endpoints, name, outbox);
     self.handle.started(commands);
     Ok(())
   }

@@ -84,6 +84,41 @@ pub struct RedisTarget {
   pub tls: bool,
 }
 
+/// How one logical connection reaches its Redis master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+  /// A url of the master itself (`layout: 'direct'`).
+  Direct(RedisTarget),
+  /// Sentinels that name the master of `master` (`layout: 'sentinels'`); the master is asked
+  /// for again at every reconnect, so a failover is followed.
+  Sentinels {
+    /// The sentinels, tried in order (their urls' passwords are the sentinels' own).
+    sentinels: Vec<RedisTarget>,
+    /// The monitored master's name (`redisOptions.name`, `mymaster` by default).
+    master: String,
+    /// The master's password (`redisOptions.password`).
+    password: Option<String>,
+    /// The master's database (`redisOptions.db`).
+    db: i64,
+  },
+}
+
+impl Endpoint {
+  /// `host:port` (or `sentinels host:port,...`) for error messages.
+  pub fn describe(&self) -> String {
+    match self {
+      Endpoint::Direct(t) => format!("{}:{}", t.host, t.port),
+      Endpoint::Sentinels { sentinels, .. } => {
+        let list: Vec<String> = sentinels
+          .iter()
+          .map(|t| format!("{}:{}", t.host, t.port))
+          .collect();
+        format!("sentinels {}", list.join(","))
+      }
+    }
+  }
+}
+
 /// Why a url cannot be used.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum UrlError {
@@ -108,6 +143,15 @@ impl RedisTarget {
   /// # Errors
   /// [`UrlError`] naming what is wrong.
   pub fn parse(url: &str) -> Result<Self, UrlError> {
+    Self::parse_with_port(url, 6379)
+  }
+
+  /// [`RedisTarget::parse`] with another port for urls that give none (26379 for sentinels,
+  /// as busmq's ioredis driver assumes).
+  ///
+  /// # Errors
+  /// [`UrlError`] naming what is wrong.
+  pub fn parse_with_port(url: &str, default_port: u16) -> Result<Self, UrlError> {
     let (tls, rest) = if let Some(rest) = url.strip_prefix("redis://") {
       (false, rest)
     } else if let Some(rest) = url.strip_prefix("rediss://") {
@@ -121,7 +165,7 @@ impl RedisTarget {
       None => (None, authority),
     };
     let (username, password) = split_auth(auth);
-    let (host, port) = split_host_port(hostport, url)?;
+    let (host, port) = split_host_port(hostport, url, default_port)?;
     let db = parse_db(path, url)?;
     Ok(Self {
       host,
@@ -146,7 +190,11 @@ fn split_auth(auth: Option<&str>) -> (Option<String>, Option<String>) {
   }
 }
 
-fn split_host_port(hostport: &str, url: &str) -> Result<(String, u16), UrlError> {
+fn split_host_port(
+  hostport: &str,
+  url: &str,
+  default_port: u16,
+) -> Result<(String, u16), UrlError> {
   // An IPv6 literal is bracketed: [::1]:6379.
   let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
     let (host, tail) = v6
@@ -163,7 +211,7 @@ fn split_host_port(hostport: &str, url: &str) -> Result<(String, u16), UrlError>
     return Err(UrlError::NoHost(url.to_string()));
   }
   let port = match port {
-    None | Some("") => 6379,
+    None | Some("") => default_port,
     Some(p) => p
       .parse::<u16>()
       .ok()
@@ -291,6 +339,14 @@ mod tests {
     let t = RedisTarget::parse("redis://:pw@[::1]:6380").unwrap();
     assert_eq!((t.host.as_str(), t.port), ("::1", 6380));
     assert_eq!(t.password.as_deref(), Some("pw"));
+  }
+
+  #[test]
+  fn sentinel_urls_default_to_port_26379() {
+    let t = RedisTarget::parse_with_port("redis://10.0.0.1", 26379).unwrap();
+    assert_eq!(t.port, 26379);
+    let t = RedisTarget::parse_with_port("redis://10.0.0.1:5000", 26379).unwrap();
+    assert_eq!(t.port, 5000);
   }
 
   #[test]

@@ -2,7 +2,7 @@
 //! connected, pinged and retried on its own. The bus is online while every one is up (busmq's
 //! rule), and offline once every one is down.
 
-use crate::busmq::keys::RedisTarget;
+use crate::busmq::keys::{Endpoint, RedisTarget};
 use crate::busmq::ops::Links;
 use crate::busmq::types::Op;
 use futures::StreamExt;
@@ -33,7 +33,7 @@ type Connecting = Pin<Box<dyn Future<Output = RedisResult<(Links, PubSubStream)>
 /// One Redis url's connection pair and its liveness.
 pub struct Conn {
   /// Where it connects.
-  pub target: RedisTarget,
+  pub target: Endpoint,
   /// The write link and the subscribe sink, while up.
   pub links: Option<Links>,
   connecting: Option<Connecting>,
@@ -60,7 +60,7 @@ pub enum ConnEvent {
 
 impl Conn {
   /// A connection to `target`, its first attempt under way.
-  pub fn new(target: RedisTarget, name: &str, index: usize) -> Self {
+  pub fn new(target: Endpoint, name: &str, index: usize) -> Self {
     let connecting = Some(Box::pin(connect(target.clone(), name.to_string(), index)) as Connecting);
     Self {
       target,
@@ -160,6 +160,33 @@ pub async fn next_event(conns: &mut [Conn]) -> ConnEvent {
   .await
 }
 
+/// A client of the master: the url itself, or the address the sentinels give for the master's
+/// name (the first sentinel that answers).
+async fn master_client(target: &Endpoint) -> RedisResult<redis::Client> {
+  match target {
+    Endpoint::Direct(t) => redis::Client::open(connection_info(t)?),
+    Endpoint::Sentinels {
+      sentinels,
+      master,
+      password,
+      db,
+    } => {
+      let infos = sentinels
+        .iter()
+        .map(connection_info)
+        .collect::<RedisResult<Vec<_>>>()?;
+      let mut sentinel = redis::sentinel::Sentinel::build(infos)?;
+      let mut node = RedisConnectionInfo::default().set_db(*db);
+      if let Some(pass) = password {
+        node = node.set_password(pass);
+      }
+      let node =
+        redis::sentinel::SentinelNodeConnectionInfo::default().set_redis_connection_info(node);
+      sentinel.async_master_for(master, Some(&node)).await
+    }
+  }
+}
+
 fn connection_info(target: &RedisTarget) -> RedisResult<redis::ConnectionInfo> {
   let mut redis_info = RedisConnectionInfo::default().set_db(target.db);
   if let Some(user) = &target.username {
@@ -179,12 +206,12 @@ fn connection_info(target: &RedisTarget) -> RedisResult<redis::ConnectionInfo> {
 /// (`<bus id>:connection:<index>:write`), checks that the server is a master and loads the
 /// scripts.
 async fn connect(
-  target: RedisTarget,
+  target: Endpoint,
   name: String,
   index: usize,
 ) -> RedisResult<(Links, PubSubStream)> {
   let attempt = async {
-    let client = redis::Client::open(connection_info(&target)?)?;
+    let client = master_client(&target).await?;
     let config = redis::AsyncConnectionConfig::new()
       .set_connection_timeout(Some(CONNECT_TIMEOUT))
       .set_response_timeout(Some(RESPONSE_TIMEOUT));

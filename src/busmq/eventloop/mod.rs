@@ -7,7 +7,7 @@
 mod conns;
 
 use super::codec::{encode_event, encode_reply, event, parse_command};
-use super::keys::RedisTarget;
+use super::keys::Endpoint;
 use super::ops::{self, failed, local_failure, Completion};
 use super::state::Queues;
 use super::types::{Action, Event, Op};
@@ -39,7 +39,7 @@ type Running = Pin<Box<dyn Future<Output = Completion> + Send>>;
 /// Starts a bus's loop on the current runtime over one connection per target; returns its
 /// command channel.
 pub fn spawn<D: Deliver>(
-  targets: Vec<RedisTarget>,
+  targets: Vec<Endpoint>,
   name: String,
   outbox: Outbox<D>,
 ) -> UnboundedSender<Command> {
@@ -354,8 +354,7 @@ impl<D: Deliver> BusLoop<D> {
     if !std::mem::replace(&mut self.conns[i].down_reported, true) {
       let f = ops::failure(err);
       let message = if self.conns.len() > 1 {
-        let t = &self.conns[i].target;
-        format!("{}:{}: {}", t.host, t.port, f.message)
+        format!("{}: {}", self.conns[i].target.describe(), f.message)
       } else {
         f.message
       };
