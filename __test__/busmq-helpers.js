@@ -11,8 +11,13 @@ const { freePort, waitFor, withTimeout, captureEvent, uniqName } = require('./he
  */
 async function startRedis (extra = []) {
   const port = await freePort()
+  // A replica writes the master's RDB to its dir even with --save '': a temp dir of its own.
+  const fs = require('node:fs')
+  const dir = fs.mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'zmqbus-redis-'))
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
-    '--appendonly', 'no', '--protected-mode', 'yes', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
+    '--appendonly', 'no', '--protected-mode', 'yes', '--dir', dir, ...extra],
+  { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
   return running(child, port, /Ready to accept connections/)
 }
 
