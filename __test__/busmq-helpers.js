@@ -45,6 +45,35 @@ async function startSentinel (masterPort) {
   return s
 }
 
+/**
+ * Starts a Redis Cluster of `masters` masters with one replica each on 127.0.0.1 (node timeout
+ * 1 s, bus ports chosen free), created by `redis-cli --cluster create`; resolves once every
+ * node says `cluster_state:ok`. Returns `{ nodes, masters, stop() }` (nodes in creation order).
+ */
+async function startCluster (masters = 3) {
+  const nodes = []
+  try {
+    for (let i = 0; i < masters * 2; i++) {
+      nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+        '--cluster-node-timeout', '1000', '--cluster-port', String(await freePort())]))
+    }
+    await new Promise((resolve, reject) => {
+      execFile('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        '--cluster-replicas', '1', '--cluster-yes'], { timeout: 60000 }, (err, out) => (err ? reject(new Error(out + err)) : resolve(out)))
+    })
+    for (const n of nodes) {
+      await waitFor(async () => /cluster_state:ok/.test(await redisCli(n.port, 'CLUSTER', 'INFO')), 30000, 200, 'cluster_state:ok')
+    }
+  } catch (err) {
+    for (const n of nodes) await n.stop()
+    throw err
+  }
+  return {
+    nodes,
+    async stop () { for (const n of nodes) await n.stop() }
+  }
+}
+
 /** Waits for `child` to log `readyLine`; the handle that stops it by PID. */
 async function running (child, port, readyLine) {
   let log = ''
@@ -114,4 +143,4 @@ function call (fn, ms = 3000) {
   return withTimeout(new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v)))), ms, 'callback')
 }
 
-module.exports = { startRedis, startSentinel, redisCli, online, collect, call, captureEvent, waitFor, withTimeout, uniqName }
+module.exports = { startRedis, startSentinel, startCluster, redisCli, online, collect, call, captureEvent, waitFor, withTimeout, uniqName }

@@ -20,7 +20,8 @@ pub fn busmq_kinds() -> String {
 /// How a bus reaches Redis (`Bus.create({ layout, redisOptions })`).
 #[napi(object)]
 pub struct BusmqLayout {
-  /// `direct` (the urls are masters) or `sentinels` (the urls are sentinels).
+  /// `direct` (the urls are masters), `sentinels` (the urls are sentinels) or `cluster` (the
+  /// urls are nodes of a Redis Cluster).
   pub kind: String,
   /// Sentinels: the monitored master's name (`redisOptions.name`).
   pub master_name: Option<String>,
@@ -51,6 +52,13 @@ fn endpoints(urls: &[String], layout: &BusmqLayout) -> Result<Vec<Endpoint>, JsE
       .iter()
       .map(|u| target(u, 6379).map(Endpoint::Direct))
       .collect(),
+    // busmq 3.1's ioredis driver assumes 26379 for cluster urls without a port too.
+    "cluster" => Ok(vec![Endpoint::Cluster {
+      nodes: urls
+        .iter()
+        .map(|u| target(u, 26379))
+        .collect::<Result<_, _>>()?,
+    }]),
     "sentinels" => Ok(vec![Endpoint::Sentinels {
       sentinels: urls
         .iter()
@@ -90,7 +98,8 @@ impl BusmqHandle {
   /// `urls` (`redis://[pass@]host[:port][/db]`, one connection pair each; a queue lives on one
   /// of them, chosen as busmq chooses). With `sentinels`, `urls` are sentinels (port 26379 by
   /// default) that name the master `masterName` (`mymaster` when absent), whose password and
-  /// database are `password` and `db`. Throws `EINVAL` for a url it cannot use or an empty
+  /// database are `password` and `db`. With `cluster`, `urls` are seed nodes of a Redis Cluster
+  /// and queue keys are hash-tagged (`{bus:queue:<name>}:...`) as busmq does. Throws `EINVAL` for a url it cannot use or an empty
   /// list, and `ENOTSUP` for TLS (`rediss:`) or another layout.
   #[napi]
   pub fn start(

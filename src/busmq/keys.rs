@@ -21,7 +21,17 @@ pub struct QueueKeys {
 impl QueueKeys {
   /// The keys of queue `name`.
   pub fn new(name: &str) -> Self {
-    let prefix = format!("bus:queue:{name}");
+    Self::with_prefix(format!("bus:queue:{name}"))
+  }
+
+  /// The keys of queue `name` on a Redis Cluster: busmq hash-tags the prefix
+  /// (`{bus:queue:<name>}:messages`...), so every key of a queue is in one slot and its scripts
+  /// run on one node.
+  pub fn clustered(name: &str) -> Self {
+    Self::with_prefix(format!("{{bus:queue:{name}}}"))
+  }
+
+  fn with_prefix(prefix: String) -> Self {
     Self {
       metadata: format!("{prefix}:metadata"),
       messages: format!("{prefix}:messages"),
@@ -89,6 +99,11 @@ pub struct RedisTarget {
 pub enum Endpoint {
   /// A url of the master itself (`layout: 'direct'`).
   Direct(RedisTarget),
+  /// Nodes of a Redis Cluster (`layout: 'cluster'`); the topology is learnt from them.
+  Cluster {
+    /// Seed nodes (any reachable one is enough).
+    nodes: Vec<RedisTarget>,
+  },
   /// Sentinels that name the master of `master` (`layout: 'sentinels'`); the master is asked
   /// for again at every reconnect, so a failover is followed.
   Sentinels {
@@ -108,15 +123,18 @@ impl Endpoint {
   pub fn describe(&self) -> String {
     match self {
       Endpoint::Direct(t) => format!("{}:{}", t.host, t.port),
-      Endpoint::Sentinels { sentinels, .. } => {
-        let list: Vec<String> = sentinels
-          .iter()
-          .map(|t| format!("{}:{}", t.host, t.port))
-          .collect();
-        format!("sentinels {}", list.join(","))
-      }
+      Endpoint::Cluster { nodes } => format!("cluster {}", list(nodes)),
+      Endpoint::Sentinels { sentinels, .. } => format!("sentinels {}", list(sentinels)),
     }
   }
+}
+
+fn list(targets: &[RedisTarget]) -> String {
+  let list: Vec<String> = targets
+    .iter()
+    .map(|t| format!("{}:{}", t.host, t.port))
+    .collect();
+  list.join(",")
 }
 
 /// Why a url cannot be used.
@@ -269,6 +287,16 @@ mod tests {
     assert_eq!(keys.msgid, "bus:queue:foo:msgid");
     assert_eq!(keys.toack, "bus:queue:foo:toack");
     assert_eq!(keys.available, "bus:queue:foo:available");
+  }
+
+  #[test]
+  fn cluster_keys_are_hash_tagged_like_busmq() {
+    let keys = QueueKeys::clustered("foo");
+    assert_eq!(keys.metadata, "{bus:queue:foo}:metadata");
+    assert_eq!(keys.messages, "{bus:queue:foo}:messages");
+    assert_eq!(keys.msgid, "{bus:queue:foo}:msgid");
+    assert_eq!(keys.toack, "{bus:queue:foo}:toack");
+    assert_eq!(keys.available, "{bus:queue:foo}:available");
   }
 
   #[test]

@@ -3,7 +3,7 @@
 //! rule), and offline once every one is down.
 
 use crate::busmq::keys::{Endpoint, RedisTarget};
-use crate::busmq::ops::Links;
+use crate::busmq::ops::{Links, Writer};
 use crate::busmq::types::Op;
 use futures::StreamExt;
 use redis::aio::PubSubStream;
@@ -165,6 +165,11 @@ pub async fn next_event(conns: &mut [Conn]) -> ConnEvent {
 async fn master_client(target: &Endpoint) -> RedisResult<redis::Client> {
   match target {
     Endpoint::Direct(t) => redis::Client::open(connection_info(t)?),
+    // connect() takes the cluster path before asking for a master.
+    Endpoint::Cluster { .. } => Err(redis::RedisError::from((
+      redis::ErrorKind::Client,
+      "a cluster has no single master",
+    ))),
     Endpoint::Sentinels {
       sentinels,
       master,
@@ -210,14 +215,19 @@ async fn connect(
   name: String,
   index: usize,
 ) -> RedisResult<(Links, PubSubStream)> {
+  if let Endpoint::Cluster { nodes } = &target {
+    return with_timeout(connect_cluster(nodes)).await;
+  }
   let attempt = async {
     let client = master_client(&target).await?;
     let config = redis::AsyncConnectionConfig::new()
       .set_connection_timeout(Some(CONNECT_TIMEOUT))
       .set_response_timeout(Some(RESPONSE_TIMEOUT));
-    let mut write = client
-      .get_multiplexed_async_connection_with_config(&config)
-      .await?;
+    let mut write = Writer::Direct(
+      client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?,
+    );
     let setname: RedisResult<()> = redis::cmd("CLIENT")
       .arg("SETNAME")
       .arg(format!("{name}:connection:{index}:write"))
@@ -245,6 +255,49 @@ async fn connect(
     let (sink, stream) = client.get_async_pubsub().await?.split();
     Ok((Links { write, sink }, stream))
   };
+  with_timeout(attempt).await
+}
+
+/// A cluster connection (it learns the slots from any seed node and follows MOVED and
+/// failovers itself), and a subscribe connection to the first seed node that accepts one:
+/// PUBLISH reaches every node of a cluster, so one node's subscriptions hear every queue.
+async fn connect_cluster(nodes: &[RedisTarget]) -> RedisResult<(Links, PubSubStream)> {
+  let infos = nodes
+    .iter()
+    .map(connection_info)
+    .collect::<RedisResult<Vec<_>>>()?;
+  let mut builder = redis::cluster::ClusterClientBuilder::new(infos.clone())
+    .connection_timeout(CONNECT_TIMEOUT)
+    .response_timeout(RESPONSE_TIMEOUT);
+  if let Some(pass) = nodes.iter().find_map(|n| n.password.as_ref()) {
+    builder = builder.password(pass);
+  }
+  let mut write = Writer::Cluster(builder.build()?.get_async_connection().await?);
+  for script in crate::busmq::scripts::ALL {
+    // SCRIPT LOAD goes to every primary.
+    redis::cmd("SCRIPT")
+      .arg("LOAD")
+      .arg(script)
+      .query_async::<redis::Value>(&mut write)
+      .await?;
+  }
+  let mut last_err = None;
+  for info in infos {
+    match redis::Client::open(info)?.get_async_pubsub().await {
+      Ok(pubsub) => {
+        let (sink, stream) = pubsub.split();
+        return Ok((Links { write, sink }, stream));
+      }
+      Err(err) => last_err = Some(err),
+    }
+  }
+  Err(
+    last_err
+      .unwrap_or_else(|| redis::RedisError::from((redis::ErrorKind::Client, "no cluster node"))),
+  )
+}
+
+async fn with_timeout<T>(attempt: impl Future<Output = RedisResult<T>>) -> RedisResult<T> {
   match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
     Ok(result) => result,
     Err(_) => Err(redis::RedisError::from(std::io::Error::new(

@@ -44,6 +44,9 @@ pub fn spawn<D: Deliver>(
   outbox: Outbox<D>,
 ) -> UnboundedSender<Command> {
   let (tx, rx) = unbounded_channel();
+  let clustered = targets
+    .iter()
+    .any(|t| matches!(t, Endpoint::Cluster { .. }));
   let conns = targets
     .into_iter()
     .enumerate()
@@ -53,7 +56,11 @@ pub fn spawn<D: Deliver>(
     conns,
     name,
     outbox,
-    state: Queues::new(),
+    state: if clustered {
+      Queues::clustered()
+    } else {
+      Queues::new()
+    },
     routes: HashMap::new(),
     locating: HashMap::new(),
     parked: 0,

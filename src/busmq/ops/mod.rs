@@ -5,12 +5,15 @@ use super::codec::ReplyValue;
 use super::keys::{instance_for, queue_route_key};
 use super::scripts;
 use super::types::{Done, FailedOp, Failure, Op, Qid, Rid};
-use redis::aio::{MultiplexedConnection, PubSubSink};
+use redis::aio::PubSubSink;
 use redis::{RedisError, Script};
 use std::sync::OnceLock;
 
 mod query;
 mod queue;
+mod writer;
+
+pub use writer::Writer;
 
 /// What came back from Redis.
 #[derive(Debug)]
@@ -39,7 +42,7 @@ pub enum Completion {
 #[derive(Clone)]
 pub struct Links {
   /// Every command but SUBSCRIBE (pipelined by the multiplexer).
-  pub write: MultiplexedConnection,
+  pub write: Writer,
   /// SUBSCRIBE/UNSUBSCRIBE.
   pub sink: PubSubSink,
 }
@@ -57,6 +60,27 @@ pub(super) fn pop_reliable_script() -> &'static Script {
 pub(super) fn ack_script() -> &'static Script {
   static S: OnceLock<Script> = OnceLock::new();
   S.get_or_init(|| Script::new(scripts::ACK))
+}
+
+pub(super) fn hset_expire_script() -> &'static Script {
+  static S: OnceLock<Script> = OnceLock::new();
+  S.get_or_init(|| Script::new(scripts::HSET_EXPIRE))
+}
+
+/// `HSET key pairs...` and `EXPIRE key ttl` as one atomic call (a script rather than MULTI, so
+/// that it also runs on a cluster).
+pub(super) async fn hset_expire(
+  conn: &mut Writer,
+  key: &str,
+  ttl: u32,
+  pairs: &[(&str, &str)],
+) -> redis::RedisResult<()> {
+  let mut call = hset_expire_script().key(key);
+  call.arg(ttl);
+  for (k, v) in pairs {
+    call.arg(*k).arg(*v);
+  }
+  call.invoke_async::<i64>(conn).await.map(drop)
 }
 
 pub(super) fn pop_script() -> &'static Script {

@@ -1,18 +1,14 @@
 //! The stateless queue calls (`count`, `exists`, `ttl`, `metadata`, `ack`...).
 
 use super::ack_script;
+use super::writer::Writer;
 use crate::busmq::codec::ReplyValue;
 use crate::busmq::keys::QueueKeys;
 use crate::busmq::types::{KeyQuery, Query};
 use bytes::Bytes;
-use redis::aio::MultiplexedConnection;
 use redis::RedisResult;
 
-async fn hget(
-  conn: &mut MultiplexedConnection,
-  key: &str,
-  field: &str,
-) -> RedisResult<Option<Vec<u8>>> {
+async fn hget(conn: &mut Writer, key: &str, field: &str) -> RedisResult<Option<Vec<u8>>> {
   redis::cmd("HGET")
     .arg(key)
     .arg(field)
@@ -28,7 +24,7 @@ fn int_or_null(v: Option<Vec<u8>>) -> ReplyValue {
 
 /// Runs one query.
 pub(super) async fn run(
-  conn: &mut MultiplexedConnection,
+  conn: &mut Writer,
   keys: &QueueKeys,
   query: &Query,
 ) -> RedisResult<ReplyValue> {
@@ -81,21 +77,11 @@ pub(super) async fn run(
       }
     }
     Query::MetaSet { pairs, ttl } => {
-      let mut hset = redis::cmd("HSET");
-      hset.arg(meta);
-      for (k, v) in pairs {
-        hset.arg(k).arg(v);
-      }
-      redis::pipe()
-        .atomic()
-        .add_command(hset)
-        .ignore()
-        .cmd("EXPIRE")
-        .arg(meta)
-        .arg(*ttl)
-        .ignore()
-        .query_async::<()>(conn)
-        .await?;
+      let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+      super::hset_expire(conn, meta, *ttl, &pairs).await?;
       ReplyValue::Unit
     }
   })
@@ -103,7 +89,7 @@ pub(super) async fn run(
 
 /// Runs one call on a plain key (persisted objects).
 pub(super) async fn run_key(
-  conn: &mut MultiplexedConnection,
+  conn: &mut Writer,
   key: &str,
   query: &KeyQuery,
 ) -> RedisResult<ReplyValue> {
@@ -117,22 +103,12 @@ pub(super) async fn run_key(
       }
     }
     KeyQuery::HSet { pairs, ttl } => {
-      let mut hset = redis::cmd("HSET");
-      hset.arg(key);
-      for (k, v) in pairs {
-        hset.arg(k).arg(v);
-      }
-      // busmq writes then touches; one transaction leaves no moment without an expiry.
-      redis::pipe()
-        .atomic()
-        .add_command(hset)
-        .ignore()
-        .cmd("EXPIRE")
-        .arg(key)
-        .arg(*ttl)
-        .ignore()
-        .query_async::<()>(conn)
-        .await?;
+      // busmq writes then touches; one script leaves no moment without an expiry.
+      let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+      super::hset_expire(conn, key, *ttl, &pairs).await?;
       ReplyValue::Unit
     }
     KeyQuery::Expire { ttl } => {

@@ -69,6 +69,8 @@ pub struct Queues {
   pushing: Vec<Qid>,
   /// `bus.pubsub()` channels and their listening objects.
   pubsubs: HashMap<String, pubsub::Listeners>,
+  /// Queue keys are hash-tagged for a Redis Cluster.
+  clustered: bool,
 }
 
 fn emit(event: Event) -> Action {
@@ -91,6 +93,14 @@ impl Queues {
   /// No queues.
   pub fn new() -> Self {
     Self::default()
+  }
+
+  /// No queues, on a Redis Cluster (hash-tagged keys, as busmq names them there).
+  pub fn clustered() -> Self {
+    Self {
+      clustered: true,
+      ..Self::default()
+    }
   }
 
   /// Handles one command from JavaScript at `now`.
@@ -122,7 +132,11 @@ impl Queues {
 
   fn open(&mut self, qid: Qid, name: &str) {
     self.queues.entry(qid).or_insert_with(|| Queue {
-      keys: QueueKeys::new(name),
+      keys: if self.clustered {
+        QueueKeys::clustered(name)
+      } else {
+        QueueKeys::new(name)
+      },
       phase: Phase::Idle,
       opts: AttachOptions {
         ttl: 30,
