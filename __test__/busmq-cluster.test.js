@@ -39,7 +39,7 @@ async function up (Module, extra = {}) {
   bus.on('error', (e) => errors.push(e))
   const ready = online(bus, 10000)
   bus.connect()
-  await ready
+  await ready.catch((err) => { throw new Error(`${err.message}; bus errors: ${errors.join('; ')}`) })
   return { bus, errors }
 }
 

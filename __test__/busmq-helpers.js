@@ -61,8 +61,14 @@ async function startCluster (masters = 3) {
       execFile('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`),
         '--cluster-replicas', '1', '--cluster-yes'], { timeout: 60000 }, (err, out) => (err ? reject(new Error(out + err)) : resolve(out)))
     })
+    // Every node knows every other and sees every slot served (ok alone can come earlier).
+    const settled = (info) => /cluster_state:ok/.test(info) && new RegExp(`cluster_known_nodes:${nodes.length}\\b`).test(info)
     for (const n of nodes) {
-      await waitFor(async () => /cluster_state:ok/.test(await redisCli(n.port, 'CLUSTER', 'INFO')), 30000, 200, 'cluster_state:ok')
+      await waitFor(async () => settled(await redisCli(n.port, 'CLUSTER', 'INFO')), 30000, 200, 'the cluster to settle')
+    }
+    for (const n of nodes) {
+      await waitFor(async () => (await redisCli(n.port, 'CLUSTER', 'NODES')).split('\n').filter((l) => /connected/.test(l)).length === nodes.length,
+        30000, 200, 'every node connected')
     }
   } catch (err) {
     for (const n of nodes) await n.stop()
