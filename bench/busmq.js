@@ -5,13 +5,14 @@
 // one consumer process takes them; msgs/s = N over the time from the first push to the last
 // message, lost = N minus the distinct messages received. Latency: one message in flight,
 // push-to-message time (producer and consumer buses in one process). RSS: peak of each process.
-// Flags: --quick (N / 10), --n <count>, --only ours|busmq|bullmq (comma list).
+// Flags: --quick (N / 10), --n <count>, --only ours|busmq|bullmq (comma list), --window <n>
+// (producer callbacks in flight, BullMQ jobs per addBulk; 1000), --latency <count>, --size <bytes>.
 const path = require('node:path')
 const { spawnNode } = require('../__test__/helpers')
 const { startRedis, redisCli } = require('../__test__/busmq-helpers')
 const { parseArgs } = require('./peers/common')
 
-const args = parseArgs(undefined, { quick: false, n: 0, only: '', latency: 0, size: 16 })
+const args = parseArgs(undefined, { quick: false, n: 0, only: '', latency: 0, size: 16, window: 1000 })
 const N = args.n || (args.quick ? 10000 : 100000)
 const LAT_N = args.latency || (args.quick ? 500 : 5000)
 const IMPLS = (args.only ? String(args.only).split(',') : ['ours', 'busmq', 'bullmq'])
@@ -19,7 +20,7 @@ const PEER = path.join(__dirname, 'peers', 'busmq-peer.js')
 
 async function throughput (redis, impl) {
   const queue = `bench-${impl}-${Date.now()}`
-  const common = ['--impl', impl, '--url', redis.url, '--queue', queue, '--n', N, '--size', args.size]
+  const common = ['--impl', impl, '--url', redis.url, '--queue', queue, '--n', N, '--size', args.size, '--window', args.window]
   const procs = []
   try {
     const consumer = spawnNode(PEER, [...common, '--role', 'consumer'])
