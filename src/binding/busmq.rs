@@ -98,9 +98,10 @@ impl BusmqHandle {
   /// `urls` (`redis://[pass@]host[:port][/db]`, one connection pair each; a queue lives on one
   /// of them, chosen as busmq chooses). With `sentinels`, `urls` are sentinels (port 26379 by
   /// default) that name the master `masterName` (`mymaster` when absent), whose password and
-  /// database are `password` and `db`. With `cluster`, `urls` are seed nodes of a Redis Cluster
-  /// and queue keys are hash-tagged (`{bus:queue:<name>}:...`) as busmq does. Throws `EINVAL` for a url it cannot use or an empty
-  /// list, and `ENOTSUP` for TLS (`rediss:`) or another layout.
+  /// database are `password` and `db`. With `cluster`, `urls` are seed nodes of a Redis
+  /// Cluster, and queue keys are hash-tagged (`{bus:queue:<name>}:...`) as busmq does. Throws
+  /// `EINVAL` for a url it cannot use or an empty list, and `ENOTSUP` for TLS (`rediss:`) or
+  /// another layout.
   #[napi]
   pub fn start(
     &mut self,
