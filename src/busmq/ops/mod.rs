@@ -264,3 +264,45 @@ pub async fn run(op: Op, mut links: Links) -> Completion {
     Err(err) => failed(op, failure(&err)),
   }
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use crate::busmq::keys::QueueKeys;
+
+  #[test]
+  fn queue_operations_route_by_their_metadata_key_and_pubsub_by_the_first_url() {
+    let keys = QueueKeys::new("q");
+    let meta = Some("bus:queue:q:metadata".to_string());
+    let pop = Op::Pop {
+      qid: 1,
+      messages: keys.messages.clone(),
+      count: 1,
+      toack: None,
+      ttl: 30,
+    };
+    assert_eq!(route_key(&pop), meta);
+    let sub = Op::Subscribe {
+      channel: keys.available.clone(),
+    };
+    assert_eq!(route_key(&sub), meta);
+    let push = Op::Push {
+      qid: 1,
+      keys,
+      ttl: 30,
+      maxsize: 0,
+      items: Vec::new(),
+    };
+    assert_eq!(route_key(&push), meta);
+    let pubsub = Op::Subscribe {
+      channel: "bus:pubsub:news".into(),
+    };
+    assert_eq!(route_key(&pubsub), None);
+    let persisted = Op::Key {
+      rid: 1,
+      key: "bus:persisted:p".into(),
+      query: crate::busmq::types::KeyQuery::HGetAll,
+    };
+    assert_eq!(route_key(&persisted).as_deref(), Some("bus:persisted:p"));
+  }
+}
