@@ -257,7 +257,9 @@ test('withRedis() takes the settings of an ioredis or node-redis client object',
   let up = online(a)
   a.connect()
   await up
-  const nodeRedis = require('redis').createClient(redis.port, '127.0.0.1')
+  // node-redis 2.8 as busmq installs it (hoisted or under busmq, depending on the tree).
+  const nodeRedisPath = require.resolve('redis', { paths: [require('node:path').dirname(require.resolve('busmq'))] })
+  const nodeRedis = require(nodeRedisPath).createClient(redis.port, '127.0.0.1')
   try {
     const b = Bus.create().withLog(console).withRedis(nodeRedis)
     buses.push(b)

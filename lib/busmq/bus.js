@@ -56,14 +56,6 @@ class Bus extends NativeEngine {
       this._emitError('ERR_INVALID_ARG_TYPE', 'redis urls must be strings')
       return
     }
-    if (this.options.layout !== 'direct') {
-      this._emitError('ENOTSUP', 'unsupported connection layout: ' + this.options.layout)
-      return
-    }
-    if (list.length > 1) {
-      this._emitError('ENOTSUP', 'several redis urls are not supported yet: give one url')
-      return
-    }
     if (list.length === 0) {
       // busmq with no urls says online and does nothing else.
       process.nextTick(() => this._emitSafe('online'))
@@ -73,7 +65,7 @@ class Bus extends NativeEngine {
     const { BusmqHandle } = require('../native')
     const handle = new BusmqHandle(this._batchHandler((b) => this._dispatch(b, handle)))
     try {
-      handle.start(list[0], this.id)
+      handle.start(list, this.id, layoutOf(this.options))
     } catch (err) {
       this._emitError(err.code || 'EINVAL', err.message)
       return
@@ -120,9 +112,25 @@ class Bus extends NativeEngine {
     return object
   }
 
-  pubsub () { throw notYet('pubsub') }
-  persistify () { throw notYet('persistify') }
-  service () { throw notYet('service') }
+  /** A pub/sub object on channel `bus:pubsub:<name>` (busmq 3.1). */
+  pubsub (name) {
+    const { Pubsub } = require('./pubsub')
+    return new Pubsub(this, name)
+  }
+
+  /**
+   * Makes `object` persistable in hash `bus:persisted:<name>`: `attributes` become tracked
+   * properties, and `save`/`load`/`persist(ttl)`/`unpersist` are added (busmq 3.1). Returns it.
+   */
+  persistify (name, object, attributes) {
+    return require('./persistify').persistify(this, name, object, attributes)
+  }
+
+  /** A service object: request/reply over queue `service:<name>` (busmq 3.1). */
+  service (name) {
+    const { Service } = require('./service')
+    return new Service(this, name)
+  }
 
   _flush () {
     // Before connect() there is nobody to send to: keep the commands for later.
@@ -130,10 +138,16 @@ class Bus extends NativeEngine {
     else this._flushQueued = false
   }
 
-  _register (queue, name) {
+  /** An id for an object that hears native events (queues, pub/subs), held weakly. */
+  _registerObject (obj) {
     const qid = this._nextQid++
-    this._weak.set(qid, new WeakRef(queue))
-    this._gone.register(queue, qid)
+    this._weak.set(qid, new WeakRef(obj))
+    this._gone.register(obj, qid)
+    return qid
+  }
+
+  _register (queue, name) {
+    const qid = this._registerObject(queue)
     const out = this._commands()
     out.begin(K.C_OPEN, 2)
     out.str(String(qid))
@@ -145,13 +159,19 @@ class Bus extends NativeEngine {
   _reopen () {
     const pending = Buffer.from(this._out.take())
     const out = this._commands()
+    const others = []
     for (const [qid, ref] of this._weak) {
       const q = ref.deref()
       if (!q) continue
+      if (q.type === 'pubsub') {
+        others.push(q)
+        continue
+      }
       out.begin(K.C_OPEN, 2)
       out.str(String(qid))
       out.str(q.name)
     }
+    for (const p of others) p._reopen()
     if (pending.length > 0) {
       out.ensure(pending.length)
       out.buf.set(pending, out.pos)
@@ -165,6 +185,17 @@ class Bus extends NativeEngine {
     const out = this._commands()
     out.begin(K.C_FORGET, 1)
     out.str(String(qid))
+  }
+
+  /** A call on a plain key (persisted objects): `cb(err, value)`. */
+  _keyCall (cb, key, op, ...args) {
+    const out = this._commands()
+    out.begin(K.C_KEY, 4 + args.length)
+    out.str('0')
+    out.str(String(this._callback(cb)))
+    out.str(key)
+    out.str(op)
+    for (const a of args) out.str(a)
   }
 
   _callback (cb) {
@@ -193,6 +224,9 @@ class Bus extends NativeEngine {
         if (q) q._event(kind, r)
         if (kind === K.E_ATTACHED && q) this._active.set(qid, q)
         if (kind === K.E_DETACHED) this._active.delete(qid)
+      } else if (kind >= K.E_SUBSCRIBED && kind <= K.E_PUBSUB_MESSAGE) {
+        const p = this._queueOf(Number(r.str()))
+        if (p) p._event(kind, r)
       } else if (kind === K.E_ERROR) {
         const q = this._queueOf(Number(r.str()))
         const err = new BusmqError(r.str(), r.str())
@@ -262,6 +296,16 @@ class Bus extends NativeEngine {
   }
 }
 
+/** The native layout settings from `create()`'s `layout` and `redisOptions` (ioredis names). */
+function layoutOf (options) {
+  const ro = options.redisOptions || {}
+  const layout = { kind: String(options.layout) }
+  if (typeof ro.name === 'string') layout.masterName = ro.name
+  if (typeof ro.password === 'string') layout.password = ro.password
+  if (Number.isInteger(ro.db) && ro.db >= 0) layout.db = ro.db
+  return layout
+}
+
 function replyValue (r) {
   const type = r.str()
   switch (type) {
@@ -278,8 +322,5 @@ function replyValue (r) {
   }
 }
 
-function notYet (what) {
-  return new BusmqError('ENOTSUP', `bus.${what}() is not supported by zmqbus/busmq yet`)
-}
 
 module.exports = { Bus }

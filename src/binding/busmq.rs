@@ -5,7 +5,7 @@
 use super::handle::Handle;
 use crate::busmq::codec::kinds_json;
 use crate::busmq::eventloop;
-use crate::busmq::keys::RedisTarget;
+use crate::busmq::keys::{Endpoint, RedisTarget};
 use crate::error::JsError;
 use napi::bindgen_prelude::{Buffer, Function};
 use napi_derive::napi;
@@ -17,7 +17,68 @@ pub fn busmq_kinds() -> String {
   kinds_json()
 }
 
-/// Native side of a busmq bus: one Redis connection pair and every queue object of the bus.
+/// How a bus reaches Redis (`Bus.create({ layout, redisOptions })`).
+#[napi(object)]
+pub struct BusmqLayout {
+  /// `direct` (the urls are masters), `sentinels` (the urls are sentinels) or `cluster` (the
+  /// urls are nodes of a Redis Cluster).
+  pub kind: String,
+  /// Sentinels: the monitored master's name (`redisOptions.name`).
+  pub master_name: Option<String>,
+  /// Sentinels: the master's password (`redisOptions.password`).
+  pub password: Option<String>,
+  /// Sentinels: the master's database (`redisOptions.db`).
+  pub db: Option<u32>,
+}
+
+fn target(url: &str, default_port: u16) -> Result<RedisTarget, JsError> {
+  let target =
+    RedisTarget::parse_with_port(url, default_port).map_err(|e| JsError::invalid(e.to_string()))?;
+  if target.tls {
+    return Err(JsError::new(
+      "ENOTSUP",
+      "rediss:// (TLS) is not supported yet",
+    ));
+  }
+  Ok(target)
+}
+
+fn endpoints(urls: &[String], layout: &BusmqLayout) -> Result<Vec<Endpoint>, JsError> {
+  if urls.is_empty() {
+    return Err(JsError::invalid("no redis url"));
+  }
+  match layout.kind.as_str() {
+    "direct" => urls
+      .iter()
+      .map(|u| target(u, 6379).map(Endpoint::Direct))
+      .collect(),
+    // busmq 3.1's ioredis driver assumes 26379 for cluster urls without a port too.
+    "cluster" => Ok(vec![Endpoint::Cluster {
+      nodes: urls
+        .iter()
+        .map(|u| target(u, 26379))
+        .collect::<Result<_, _>>()?,
+    }]),
+    "sentinels" => Ok(vec![Endpoint::Sentinels {
+      sentinels: urls
+        .iter()
+        .map(|u| target(u, 26379))
+        .collect::<Result<_, _>>()?,
+      master: layout
+        .master_name
+        .clone()
+        .unwrap_or_else(|| "mymaster".to_string()),
+      password: layout.password.clone(),
+      db: i64::from(layout.db.unwrap_or(0)),
+    }]),
+    other => Err(JsError::new(
+      "ENOTSUP",
+      format!("unsupported connection layout: {other}"),
+    )),
+  }
+}
+
+/// Native side of a busmq bus: a Redis connection pair per url and every queue object of the bus.
 #[napi]
 pub struct BusmqHandle {
   handle: Handle,
@@ -33,18 +94,26 @@ impl BusmqHandle {
     })
   }
 
-  /// Connects to `url` (`redis://[pass@]host[:port][/db]`) as client `name` and starts the
-  /// loop. Throws `EINVAL` for a url it cannot use and `ENOTSUP` for TLS (`rediss:`).
+  /// Connects as client `name` and starts the loop. With `layout` `direct`, to every url of
+  /// `urls` (`redis://[pass@]host[:port][/db]`, one connection pair each; a queue lives on one
+  /// of them, chosen as busmq chooses). With `sentinels`, `urls` are sentinels (port 26379 by
+  /// default) that name the master `masterName` (`mymaster` when absent), whose password and
+  /// database are `password` and `db`. With `cluster`, `urls` are seed nodes of a Redis
+  /// Cluster, and queue keys are hash-tagged (`{bus:queue:<name>}:...`) as busmq does. Throws
+  /// `EINVAL` for a url it cannot use or an empty list, and `ENOTSUP` for TLS (`rediss:`) or
+  /// another layout.
   #[napi]
-  pub fn start(&mut self, url: String, name: String) -> napi::Result<(), String> {
-    let target = RedisTarget::parse(&url).map_err(|e| JsError::invalid(e.to_string()))?;
-    if target.tls {
-      return Err(JsError::new("ENOTSUP", "rediss:// (TLS) is not supported yet").into());
-    }
+  pub fn start(
+    &mut self,
+    urls: Vec<String>,
+    name: String,
+    layout: BusmqLayout,
+  ) -> napi::Result<(), String> {
+    let endpoints = endpoints(&urls, &layout)?;
     let outbox = self.handle.take_outbox()?;
     // The loop's sockets register with the runtime's reactor: spawn inside it.
     let _guard = crate::runtime::handle().enter();
-    let commands = eventloop::spawn(target, name, outbox);
+    let commands = eventloop::spawn(endpoints, name, outbox);
     self.handle.started(commands);
     Ok(())
   }

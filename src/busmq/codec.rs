@@ -2,7 +2,7 @@
 //! JavaScript into [`Command`]s, and [`Event`]s into records for JavaScript. The kinds are
 //! defined here once; JavaScript reads them through `busmqKinds()`.
 
-use super::types::{AttachOptions, Command, Event, Qid, Query, Rid};
+use super::types::{AttachOptions, Command, Event, KeyQuery, Qid, Query, Rid};
 use crate::boundary::batch::Record;
 use bytes::Bytes;
 use thiserror::Error;
@@ -27,6 +27,14 @@ pub mod command {
   pub const CLOSE: u8 = 8;
   /// `[qid, rid, op, ...args]`: op `exists|count|ttl|maxsize|find|flush|get key|all|ack ttl id|set ttl k v...`
   pub const QUERY: u8 = 9;
+  /// `[pid, channel]`: a pub/sub object subscribes.
+  pub const SUBSCRIBE: u8 = 10;
+  /// `[pid, channel]`
+  pub const UNSUBSCRIBE: u8 = 11;
+  /// `[pid, rid, channel, payload]`
+  pub const PUBLISH: u8 = 12;
+  /// `[0, rid, key, op, ...args]`: op `hgetall|hset ttl k v...|expire ttl`
+  pub const KEY: u8 = 13;
 }
 
 /// Event record kinds (Rust -> JS), with their frames.
@@ -61,6 +69,12 @@ pub mod event {
   pub const REPLY: u8 = 14;
   /// `[]`: the loop has ended (after `disconnect()`).
   pub const STOPPED: u8 = 15;
+  /// `[pid]`
+  pub const SUBSCRIBED: u8 = 16;
+  /// `[pid]`
+  pub const UNSUBSCRIBED: u8 = 17;
+  /// `[pid, payload]`
+  pub const PUBSUB_MESSAGE: u8 = 18;
 }
 
 /// Every kind as JSON `{ "C_OPEN": 1, ..., "E_ONLINE": 1, ... }` for `lib/busmq/kinds.js`.
@@ -68,7 +82,7 @@ pub fn kinds_json() -> String {
   use command as c;
   use event as e;
   #[rustfmt::skip]
-  let pairs: [(&str, u8); 24] = [
+  let pairs: [(&str, u8); 31] = [
     ("C_OPEN", c::OPEN), ("C_FORGET", c::FORGET), ("C_ATTACH", c::ATTACH), ("C_DETACH", c::DETACH),
     ("C_PUSH", c::PUSH), ("C_CONSUME", c::CONSUME), ("C_STOP", c::STOP), ("C_CLOSE", c::CLOSE),
     ("C_QUERY", c::QUERY), ("E_ONLINE", e::ONLINE), ("E_OFFLINE", e::OFFLINE),
@@ -76,7 +90,9 @@ pub fn kinds_json() -> String {
     ("E_DETACHING", e::DETACHING), ("E_DETACHED", e::DETACHED), ("E_CONSUMING", e::CONSUMING),
     ("E_MESSAGE", e::MESSAGE), ("E_CLOSED", e::CLOSED), ("E_PUSHED", e::PUSHED),
     ("E_REPLY_ERROR", e::REPLY_ERROR), ("E_ERROR", e::ERROR), ("E_REPLY", e::REPLY),
-    ("E_STOPPED", e::STOPPED),
+    ("E_STOPPED", e::STOPPED), ("C_SUBSCRIBE", c::SUBSCRIBE), ("C_UNSUBSCRIBE", c::UNSUBSCRIBE),
+    ("C_PUBLISH", c::PUBLISH), ("C_KEY", c::KEY), ("E_SUBSCRIBED", e::SUBSCRIBED),
+    ("E_UNSUBSCRIBED", e::UNSUBSCRIBED), ("E_PUBSUB_MESSAGE", e::PUBSUB_MESSAGE),
   ];
 
   let map: serde_json::Map<String, serde_json::Value> = pairs
@@ -187,6 +203,25 @@ pub fn parse_command(record: &Record) -> Result<Command, CodecError> {
     },
     command::STOP => Command::Stop { qid },
     command::CLOSE => Command::Close { qid },
+    command::SUBSCRIBE => Command::Subscribe {
+      pid: qid,
+      channel: f.text()?,
+    },
+    command::UNSUBSCRIBE => Command::Unsubscribe {
+      pid: qid,
+      channel: f.text()?,
+    },
+    command::PUBLISH => Command::Publish {
+      pid: qid,
+      rid: f.num()?,
+      channel: f.text()?,
+      payload: f.bytes()?,
+    },
+    command::KEY => Command::Key {
+      rid: f.num()?,
+      key: f.text()?,
+      query: parse_key_query(&mut f)?,
+    },
     command::QUERY => {
       let rid: Rid = f.num()?;
       Command::Query {
@@ -228,6 +263,25 @@ fn parse_query(f: &mut Frames<'_>) -> Result<Query, CodecError> {
   })
 }
 
+fn parse_key_query(f: &mut Frames<'_>) -> Result<KeyQuery, CodecError> {
+  Ok(match f.text()?.as_str() {
+    "hgetall" => KeyQuery::HGetAll,
+    "expire" => KeyQuery::Expire { ttl: f.num()? },
+    "hset" => {
+      let ttl = f.num()?;
+      let mut pairs = Vec::new();
+      while f.at + 1 < f.frames.len() {
+        pairs.push((f.text()?, f.text()?));
+      }
+      if pairs.is_empty() {
+        return Err(CodecError::Frame(f.kind));
+      }
+      KeyQuery::HSet { pairs, ttl }
+    }
+    _ => return Err(CodecError::Frame(f.kind)),
+  })
+}
+
 fn flag(on: bool) -> &'static [u8] {
   if on {
     b"1"
@@ -261,6 +315,11 @@ pub fn encode_event(ev: &Event, push: &mut impl FnMut(u8, &[&[u8]])) {
       ],
     ),
     Event::Closed(q) => push(k::CLOSED, &[q.to_string().as_bytes()]),
+    Event::Subscribed(p) => push(k::SUBSCRIBED, &[p.to_string().as_bytes()]),
+    Event::Unsubscribed(p) => push(k::UNSUBSCRIBED, &[p.to_string().as_bytes()]),
+    Event::PubsubMessage { pid, payload } => {
+      push(k::PUBSUB_MESSAGE, &[pid.to_string().as_bytes(), payload]);
+    }
     Event::PushReply { rid, id } => {
       let id = id.map(|i| i.to_string()).unwrap_or_default();
       push(k::PUSHED, &[rid.to_string().as_bytes(), id.as_bytes()]);

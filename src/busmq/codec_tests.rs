@@ -125,7 +125,8 @@ fn kinds_json_names_every_kind_once() {
   let v: serde_json::Value = serde_json::from_str(&kinds_json()).unwrap();
   assert_eq!(v["C_PUSH"], 5);
   assert_eq!(v["E_MESSAGE"], 9);
-  assert_eq!(v.as_object().unwrap().len(), 24);
+  assert_eq!(v["E_PUBSUB_MESSAGE"], 18);
+  assert_eq!(v.as_object().unwrap().len(), 31);
 }
 
 #[test]
@@ -146,5 +147,62 @@ fn reliable_consume_and_ack_records_parse() {
       rid: 4,
       query: Query::Ack { id: 9, ttl: 30 },
     })
+  );
+}
+
+#[test]
+fn pubsub_and_key_records_parse() {
+  assert_eq!(
+    parse_command(&record(command::SUBSCRIBE, &["4", "bus:pubsub:n"])),
+    Ok(Command::Subscribe {
+      pid: 4,
+      channel: "bus:pubsub:n".into()
+    })
+  );
+  assert_eq!(
+    parse_command(&record(
+      command::PUBLISH,
+      &["4", "9", "bus:pubsub:n", "hey"]
+    )),
+    Ok(Command::Publish {
+      pid: 4,
+      rid: 9,
+      channel: "bus:pubsub:n".into(),
+      payload: Bytes::from_static(b"hey")
+    })
+  );
+  assert_eq!(
+    parse_command(&record(
+      command::KEY,
+      &["0", "2", "bus:persisted:p", "hset", "60", "a", "1"]
+    )),
+    Ok(Command::Key {
+      rid: 2,
+      key: "bus:persisted:p".into(),
+      query: KeyQuery::HSet {
+        pairs: vec![("a".into(), "1".into())],
+        ttl: 60
+      }
+    })
+  );
+  assert_eq!(
+    parse_command(&record(command::KEY, &["0", "2", "k", "hset", "60"])),
+    Err(CodecError::Frame(command::KEY))
+  );
+}
+
+#[test]
+fn pubsub_events_encode_pid_first() {
+  let mut got = Vec::new();
+  encode_event(
+    &Event::PubsubMessage {
+      pid: 5,
+      payload: Bytes::from_static(b"m"),
+    },
+    &mut |kind, frames| got.push((kind, frames.iter().map(|f| f.to_vec()).collect::<Vec<_>>())),
+  );
+  assert_eq!(
+    got,
+    vec![(event::PUBSUB_MESSAGE, vec![b"5".to_vec(), b"m".to_vec()])]
   );
 }

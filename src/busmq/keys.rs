@@ -21,7 +21,17 @@ pub struct QueueKeys {
 impl QueueKeys {
   /// The keys of queue `name`.
   pub fn new(name: &str) -> Self {
-    let prefix = format!("bus:queue:{name}");
+    Self::with_prefix(format!("bus:queue:{name}"))
+  }
+
+  /// The keys of queue `name` on a Redis Cluster: busmq hash-tags the prefix
+  /// (`{bus:queue:<name>}:messages`...), so every key of a queue is in one slot and its scripts
+  /// run on one node.
+  pub fn clustered(name: &str) -> Self {
+    Self::with_prefix(format!("{{bus:queue:{name}}}"))
+  }
+
+  fn with_prefix(prefix: String) -> Self {
     Self {
       metadata: format!("{prefix}:metadata"),
       messages: format!("{prefix}:messages"),
@@ -35,6 +45,26 @@ impl QueueKeys {
   pub fn data_keys(&self) -> [&str; 4] {
     [&self.metadata, &self.messages, &self.msgid, &self.toack]
   }
+}
+
+/// The suffixes of a queue's keys and channel after `bus:queue:<name>`.
+const QUEUE_SUFFIXES: [&str; 5] = ["metadata", "messages", "msgid", "toack", "available"];
+
+/// The metadata key of the queue that `key` (any of its keys, or its `available` channel)
+/// belongs to: the key busmq chooses a queue's Redis instance by. `None` for other names.
+pub fn queue_route_key(key: &str) -> Option<String> {
+  let (base, suffix) = key.rsplit_once(':')?;
+  (base.starts_with("bus:queue:") && QUEUE_SUFFIXES.contains(&suffix))
+    .then(|| format!("{base}:metadata"))
+}
+
+/// busmq's instance for a key that no instance holds yet: the sum of the key's UTF-16 code
+/// units, modulo the number of urls (`Bus.prototype._connectionFor`). `n` must not be 0.
+pub fn instance_for(key: &str, n: usize) -> usize {
+  // JavaScript strings are UTF-16: a character outside the BMP counts as its two surrogates.
+  let sum: u64 = key.encode_utf16().map(u64::from).sum();
+  // n is a count of urls, far below u64::MAX; the remainder is below n.
+  (sum % n.max(1) as u64) as usize
 }
 
 /// The pub/sub channel on which discoverable queues announce themselves.
@@ -64,6 +94,49 @@ pub struct RedisTarget {
   pub tls: bool,
 }
 
+/// How one logical connection reaches its Redis master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+  /// A url of the master itself (`layout: 'direct'`).
+  Direct(RedisTarget),
+  /// Nodes of a Redis Cluster (`layout: 'cluster'`); the topology is learnt from them.
+  Cluster {
+    /// Seed nodes (any reachable one is enough).
+    nodes: Vec<RedisTarget>,
+  },
+  /// Sentinels that name the master of `master` (`layout: 'sentinels'`); the master is asked
+  /// for again at every reconnect, so a failover is followed.
+  Sentinels {
+    /// The sentinels, tried in order (their urls' passwords are the sentinels' own).
+    sentinels: Vec<RedisTarget>,
+    /// The monitored master's name (`redisOptions.name`, `mymaster` by default).
+    master: String,
+    /// The master's password (`redisOptions.password`).
+    password: Option<String>,
+    /// The master's database (`redisOptions.db`).
+    db: i64,
+  },
+}
+
+impl Endpoint {
+  /// `host:port` (or `sentinels host:port,...`) for error messages.
+  pub fn describe(&self) -> String {
+    match self {
+      Endpoint::Direct(t) => format!("{}:{}", t.host, t.port),
+      Endpoint::Cluster { nodes } => format!("cluster {}", list(nodes)),
+      Endpoint::Sentinels { sentinels, .. } => format!("sentinels {}", list(sentinels)),
+    }
+  }
+}
+
+fn list(targets: &[RedisTarget]) -> String {
+  let list: Vec<String> = targets
+    .iter()
+    .map(|t| format!("{}:{}", t.host, t.port))
+    .collect();
+  list.join(",")
+}
+
 /// Why a url cannot be used.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum UrlError {
@@ -88,6 +161,15 @@ impl RedisTarget {
   /// # Errors
   /// [`UrlError`] naming what is wrong.
   pub fn parse(url: &str) -> Result<Self, UrlError> {
+    Self::parse_with_port(url, 6379)
+  }
+
+  /// [`RedisTarget::parse`] with another port for urls that give none (26379 for sentinels,
+  /// as busmq's ioredis driver assumes).
+  ///
+  /// # Errors
+  /// [`UrlError`] naming what is wrong.
+  pub fn parse_with_port(url: &str, default_port: u16) -> Result<Self, UrlError> {
     let (tls, rest) = if let Some(rest) = url.strip_prefix("redis://") {
       (false, rest)
     } else if let Some(rest) = url.strip_prefix("rediss://") {
@@ -101,7 +183,7 @@ impl RedisTarget {
       None => (None, authority),
     };
     let (username, password) = split_auth(auth);
-    let (host, port) = split_host_port(hostport, url)?;
+    let (host, port) = split_host_port(hostport, url, default_port)?;
     let db = parse_db(path, url)?;
     Ok(Self {
       host,
@@ -126,7 +208,11 @@ fn split_auth(auth: Option<&str>) -> (Option<String>, Option<String>) {
   }
 }
 
-fn split_host_port(hostport: &str, url: &str) -> Result<(String, u16), UrlError> {
+fn split_host_port(
+  hostport: &str,
+  url: &str,
+  default_port: u16,
+) -> Result<(String, u16), UrlError> {
   // An IPv6 literal is bracketed: [::1]:6379.
   let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
     let (host, tail) = v6
@@ -143,7 +229,7 @@ fn split_host_port(hostport: &str, url: &str) -> Result<(String, u16), UrlError>
     return Err(UrlError::NoHost(url.to_string()));
   }
   let port = match port {
-    None | Some("") => 6379,
+    None | Some("") => default_port,
     Some(p) => p
       .parse::<u16>()
       .ok()
@@ -204,6 +290,16 @@ mod tests {
   }
 
   #[test]
+  fn cluster_keys_are_hash_tagged_like_busmq() {
+    let keys = QueueKeys::clustered("foo");
+    assert_eq!(keys.metadata, "{bus:queue:foo}:metadata");
+    assert_eq!(keys.messages, "{bus:queue:foo}:messages");
+    assert_eq!(keys.msgid, "{bus:queue:foo}:msgid");
+    assert_eq!(keys.toack, "{bus:queue:foo}:toack");
+    assert_eq!(keys.available, "{bus:queue:foo}:available");
+  }
+
+  #[test]
   fn discovery_notice_is_json_with_escaped_key() {
     let keys = QueueKeys::new("a\"b");
     let notice = discovery_notice(&keys, 30);
@@ -211,6 +307,37 @@ mod tests {
     assert_eq!(v["event"], "queue");
     assert_eq!(v["key"], "bus:queue:a\"b:metadata");
     assert_eq!(v["ttl"], 30);
+  }
+
+  #[test]
+  fn instance_is_the_utf16_sum_modulo_the_url_count() {
+    // "ab" = 97 + 98 = 195.
+    assert_eq!(instance_for("ab", 2), 1);
+    assert_eq!(instance_for("ab", 3), 0);
+    assert_eq!(instance_for("anything", 1), 0);
+    // U+1F600 is two UTF-16 units, 0xD83D + 0xDE00 = 112189, as JavaScript's charCodeAt sees it.
+    assert_eq!(instance_for("\u{1F600}", 1_000_000), 112_189);
+    // é (U+00E9) is one unit of 233, not its two UTF-8 bytes.
+    assert_eq!(instance_for("\u{e9}", 1000), 233);
+  }
+
+  #[test]
+  fn every_queue_key_routes_by_its_metadata_key() {
+    let keys = QueueKeys::new("a:b");
+    for key in [
+      &keys.metadata,
+      &keys.messages,
+      &keys.msgid,
+      &keys.toack,
+      &keys.available,
+    ] {
+      assert_eq!(
+        queue_route_key(key).as_deref(),
+        Some("bus:queue:a:b:metadata")
+      );
+    }
+    assert_eq!(queue_route_key("bus:pubsub:x"), None);
+    assert_eq!(queue_route_key("bus:queue:x:other"), None);
   }
 
   #[test]
@@ -240,6 +367,14 @@ mod tests {
     let t = RedisTarget::parse("redis://:pw@[::1]:6380").unwrap();
     assert_eq!((t.host.as_str(), t.port), ("::1", 6380));
     assert_eq!(t.password.as_deref(), Some("pw"));
+  }
+
+  #[test]
+  fn sentinel_urls_default_to_port_26379() {
+    let t = RedisTarget::parse_with_port("redis://10.0.0.1", 26379).unwrap();
+    assert_eq!(t.port, 26379);
+    let t = RedisTarget::parse_with_port("redis://10.0.0.1:5000", 26379).unwrap();
+    assert_eq!(t.port, 5000);
   }
 
   #[test]

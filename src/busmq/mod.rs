@@ -1,12 +1,14 @@
 //! busmq on Redis: queues that share Redis with busmq 3.1's JavaScript processes.
 //!
-//! - [`keys`]: busmq's key names and url parsing (pure).
+//! - [`keys`]: busmq's key names (hash-tagged on a cluster), its instance choice among several
+//!   urls, url parsing and connection layouts (pure).
 //! - [`scripts`]: our Lua scripts over busmq's layout (batched push and pop).
 //! - [`types`]: commands, operations, outcomes and events.
 //! - [`codec`]: packed records to and from `lib/busmq/` (pure).
-//! - [`state`]: the queues' state machine (pure; takes `now`).
-//! - [`ops`]: one Redis operation, run over the bus's connections.
-//! - [`eventloop`]: the one task per bus that ties them together.
+//! - [`state`]: the queues' and pub/sub objects' state machine (pure; takes `now`).
+//! - [`ops`]: one Redis operation, run over a master's or a cluster's connection.
+//! - [`eventloop`]: the one task per bus that ties them together, with a connection pair per url
+//!   (or one through sentinels, or one to a cluster).
 
 pub mod codec;
 pub mod eventloop;

@@ -98,8 +98,16 @@ end
 return 1
 ";
 
+/// `HSET KEYS[1] ARGV[2..]` then `EXPIRE KEYS[1] ARGV[1]`, atomically (metadata and persisted
+/// objects: no moment without an expiry).
+pub const HSET_EXPIRE: &str = r"
+redis.call('hset', KEYS[1], unpack(ARGV, 2))
+redis.call('expire', KEYS[1], ARGV[1])
+return 1
+";
+
 /// Every script, for `SCRIPT LOAD` when a connection comes online.
-pub const ALL: [&str; 4] = [PUSH, POP, POP_RELIABLE, ACK];
+pub const ALL: [&str; 5] = [PUSH, POP, POP_RELIABLE, ACK, HSET_EXPIRE];
 
 #[cfg(test)]
 mod tests {

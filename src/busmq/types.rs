@@ -47,6 +47,37 @@ pub enum Command {
   Close { qid: Qid },
   /// A read or write that does not change the queue object (`count`, `metadata`...).
   Query { qid: Qid, rid: Rid, query: Query },
+  /// `pubsub.subscribe()` of object `pid` on `channel` (`bus:pubsub:<name>`).
+  Subscribe { pid: Qid, channel: String },
+  /// `pubsub.unsubscribe()`.
+  Unsubscribe { pid: Qid, channel: String },
+  /// `pubsub.publish(payload, cb)`.
+  Publish {
+    pid: Qid,
+    rid: Rid,
+    channel: String,
+    payload: Bytes,
+  },
+  /// A call on a plain key (`bus.persistify()` objects).
+  Key {
+    rid: Rid,
+    key: String,
+    query: KeyQuery,
+  },
+}
+
+/// The calls of persisted objects (`bus:persisted:<name>` hashes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyQuery {
+  /// `HGETALL key` -> object or null.
+  HGetAll,
+  /// `HSET key f v...` + `EXPIRE key ttl`.
+  HSet {
+    pairs: Vec<(String, String)>,
+    ttl: u32,
+  },
+  /// `EXPIRE key ttl`.
+  Expire { ttl: u32 },
 }
 
 /// The stateless queue calls.
@@ -133,6 +164,19 @@ pub enum Op {
   },
   /// `DEL` the four data keys.
   Delete { qid: Qid, keys: QueueKeys },
+  /// `PUBLISH channel payload` on the first connection; the loop answers `rid` itself.
+  Publish {
+    pid: Qid,
+    rid: Rid,
+    channel: String,
+    payload: Bytes,
+  },
+  /// A call on a plain key; the loop answers `rid` itself.
+  Key {
+    rid: Rid,
+    key: String,
+    query: KeyQuery,
+  },
   /// A stateless call; the loop answers the `rid` itself.
   Query {
     rid: Rid,
@@ -224,7 +268,13 @@ pub enum Event {
     code: String,
     message: String,
   },
-  /// `error` on the queue object.
+  /// `subscribed` on a pub/sub object.
+  Subscribed(Qid),
+  /// `unsubscribed` on a pub/sub object.
+  Unsubscribed(Qid),
+  /// `message(payload)` on a pub/sub object.
+  PubsubMessage { pid: Qid, payload: Bytes },
+  /// `error` on the queue (or pub/sub) object.
   Error {
     qid: Qid,
     code: String,

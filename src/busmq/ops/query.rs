@@ -1,18 +1,14 @@
 //! The stateless queue calls (`count`, `exists`, `ttl`, `metadata`, `ack`...).
 
 use super::ack_script;
+use super::writer::Writer;
 use crate::busmq::codec::ReplyValue;
 use crate::busmq::keys::QueueKeys;
-use crate::busmq::types::Query;
+use crate::busmq::types::{KeyQuery, Query};
 use bytes::Bytes;
-use redis::aio::MultiplexedConnection;
 use redis::RedisResult;
 
-async fn hget(
-  conn: &mut MultiplexedConnection,
-  key: &str,
-  field: &str,
-) -> RedisResult<Option<Vec<u8>>> {
+async fn hget(conn: &mut Writer, key: &str, field: &str) -> RedisResult<Option<Vec<u8>>> {
   redis::cmd("HGET")
     .arg(key)
     .arg(field)
@@ -28,7 +24,7 @@ fn int_or_null(v: Option<Vec<u8>>) -> ReplyValue {
 
 /// Runs one query.
 pub(super) async fn run(
-  conn: &mut MultiplexedConnection,
+  conn: &mut Writer,
   keys: &QueueKeys,
   query: &Query,
 ) -> RedisResult<ReplyValue> {
@@ -81,19 +77,44 @@ pub(super) async fn run(
       }
     }
     Query::MetaSet { pairs, ttl } => {
-      let mut hset = redis::cmd("HSET");
-      hset.arg(meta);
-      for (k, v) in pairs {
-        hset.arg(k).arg(v);
+      let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+      super::hset_expire(conn, meta, *ttl, &pairs).await?;
+      ReplyValue::Unit
+    }
+  })
+}
+
+/// Runs one call on a plain key (persisted objects).
+pub(super) async fn run_key(
+  conn: &mut Writer,
+  key: &str,
+  query: &KeyQuery,
+) -> RedisResult<ReplyValue> {
+  Ok(match query {
+    KeyQuery::HGetAll => {
+      let flat: Vec<Vec<u8>> = redis::cmd("HGETALL").arg(key).query_async(conn).await?;
+      if flat.is_empty() {
+        ReplyValue::Null
+      } else {
+        ReplyValue::Hash(flat.into_iter().map(Bytes::from).collect())
       }
-      redis::pipe()
-        .atomic()
-        .add_command(hset)
-        .ignore()
-        .cmd("EXPIRE")
-        .arg(meta)
+    }
+    KeyQuery::HSet { pairs, ttl } => {
+      // busmq writes then touches; one script leaves no moment without an expiry.
+      let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+      super::hset_expire(conn, key, *ttl, &pairs).await?;
+      ReplyValue::Unit
+    }
+    KeyQuery::Expire { ttl } => {
+      redis::cmd("EXPIRE")
+        .arg(key)
         .arg(*ttl)
-        .ignore()
         .query_async::<()>(conn)
         .await?;
       ReplyValue::Unit

@@ -1,14 +1,14 @@
 //! The Redis side of the queue operations: attach, touch, push, pop, peek, restore, delete.
 
+use super::writer::Writer;
 use super::{ack_script, pop_reliable_script, pop_script, push_script, Completion};
 use crate::busmq::keys::QueueKeys;
 use crate::busmq::types::{AttachOptions, Done, Op, Qid, Rid};
 use bytes::Bytes;
-use redis::aio::MultiplexedConnection;
 use redis::RedisResult;
 
 /// Runs one queue operation (not a subscribe or a query).
-pub(super) async fn run(conn: &mut MultiplexedConnection, op: &Op) -> RedisResult<Completion> {
+pub(super) async fn run(conn: &mut Writer, op: &Op) -> RedisResult<Completion> {
   match op {
     Op::Probe { qid, metadata } => probe(conn, *qid, metadata).await,
     Op::Create {
@@ -60,17 +60,18 @@ pub(super) async fn run(conn: &mut MultiplexedConnection, op: &Op) -> RedisResul
       Ok(Completion::State(Done::Deleted { qid: *qid }))
     }
     // ops::run handles these itself; answering with an error keeps this total without a panic.
-    Op::Subscribe { .. } | Op::Unsubscribe { .. } | Op::Query { .. } => Err(
-      redis::RedisError::from((redis::ErrorKind::Client, "not a queue operation")),
-    ),
+    Op::Subscribe { .. }
+    | Op::Unsubscribe { .. }
+    | Op::Query { .. }
+    | Op::Publish { .. }
+    | Op::Key { .. } => Err(redis::RedisError::from((
+      redis::ErrorKind::Client,
+      "not a queue operation",
+    ))),
   }
 }
 
-async fn probe(
-  conn: &mut MultiplexedConnection,
-  qid: Qid,
-  metadata: &str,
-) -> RedisResult<Completion> {
+async fn probe(conn: &mut Writer, qid: Qid, metadata: &str) -> RedisResult<Completion> {
   let ttl: Option<String> = redis::cmd("HGET")
     .arg(metadata)
     .arg("ttl")
@@ -82,37 +83,25 @@ async fn probe(
 }
 
 async fn create(
-  conn: &mut MultiplexedConnection,
+  conn: &mut Writer,
   qid: Qid,
   metadata: &str,
   opts: AttachOptions,
 ) -> RedisResult<Completion> {
   let discover = if opts.discoverable { "true" } else { "false" };
-  redis::pipe()
-    .atomic()
-    .cmd("HSET")
-    .arg(metadata)
-    .arg(&[
-      "ttl",
-      &opts.ttl.to_string(),
-      "source",
-      "local",
-      "discover",
-      discover,
-    ])
-    .arg(&["maxsize", &opts.maxsize.to_string()])
-    .ignore()
-    .cmd("EXPIRE")
-    .arg(metadata)
-    .arg(opts.ttl)
-    .ignore()
-    .query_async::<()>(conn)
-    .await?;
+  let (ttl, maxsize) = (opts.ttl.to_string(), opts.maxsize.to_string());
+  let pairs = [
+    ("ttl", ttl.as_str()),
+    ("source", "local"),
+    ("discover", discover),
+    ("maxsize", maxsize.as_str()),
+  ];
+  super::hset_expire(conn, metadata, opts.ttl, &pairs).await?;
   Ok(Completion::State(Done::Created { qid }))
 }
 
 async fn touch(
-  conn: &mut MultiplexedConnection,
+  conn: &mut Writer,
   keys: &QueueKeys,
   ttl: u32,
   notice: Option<&str>,
@@ -133,7 +122,7 @@ async fn touch(
 }
 
 async fn push(
-  conn: &mut MultiplexedConnection,
+  conn: &mut Writer,
   qid: Qid,
   keys: &QueueKeys,
   ttl: u32,
@@ -172,7 +161,7 @@ fn pairs(qid: Qid, flat: Vec<Vec<u8>>) -> Completion {
 }
 
 async fn pop(
-  conn: &mut MultiplexedConnection,
+  conn: &mut Writer,
   qid: Qid,
   messages: &str,
   count: u32,
@@ -197,7 +186,7 @@ async fn pop(
 }
 
 async fn peek(
-  conn: &mut MultiplexedConnection,
+  conn: &mut Writer,
   qid: Qid,
   messages: &str,
   from: u64,

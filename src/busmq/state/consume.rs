@@ -162,6 +162,7 @@ impl Queues {
         channel: channel.clone(),
       }));
     }
+    self.pubsub_online(&mut out);
     out
   }
 
@@ -330,6 +331,9 @@ impl Queues {
         out.push(queue_error(qid, &failure.code, text))
       }
       FailedOp::Subscribe(channel) => {
+        for pid in self.pubsub_listeners(&channel) {
+          out.push(queue_error(pid, &failure.code, text.clone()));
+        }
         for qid in self
           .subs
           .get(&channel)

@@ -67,6 +67,10 @@ pub struct Queues {
   subs: HashMap<String, (Vec<Qid>, bool)>,
   /// Queues with pushes waiting for [`Queues::flush_pushes`].
   pushing: Vec<Qid>,
+  /// `bus.pubsub()` channels and their listening objects.
+  pubsubs: HashMap<String, pubsub::Listeners>,
+  /// Queue keys are hash-tagged for a Redis Cluster.
+  clustered: bool,
 }
 
 fn emit(event: Event) -> Action {
@@ -91,6 +95,14 @@ impl Queues {
     Self::default()
   }
 
+  /// No queues, on a Redis Cluster (hash-tagged keys, as busmq names them there).
+  pub fn clustered() -> Self {
+    Self {
+      clustered: true,
+      ..Self::default()
+    }
+  }
+
   /// Handles one command from JavaScript at `now`.
   pub fn handle_command(&mut self, cmd: Command, _now: Instant) -> Vec<Action> {
     // No command needs the clock yet; the parameter keeps every entry point alike (commands,
@@ -99,6 +111,20 @@ impl Queues {
     match cmd {
       Command::Open { qid, name } => self.open(qid, &name),
       Command::Forget { qid } => self.forget(qid, &mut out),
+      Command::Subscribe { pid, channel } => out = self.handle_subscribe(pid, channel),
+      Command::Unsubscribe { pid, channel } => out = self.handle_unsubscribe(pid, &channel),
+      Command::Publish {
+        pid,
+        rid,
+        channel,
+        payload,
+      } => out.push(Action::Run(Op::Publish {
+        pid,
+        rid,
+        channel,
+        payload,
+      })),
+      Command::Key { rid, key, query } => out.push(Action::Run(Op::Key { rid, key, query })),
       other => self.queue_command(other, &mut out),
     }
     out
@@ -106,7 +132,11 @@ impl Queues {
 
   fn open(&mut self, qid: Qid, name: &str) {
     self.queues.entry(qid).or_insert_with(|| Queue {
-      keys: QueueKeys::new(name),
+      keys: if self.clustered {
+        QueueKeys::clustered(name)
+      } else {
+        QueueKeys::new(name)
+      },
       phase: Phase::Idle,
       opts: AttachOptions {
         ttl: 30,
@@ -124,6 +154,7 @@ impl Queues {
   }
 
   fn forget(&mut self, qid: Qid, out: &mut Vec<Action>) {
+    self.forget_pubsub(qid, out);
     if self.queues.contains_key(&qid) {
       self.unsubscribe(qid, out);
       self.queues.remove(&qid);
@@ -170,7 +201,12 @@ impl Queues {
         reliable,
         ..
       } => self.consume(qid, remove, max, reliable, out),
-      Command::Open { .. } | Command::Forget { .. } => {}
+      Command::Open { .. }
+      | Command::Forget { .. }
+      | Command::Subscribe { .. }
+      | Command::Unsubscribe { .. }
+      | Command::Publish { .. }
+      | Command::Key { .. } => {}
     }
   }
 
@@ -218,7 +254,10 @@ impl Queues {
         self.pushed(qid, &mut out);
       }
       Done::Popped { qid, messages } => self.popped(qid, messages, &mut out),
-      Done::Subscribed { channel } => self.subscribed(&channel, &mut out),
+      Done::Subscribed { channel } => {
+        self.pubsub_subscribed(&channel, &mut out);
+        self.subscribed(&channel, &mut out);
+      }
       Done::Ack => {}
       Done::Deleted { qid } => out.push(emit(Event::Closed(qid))),
       Done::Failed { op, failure } => self.failed(op, failure, &mut out),
@@ -328,10 +367,15 @@ fn command_qid(cmd: &Command) -> Qid {
     | Command::Stop { qid }
     | Command::Close { qid }
     | Command::Query { qid, .. } => *qid,
+    Command::Subscribe { pid, .. }
+    | Command::Unsubscribe { pid, .. }
+    | Command::Publish { pid, .. } => *pid,
+    Command::Key { .. } => 0,
   }
 }
 
 mod consume;
+mod pubsub;
 
 #[cfg(test)]
 mod tests;
