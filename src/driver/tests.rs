@@ -1,4 +1,4 @@
-//! Driver tests over real sockets on 127.0.0.1 and ipc, against our zmq.rs-based Dealer and raw hostile
+//! Driver tests over real sockets on 127.0.0.1 and ipc, against our own connecting DEALER and raw hostile
 //! bytes. Every wait is bounded.
 
 use std::time::Duration;
@@ -9,7 +9,60 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use super::*;
-use crate::transport::Dealer;
+use crate::transport::{Msg, TransportError};
+use tokio::sync::mpsc;
+
+/// Our connecting DEALER in a task of its own, so a test can wait on the ROUTER alone while it connects and
+/// writes (as a peer in another process would). Dropping it closes its connection.
+struct Dealer {
+  tx: mpsc::UnboundedSender<Msg>,
+  rx: mpsc::UnboundedReceiver<Msg>,
+  task: tokio::task::JoinHandle<()>,
+}
+
+impl Dealer {
+  fn connect(ep: &str, identity: Option<Bytes>) -> Result<Self, TransportError> {
+    let mut config = ServerConfig::default();
+    config.session.socket_type = "DEALER".into();
+    config.session.identity = identity.unwrap_or_default();
+    let mut dealer = super::dealer::Dealer::connect(ep, config, 1000)?;
+    let (tx, mut commands) = mpsc::unbounded_channel::<Msg>();
+    let (out, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+      loop {
+        tokio::select! {
+          m = commands.recv() => match m {
+            Some(m) => {
+              dealer.send(m).expect("queued");
+              dealer.flush();
+            }
+            None => return,
+          },
+          ev = dealer.recv() => {
+            if let super::dealer::DealerEvent::Message(m) = ev {
+              let _ = out.send(m);
+            }
+          }
+        }
+      }
+    });
+    Ok(Self { tx, rx, task })
+  }
+
+  fn send(&mut self, msg: Msg) -> Result<(), TransportError> {
+    self.tx.send(msg).map_err(|_| TransportError::Closed)
+  }
+
+  async fn recv(&mut self) -> Result<Msg, TransportError> {
+    self.rx.recv().await.ok_or(TransportError::Closed)
+  }
+}
+
+impl Drop for Dealer {
+  fn drop(&mut self) {
+    self.task.abort();
+  }
+}
 use crate::zmtp::greeting::{self, MechanismName};
 
 const T: Duration = Duration::from_secs(10);

@@ -11,9 +11,6 @@ pub enum TransportError {
   /// An operating-system error (bind, connect, file system).
   #[error("io error: {0}")]
   Io(#[from] std::io::Error),
-  /// An error reported by the zmq.rs engine.
-  #[error("zmq error: {0}")]
-  Zmq(String),
   /// A message was malformed for this socket (e.g. a ROUTER send without identity frame).
   #[error("invalid message: {0}")]
   Invalid(String),
@@ -37,23 +34,10 @@ impl TransportError {
     match self {
       TransportError::Endpoint(_) | TransportError::Invalid(_) => "EINVAL",
       TransportError::Io(e) => io_code(e),
-      TransportError::Zmq(_) => "EPROTO",
       TransportError::Unroutable => "EHOSTUNREACH",
       TransportError::WouldBlock => "EAGAIN",
       TransportError::Closed => "ENOTSOCK",
       TransportError::AddrInUse(_) => "EADDRINUSE",
-    }
-  }
-
-  /// Converts an error of the zmq.rs engine, keeping the cases callers act on.
-  pub(crate) fn from_zmq(e: zeromq::ZmqError) -> Self {
-    match e {
-      zeromq::ZmqError::Network(io) if io.kind() == std::io::ErrorKind::AddrInUse => {
-        TransportError::AddrInUse(io.to_string())
-      }
-      zeromq::ZmqError::Network(io) => TransportError::Io(io),
-      zeromq::ZmqError::Endpoint(e) => TransportError::Endpoint(e.to_string()),
-      other => TransportError::Zmq(other.to_string()),
     }
   }
 }

@@ -250,7 +250,10 @@ async fn bind_intch(endpoint: &str) -> Result<Server<PubState>, TransportError> 
   let endpoint = Endpoint::parse(endpoint)?;
   let mut config = ServerConfig::default();
   config.session.socket_type = "PUB".into();
-  let mut publisher = Server::new(config, PubState::new(crate::transport::DEFAULT_HWM, 16 << 20));
+  let mut publisher = Server::new(
+    config,
+    PubState::new(crate::transport::DEFAULT_HWM, 16 << 20),
+  );
   publisher.bind(&endpoint).await?;
   Ok(publisher)
 }
