@@ -63,6 +63,8 @@ pub enum Control {
   Unsubscribe(Bytes),
   /// The socket's options changed: later binds/connects take them, the state's switches apply now.
   Options(Box<SocketOptions>),
+  /// Counters of the socket's engine as JSON (`accepted`, `refused` by reason, `dial`...), for `statsSync`.
+  Stats(SyncSender<String>),
   /// Stop taking messages from the socket.
   Pause,
   /// Take messages again.
@@ -271,11 +273,31 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
           server.update_state(|state| state.switches(opts));
         }
       }
+      Control::Stats(reply) => {
+        // The JS thread waits on this in statsSync; if it gave up, nobody reads the answer.
+        let _ = reply.send(self.stats_json());
+      }
       Control::Pause => self.paused = true,
       Control::Resume => self.paused = false,
       // Handled by the caller (it ends the loop).
       Control::Close { .. } => {}
     }
+  }
+
+  fn stats_json(&self) -> String {
+    let Some(server) = self.server.as_ref() else {
+      return "{}".into();
+    };
+    let (stats, dial) = (server.stats(), server.dial_stats());
+    serde_json::json!({
+      "accepted": stats.accepted,
+      "active": stats.active,
+      "handshaking": stats.handshaking,
+      "refused": stats.refused,
+      "handshakeEof": stats.handshake_eof,
+      "dial": { "attempts": dial.attempts, "failed": dial.failed, "connected": dial.connected },
+    })
+    .to_string()
   }
 
   fn subscription(&mut self, prefix: Bytes, on: bool) {
