@@ -197,3 +197,26 @@ for (const [a, b] of inprocPairs) {
     }
   })
 }
+
+test('ZMQ_IMMEDIATE: messages go only to connected peers, none wait for a dead endpoint', { timeout: 10000 }, async () => {
+  const router = z.socket('router')
+  const dealer = z.socket('dealer', { identity: 'imm' })
+  const dead = z.socket('router')
+  try {
+    const live = bound(router)
+    // A free port nobody listens on: bound once, then released.
+    const gone = bound(dead)
+    dead.close()
+    await h.sleep(50)
+    dealer.setsockopt(z.ZMQ_IMMEDIATE, 1)
+    dealer.connect(gone)
+    dealer.connect(live)
+    for (let i = 0; i < 100 && router.stats().active === 0; i++) await h.sleep(20)
+    await h.sleep(50)
+    for (let i = 0; i < 10; i++) dealer.send(String(i))
+    const got = await h.collect(router, 10, 5000, 'every message at the live peer')
+    assert.deepEqual(got.map((m) => m[1].toString()), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])
+  } finally {
+    h.closeAll(router, dealer)
+  }
+})

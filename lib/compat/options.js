@@ -45,7 +45,7 @@ const TABLE = [
   ['tcp_keepalive_idle', 36, 'int', -1, 'stored'],
   ['tcp_keepalive_intvl', 37, 'int', -1, 'stored'],
   ['tcp_accept_filter', 38, 'string', undefined, 'setonly'],
-  ['immediate', 39, 'bool', 0, 'stored'],
+  ['immediate', 39, 'bool', 0, 'live'],
   ['xpub_verbose', 40, 'bool', 0, 'setonly'],
   ['router_raw', 41, 'bool', 0, 'setonly'],
   ['ipv6', 42, 'bool', 0, 'stored'],

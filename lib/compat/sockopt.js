@@ -6,7 +6,7 @@ const { TABLE, lookup } = require('./options')
 const { keys } = require('../security')
 
 // Options our engine acts on, by the name the native handle takes (libzmq's, without ZMQ_).
-const ENGINE_INT = new Set(['reconnect_ivl', 'reconnect_ivl_max', 'maxmsgsize', 'router_mandatory', 'xpub_verbose',
+const ENGINE_INT = new Set(['immediate', 'reconnect_ivl', 'reconnect_ivl_max', 'maxmsgsize', 'router_mandatory', 'xpub_verbose',
   'xpub_verboser', 'req_relaxed', 'req_correlate', 'curve_server', 'plain_server', 'handshake_ivl', 'heartbeat_ivl',
   'heartbeat_ttl', 'heartbeat_timeout'])
 const ENGINE_TEXT = new Set(['plain_username', 'plain_password', 'curve_publickey', 'curve_secretkey', 'curve_serverkey'])

@@ -25,7 +25,7 @@ use super::{SocketError, SocketType, C_SEND, C_SEND_ACK, E_CLOSED, E_ERROR, E_ME
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::driver::{Server, ServerConfig};
-use crate::transport::{ready_now, Endpoint, Msg};
+use crate::transport::{Endpoint, Msg};
 use crate::zmtp::socket as st;
 use crate::zmtp::socket::SendError;
 
@@ -181,7 +181,7 @@ pub async fn run<S: Classic, D: Deliver + Sync>(
           if !s.reading() {
             break;
           }
-          match ready_now(std::future::poll_fn(|cx| poll_server(&mut s.server, true, cx))).await {
+          match ready_now(&mut s.server).await {
             Some(ev) => s.handle_event(ev),
             None => break,
           }
@@ -197,6 +197,18 @@ pub async fn run<S: Classic, D: Deliver + Sync>(
     s.outbox.flush();
   }
   s.close(linger).await;
+}
+
+/// The server's next event if one is ready now, polled with this task's own waker (so an event arriving
+/// later still wakes the loop); `None` otherwise. Drains a burst in one turn.
+async fn ready_now<S: Classic>(server: &mut Option<Box<Server<S>>>) -> Option<S::Event> {
+  std::future::poll_fn(|cx| {
+    Poll::Ready(match poll_server(server, true, cx) {
+      Poll::Ready(ev) => Some(ev),
+      Poll::Pending => None,
+    })
+  })
+  .await
 }
 
 async fn retry(stalls: u32) {
