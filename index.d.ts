@@ -167,7 +167,7 @@ export declare namespace services {
 // ---------------------------------------------------------------- classic `zmq` sockets
 
 /** Socket type names accepted by `socket()` (also the ZMQ_* numbers). PAIR and STREAM throw EINVAL (not supported). */
-export type SocketTypeName = 'pub' | 'sub' | 'xsub' | 'req' | 'rep' | 'dealer' | 'router' | 'push' | 'pull' | 'xreq' | 'xrep' | 'pair' | 'xpub'
+export type SocketTypeName = 'pub' | 'sub' | 'xsub' | 'req' | 'rep' | 'dealer' | 'router' | 'push' | 'pull' | 'xreq' | 'xrep' | 'pair' | 'xpub' | 'stream'
 /** A message frame as accepted by `send` (numbers are sent as their decimal string). */
 export type Frame = string | Buffer | Uint8Array | number
 /** An error from a socket: `code` is the libzmq errno name (EINVAL, EADDRINUSE, ENOTSOCK, EFSM...). */

@@ -141,6 +141,8 @@ class Socket extends NativeEngine {
       const req = String(++this._seq)
       this._handle.unbind(addr, req)
       this._requests.set(req, { addr, cb, bind: false })
+      // Its callback is owed: the process stays up until the answer comes.
+      this._hold()
     } catch (err) {
       if (typeof cb !== 'function') throw err
       process.nextTick(cb, err)
@@ -469,7 +471,7 @@ class Socket extends NativeEngine {
     } else if (err === null) {
       this._emitSafe('unbind', endpoint)
       this._portGone()
-    } else if (pending.bind && this._ports === 0 && !this._closed) {
+    } else if (this._ports === 0 && !this._closed) {
       this._release()
     }
     if (typeof pending.cb === 'function') this._safely(pending.cb, this, err)

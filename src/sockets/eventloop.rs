@@ -103,6 +103,7 @@ pub fn spawn<D: Deliver + Sync>(kind: SocketType, outbox: Outbox<D>) -> Unbounde
     SocketType::Push => rt.spawn(run::<st::PushState, D>(kind, outbox, rx)),
     SocketType::XSub => rt.spawn(run::<st::XSubState, D>(kind, outbox, rx)),
     SocketType::XPub => rt.spawn(run::<st::XPubState, D>(kind, outbox, rx)),
+    SocketType::Stream => rt.spawn(super::stream::run(outbox, rx)),
   };
   tx
 }
