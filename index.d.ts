@@ -175,7 +175,7 @@ export declare namespace services {
 // ---------------------------------------------------------------- classic `zmq` sockets
 
 /** Socket type names accepted by `socket()` (also the ZMQ_* numbers). PAIR and STREAM throw EINVAL (not supported). */
-export type SocketTypeName = 'pub' | 'sub' | 'xsub' | 'req' | 'rep' | 'dealer' | 'router' | 'push' | 'pull' | 'xreq' | 'xrep' | 'pair' | 'xpub'
+export type SocketTypeName = 'pub' | 'sub' | 'xsub' | 'req' | 'rep' | 'dealer' | 'router' | 'push' | 'pull' | 'xreq' | 'xrep' | 'pair' | 'xpub' | 'stream'
 /** A message frame as accepted by `send` (numbers are sent as their decimal string). */
 export type Frame = string | Buffer | Uint8Array | number
 /** An error from a socket: `code` is the libzmq errno name (EINVAL, EADDRINUSE, ENOTSOCK, EFSM...). */
@@ -191,6 +191,44 @@ export interface SocketOptions {
   sndhwm?: number
   /** ZMQ_RCVHWM (messages); set before bind/connect. */
   rcvhwm?: number
+  /** ZMQ_CURVE_SERVER: this socket is a CURVE server (needs `curveSecretKey`). */
+  curveServer?: boolean
+  /** ZMQ_CURVE_PUBLICKEY / _SECRETKEY / _SERVERKEY: 32-byte keys or 40 Z85 characters. */
+  curvePublicKey?: string | Buffer
+  curveSecretKey?: string | Buffer
+  curveServerKey?: string | Buffer
+  /** ZMQ_PLAIN_SERVER: this socket is a PLAIN server (admits the users given to `authorize`). */
+  plainServer?: boolean
+  /** ZMQ_PLAIN_USERNAME / _PASSWORD: this socket is a PLAIN client. */
+  plainUsername?: string
+  plainPassword?: string
+  /** ZMQ_ROUTER_MANDATORY: a send to an unknown routing id fails with EHOSTUNREACH. */
+  mandatory?: boolean
+  /** ZMQ_RECONNECT_IVL / _MAX in ms. */
+  reconnectInterval?: number
+  reconnectMaxInterval?: number
+  /** ZMQ_HEARTBEAT_IVL / _TIMEOUT / _TTL in ms. */
+  heartbeatInterval?: number
+  heartbeatTimeout?: number
+  heartbeatTimeToLive?: number
+  /** ZMQ_HANDSHAKE_IVL in ms (0: none). */
+  handshakeInterval?: number
+  /** ZMQ_MAXMSGSIZE in bytes (-1: the engine's protective default). */
+  maxMessageSize?: number
+  /** ZMQ_REQ_RELAXED / ZMQ_REQ_CORRELATE. */
+  relaxed?: boolean
+  correlate?: boolean
+}
+
+/** Counters of a socket's engine (`sock.stats()`). */
+export interface SocketStats {
+  accepted?: number
+  active?: number
+  handshaking?: number
+  /** Connections refused, by reason (a wrong CURVE key, a bad PLAIN password, a second PAIR peer...). */
+  refused?: Record<string, number>
+  handshakeEof?: number
+  dial?: { attempts: number; failed: number; connected: number }
 }
 
 /** A socket with the old `zmq` module's API. Also async-iterable: `for await (const frames of sock)`. */
@@ -204,6 +242,25 @@ export declare class Socket extends EventEmitter implements AsyncIterable<Buffer
   linger: number
   sndhwm: number
   rcvhwm: number
+  /** ZMQ_MECHANISM: 0 NULL, 1 PLAIN, 2 CURVE, from the options set. */
+  readonly mechanism: number
+  curveServer: boolean
+  curvePublicKey: string | undefined
+  curveSecretKey: string | undefined
+  curveServerKey: string | undefined
+  plainServer: boolean
+  plainUsername: string
+  plainPassword: string
+  /** ZMQ_ROUTER_MANDATORY: the send callback gets EHOSTUNREACH for an unknown routing id. */
+  mandatory: boolean
+  /**
+   * Who this server admits (an extension; libzmq asks a ZAP handler): PLAIN `users` (name -> password; without
+   * them a PLAIN server admits nobody, as libzmq with no handler), CURVE `curveClients` (public keys; without
+   * them any client with a valid handshake, as libzmq).
+   */
+  authorize(who: { users?: Record<string, string>; curveClients?: Array<string | Buffer> }): this
+  /** The engine's counters (an extension). */
+  stats(): SocketStats
   /** ZMQ_LAST_ENDPOINT: the last bound endpoint, resolved (real port after `tcp://host:*`). */
   readonly last_endpoint: string
   readonly lastEndpoint: string
@@ -305,6 +362,26 @@ export declare const ZMQ_TCP_KEEPALIVE_INTVL: 37
 export declare const ZMQ_IMMEDIATE: 39
 export declare const ZMQ_XPUB_VERBOSE: 40
 export declare const ZMQ_IPV6: 42
+export declare const ZMQ_MECHANISM: 43
+export declare const ZMQ_PLAIN_SERVER: 44
+export declare const ZMQ_PLAIN_USERNAME: 45
+export declare const ZMQ_PLAIN_PASSWORD: 46
+export declare const ZMQ_CURVE_SERVER: 47
+export declare const ZMQ_CURVE_PUBLICKEY: 48
+export declare const ZMQ_CURVE_SECRETKEY: 49
+export declare const ZMQ_CURVE_SERVERKEY: 50
+export declare const ZMQ_REQ_CORRELATE: 52
+export declare const ZMQ_REQ_RELAXED: 53
+export declare const ZMQ_HANDSHAKE_IVL: 66
+export declare const ZMQ_HEARTBEAT_IVL: 75
+export declare const ZMQ_HEARTBEAT_TTL: 76
+export declare const ZMQ_HEARTBEAT_TIMEOUT: 77
+export declare const ZMQ_XPUB_VERBOSER: 78
+export declare const ZMQ_NULL: 0
+export declare const ZMQ_PLAIN: 1
+export declare const ZMQ_CURVE: 2
+/** A fresh CURVE key pair in Z85, in the old `zmq` module's shape. */
+export declare function curveKeypair(): { public: string; secret: string }
 
 /** The libzmq version whose socket semantics are implemented ('4.3.5'). */
 export declare const version: string

@@ -9,6 +9,7 @@ const constants = require('./socket-constants')
 const { Context, acquireSocket, releaseSocket } = require('./context')
 const { installOptions } = require('./compat/sockopt')
 const compat = require('./compat/options')
+const { keys } = require('./security')
 
 const C_SEND = 1
 const E_MESSAGE = 1
@@ -16,6 +17,8 @@ const E_BOUND = 2
 const E_UNBOUND = 3
 const E_ERROR = 4
 const E_CLOSED = 5
+const E_SENT = 6
+const C_SEND_ACK = 2
 
 const { ZMQ_SNDMORE } = constants
 const TYPE_NAMES = {
@@ -138,6 +141,8 @@ class Socket extends NativeEngine {
       const req = String(++this._seq)
       this._handle.unbind(addr, req)
       this._requests.set(req, { addr, cb, bind: false })
+      // Its callback is owed: the process stays up until the answer comes.
+      this._hold()
     } catch (err) {
       if (typeof cb !== 'function') throw err
       process.nextTick(cb, err)
@@ -200,8 +205,13 @@ class Socket extends NativeEngine {
       }
       throw err
     }
-    if (cb) process.nextTick(cb)
+    if (cb && !this._acked) process.nextTick(cb)
     return SENT
+  }
+
+  /** Whether send callbacks wait for the engine's verdict (a ROUTER with ZMQ_ROUTER_MANDATORY). */
+  get _acked () {
+    return this.type === 'router' && this._stored.get(33) === 1
   }
 
   _queue (msg, flags, cb) {
@@ -214,7 +224,15 @@ class Socket extends NativeEngine {
     this._more = []
     if (frames.length === 0) throw codeError('EINVAL', 'a message needs at least one frame', TypeError)
     const w = this._commands()
-    w.begin(C_SEND, frames.length)
+    if (cb && this._acked) {
+      // The callback gets libzmq's verdict (EHOSTUNREACH for an unknown peer) once the engine has it.
+      const req = String(++this._seq)
+      this._requests.set(req, { cb, send: true })
+      w.begin(C_SEND_ACK, frames.length + 1)
+      w.frame(req)
+    } else {
+      w.begin(C_SEND, frames.length)
+    }
     for (let i = 0; i < frames.length; i++) w.frame(frames[i])
   }
 
@@ -316,6 +334,28 @@ class Socket extends NativeEngine {
     this._rcvhwm = v
   }
 
+  /**
+   * Who this server admits (an extension; libzmq asks a ZAP handler): `{ users: { name: password } }`
+   * for PLAIN (without it a PLAIN server admits nobody, as libzmq with no handler), `{ curveClients:
+   * [publicKey, ...] }` for CURVE (without it any client with a valid handshake, as libzmq).
+   */
+  authorize ({ users, curveClients } = {}) {
+    this._refuse()
+    const clients = curveClients === undefined ? undefined : curveClients.map((k) => keys.z85Encode(typeof k === 'string' ? keys.z85Decode(k) : k))
+    this._handle.setAuthorized(users, clients)
+    return this
+  }
+
+  /**
+   * The engine's counters (an extension): `{ accepted, active, handshaking, refused: { reason: n },
+   * handshakeEof, dial: { attempts, failed, connected } }`; `{}` before the first bind or connect.
+   */
+  stats () {
+    this._refuse()
+    this._flush()
+    return JSON.parse(this._handle.statsSync())
+  }
+
   get last_endpoint () { return this._lastEndpoint } // eslint-disable-line camelcase
   get lastEndpoint () { return this._lastEndpoint }
 
@@ -391,6 +431,7 @@ class Socket extends NativeEngine {
           this._settle(req, err)
           break
         }
+        case E_SENT: this._settle(r.str(), null); break
         case E_CLOSED: this._onClosed(); break
       }
     }
@@ -419,6 +460,10 @@ class Socket extends NativeEngine {
       return
     }
     this._requests.delete(req)
+    if (pending.send) {
+      this._safely(pending.cb, this, err)
+      return
+    }
     if (err === null && pending.bind) {
       this._lastEndpoint = endpoint
       this._ports++
@@ -426,7 +471,7 @@ class Socket extends NativeEngine {
     } else if (err === null) {
       this._emitSafe('unbind', endpoint)
       this._portGone()
-    } else if (pending.bind && this._ports === 0 && !this._closed) {
+    } else if (this._ports === 0 && !this._closed) {
       this._release()
     }
     if (typeof pending.cb === 'function') this._safely(pending.cb, this, err)
@@ -456,11 +501,51 @@ function socket (type, options) {
 
 installOptions(Socket)
 
+// The `zeromq` package's camelCase names for the options of our engine, on the same socket.
+const CAMEL = {
+  curveServer: 'curve_server',
+  curvePublicKey: 'curve_publickey',
+  curveSecretKey: 'curve_secretkey',
+  curveServerKey: 'curve_serverkey',
+  plainServer: 'plain_server',
+  plainUsername: 'plain_username',
+  plainPassword: 'plain_password',
+  mandatory: 'router_mandatory',
+  routerMandatory: 'router_mandatory',
+  reconnectInterval: 'reconnect_ivl',
+  reconnectMaxInterval: 'reconnect_ivl_max',
+  maxMessageSize: 'maxmsgsize',
+  handshakeInterval: 'handshake_ivl',
+  heartbeatInterval: 'heartbeat_ivl',
+  heartbeatTimeout: 'heartbeat_timeout',
+  heartbeatTimeToLive: 'heartbeat_ttl',
+  relaxed: 'req_relaxed',
+  correlate: 'req_correlate',
+  sendHighWaterMark: 'sndhwm',
+  receiveHighWaterMark: 'rcvhwm'
+}
+for (const [camel, name] of Object.entries(CAMEL)) {
+  Object.defineProperty(Socket.prototype, camel, {
+    configurable: true,
+    enumerable: false,
+    get () {
+      const v = this.getsockopt(name)
+      return name === 'curve_server' || name === 'plain_server' || name === 'router_mandatory' ? v === 1 : v
+    },
+    set (v) { this.setsockopt(name, v) }
+  })
+}
+
 module.exports = {
   ...constants,
   ...compat.LONG_OPTIONS,
   ...compat.FLAGS,
   version: compat.VERSION,
+  curveKeypair: () => {
+    const pair = keys.curveKeyPair()
+    return { public: pair.publicKey, secret: pair.secretKey }
+  },
+  curveKeyPair: keys.curveKeyPair,
   options: compat.options,
   events: compat.events,
   Context,

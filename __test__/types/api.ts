@@ -67,6 +67,13 @@ async function sockets (): Promise<void> {
   const ver: string = zmq.version
   const flag: 1 = zmq.ZMQ_CAN_UNBIND
   void [max, ver, flag, zmq.options.backlog, zmq.events[512]]
+  const keys: { public: string, secret: string } = zmq.curveKeypair()
+  const server = zmq.socket('rep', { curveServer: true, curveSecretKey: keys.secret, heartbeatInterval: 100 })
+  server.authorize({ curveClients: [keys.public] })
+  const mech: number = server.mechanism
+  const refused: Record<string, number> | undefined = server.stats().refused
+  const pair = zmq.socket('pair', { plainUsername: 'u', plainPassword: 'p', mandatory: false })
+  void [mech, refused, pair, zmq.ZMQ_CURVE_SERVERKEY, zmq.ZMQ_CURVE]
 }
 
 async function busmq (): Promise<void> {

@@ -1,9 +1,9 @@
 'use strict'
 // The old `zmq` module's socket options: every entry of its option table, by number, by
 // ZMQ_* constant and by sugar property, with libzmq 4.3's defaults and verdicts. `live`
-// options act on the socket now; `stored` ones are accepted and read back as libzmq would
-// (they act once the wire engine owns the connections); `rejected` ones are those libzmq 4.3
-// refuses (EINVAL), as it does.
+// options act on the socket (our ZMTP engine: connections, pipes, security); `stored` ones are
+// accepted and read back as libzmq would (kernel buffer sizes, multicast and the like, which the
+// engine leaves to the OS); `rejected` ones are those libzmq 4.3 refuses (EINVAL), as it does.
 
 /** libzmq version whose socket semantics we implement (zmq.version). */
 const VERSION = '4.3.5'
@@ -27,11 +27,11 @@ const TABLE = [
   ['_ioevents', 15, 'int', 2, 'getonly'],
   ['type', 16, 'int', undefined, 'getonly'],
   ['linger', 17, 'int', -1, 'live'],
-  ['reconnect_ivl', 18, 'int', 100, 'stored'],
+  ['reconnect_ivl', 18, 'int', 100, 'live'],
   ['backlog', 19, 'int', 100, 'stored'],
   ['recovery_ivl_msec', 20, 'int', undefined, 'rejected'],
-  ['reconnect_ivl_max', 21, 'int', 0, 'stored'],
-  ['maxmsgsize', 22, 'int', -1, 'stored'],
+  ['reconnect_ivl_max', 21, 'int', 0, 'live'],
+  ['maxmsgsize', 22, 'int', -1, 'live'],
   ['sndhwm', 23, 'int', 1000, 'live'],
   ['rcvhwm', 24, 'int', 1000, 'live'],
   ['multicast_hops', 25, 'int', 1, 'stored'],
@@ -39,25 +39,32 @@ const TABLE = [
   ['sndtimeo', 28, 'int', -1, 'stored'],
   ['ipv4only', 31, 'bool', 1, 'stored'],
   ['last_endpoint', 32, 'string', '', 'getonly'],
-  ['router_mandatory', 33, 'bool', 0, 'stored'],
+  ['router_mandatory', 33, 'bool', 0, 'live'],
   ['tcp_keepalive', 34, 'int', -1, 'stored'],
   ['tcp_keepalive_cnt', 35, 'int', -1, 'stored'],
   ['tcp_keepalive_idle', 36, 'int', -1, 'stored'],
   ['tcp_keepalive_intvl', 37, 'int', -1, 'stored'],
   ['tcp_accept_filter', 38, 'string', undefined, 'setonly'],
-  ['immediate', 39, 'bool', 0, 'stored'],
+  ['immediate', 39, 'bool', 0, 'live'],
   ['xpub_verbose', 40, 'bool', 0, 'setonly'],
   ['router_raw', 41, 'bool', 0, 'setonly'],
   ['ipv6', 42, 'bool', 0, 'stored'],
   ['mechanism', 43, 'int', 0, 'getonly'],
-  ['plain_server', 44, 'bool', 0, 'stored'],
-  ['plain_username', 45, 'string', '', 'stored'],
-  ['plain_password', 46, 'string', '', 'stored'],
-  ['curve_server', 47, 'bool', 0, 'stored'],
-  ['curve_publickey', 48, 'key', undefined, 'stored'],
-  ['curve_secretkey', 49, 'key', undefined, 'stored'],
-  ['curve_serverkey', 50, 'key', undefined, 'stored'],
-  ['zap_domain', 55, 'string', '', 'stored']
+  ['plain_server', 44, 'bool', 0, 'live'],
+  ['plain_username', 45, 'string', '', 'live'],
+  ['plain_password', 46, 'string', '', 'live'],
+  ['curve_server', 47, 'bool', 0, 'live'],
+  ['curve_publickey', 48, 'key', undefined, 'live'],
+  ['curve_secretkey', 49, 'key', undefined, 'live'],
+  ['curve_serverkey', 50, 'key', undefined, 'live'],
+  ['zap_domain', 55, 'string', '', 'stored'],
+  ['req_correlate', 52, 'bool', 0, 'setonly'],
+  ['req_relaxed', 53, 'bool', 0, 'setonly'],
+  ['handshake_ivl', 66, 'int', 30000, 'live'],
+  ['heartbeat_ivl', 75, 'int', 0, 'live'],
+  ['heartbeat_ttl', 76, 'int', 0, 'live'],
+  ['heartbeat_timeout', 77, 'int', -1, 'live'],
+  ['xpub_verboser', 78, 'bool', 0, 'setonly']
 ]
 
 const BY_NAME = new Map()
@@ -90,6 +97,16 @@ const LONG_OPTIONS = Object.freeze({
   ZMQ_CURVE_SECRETKEY: 49,
   ZMQ_CURVE_SERVERKEY: 50,
   ZMQ_ZAP_DOMAIN: 55,
+  ZMQ_REQ_CORRELATE: 52,
+  ZMQ_REQ_RELAXED: 53,
+  ZMQ_HANDSHAKE_IVL: 66,
+  ZMQ_HEARTBEAT_IVL: 75,
+  ZMQ_HEARTBEAT_TTL: 76,
+  ZMQ_HEARTBEAT_TIMEOUT: 77,
+  ZMQ_XPUB_VERBOSER: 78,
+  ZMQ_NULL: 0,
+  ZMQ_PLAIN: 1,
+  ZMQ_CURVE: 2,
   ZMQ_IO_THREADS: 1,
   ZMQ_MAX_SOCKETS: 2
 })

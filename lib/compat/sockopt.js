@@ -3,9 +3,13 @@
 // installed on our Socket class from the option table in ./options.js.
 const { TABLE, lookup } = require('./options')
 
-// Security options must never be accepted and then ignored: a socket told to use CURVE must not
-// talk NULL. They are refused until classic sockets run on our wire engine.
-const SECURITY = new Set([44, 45, 46, 47, 48, 49, 50, 55])
+const { keys } = require('../security')
+
+// Options our engine acts on, by the name the native handle takes (libzmq's, without ZMQ_).
+const ENGINE_INT = new Set(['immediate', 'reconnect_ivl', 'reconnect_ivl_max', 'maxmsgsize', 'router_mandatory', 'xpub_verbose',
+  'xpub_verboser', 'req_relaxed', 'req_correlate', 'curve_server', 'plain_server', 'handshake_ivl', 'heartbeat_ivl',
+  'heartbeat_ttl', 'heartbeat_timeout'])
+const ENGINE_TEXT = new Set(['plain_username', 'plain_password', 'curve_publickey', 'curve_secretkey', 'curve_serverkey'])
 const warned = new Set()
 
 function codeError (code, message, Ctor = Error) {
@@ -37,14 +41,44 @@ function coerce (entry, value) {
 }
 
 function setStored (sock, entry, value) {
-  if (SECURITY.has(entry.id)) {
-    throw codeError('ENOTSUP', `${entry.name}: CURVE and PLAIN security arrive for classic sockets with the wire engine; refusing rather than talking unencrypted`)
-  }
   sock._stored.set(entry.id, coerce(entry, value))
   if (!warned.has(entry.id)) {
     warned.add(entry.id)
-    process.emitWarning(`zmqbus: socket option ${entry.name} is stored and read back; it takes effect with the wire engine`, { code: 'ZMQBUS_STORED_OPTION' })
+    process.emitWarning(`zmqbus: socket option ${entry.name} is stored and read back; the engine leaves it to the OS`, { code: 'ZMQBUS_STORED_OPTION' })
   }
+}
+
+/** A CURVE key as 40 Z85 characters (from Z85 text or 32 bytes), as libzmq takes either. */
+function z85Key (entry, value) {
+  if (typeof value === 'string' && value.length === 40) return value
+  if ((Buffer.isBuffer(value) || value instanceof Uint8Array) && value.length === 32) return keys.z85Encode(value)
+  if ((Buffer.isBuffer(value) || value instanceof Uint8Array) && value.length === 40) return Buffer.from(value).toString('latin1')
+  throw codeError('EINVAL', `${entry.name} must be a 32-byte key or 40 Z85 characters`, TypeError)
+}
+
+/** Hands an option to the engine and keeps its value for getsockopt. */
+function setEngine (sock, entry, value) {
+  if (entry.kind === 'key') {
+    const key = z85Key(entry, value)
+    sock._handle.setTextOption(entry.name, key)
+    sock._stored.set(entry.id, key)
+  } else if (ENGINE_TEXT.has(entry.name)) {
+    const text = coerce(entry, value)
+    sock._handle.setTextOption(entry.name, text)
+    sock._stored.set(entry.id, text)
+  } else {
+    const v = coerce(entry, value)
+    sock._handle.setIntOption(entry.name, v)
+    sock._stored.set(entry.id, v)
+  }
+}
+
+/** ZMQ_MECHANISM as libzmq reports it: 0 NULL, 1 PLAIN, 2 CURVE, from the options set. */
+function mechanism (sock) {
+  const on = (id) => { const v = sock._stored.get(id); return v !== undefined && v !== 0 && v !== '' }
+  if (on(47) || on(50)) return 2
+  if (on(44) || on(45)) return 1
+  return 0
 }
 
 function setsockopt (opt, value) {
@@ -55,7 +89,9 @@ function setsockopt (opt, value) {
     case 'rejected': throw invalid(opt, 'not supported by libzmq 4.3')
     case 'getonly': throw invalid(opt, 'read-only')
     case 'live': setLive(this, entry, value); break
-    default: setStored(this, entry, value)
+    default:
+      if (ENGINE_INT.has(entry.name) || ENGINE_TEXT.has(entry.name) || entry.kind === 'key') setEngine(this, entry, value)
+      else setStored(this, entry, value)
   }
   return this
 }
@@ -68,6 +104,7 @@ function setLive (sock, entry, value) {
     case 17: sock.linger = value; break
     case 23: sock.sndhwm = value; break
     case 24: sock.rcvhwm = value; break
+    default: setEngine(sock, entry, value)
   }
 }
 
@@ -84,7 +121,7 @@ function getsockopt (opt) {
     case 23: return this._sndhwm
     case 24: return this._rcvhwm
     case 32: return this._lastEndpoint
-    case 43: return 0 // NULL: the only mechanism classic sockets speak until the wire engine
+    case 43: return mechanism(this)
   }
   const v = this._stored.get(entry.id)
   return v === undefined ? entry.default : v

@@ -211,6 +211,17 @@ impl SocketHandle {
     Ok(())
   }
 
+  /// The engine's counters as JSON: connections `accepted` and `active`, `refused` by reason (a wrong CURVE
+  /// key, a bad PLAIN password...), `handshakeEof`, and `dial` (`attempts`, `failed`, `connected`). Blocks
+  /// the JS thread only for the answer.
+  #[napi]
+  pub fn stats_sync(&self) -> napi::Result<String, String> {
+    let (tx, rx) = sync_channel(1);
+    self.control(Control::Stats(tx))?;
+    rx.recv_timeout(BIND_SYNC_TIMEOUT)
+      .map_err(|_| JsError::new("ETIMEDOUT", "stats did not come").into())
+  }
+
   /// Sets an integer option by its libzmq name without `ZMQ_` (`reconnect_ivl`, `heartbeat_ivl`,
   /// `maxmsgsize`, `router_mandatory`, `xpub_verbose`, `req_relaxed`, `curve_server`, `plain_server`...).
   /// Throws `EINVAL` for a name this socket does not act on or a value out of range.

@@ -78,7 +78,9 @@ impl<S: SocketState> Server<S> {
         retry_at: None,
       },
     );
-    self.state.on_attach(token);
+    if !self.config.immediate {
+      self.state.on_attach(token);
+    }
     self.dial(token, Instant::now());
     Ok(token)
   }

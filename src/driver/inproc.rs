@@ -114,7 +114,9 @@ impl<S: SocketState> Server<S> {
       origin: 0,
     };
     self.pipes.insert(token, pipe);
-    self.state.on_attach(token);
+    if !self.config.immediate {
+      self.state.on_attach(token);
+    }
     // The binder's routing id does not travel through the hub: a connecting ROUTER names it by a
     // generated id.
     let ok = self.state.on_ready(token, &peer_info(None, Bytes::new()));

@@ -28,6 +28,8 @@ mod timers;
 #[cfg(test)]
 mod dial_tests;
 #[cfg(test)]
+mod inproc_tests;
+#[cfg(test)]
 mod tests;
 
 pub use dial::DialStats;

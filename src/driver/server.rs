@@ -47,6 +47,9 @@ pub struct ServerConfig {
   /// Longest pause when each failed attempt doubles it (`ZMQ_RECONNECT_IVL_MAX`; 0 = no backoff, libzmq's
   /// default).
   pub reconnect_ivl_max: Duration,
+  /// `ZMQ_IMMEDIATE`: a connected endpoint gets its pipe only while its connection is up (messages are not
+  /// queued for a peer that is not there, and go to the connected ones instead).
+  pub immediate: bool,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +61,7 @@ impl Default for ServerConfig {
       max_pending: 1024,
       reconnect_ivl: Duration::from_millis(100),
       reconnect_ivl_max: Duration::ZERO,
+      immediate: false,
     }
   }
 }

@@ -25,7 +25,7 @@ use super::{SocketError, SocketType, C_SEND, C_SEND_ACK, E_CLOSED, E_ERROR, E_ME
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::driver::{Server, ServerConfig};
-use crate::transport::{ready_now, Endpoint, Msg};
+use crate::transport::{Endpoint, Msg};
 use crate::zmtp::socket as st;
 use crate::zmtp::socket::SendError;
 
@@ -63,6 +63,8 @@ pub enum Control {
   Unsubscribe(Bytes),
   /// The socket's options changed: later binds/connects take them, the state's switches apply now.
   Options(Box<SocketOptions>),
+  /// Counters of the socket's engine as JSON (`accepted`, `refused` by reason, `dial`...), for `statsSync`.
+  Stats(SyncSender<String>),
   /// Stop taking messages from the socket.
   Pause,
   /// Take messages again.
@@ -101,6 +103,7 @@ pub fn spawn<D: Deliver + Sync>(kind: SocketType, outbox: Outbox<D>) -> Unbounde
     SocketType::Push => rt.spawn(run::<st::PushState, D>(kind, outbox, rx)),
     SocketType::XSub => rt.spawn(run::<st::XSubState, D>(kind, outbox, rx)),
     SocketType::XPub => rt.spawn(run::<st::XPubState, D>(kind, outbox, rx)),
+    SocketType::Stream => rt.spawn(super::stream::run(outbox, rx)),
   };
   tx
 }
@@ -179,7 +182,7 @@ pub async fn run<S: Classic, D: Deliver + Sync>(
           if !s.reading() {
             break;
           }
-          match ready_now(std::future::poll_fn(|cx| poll_server(&mut s.server, true, cx))).await {
+          match ready_now(&mut s.server).await {
             Some(ev) => s.handle_event(ev),
             None => break,
           }
@@ -195,6 +198,18 @@ pub async fn run<S: Classic, D: Deliver + Sync>(
     s.outbox.flush();
   }
   s.close(linger).await;
+}
+
+/// The server's next event if one is ready now, polled with this task's own waker (so an event arriving
+/// later still wakes the loop); `None` otherwise. Drains a burst in one turn.
+async fn ready_now<S: Classic>(server: &mut Option<Box<Server<S>>>) -> Option<S::Event> {
+  std::future::poll_fn(|cx| {
+    Poll::Ready(match poll_server(server, true, cx) {
+      Poll::Ready(ev) => Some(ev),
+      Poll::Pending => None,
+    })
+  })
+  .await
 }
 
 async fn retry(stalls: u32) {
@@ -271,11 +286,31 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
           server.update_state(|state| state.switches(opts));
         }
       }
+      Control::Stats(reply) => {
+        // The JS thread waits on this in statsSync; if it gave up, nobody reads the answer.
+        let _ = reply.send(self.stats_json());
+      }
       Control::Pause => self.paused = true,
       Control::Resume => self.paused = false,
       // Handled by the caller (it ends the loop).
       Control::Close { .. } => {}
     }
+  }
+
+  fn stats_json(&self) -> String {
+    let Some(server) = self.server.as_ref() else {
+      return "{}".into();
+    };
+    let (stats, dial) = (server.stats(), server.dial_stats());
+    serde_json::json!({
+      "accepted": stats.accepted,
+      "active": stats.active,
+      "handshaking": stats.handshaking,
+      "refused": stats.refused,
+      "handshakeEof": stats.handshake_eof,
+      "dial": { "attempts": dial.attempts, "failed": dial.failed, "connected": dial.connected },
+    })
+    .to_string()
   }
 
   fn subscription(&mut self, prefix: Bytes, on: bool) {

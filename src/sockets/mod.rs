@@ -9,11 +9,13 @@
 //! - [`eventloop`]: the one tokio task per socket, driven by [`eventloop::Control`] messages from the napi
 //!   handle and answering with batched event records (`E_*` below). It also keeps the old `zmq` module's
 //!   REQ queueing (requests wait while a REQ waits for its reply) above the strict floor-2 REQ.
+//! - [`stream`]: ZMQ_STREAM, whose peers are raw byte streams (no ZMTP), in a loop of its own.
 
 pub mod endpoints;
 pub mod engine;
 pub mod eventloop;
 pub mod options;
+pub mod stream;
 
 use thiserror::Error;
 
@@ -42,6 +44,8 @@ pub enum SocketType {
   XPub,
   /// ZMQ_PAIR: exactly one peer.
   Pair,
+  /// ZMQ_STREAM: raw TCP peers, `[id, bytes]` (see [`stream`]).
+  Stream,
 }
 
 impl SocketType {
@@ -49,7 +53,7 @@ impl SocketType {
   ///
   /// # Errors
   /// `SocketError::UnknownType` for names libzmq does not know, `SocketError::NotSupported`
-  /// for types this package does not implement (STREAM).
+  /// for types this package does not implement (none today).
   pub fn parse(name: &str) -> Result<SocketType, SocketError> {
     Ok(match name.to_ascii_lowercase().as_str() {
       "pub" => SocketType::Pub,
@@ -63,7 +67,7 @@ impl SocketType {
       "xsub" => SocketType::XSub,
       "xpub" => SocketType::XPub,
       "pair" => SocketType::Pair,
-      "stream" => return Err(SocketError::NotSupported(format!("socket type {name}"))),
+      "stream" => SocketType::Stream,
       _ => return Err(SocketError::UnknownType(name.to_string())),
     })
   }
@@ -160,10 +164,12 @@ mod tests {
   #[test]
   fn unknown_and_unsupported_types_are_einval_with_distinct_messages() {
     let unknown = SocketType::parse("bogus").unwrap_err();
-    let stream = SocketType::parse("stream").unwrap_err();
-    assert_eq!((unknown.code(), stream.code()), ("EINVAL", "EINVAL"));
-    assert!(stream.to_string().contains("not supported"));
+    assert_eq!(unknown.code(), "EINVAL");
     assert_eq!(SocketType::parse("PAIR").unwrap(), SocketType::Pair);
+    assert_eq!(SocketType::parse("stream").unwrap(), SocketType::Stream);
+    assert!(SocketError::NotSupported("x".into())
+      .to_string()
+      .contains("not supported"));
     assert!(unknown.to_string().contains("unknown socket type"));
   }
 }

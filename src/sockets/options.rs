@@ -33,6 +33,8 @@ pub struct SocketOptions {
   pub handshake_ivl: Option<Duration>,
   /// `ZMQ_HEARTBEAT_IVL` / `_TIMEOUT` / `_TTL`.
   pub heartbeat: Heartbeat,
+  /// `ZMQ_IMMEDIATE`.
+  pub immediate: bool,
   /// `ZMQ_ROUTER_MANDATORY`.
   pub router_mandatory: bool,
   /// `ZMQ_XPUB_VERBOSE`.
@@ -74,6 +76,7 @@ impl Default for SocketOptions {
       maxmsgsize: None,
       handshake_ivl: Some(Duration::from_secs(30)),
       heartbeat: Heartbeat::default(),
+      immediate: false,
       router_mandatory: false,
       xpub_verbose: false,
       xpub_verboser: false,
@@ -112,6 +115,7 @@ impl SocketOptions {
       "heartbeat_ivl" => self.heartbeat.ivl = ms(value).filter(|d| !d.is_zero()),
       "heartbeat_timeout" => self.heartbeat.timeout = ms(value).filter(|d| !d.is_zero()),
       "heartbeat_ttl" => self.heartbeat.ttl = ms(value).filter(|d| !d.is_zero()),
+      "immediate" => self.immediate = on,
       "router_mandatory" => self.router_mandatory = on,
       "xpub_verbose" => self.xpub_verbose = on,
       "xpub_verboser" => self.xpub_verboser = on,
@@ -219,6 +223,7 @@ impl SocketOptions {
     config.hwm = self.sndhwm.max(1);
     config.reconnect_ivl = self.reconnect_ivl;
     config.reconnect_ivl_max = self.reconnect_ivl_max;
+    config.immediate = self.immediate;
     Ok(())
   }
 

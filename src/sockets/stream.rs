@@ -1,0 +1,409 @@
+//! `ZMQ_STREAM`: a socket whose peers are plain TCP (or ipc) byte streams, no ZMTP. Each connection gets a
+//! routing id (libzmq's generated `00` + u32); the application receives `[id, bytes]` for what arrived,
+//! and `[id, ""]` when a connection opens and when it closes. Sending `[id, bytes...]` writes the bytes
+//! raw; `[id, ""]` closes that connection; an unknown id is `EHOSTUNREACH`. Connected endpoints are dialled
+//! again after `ZMQ_RECONNECT_IVL` when they fail or close.
+//!
+//! One task owns the listeners and connections (the driver's `net` types, polled with `try_*` calls and
+//! readiness), with the same controls and event records as every classic socket.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Sleep;
+
+use super::eventloop::{normalize, Control, MAX_LINGER};
+use super::options::SocketOptions;
+use super::{SocketError, C_SEND, E_BOUND, E_CLOSED, E_ERROR, E_MESSAGE, E_UNBOUND};
+use crate::boundary::batch::Records;
+use crate::boundary::outbox::{Deliver, Outbox};
+use crate::driver::net::{Listener, Stream};
+use crate::transport::{Endpoint, Msg};
+use crate::zmtp::socket::SendError;
+
+/// Bytes read from one connection per turn.
+const READ_CHUNK: usize = 64 * 1024;
+
+struct Conn {
+  id: Bytes,
+  stream: Stream,
+  wbuf: BytesMut,
+  /// The dialer that made it.
+  dialer: Option<usize>,
+  connecting: bool,
+  /// Close once `wbuf` is written (the application sent `[id, ""]`).
+  closing: bool,
+}
+
+struct Dialer {
+  endpoint: Endpoint,
+  retry: Option<Pin<Box<Sleep>>>,
+  live: bool,
+}
+
+struct StreamLoop {
+  opts: SocketOptions,
+  listeners: Vec<(String, String, Listener)>,
+  conns: Vec<Conn>,
+  dialers: Vec<Option<Dialer>>,
+  next_id: u32,
+  /// Event records for JS, moved to the outbox after each turn (the outbox is polled beside this loop).
+  out: Vec<(u8, Vec<Bytes>)>,
+  paused: bool,
+}
+
+/// Runs a STREAM socket until `Close` (or the handle is gone).
+pub async fn run<D: Deliver + Sync>(
+  mut outbox: Outbox<D>,
+  mut controls: UnboundedReceiver<Control>,
+) {
+  let mut s = StreamLoop {
+    opts: SocketOptions::default(),
+    listeners: Vec::new(),
+    conns: Vec::new(),
+    dialers: Vec::new(),
+    next_id: rand::random(),
+    out: Vec::new(),
+    paused: false,
+  };
+  let mut linger = Some(Duration::ZERO);
+  loop {
+    tokio::select! {
+      biased;
+      c = controls.recv() => match c {
+        Some(Control::Close { linger: l }) => {
+          linger = l;
+          break;
+        }
+        Some(c) => s.handle_control(c).await,
+        None => break,
+      },
+      () = std::future::poll_fn(|cx| s.poll_io(cx)) => {},
+      _ = outbox.taken(), if outbox.has_pending() => {},
+    }
+    s.drain_into(&mut outbox);
+    outbox.flush();
+  }
+  s.close(linger).await;
+  s.drain_into(&mut outbox);
+  outbox.push(E_CLOSED, &[] as &[&[u8]]);
+  outbox.flush_now();
+}
+
+impl StreamLoop {
+  fn push(&mut self, kind: u8, frames: &[&[u8]]) {
+    let frames = frames.iter().map(|f| Bytes::copy_from_slice(f)).collect();
+    self.out.push((kind, frames));
+  }
+
+  fn drain_into<D: Deliver>(&mut self, outbox: &mut Outbox<D>) {
+    for (kind, frames) in self.out.drain(..) {
+      outbox.push(kind, &frames);
+    }
+  }
+
+  fn deliver(&mut self, id: &Bytes, data: &[u8]) {
+    self.push(E_MESSAGE, &[&id[..], data]);
+  }
+
+  fn error(&mut self, req: &[u8], err: &SocketError) {
+    let message = err.to_string();
+    self.push(E_ERROR, &[req, err.code().as_bytes(), message.as_bytes()]);
+  }
+
+  fn generate_id(&mut self) -> Bytes {
+    let mut id = BytesMut::with_capacity(5);
+    id.put_u8(0);
+    id.put_u32(self.next_id);
+    self.next_id = self.next_id.wrapping_add(1);
+    id.freeze()
+  }
+
+  fn add_conn(&mut self, stream: Stream, dialer: Option<usize>, connecting: bool) {
+    let id = self.generate_id();
+    if !connecting {
+      self.deliver(&id, b"");
+    }
+    self.conns.push(Conn {
+      id,
+      stream,
+      wbuf: BytesMut::new(),
+      dialer,
+      connecting,
+      closing: false,
+    });
+  }
+
+  async fn handle_control(&mut self, c: Control) {
+    match c {
+      Control::Batch(batch) => self.handle_batch(batch),
+      Control::Bind { req, ep, reply } => {
+        let r = self.bind(&ep).await;
+        match (reply, r) {
+          // The JS thread waits in bindSync; if it gave up, nobody reads the answer.
+          (Some(reply), r) => drop(reply.send(r.map_err(|e| (e.code(), e.to_string())))),
+          (None, Ok(resolved)) => self.push(E_BOUND, &[req.as_bytes(), resolved.as_bytes()]),
+          (None, Err(e)) => self.error(req.as_bytes(), &e),
+        }
+      }
+      Control::Unbind { req, ep } => {
+        let given = normalize(&ep).map(|e| e.to_string()).unwrap_or_default();
+        let at =
+          (self.listeners.iter()).position(|(g, r, _)| *g == given || *r == given || *r == ep);
+        match at {
+          Some(i) => {
+            let (_, resolved, _) = self.listeners.remove(i);
+            self.push(E_UNBOUND, &[req.as_bytes(), resolved.as_bytes()]);
+          }
+          None => self.error(req.as_bytes(), &SocketError::NotFound(ep)),
+        }
+      }
+      Control::Connect(ep) => match normalize(&ep) {
+        Ok(endpoint) => {
+          self.dialers.push(Some(Dialer {
+            endpoint,
+            retry: None,
+            live: false,
+          }));
+          self.dial(self.dialers.len() - 1);
+        }
+        Err(e) => self.error(b"", &e),
+      },
+      Control::Disconnect(ep) => self.disconnect(&ep),
+      Control::Options(opts) => self.opts = *opts,
+      Control::Stats(reply) => drop(reply.send("{}".into())),
+      Control::Pause => self.paused = true,
+      Control::Resume => self.paused = false,
+      Control::Subscribe(_) | Control::Unsubscribe(_) | Control::Close { .. } => {}
+    }
+  }
+
+  async fn bind(&mut self, ep: &str) -> Result<String, SocketError> {
+    let endpoint = normalize(ep)?;
+    let (listener, resolved) = Listener::bind(&endpoint).await?;
+    self
+      .listeners
+      .push((endpoint.to_string(), resolved.clone(), listener));
+    Ok(resolved)
+  }
+
+  fn disconnect(&mut self, ep: &str) {
+    let given = normalize(ep).map(|e| e.to_string()).unwrap_or_default();
+    let found = (self.dialers.iter())
+      .position(|d| d.as_ref().is_some_and(|d| d.endpoint.to_string() == given));
+    let Some(i) = found else {
+      return self.error(b"", &SocketError::NotFound(ep.to_string()));
+    };
+    self.dialers[i] = None;
+    if let Some(c) = self.conns.iter().position(|c| c.dialer == Some(i)) {
+      self.end_conn(c);
+    }
+  }
+
+  /// Starts one attempt of dialer `i`; a failure at once schedules the next.
+  fn dial(&mut self, i: usize) {
+    let Some(Some(dialer)) = self.dialers.get_mut(i) else {
+      return;
+    };
+    match Stream::connect(&dialer.endpoint) {
+      Ok((stream, pending)) => {
+        dialer.live = true;
+        self.add_conn(stream, Some(i), pending);
+      }
+      Err(_) => self.schedule_retry(i),
+    }
+  }
+
+  fn schedule_retry(&mut self, i: usize) {
+    let ivl = self.opts.reconnect_ivl.max(Duration::from_millis(1));
+    if let Some(Some(dialer)) = self.dialers.get_mut(i) {
+      dialer.live = false;
+      dialer.retry = Some(Box::pin(tokio::time::sleep(ivl)));
+    }
+  }
+
+  /// Removes connection `c`; the application gets `[id, ""]` if it had seen it open.
+  fn end_conn(&mut self, c: usize) {
+    let conn = self.conns.swap_remove(c);
+    if !conn.connecting {
+      self.deliver(&conn.id, b"");
+    }
+    if let Some(i) = conn.dialer {
+      self.schedule_retry(i);
+    }
+  }
+
+  fn handle_batch(&mut self, batch: Bytes) {
+    for record in Records::new(batch) {
+      let Ok(record) = record else { break };
+      if record.kind == C_SEND {
+        if let Err(e) = self.send(record.frames) {
+          self.error(b"", &SocketError::Send(e));
+        }
+      }
+    }
+  }
+
+  fn send(&mut self, frames: Msg) -> Result<(), SendError> {
+    let [id, body @ ..] = frames.as_slice() else {
+      return Err(SendError::Invalid);
+    };
+    let conn = (self.conns.iter_mut())
+      .find(|c| c.id == *id && !c.closing)
+      .ok_or(SendError::Unroutable)?;
+    if body.iter().all(|f| f.is_empty()) {
+      conn.closing = true;
+    }
+    for f in body {
+      conn.wbuf.extend_from_slice(f);
+    }
+    Ok(())
+  }
+}
+
+impl StreamLoop {
+  /// Accepts, finishes connects, fires retries, reads and writes; `Ready` when something happened.
+  fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    let mut progressed = self.poll_accepts(cx);
+    for i in 0..self.dialers.len() {
+      let due = match self.dialers.get_mut(i) {
+        Some(Some(Dialer {
+          retry: Some(sleep), ..
+        })) => sleep.as_mut().poll(cx).is_ready(),
+        _ => false,
+      };
+      if due {
+        if let Some(Some(d)) = self.dialers.get_mut(i) {
+          d.retry = None;
+        }
+        self.dial(i);
+        progressed = true;
+      }
+    }
+    let mut c = 0;
+    while c < self.conns.len() {
+      match self.poll_conn(c, cx) {
+        Some(moved) => {
+          progressed |= moved;
+          c += 1;
+        }
+        None => {
+          self.end_conn(c);
+          progressed = true;
+        }
+      }
+    }
+    if progressed {
+      Poll::Ready(())
+    } else {
+      Poll::Pending
+    }
+  }
+
+  fn poll_accepts(&mut self, cx: &mut Context<'_>) -> bool {
+    let mut fresh = Vec::new();
+    for (_, _, listener) in &self.listeners {
+      while let Poll::Ready(Ok(stream)) = listener.poll_accept(cx) {
+        fresh.push(stream);
+      }
+    }
+    let progressed = !fresh.is_empty();
+    for stream in fresh {
+      self.add_conn(stream, None, false);
+    }
+    progressed
+  }
+
+  /// One connection's turn: `None` when it ended, else whether it moved.
+  fn poll_conn(&mut self, c: usize, cx: &mut Context<'_>) -> Option<bool> {
+    let conn = &mut self.conns[c];
+    if conn.connecting {
+      if conn.stream.poll_write_ready(cx).is_pending() {
+        return Some(false);
+      }
+      conn.stream.finish_connect().ok()?;
+      conn.connecting = false;
+      let id = conn.id.clone();
+      self.deliver(&id, b"");
+      return Some(true);
+    }
+    let mut moved = self.write_conn(c, cx)?;
+    if !self.paused {
+      moved |= self.read_conn(c, cx)?;
+    }
+    Some(moved)
+  }
+
+  fn write_conn(&mut self, c: usize, cx: &mut Context<'_>) -> Option<bool> {
+    let conn = &mut self.conns[c];
+    let mut moved = false;
+    while !conn.wbuf.is_empty() {
+      match conn.stream.try_write(&conn.wbuf) {
+        Ok(n) => {
+          conn.wbuf.advance(n);
+          moved = true;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+          match conn.stream.poll_write_ready(cx) {
+            Poll::Ready(Ok(())) => continue,
+            Poll::Ready(Err(_)) => return None,
+            Poll::Pending => return Some(moved),
+          }
+        }
+        Err(_) => return None,
+      }
+    }
+    // Everything asked for is written: a connection the application closed ends now.
+    if conn.closing {
+      return None;
+    }
+    Some(moved)
+  }
+
+  fn read_conn(&mut self, c: usize, cx: &mut Context<'_>) -> Option<bool> {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    loop {
+      let conn = &mut self.conns[c];
+      match conn.stream.try_read_buf(&mut buf) {
+        Ok(0) => return None,
+        Ok(_) => {
+          let id = conn.id.clone();
+          self.deliver(&id, &buf);
+          return Some(true);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+          match conn.stream.poll_read_ready(cx) {
+            Poll::Ready(Ok(())) => continue,
+            Poll::Ready(Err(_)) => return None,
+            Poll::Pending => return Some(false),
+          }
+        }
+        Err(_) => return None,
+      }
+    }
+  }
+
+  /// Writes what is queued for at most the linger, then closes everything.
+  async fn close(&mut self, linger: Option<Duration>) {
+    let deadline = tokio::time::Instant::now() + linger.unwrap_or(MAX_LINGER).min(MAX_LINGER);
+    while self
+      .conns
+      .iter()
+      .any(|c| !c.wbuf.is_empty() && !c.connecting)
+      && tokio::time::Instant::now() < deadline
+    {
+      let io = std::future::poll_fn(|cx| {
+        let _ = self.poll_io(cx);
+        Poll::Ready(())
+      });
+      io.await;
+      tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    self.conns.clear();
+    self.listeners.clear();
+  }
+}
