@@ -13,7 +13,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures::task::AtomicWaker;
 
-use super::net::Stream;
 use crate::zmtp::socket::Token;
 use crate::zmtp::Session;
 
@@ -58,8 +57,8 @@ impl Wake for ConnWaker {
 }
 
 /// One connection: its stream, its session and what is still to be written.
-pub(super) struct Conn {
-  pub(super) stream: Stream,
+pub(super) struct Conn<T> {
+  pub(super) stream: T,
   pub(super) session: Session,
   /// Output taken from the session, not yet accepted by the kernel.
   pub(super) wbuf: Bytes,
@@ -83,9 +82,9 @@ pub(super) struct Conn {
   pub(super) origin: u64,
 }
 
-impl Conn {
+impl<T> Conn<T> {
   /// A fresh connection with its wakers bound to `token`.
-  pub(super) fn new(token: Token, stream: Stream, session: Session, list: &Arc<ReadyList>) -> Self {
+  pub(super) fn new(token: Token, stream: T, session: Session, list: &Arc<ReadyList>) -> Self {
     let waker = |write| {
       Waker::from(Arc::new(ConnWaker {
         token,

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::conn::Conn;
-use super::net::Stream;
+use super::reactor::{IoStream, Reactor};
 use super::server::{Close, LinkEvent, Server};
 use crate::transport::{Endpoint, TransportError};
 use crate::zmtp::socket::{SocketState, Token};
@@ -57,7 +57,7 @@ impl Dialer {
   }
 }
 
-impl<S: SocketState> Server<S> {
+impl<S: SocketState, R: Reactor> Server<S, R> {
   /// Connects to a tcp or ipc endpoint, now and after every loss, until [`Server::disconnect`]. The state is
   /// told at once ([`SocketState::on_attach`]), so messages can queue for the peer before it is there.
   ///
@@ -119,7 +119,7 @@ impl<S: SocketState> Server<S> {
       return;
     };
     self.dial_stats.attempts += 1;
-    let (stream, pending) = match Stream::connect(&dialer.endpoint) {
+    let (stream, pending) = match self.reactor.connect(&dialer.endpoint) {
       Ok(started) => started,
       Err(e) => {
         tracing::debug!(target: crate::log::target::ZMTP, endpoint = %dialer.endpoint, error = %e, "connect failed");

@@ -23,6 +23,7 @@ use tokio::sync::mpsc::OwnedPermit;
 use tokio::sync::oneshot;
 
 use super::listen::BoundKind;
+use super::reactor::Reactor;
 use super::server::{LinkEvent, Server};
 use crate::transport::inproc::{self, Incoming, PipeEnd};
 use crate::transport::{Endpoint, Msg, SocketKind};
@@ -93,7 +94,7 @@ fn encode(out: Output) -> Msg {
   }
 }
 
-impl<S: SocketState> Server<S> {
+impl<S: SocketState, R: Reactor> Server<S, R> {
   /// The hub's kind for this server's socket type.
   pub(super) fn inproc_kind(&self) -> SocketKind {
     hub_kind(&self.config.session.socket_type)

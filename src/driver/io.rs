@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use bytes::Buf;
 
+use super::reactor::{IoStream, Reactor};
 use super::server::{Close, Server};
 use crate::zmtp::session::Event;
 use crate::zmtp::socket::{Output, SocketState, Token};
@@ -29,7 +30,7 @@ enum Read {
   Closed(Close),
 }
 
-impl<S: SocketState> Server<S> {
+impl<S: SocketState, R: Reactor> Server<S, R> {
   /// Reads what connection `token` has, processes it, and passes its events to the ROUTER state.
   pub(super) fn read_conn(&mut self, token: Token, now: Instant) {
     // A paused connection is read again once the state takes input (see `resume_paused`).

@@ -3,12 +3,11 @@
 //! cap on connections still in their handshake. Unbinding a listener closes the connections it accepted, as
 //! libzmq's `zmq_unbind` ends the sessions of that endpoint.
 
-use std::future::Future;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::conn::Conn;
-use super::net::{Listener, Stream};
+use super::reactor::{IoListener, IoSleep, Reactor};
 use super::server::{Close, Server};
 use crate::transport::{inproc, Endpoint, TransportError};
 use crate::zmtp::socket::{SocketState, Token};
@@ -26,39 +25,35 @@ fn is_resource_error(e: &std::io::Error) -> bool {
 }
 
 /// What a bound endpoint listens with.
-pub(super) enum BoundKind {
+pub(super) enum BoundKind<L> {
   /// tcp or ipc.
-  Net(Listener),
+  Net(L),
   /// A name in the in-process hub.
   Inproc(inproc::Listener),
 }
 
 /// One bound endpoint.
-pub(super) struct Bound {
+pub(super) struct Bound<L> {
   /// Names the connections it accepted (`Conn::origin`, `Pipe::origin`).
   pub(super) id: u64,
   /// Resolved (`tcp://127.0.0.1:40123`, `ipc:///tmp/x`, `inproc://name`).
   pub(super) endpoint: String,
-  pub(super) kind: BoundKind,
+  pub(super) kind: BoundKind<L>,
 }
 
-impl<S: SocketState> Server<S> {
+impl<S: SocketState, R: Reactor> Server<S, R> {
   /// Serves an already bound tcp listener (bound synchronously by its owner, so its port is known early).
   ///
   /// # Errors
   /// When the listener cannot be registered with the runtime.
   pub fn add_tcp_listener(&mut self, listener: std::net::TcpListener) -> std::io::Result<()> {
-    listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let listener = self.reactor.adopt_tcp_listener(listener)?;
     let endpoint = Endpoint::Tcp {
       host: local.ip().to_string(),
       port: local.port(),
     };
-    self.push_bound(
-      endpoint.to_string(),
-      BoundKind::Net(Listener::Tcp(listener)),
-    );
+    self.push_bound(endpoint.to_string(), BoundKind::Net(listener));
     Ok(())
   }
 
@@ -72,12 +67,12 @@ impl<S: SocketState> Server<S> {
       self.push_bound(endpoint.to_string(), BoundKind::Inproc(listener));
       return Ok(endpoint.to_string());
     }
-    let (listener, resolved) = Listener::bind(endpoint).await?;
+    let (listener, resolved) = self.reactor.bind(endpoint).await?;
     self.push_bound(resolved.clone(), BoundKind::Net(listener));
     Ok(resolved)
   }
 
-  fn push_bound(&mut self, endpoint: String, kind: BoundKind) {
+  fn push_bound(&mut self, endpoint: String, kind: BoundKind<R::Listener>) {
     let id = self.take_token();
     self.bound.push(Bound { id, endpoint, kind });
   }
@@ -107,7 +102,7 @@ impl<S: SocketState> Server<S> {
 
   pub(super) fn poll_accepts(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
     if let Some(pause) = self.accept_pause.as_mut() {
-      if pause.as_mut().poll(cx).is_pending() {
+      if pause.poll_fired(cx).is_pending() {
         return false;
       }
       self.accept_pause = None;
@@ -126,7 +121,9 @@ impl<S: SocketState> Server<S> {
             // listener stays readable, so back off instead of spinning. Anything else (a peer that reset
             // before accept) concerns that one connection only.
             if is_resource_error(&e) {
-              self.accept_pause = Some(Box::pin(tokio::time::sleep(ACCEPT_PAUSE)));
+              let mut pause = self.reactor.sleep();
+              pause.reset(now + ACCEPT_PAUSE);
+              self.accept_pause = Some(pause);
               break;
             }
           }
@@ -140,12 +137,12 @@ impl<S: SocketState> Server<S> {
     }
     if let Some(pause) = self.accept_pause.as_mut() {
       // Registers the wake-up that ends the pause.
-      let _ = pause.as_mut().poll(cx);
+      let _ = pause.poll_fired(cx);
     }
     progressed && !self.bound.is_empty()
   }
 
-  fn add_conn(&mut self, origin: u64, stream: Stream, now: Instant) {
+  fn add_conn(&mut self, origin: u64, stream: R::Stream, now: Instant) {
     let token = self.take_token();
     self.stats.accepted += 1;
     self.stats.handshaking += 1;

@@ -160,6 +160,61 @@ fn tcp_address(host: &str, port: u16) -> io::Result<std::net::SocketAddr> {
     .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{host}: no address")))
 }
 
+/// A std socket before a reactor takes it.
+pub enum StdStream {
+  /// tcp
+  Tcp(std::net::TcpStream),
+  /// ipc
+  Unix(std::os::unix::net::UnixStream),
+}
+
+/// Starts a non-blocking connect to a tcp or ipc endpoint on a std socket (`TCP_NODELAY` set); the flag says
+/// the connect is still in progress. Any reactor can take the socket from here.
+///
+/// # Errors
+/// What the OS says at once (refused, no such file, unresolvable host), or inproc.
+pub fn connect_socket(endpoint: &Endpoint) -> io::Result<(StdStream, bool)> {
+  use socket2::{Domain, SockAddr, Socket, Type};
+  let (domain, addr) = match endpoint {
+    Endpoint::Tcp { host, port } => {
+      let addr = tcp_address(host, *port)?;
+      (Domain::for_address(addr), SockAddr::from(addr))
+    }
+    Endpoint::Ipc(path) => (Domain::UNIX, SockAddr::unix(path)?),
+    Endpoint::Inproc(_) => {
+      return Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "inproc is not served by the network driver",
+      ))
+    }
+  };
+  let socket = Socket::new(domain, Type::STREAM, None)?;
+  socket.set_nonblocking(true)?;
+  if domain != Domain::UNIX {
+    // Small messages must not wait for Nagle (libzmq sets TCP_NODELAY too).
+    socket.set_nodelay(true)?;
+  }
+  let pending = match socket.connect(&addr) {
+    Ok(()) => false,
+    Err(e) if domain != Domain::UNIX && in_progress(&e) => true,
+    Err(e) => return Err(e),
+  };
+  let socket = if domain == Domain::UNIX {
+    StdStream::Unix(socket.into())
+  } else {
+    StdStream::Tcp(socket.into())
+  };
+  Ok((socket, pending))
+}
+
+/// The address a tcp endpoint binds: IPv4 first, as libzmq without `ZMQ_IPV6` (host names looked up here).
+///
+/// # Errors
+/// An unresolvable host.
+pub fn bind_address(host: &str, port: u16) -> io::Result<std::net::SocketAddr> {
+  tcp_address(host, port)
+}
+
 impl Stream {
   /// Starts a non-blocking connect to a tcp or ipc endpoint. Returns the stream and whether the connect is
   /// still in progress (then write readiness followed by [`Stream::take_error`] tells how it ended).
@@ -167,35 +222,10 @@ impl Stream {
   /// # Errors
   /// What the OS says at once (refused, no such file, unresolvable host); the caller retries later.
   pub fn connect(endpoint: &Endpoint) -> io::Result<(Stream, bool)> {
-    use socket2::{Domain, SockAddr, Socket, Type};
-    let (domain, addr) = match endpoint {
-      Endpoint::Tcp { host, port } => {
-        let addr = tcp_address(host, *port)?;
-        (Domain::for_address(addr), SockAddr::from(addr))
-      }
-      Endpoint::Ipc(path) => (Domain::UNIX, SockAddr::unix(path)?),
-      Endpoint::Inproc(_) => {
-        return Err(io::Error::new(
-          io::ErrorKind::InvalidInput,
-          "inproc is not served by the network driver",
-        ))
-      }
-    };
-    let socket = Socket::new(domain, Type::STREAM, None)?;
-    socket.set_nonblocking(true)?;
-    if domain != Domain::UNIX {
-      // Small messages must not wait for Nagle (libzmq sets TCP_NODELAY too).
-      socket.set_nodelay(true)?;
-    }
-    let pending = match socket.connect(&addr) {
-      Ok(()) => false,
-      Err(e) if domain != Domain::UNIX && in_progress(&e) => true,
-      Err(e) => return Err(e),
-    };
-    let stream = if domain == Domain::UNIX {
-      Stream::Ipc(UnixStream::from_std(socket.into())?)
-    } else {
-      Stream::Tcp(TcpStream::from_std(socket.into())?)
+    let (socket, pending) = connect_socket(endpoint)?;
+    let stream = match socket {
+      StdStream::Unix(s) => Stream::Ipc(UnixStream::from_std(s)?),
+      StdStream::Tcp(s) => Stream::Tcp(TcpStream::from_std(s)?),
     };
     Ok((stream, pending))
   }

@@ -13,6 +13,72 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::net::{Listener, Stream};
+use crate::transport::{Endpoint, TransportError};
+
+/// Where a driver's sockets come from and who polls them.
+pub trait Reactor: 'static {
+  /// A connected stream.
+  type Stream: IoStream;
+  /// A bound listener accepting [`Reactor::Stream`]s.
+  type Listener: IoListener<Stream = Self::Stream>;
+  /// The driver's timer.
+  type Sleep: IoSleep;
+
+  /// A timer not yet armed.
+  fn sleep(&self) -> Self::Sleep;
+
+  /// Starts a non-blocking connect to a tcp or ipc endpoint; the flag says the connect is still in progress.
+  ///
+  /// # Errors
+  /// What the OS says at once (refused, no such file, unresolvable host).
+  fn connect(&self, endpoint: &Endpoint) -> io::Result<(Self::Stream, bool)>;
+
+  /// Binds a tcp or ipc endpoint; returns the listener and the endpoint resolved (the real port).
+  ///
+  /// # Errors
+  /// `Endpoint`, `AddrInUse`, `Io`.
+  fn bind(
+    &self,
+    endpoint: &Endpoint,
+  ) -> impl std::future::Future<Output = Result<(Self::Listener, String), TransportError>>;
+
+  /// Serves a tcp listener its owner bound already (so its port was known early).
+  ///
+  /// # Errors
+  /// When it cannot be registered.
+  fn adopt_tcp_listener(&self, listener: std::net::TcpListener) -> io::Result<Self::Listener>;
+}
+
+/// tokio's reactor on the runtime thread (the broker, the bus forwarder and data path, today's clients).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tokio;
+
+impl Reactor for Tokio {
+  type Stream = Stream;
+  type Listener = Listener;
+  type Sleep = TokioSleep;
+
+  fn sleep(&self) -> TokioSleep {
+    TokioSleep::new()
+  }
+
+  fn connect(&self, endpoint: &Endpoint) -> io::Result<(Stream, bool)> {
+    Stream::connect(endpoint)
+  }
+
+  fn bind(
+    &self,
+    endpoint: &Endpoint,
+  ) -> impl std::future::Future<Output = Result<(Listener, String), TransportError>> {
+    let endpoint = endpoint.clone();
+    async move { Listener::bind(&endpoint).await }
+  }
+
+  fn adopt_tcp_listener(&self, listener: std::net::TcpListener) -> io::Result<Listener> {
+    listener.set_nonblocking(true)?;
+    Ok(Listener::Tcp(tokio::net::TcpListener::from_std(listener)?))
+  }
+}
 
 /// A connected, non-blocking stream.
 pub trait IoStream {

@@ -10,18 +10,17 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::time::Sleep;
 
 use super::conn::{Conn, ReadyList};
 use super::dial::{DialStats, Dialer};
 use super::inproc::Pipe;
 use super::listen::Bound;
+use super::reactor::{IoStream, Reactor, Tokio};
 use crate::mdp::FastMap;
 use crate::transport::DEFAULT_HWM;
 use crate::zmtp::socket::{
@@ -93,21 +92,22 @@ pub(super) enum Close {
 }
 
 /// Listeners plus connections, polled from one task.
-pub struct Server<S: SocketState> {
+pub struct Server<S: SocketState, R: Reactor = Tokio> {
+  pub(super) reactor: R,
   pub(super) config: ServerConfig,
   /// Bound endpoints (tcp, ipc, inproc).
-  pub(super) bound: Vec<Bound>,
-  pub(super) conns: FastMap<Token, Conn>,
+  pub(super) bound: Vec<Bound<R::Listener>>,
+  pub(super) conns: FastMap<Token, Conn<R::Stream>>,
   next_token: Token,
   pub(super) state: S,
   pub(super) ready: Arc<ReadyList>,
   scratch: Vec<(Token, bool)>,
   pub(super) dirty: Vec<Token>,
   pub(super) timers: BinaryHeap<Reverse<(Instant, Token)>>,
-  pub(super) sleep: Pin<Box<Sleep>>,
+  pub(super) sleep: R::Sleep,
   pub(super) sleep_at: Option<Instant>,
   pub(super) pending: VecDeque<Token>,
-  pub(super) accept_pause: Option<Pin<Box<Sleep>>>,
+  pub(super) accept_pause: Option<R::Sleep>,
   /// Reused list of subscribers a publish reached.
   matched: Vec<Token>,
   pub(super) stats: ServerStats,
@@ -134,11 +134,25 @@ pub struct LinkEvent {
   pub up: bool,
 }
 
-impl Server<RouterState> {
-  /// A ROUTER with nothing bound; generated routing ids start at a random value, as libzmq's.
+impl<S: SocketState> Server<S, Tokio> {
+  /// A server over `state` with nothing bound, on the tokio runtime of the calling task.
+  pub fn new(config: ServerConfig, state: S) -> Self {
+    Self::with_reactor(config, state, Tokio)
+  }
+}
+
+impl Server<RouterState, Tokio> {
+  /// A ROUTER on the tokio runtime; generated routing ids start at a random value, as libzmq's.
   pub fn router(config: ServerConfig) -> Self {
+    Self::router_with(config, Tokio)
+  }
+}
+
+impl<R: Reactor> Server<RouterState, R> {
+  /// A ROUTER with nothing bound; generated routing ids start at a random value, as libzmq's.
+  pub fn router_with(config: ServerConfig, reactor: R) -> Self {
     let state = RouterState::new(config.hwm, config.hwm_bytes, rand::random());
-    Self::new(config, state)
+    Self::with_reactor(config, state, reactor)
   }
 
   /// Queues `[id, frames...]` for its peer; it is written at the next [`Server::flush`] or poll.
@@ -152,7 +166,7 @@ impl Server<RouterState> {
   }
 }
 
-impl Server<PubState> {
+impl<R: Reactor> Server<PubState, R> {
   /// Queues `msg` for every subscriber whose subscription matches; written at the next flush or poll.
   pub fn publish(&mut self, msg: &[Bytes]) {
     let mut to = std::mem::take(&mut self.matched);
@@ -164,7 +178,7 @@ impl Server<PubState> {
   }
 }
 
-impl<S: SocketState + AppSocket> Server<S> {
+impl<S: SocketState + AppSocket, R: Reactor> Server<S, R> {
   /// Sends as the socket type does (`zmq_send`); what it queued is written at the next flush or poll.
   ///
   /// # Errors
@@ -179,9 +193,9 @@ impl<S: SocketState + AppSocket> Server<S> {
   }
 }
 
-impl<S: SocketState + AppSocket> Server<S> {
+impl<S: SocketState + AppSocket, R: Reactor> Server<S, R> {
   /// Changes the state through `f` (a subscription, an option) and marks what it woke for writing.
-  pub fn update<R>(&mut self, f: impl FnOnce(&mut S) -> R) -> R {
+  pub fn update<T>(&mut self, f: impl FnOnce(&mut S) -> T) -> T {
     let result = f(&mut self.state);
     while let Some(token) = self.state.poll_woken() {
       self.mark_dirty(token);
@@ -190,7 +204,7 @@ impl<S: SocketState + AppSocket> Server<S> {
   }
 }
 
-impl<S: SocketState> Server<S> {
+impl<S: SocketState, R: Reactor> Server<S, R> {
   /// Whether something is still to be written: queued in a pipe, taken but not accepted by the kernel.
   pub fn is_backlogged(&self) -> bool {
     self
@@ -199,9 +213,11 @@ impl<S: SocketState> Server<S> {
       .any(|(t, c)| c.write_armed || c.dirty || !c.wbuf.is_empty() || self.state.has_output(*t))
   }
 
-  /// A server over `state` with nothing bound.
-  pub fn new(config: ServerConfig, state: S) -> Self {
+  /// A server over `state` with nothing bound, driven by `reactor`.
+  pub fn with_reactor(config: ServerConfig, state: S, reactor: R) -> Self {
+    let sleep = reactor.sleep();
     Self {
+      reactor,
       config,
       bound: Vec::new(),
       conns: FastMap::default(),
@@ -211,7 +227,7 @@ impl<S: SocketState> Server<S> {
       scratch: Vec::new(),
       dirty: Vec::new(),
       timers: BinaryHeap::new(),
-      sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+      sleep,
       sleep_at: None,
       pending: VecDeque::new(),
       accept_pause: None,
@@ -342,7 +358,7 @@ impl<S: SocketState> Server<S> {
 
   /// Changes the socket's state in place (an option, a subscription); connections it gave something to
   /// write are flushed at the next [`Server::flush`] or poll.
-  pub fn update_state<R>(&mut self, f: impl FnOnce(&mut S) -> R) -> R
+  pub fn update_state<T>(&mut self, f: impl FnOnce(&mut S) -> T) -> T
   where
     S: AppSocket,
   {

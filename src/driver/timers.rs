@@ -1,15 +1,15 @@
 //! Timers of a [`Server`]: each connection's next deadline (handshake timeout, heartbeats) in one heap, and
-//! one tokio sleep set to the earliest. Entries left behind by a connection whose deadline moved are skipped.
+//! one reactor timer set to the earliest. Entries left behind by a connection whose deadline moved are skipped.
 
 use std::cmp::Reverse;
-use std::future::Future;
 use std::task::Context;
 use std::time::Instant;
 
+use super::reactor::{IoSleep, Reactor};
 use super::server::{Close, Server};
 use crate::zmtp::socket::{SocketState, Token};
 
-impl<S: SocketState> Server<S> {
+impl<S: SocketState, R: Reactor> Server<S, R> {
   pub(super) fn update_timer(&mut self, token: Token) {
     let Some(conn) = self.conns.get_mut(&token) else {
       return;
@@ -52,13 +52,10 @@ impl<S: SocketState> Server<S> {
     if next != self.sleep_at {
       self.sleep_at = next;
       if let Some(at) = next {
-        self
-          .sleep
-          .as_mut()
-          .reset(tokio::time::Instant::from_std(at));
+        self.sleep.reset(at);
       }
     }
-    if self.sleep_at.is_some() && self.sleep.as_mut().poll(cx).is_ready() {
+    if self.sleep_at.is_some() && self.sleep.poll_fired(cx).is_ready() {
       cx.waker().wake_by_ref();
     }
     fired

@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::task::{Context, Poll as TaskPoll, Waker};
 use std::time::Instant;
@@ -16,7 +16,9 @@ use bytes::{BufMut, BytesMut};
 
 use super::ffi::{READABLE, WRITABLE};
 use super::handle::{LoopRef, Poll, Timer, UvError};
-use crate::driver::reactor::{IoListener, IoSleep, IoStream};
+use crate::driver::net::{bind_address, connect_socket, StdStream};
+use crate::driver::reactor::{IoListener, IoSleep, IoStream, Reactor};
+use crate::transport::{Endpoint, TransportError};
 
 #[derive(Default)]
 struct Readiness {
@@ -33,7 +35,6 @@ struct Watched {
 }
 
 impl Watched {
-  #[cfg(unix)]
   fn new(lp: LoopRef, fd: std::os::fd::RawFd) -> Result<Self, UvError> {
     let ready = Rc::new(RefCell::new(Readiness::default()));
     let seen = ready.clone();
@@ -120,9 +121,9 @@ fn on_ready(ready: &Rc<RefCell<Readiness>>, status: i32, events: i32) {
   }
 }
 
-/// A connected stream on the loop.
+/// A connected stream (tcp or ipc) on the loop.
 pub struct UvStream {
-  stream: TcpStream,
+  stream: StdStream,
   watched: Watched,
 }
 
@@ -131,11 +132,21 @@ impl UvStream {
   ///
   /// # Errors
   /// libuv refused the descriptor.
-  #[cfg(unix)]
-  pub fn new(lp: LoopRef, stream: TcpStream) -> Result<Self, UvError> {
+  pub fn new(lp: LoopRef, stream: StdStream) -> Result<Self, UvError> {
     use std::os::fd::AsRawFd;
-    let watched = Watched::new(lp, stream.as_raw_fd())?;
+    let fd = match &stream {
+      StdStream::Tcp(s) => s.as_raw_fd(),
+      StdStream::Unix(s) => s.as_raw_fd(),
+    };
+    let watched = Watched::new(lp, fd)?;
     Ok(Self { stream, watched })
+  }
+
+  fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    match &self.stream {
+      StdStream::Tcp(s) => (&*s).read(buf),
+      StdStream::Unix(s) => (&*s).read(buf),
+    }
   }
 }
 
@@ -155,7 +166,7 @@ impl IoStream for UvStream {
     let spare = buf.chunk_mut();
     // SAFETY: `read` only writes into the slice; the bytes it reports are initialised before set_len.
     let slice = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr(), spare.len()) };
-    let result = (&self.stream).read(slice);
+    let result = self.read(slice);
     if let Ok(n) = result {
       // SAFETY: the kernel wrote `n` bytes into the spare capacity.
       unsafe { buf.advance_mut(n) };
@@ -164,22 +175,29 @@ impl IoStream for UvStream {
   }
 
   fn try_write(&self, data: &[u8]) -> io::Result<usize> {
-    self.watched.consumed((&self.stream).write(data), true)
+    let result = match &self.stream {
+      StdStream::Tcp(s) => (&*s).write(data),
+      StdStream::Unix(s) => (&*s).write(data),
+    };
+    self.watched.consumed(result, true)
   }
 
   fn finish_connect(&self) -> io::Result<()> {
-    if let Some(e) = self.stream.take_error()? {
-      return Err(e);
-    }
-    self.stream.peer_addr().map(|_| ())
+    let (error, connected) = match &self.stream {
+      StdStream::Tcp(s) => (s.take_error()?, s.peer_addr().map(|_| ())),
+      StdStream::Unix(s) => (s.take_error()?, Ok(())),
+    };
+    error.map_or(connected, Err)
   }
 
   fn peer(&self) -> String {
-    self
-      .stream
-      .peer_addr()
-      .map(|a| format!("tcp://{a}"))
-      .unwrap_or_else(|_| "tcp://?".into())
+    match &self.stream {
+      StdStream::Tcp(s) => s
+        .peer_addr()
+        .map(|a| format!("tcp://{a}"))
+        .unwrap_or_else(|_| "tcp://?".into()),
+      StdStream::Unix(_) => "ipc".into(),
+    }
   }
 }
 
@@ -195,10 +213,16 @@ impl UvListener {
   ///
   /// # Errors
   /// The bind's error, or libuv refused the descriptor.
-  #[cfg(unix)]
   pub fn bind(lp: LoopRef, addr: SocketAddr) -> io::Result<Self> {
+    Self::adopt(lp, TcpListener::bind(addr)?)
+  }
+
+  /// Watches a listener bound already.
+  ///
+  /// # Errors
+  /// libuv refused the descriptor.
+  pub fn adopt(lp: LoopRef, listener: TcpListener) -> io::Result<Self> {
     use std::os::fd::AsRawFd;
-    let listener = TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     let watched = Watched::new(lp, listener.as_raw_fd()).map_err(io::Error::other)?;
     Ok(Self {
@@ -230,7 +254,9 @@ impl IoListener for UvListener {
           let ready = stream
             .set_nonblocking(true)
             .and_then(|()| stream.set_nodelay(true))
-            .and_then(|()| UvStream::new(self.lp, stream).map_err(io::Error::other));
+            .and_then(|()| {
+              UvStream::new(self.lp, StdStream::Tcp(stream)).map_err(io::Error::other)
+            });
           return TaskPoll::Ready(ready);
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -292,5 +318,67 @@ impl IoSleep for UvSleep {
     }
     s.waker = Some(cx.waker().clone());
     TaskPoll::Pending
+  }
+}
+
+/// The driver's reactor on a JS thread's libuv loop.
+#[derive(Debug, Clone, Copy)]
+pub struct UvReactor {
+  lp: LoopRef,
+}
+
+impl UvReactor {
+  /// The reactor of loop `lp`.
+  ///
+  /// # Errors
+  /// No libuv in this process.
+  pub fn new(lp: LoopRef) -> Result<Self, UvError> {
+    super::ffi::uv()?;
+    Ok(Self { lp })
+  }
+}
+
+impl Reactor for UvReactor {
+  type Stream = UvStream;
+  type Listener = UvListener;
+  type Sleep = UvSleep;
+
+  fn sleep(&self) -> UvSleep {
+    // libuv's uv_timer_init cannot fail (it only fills the handle), and `new` checked that libuv is here.
+    UvSleep::new(self.lp).expect("uv_timer_init does not fail")
+  }
+
+  fn connect(&self, endpoint: &Endpoint) -> io::Result<(UvStream, bool)> {
+    let (socket, pending) = connect_socket(endpoint)?;
+    let stream = UvStream::new(self.lp, socket).map_err(io::Error::other)?;
+    Ok((stream, pending))
+  }
+
+  fn bind(
+    &self,
+    endpoint: &Endpoint,
+  ) -> impl std::future::Future<Output = Result<(UvListener, String), TransportError>> {
+    // Bound at once, on the loop's thread; the future only carries the result.
+    let result = match endpoint {
+      Endpoint::Tcp { host, port } => bind_address(host, *port)
+        .map_err(|e| TransportError::Endpoint(format!("{endpoint}: {e}")))
+        .and_then(|addr| UvListener::bind(self.lp, addr).map_err(TransportError::Io))
+        .and_then(|l| {
+          let local = l.local_addr()?;
+          let resolved = Endpoint::Tcp {
+            host: local.ip().to_string(),
+            port: local.port(),
+          };
+          Ok((l, resolved.to_string()))
+        }),
+      _ => Err(TransportError::Endpoint(format!(
+        "{endpoint}: only tcp is bound on a JS thread's loop so far"
+      ))),
+    };
+    std::future::ready(result)
+  }
+
+  fn adopt_tcp_listener(&self, listener: TcpListener) -> io::Result<UvListener> {
+    UvListener::adopt(self.lp, listener)
   }
 }
