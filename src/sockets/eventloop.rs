@@ -365,7 +365,10 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
         break;
       };
       server.flush();
-      if (self.pending.is_empty() && !server.has_unsent()) || Instant::now() >= deadline {
+      // Requests queued behind a REQ's unanswered one can never go: they are not waited for.
+      let stuck = server.state().awaiting_reply();
+      let queued = !self.pending.is_empty() && !stuck;
+      if (!queued && !server.has_unsent()) || Instant::now() >= deadline {
         break;
       }
       let step = (Instant::now() + Duration::from_millis(5)).min(deadline);

@@ -79,10 +79,15 @@ impl SocketType {
     !matches!(self, SocketType::Pub | SocketType::Push)
   }
 
-  /// Whether a send waits for room (libzmq `EAGAIN`) rather than failing at once: every type but REP (whose
-  /// send without a request is `EFSM`) and the receive-only SUB and PULL (`ENOTSUP`).
+  /// Whether a send waits for room (libzmq `EAGAIN`) rather than being answered at once: every type but
+  /// REP (whose send without a request is `EFSM`), ROUTER (which routes or drops at once; with
+  /// `ROUTER_MANDATORY` an unknown peer is `EHOSTUNREACH` and a full one `EAGAIN`, as `zmq_send` with
+  /// `ZMQ_DONTWAIT` says) and the receive-only SUB and PULL (`ENOTSUP`).
   pub fn blocks_on_send(self) -> bool {
-    !matches!(self, SocketType::Rep | SocketType::Sub | SocketType::Pull)
+    !matches!(
+      self,
+      SocketType::Rep | SocketType::Router | SocketType::Sub | SocketType::Pull
+    )
   }
 }
 
