@@ -94,6 +94,32 @@ test('ROUTER_MANDATORY: an unknown routing id gives EHOSTUNREACH to the send cal
   }
 })
 
+test('ROUTER_MANDATORY with no peer at all: EHOSTUNREACH at once', { timeout: 5000 }, async () => {
+  const router = z.socket('router', { mandatory: true })
+  try {
+    bound(router)
+    const err = await h.within(3000, 'verdict', new Promise((resolve) => router.send(['nobody', 'x'], 0, resolve)))
+    assert.equal(err && err.code, 'EHOSTUNREACH')
+  } finally {
+    router.close()
+  }
+})
+
+test('a REQ closed with requests queued behind an unanswered one closes at once', { timeout: 5000 }, async () => {
+  const req = z.socket('req')
+  const rep = z.socket('rep')
+  try {
+    req.connect(bound(rep))
+    for (let i = 0; i < 3; i++) req.send('q' + i)
+    await h.collect(rep, 1, 3000, 'the first request')
+  } finally {
+    rep.close()
+    const t0 = Date.now()
+    await new Promise((resolve) => req.close(resolve))
+    assert.ok(Date.now() - t0 < 1000, `close took ${Date.now() - t0} ms`)
+  }
+})
+
 test('without ROUTER_MANDATORY a message for an unknown id is dropped silently', { timeout: 5000 }, async () => {
   const router = z.socket('router')
   try {

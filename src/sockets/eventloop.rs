@@ -11,7 +11,6 @@
 //! REQ. `pause` stops taking the state's messages (its queues fill to `RCVHWM`, then the peers feel it).
 
 use std::collections::VecDeque;
-use std::sync::mpsc::SyncSender;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -29,52 +28,7 @@ use crate::transport::{Endpoint, Msg};
 use crate::zmtp::socket as st;
 use crate::zmtp::socket::SendError;
 
-/// The answer to a synchronous bind: the resolved endpoint or `(code, message)`.
-pub type BindReply = Result<String, (&'static str, String)>;
-
-/// What the napi handle asks of the loop. Sent on one channel, so order is kept.
-#[derive(Debug)]
-pub enum Control {
-  /// A packed batch of `C_SEND` / `C_SEND_ACK` records.
-  Batch(Bytes),
-  /// Bind `ep`; answer with `E_BOUND`/`E_ERROR` tagged `req`, or on `reply` when synchronous.
-  Bind {
-    /// Request id echoed in the event.
-    req: String,
-    /// Endpoint to bind.
-    ep: String,
-    /// Set for `bindSync`: the JS thread waits on it.
-    reply: Option<SyncSender<BindReply>>,
-  },
-  /// Unbind `ep`; answer with `E_UNBOUND`/`E_ERROR` tagged `req`.
-  Unbind {
-    /// Request id echoed in the event.
-    req: String,
-    /// Endpoint to unbind.
-    ep: String,
-  },
-  /// Connect to `ep` (already validated by the handle).
-  Connect(String),
-  /// Disconnect from `ep`.
-  Disconnect(String),
-  /// Add a subscription prefix (SUB/XSUB).
-  Subscribe(Bytes),
-  /// Remove a subscription prefix (SUB/XSUB).
-  Unsubscribe(Bytes),
-  /// The socket's options changed: later binds/connects take them, the state's switches apply now.
-  Options(Box<SocketOptions>),
-  /// Counters of the socket's engine as JSON (`accepted`, `refused` by reason, `dial`...), for `statsSync`.
-  Stats(SyncSender<String>),
-  /// Stop taking messages from the socket.
-  Pause,
-  /// Take messages again.
-  Resume,
-  /// Close: stop reading, flush queued sends for at most `linger`, end with `E_CLOSED`.
-  Close {
-    /// How long queued messages may delay the close (`None`: up to [`MAX_LINGER`]).
-    linger: Option<Duration>,
-  },
-}
+pub use super::control::{BindReply, Control};
 
 /// Most socket messages handled in one loop turn before the outbox is flushed.
 const DRAIN_LIMIT: usize = 512;
@@ -411,7 +365,10 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
         break;
       };
       server.flush();
-      if (self.pending.is_empty() && !server.has_unsent()) || Instant::now() >= deadline {
+      // Requests queued behind a REQ's unanswered one can never go: they are not waited for.
+      let stuck = server.state().awaiting_reply();
+      let queued = !self.pending.is_empty() && !stuck;
+      if (!queued && !server.has_unsent()) || Instant::now() >= deadline {
         break;
       }
       let step = (Instant::now() + Duration::from_millis(5)).min(deadline);

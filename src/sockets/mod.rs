@@ -4,6 +4,7 @@
 //! all its binds and connects (tcp, ipc, inproc), as a libzmq socket owns its endpoints:
 //! - [`options`]: the options a socket acts on (identity, HWMs, reconnect, heartbeats, limits, security,
 //!   the state's switches) and how they become a connection's configuration.
+//! - [`control`]: the commands the napi handle sends a socket's loop.
 //! - [`engine`]: what the loop needs from each socket state ([`engine::Classic`]).
 //! - [`endpoints`]: bind / unbind / connect / disconnect on the socket's server.
 //! - [`eventloop`]: the one tokio task per socket, driven by [`eventloop::Control`] messages from the napi
@@ -11,6 +12,7 @@
 //!   REQ queueing (requests wait while a REQ waits for its reply) above the strict floor-2 REQ.
 //! - [`stream`]: ZMQ_STREAM, whose peers are raw byte streams (no ZMTP), in a loop of its own.
 
+pub mod control;
 pub mod endpoints;
 pub mod engine;
 pub mod eventloop;
@@ -77,10 +79,15 @@ impl SocketType {
     !matches!(self, SocketType::Pub | SocketType::Push)
   }
 
-  /// Whether a send waits for room (libzmq `EAGAIN`) rather than failing at once: every type but REP (whose
-  /// send without a request is `EFSM`) and the receive-only SUB and PULL (`ENOTSUP`).
+  /// Whether a send waits for room (libzmq `EAGAIN`) rather than being answered at once: every type but
+  /// REP (whose send without a request is `EFSM`), ROUTER (which routes or drops at once; with
+  /// `ROUTER_MANDATORY` an unknown peer is `EHOSTUNREACH` and a full one `EAGAIN`, as `zmq_send` with
+  /// `ZMQ_DONTWAIT` says) and the receive-only SUB and PULL (`ENOTSUP`).
   pub fn blocks_on_send(self) -> bool {
-    !matches!(self, SocketType::Rep | SocketType::Sub | SocketType::Pull)
+    !matches!(
+      self,
+      SocketType::Rep | SocketType::Router | SocketType::Sub | SocketType::Pull
+    )
   }
 }
 

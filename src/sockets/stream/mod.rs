@@ -7,16 +7,14 @@
 //! One task owns the listeners and connections (the driver's `net` types, polled with `try_*` calls and
 //! readiness), with the same controls and event records as every classic socket.
 
-use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Sleep;
 
-use super::eventloop::{normalize, Control, MAX_LINGER};
+use super::eventloop::{normalize, Control};
 use super::options::SocketOptions;
 use super::{SocketError, C_SEND, E_BOUND, E_CLOSED, E_ERROR, E_MESSAGE, E_UNBOUND};
 use crate::boundary::batch::Records;
@@ -27,6 +25,8 @@ use crate::zmtp::socket::SendError;
 
 /// Bytes read from one connection per turn.
 const READ_CHUNK: usize = 64 * 1024;
+
+mod io;
 
 struct Conn {
   id: Bytes,
@@ -262,148 +262,5 @@ impl StreamLoop {
       conn.wbuf.extend_from_slice(f);
     }
     Ok(())
-  }
-}
-
-impl StreamLoop {
-  /// Accepts, finishes connects, fires retries, reads and writes; `Ready` when something happened.
-  fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-    let mut progressed = self.poll_accepts(cx);
-    for i in 0..self.dialers.len() {
-      let due = match self.dialers.get_mut(i) {
-        Some(Some(Dialer {
-          retry: Some(sleep), ..
-        })) => sleep.as_mut().poll(cx).is_ready(),
-        _ => false,
-      };
-      if due {
-        if let Some(Some(d)) = self.dialers.get_mut(i) {
-          d.retry = None;
-        }
-        self.dial(i);
-        progressed = true;
-      }
-    }
-    let mut c = 0;
-    while c < self.conns.len() {
-      match self.poll_conn(c, cx) {
-        Some(moved) => {
-          progressed |= moved;
-          c += 1;
-        }
-        None => {
-          self.end_conn(c);
-          progressed = true;
-        }
-      }
-    }
-    if progressed {
-      Poll::Ready(())
-    } else {
-      Poll::Pending
-    }
-  }
-
-  fn poll_accepts(&mut self, cx: &mut Context<'_>) -> bool {
-    let mut fresh = Vec::new();
-    for (_, _, listener) in &self.listeners {
-      while let Poll::Ready(Ok(stream)) = listener.poll_accept(cx) {
-        fresh.push(stream);
-      }
-    }
-    let progressed = !fresh.is_empty();
-    for stream in fresh {
-      self.add_conn(stream, None, false);
-    }
-    progressed
-  }
-
-  /// One connection's turn: `None` when it ended, else whether it moved.
-  fn poll_conn(&mut self, c: usize, cx: &mut Context<'_>) -> Option<bool> {
-    let conn = &mut self.conns[c];
-    if conn.connecting {
-      if conn.stream.poll_write_ready(cx).is_pending() {
-        return Some(false);
-      }
-      conn.stream.finish_connect().ok()?;
-      conn.connecting = false;
-      let id = conn.id.clone();
-      self.deliver(&id, b"");
-      return Some(true);
-    }
-    let mut moved = self.write_conn(c, cx)?;
-    if !self.paused {
-      moved |= self.read_conn(c, cx)?;
-    }
-    Some(moved)
-  }
-
-  fn write_conn(&mut self, c: usize, cx: &mut Context<'_>) -> Option<bool> {
-    let conn = &mut self.conns[c];
-    let mut moved = false;
-    while !conn.wbuf.is_empty() {
-      match conn.stream.try_write(&conn.wbuf) {
-        Ok(n) => {
-          conn.wbuf.advance(n);
-          moved = true;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-          match conn.stream.poll_write_ready(cx) {
-            Poll::Ready(Ok(())) => continue,
-            Poll::Ready(Err(_)) => return None,
-            Poll::Pending => return Some(moved),
-          }
-        }
-        Err(_) => return None,
-      }
-    }
-    // Everything asked for is written: a connection the application closed ends now.
-    if conn.closing {
-      return None;
-    }
-    Some(moved)
-  }
-
-  fn read_conn(&mut self, c: usize, cx: &mut Context<'_>) -> Option<bool> {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    loop {
-      let conn = &mut self.conns[c];
-      match conn.stream.try_read_buf(&mut buf) {
-        Ok(0) => return None,
-        Ok(_) => {
-          let id = conn.id.clone();
-          self.deliver(&id, &buf);
-          return Some(true);
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-          match conn.stream.poll_read_ready(cx) {
-            Poll::Ready(Ok(())) => continue,
-            Poll::Ready(Err(_)) => return None,
-            Poll::Pending => return Some(false),
-          }
-        }
-        Err(_) => return None,
-      }
-    }
-  }
-
-  /// Writes what is queued for at most the linger, then closes everything.
-  async fn close(&mut self, linger: Option<Duration>) {
-    let deadline = tokio::time::Instant::now() + linger.unwrap_or(MAX_LINGER).min(MAX_LINGER);
-    while self
-      .conns
-      .iter()
-      .any(|c| !c.wbuf.is_empty() && !c.connecting)
-      && tokio::time::Instant::now() < deadline
-    {
-      let io = std::future::poll_fn(|cx| {
-        let _ = self.poll_io(cx);
-        Poll::Ready(())
-      });
-      io.await;
-      tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    self.conns.clear();
-    self.listeners.clear();
   }
 }
