@@ -57,6 +57,17 @@ test('the bench runs ours, busmq and BullMQ on one redis-server and loses nothin
     assert.equal(res.failed, undefined, `${impl}: ${res.failed}`)
     assert.equal(res.lost, 0, impl)
     assert.ok(res.msgs_per_s > 0 && res.p50_us > 0 && res.producer_rss_mb > 0, JSON.stringify(res))
+    // 10 queues in parallel (10 producers, 10 consumers), nothing lost either.
+    assert.equal(res.par_lost, 0, impl)
+    assert.ok(res.par_msgs_per_s > 0, JSON.stringify(res))
   }
+  for (const impl of ['ours', 'busmq']) {
+    const res = json.results[impl]
+    assert.ok(res.ch_p50_us > 0 && res.ch_p99_us >= res.ch_p50_us, JSON.stringify(res))
+  }
+  assert.equal(json.results.bullmq.ch_p50_us, 'n/a')
   assert.match(r.stdout, /ours vs busmq/)
+  assert.match(r.stdout, /msgs\/s \(10 queues, 10\+10 in parallel\)/)
+  assert.match(r.stdout, /channel round trip p50 µs/)
+  assert.match(r.stdout, /BullMQ has no channels/)
 })

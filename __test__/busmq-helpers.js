@@ -80,6 +80,62 @@ async function startCluster (masters = 3) {
   }
 }
 
+/**
+ * A throwaway PKI made with the `openssl` CLI in a fresh temp dir: a CA, a server certificate
+ * for 127.0.0.1 and localhost signed by it, a client certificate signed by it, and a second CA
+ * that signed nothing. Returns `{ dir, ca, wrongCa, serverCert, serverKey, clientCert,
+ * clientKey, remove() }` (paths, and `pem(path)` to read one).
+ */
+function makeCerts () {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  const { execFileSync } = require('node:child_process')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zmqbus-tls-'))
+  const f = (name) => path.join(dir, name)
+  const openssl = (...args) => execFileSync('openssl', args, { stdio: 'pipe', timeout: 20000 })
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  for (const ca of ['ca', 'wrong-ca']) {
+    openssl('req', '-x509', ...ec, '-keyout', f(`${ca}.key`), '-out', f(`${ca}.crt`), '-days', '2',
+      '-subj', `/CN=zmqbus test ${ca}`, '-addext', 'basicConstraints=critical,CA:TRUE',
+      '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+  }
+  const leaf = (name, ext) => {
+    openssl('req', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`)
+    fs.writeFileSync(f(`${name}.ext`), ext)
+    openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'),
+      '-CAcreateserial', '-out', f(`${name}.crt`), '-days', '2', '-extfile', f(`${name}.ext`))
+  }
+  leaf('server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n')
+  leaf('client', 'extendedKeyUsage=clientAuth\n')
+  return {
+    dir,
+    ca: f('ca.crt'),
+    wrongCa: f('wrong-ca.crt'),
+    serverCert: f('server.crt'),
+    serverKey: f('server.key'),
+    clientCert: f('client.crt'),
+    clientKey: f('client.key'),
+    pem: (file) => fs.readFileSync(file, 'utf8'),
+    remove: () => fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Starts `redis-server` with TLS only (no plain port) on a free 127.0.0.1 port, serving
+ * `certs`' server certificate; client certificates are required when `authClients`.
+ */
+async function startTlsRedis (certs, { authClients = false } = {}) {
+  const port = await freePort()
+  const child = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1',
+    '--save', '', '--appendonly', 'no', '--tls-cert-file', certs.serverCert, '--tls-key-file', certs.serverKey,
+    '--tls-ca-cert-file', certs.ca, '--tls-auth-clients', authClients ? 'yes' : 'no'],
+  { stdio: ['ignore', 'pipe', 'pipe'] })
+  const s = await running(child, port, /Ready to accept connections/)
+  s.url = `rediss://127.0.0.1:${port}`
+  return s
+}
+
 /** Waits for `child` to log `readyLine`; the handle that stops it by PID. */
 async function running (child, port, readyLine) {
   let log = ''
@@ -149,4 +205,4 @@ function call (fn, ms = 3000) {
   return withTimeout(new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v)))), ms, 'callback')
 }
 
-module.exports = { startRedis, startSentinel, startCluster, redisCli, online, collect, call, captureEvent, waitFor, withTimeout, uniqName }
+module.exports = { startRedis, startTlsRedis, makeCerts, startSentinel, startCluster, redisCli, online, collect, call, captureEvent, waitFor, withTimeout, uniqName }

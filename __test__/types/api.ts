@@ -97,6 +97,39 @@ async function busmq (): Promise<void> {
   const again: Busmq.Bus = zb.busmq.create()
   const p = again.queue('x').promisify()
   void p
+
+  const tlsBus = Busmq.create({ redis: 'rediss://127.0.0.1:6380', redisOptions: { tls: { ca: [Buffer.from('pem')], rejectUnauthorized: true } } })
+  tlsBus.withRedis({ options: { host: '127.0.0.1', port: 6380, tls: {} } })
+  const ps: Busmq.Pubsub = tlsBus.pubsub('news')
+  ps.on('message', (text: string) => void text).on('subscribed', () => ps.publish({ a: 1 }, (err) => void err))
+  ps.subscribe()
+  const subscribed: boolean = ps.isSubscribed()
+  await ps.promisify().publish('hi')
+  const doc = tlsBus.persistify('doc', { title: 'x', other: 1 }, ['title', 'count'])
+  const title: string = doc.title
+  doc.count = 3
+  doc.save((err, key) => void [err, key])
+  doc.load((err, exists, key) => void [err, exists, key])
+  doc.persist(30)
+  const pid: string = doc.persistId()
+  const svc: Busmq.Service = tlsBus.service('calc')
+  svc.on('request', (data: any, reply: Busmq.Reply) => {
+    if (data === 'stream') {
+      const w = reply.createWriteStream()
+      w.write(1)
+      w.end()
+    } else reply(null, data, false)
+  })
+  svc.serve({ reqTimeout: 500 }, () => undefined)
+  const client: Busmq.Service = tlsBus.service('calc')
+  client.connect(() => {
+    const sent: boolean = client.request({ op: 'add' }, { reqTimeout: 200 }, (err, reply, partial) => void [err, reply, partial])
+    client.request('stream', { streamReply: true }, (err, stream) => stream.on('data', (d) => void [err, d]))
+    void sent
+  })
+  const answer: unknown = await client.promisify().request('x', { reqTimeout: 100 })
+  client.disconnect(100)
+  void [subscribed, title, pid, answer, Busmq.Pubsub, Busmq.Service, Busmq.Channel]
 }
 
 void [pigato, bus, sockets, busmq]

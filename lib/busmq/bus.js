@@ -7,7 +7,7 @@ const { NativeEngine } = require('../engine')
 const { BatchReader } = require('../boundary')
 const K = require('./kinds')
 const { BusmqError } = require('./errors')
-const { urlList, urlOfClient } = require('./urls')
+const { urlList, urlOfClient, tlsOfClient, tlsSettings } = require('./urls')
 
 let Queue = null // required lazily: queue.js requires nothing from here, but keeps the graph one-way
 
@@ -30,6 +30,7 @@ class Bus extends NativeEngine {
     this._sentBelow = 0 // rids below this went to a connection now stopping
     this._gone = new FinalizationRegistry((qid) => this._forget(qid))
     this._handle = null // set by connect(); commands wait in the writer until then
+    this._clientTls = null // TLS options of the client given to withRedis()
   }
 
   /** Attaches a logger (`debug`/`info`/`error` methods). Returns the bus. */
@@ -38,10 +39,14 @@ class Bus extends NativeEngine {
     return this
   }
 
-  /** Takes the connection settings of a node-redis or ioredis client. Returns the bus. */
+  /**
+   * Takes the connection settings (host, port, password, db, TLS) of a node-redis or ioredis
+   * client. Returns the bus.
+   */
   withRedis (client) {
     const url = urlOfClient(client)
     if (url) this._urls = [url]
+    this._clientTls = tlsOfClient(client)
     return this
   }
 
@@ -65,7 +70,7 @@ class Bus extends NativeEngine {
     const { BusmqHandle } = require('../native')
     const handle = new BusmqHandle(this._batchHandler((b) => this._dispatch(b, handle)))
     try {
-      handle.start(list, this.id, layoutOf(this.options))
+      handle.start(list, this.id, layoutOf(this.options, this._clientTls))
     } catch (err) {
       this._emitError(err.code || 'EINVAL', err.message)
       return
@@ -296,10 +301,15 @@ class Bus extends NativeEngine {
   }
 }
 
-/** The native layout settings from `create()`'s `layout` and `redisOptions` (ioredis names). */
-function layoutOf (options) {
+/**
+ * The native layout settings from `create()`'s `layout` and `redisOptions` (ioredis names),
+ * with TLS from `redisOptions.tls` or else from the client given to `withRedis()`.
+ */
+function layoutOf (options, clientTls) {
   const ro = options.redisOptions || {}
   const layout = { kind: String(options.layout) }
+  const tls = tlsSettings(ro.tls !== undefined ? ro.tls : clientTls)
+  if (tls) layout.tls = tls
   if (typeof ro.name === 'string') layout.masterName = ro.name
   if (typeof ro.password === 'string') layout.password = ro.password
   if (Number.isInteger(ro.db) && ro.db >= 0) layout.db = ro.db

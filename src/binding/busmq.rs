@@ -6,6 +6,7 @@ use super::handle::Handle;
 use crate::busmq::codec::kinds_json;
 use crate::busmq::eventloop;
 use crate::busmq::keys::{Endpoint, RedisTarget};
+use crate::busmq::tls::TlsSettings;
 use crate::error::JsError;
 use napi::bindgen_prelude::{Buffer, Function};
 use napi_derive::napi;
@@ -29,15 +30,45 @@ pub struct BusmqLayout {
   pub password: Option<String>,
   /// Sentinels: the master's database (`redisOptions.db`).
   pub db: Option<u32>,
+  /// TLS for every url, `rediss://` or not (`redisOptions.tls`, or a client's TLS options).
+  /// Direct layout only.
+  pub tls: Option<BusmqTls>,
 }
 
-fn target(url: &str, default_port: u16) -> Result<RedisTarget, JsError> {
-  let target =
+/// TLS settings (the names of Node's `tls.connect` options).
+#[napi(object)]
+pub struct BusmqTls {
+  /// PEM certificates of the CAs to trust instead of the system's.
+  pub ca: Option<String>,
+  /// PEM client certificate chain.
+  pub cert: Option<String>,
+  /// PEM private key of `cert`.
+  pub key: Option<String>,
+  /// `false` accepts any server certificate (default `true`).
+  pub reject_unauthorized: Option<bool>,
+}
+
+impl From<&BusmqTls> for TlsSettings {
+  fn from(t: &BusmqTls) -> Self {
+    Self {
+      ca: t.ca.clone(),
+      cert: t.cert.clone(),
+      key: t.key.clone(),
+      insecure: t.reject_unauthorized == Some(false),
+    }
+  }
+}
+
+fn target(url: &str, default_port: u16, layout: &BusmqLayout) -> Result<RedisTarget, JsError> {
+  let mut target =
     RedisTarget::parse_with_port(url, default_port).map_err(|e| JsError::invalid(e.to_string()))?;
-  if target.tls {
+  if let Some(tls) = &layout.tls {
+    target.tls = Some(tls.into());
+  }
+  if target.tls.is_some() && layout.kind != "direct" {
     return Err(JsError::new(
       "ENOTSUP",
-      "rediss:// (TLS) is not supported yet",
+      format!("TLS with layout '{}' is not supported yet", layout.kind),
     ));
   }
   Ok(target)
@@ -50,19 +81,19 @@ fn endpoints(urls: &[String], layout: &BusmqLayout) -> Result<Vec<Endpoint>, JsE
   match layout.kind.as_str() {
     "direct" => urls
       .iter()
-      .map(|u| target(u, 6379).map(Endpoint::Direct))
+      .map(|u| target(u, 6379, layout).map(Endpoint::Direct))
       .collect(),
     // busmq 3.1's ioredis driver assumes 26379 for cluster urls without a port too.
     "cluster" => Ok(vec![Endpoint::Cluster {
       nodes: urls
         .iter()
-        .map(|u| target(u, 26379))
+        .map(|u| target(u, 26379, layout))
         .collect::<Result<_, _>>()?,
     }]),
     "sentinels" => Ok(vec![Endpoint::Sentinels {
       sentinels: urls
         .iter()
-        .map(|u| target(u, 26379))
+        .map(|u| target(u, 26379, layout))
         .collect::<Result<_, _>>()?,
       master: layout
         .master_name
@@ -99,8 +130,9 @@ impl BusmqHandle {
   /// of them, chosen as busmq chooses). With `sentinels`, `urls` are sentinels (port 26379 by
   /// default) that name the master `masterName` (`mymaster` when absent), whose password and
   /// database are `password` and `db`. With `cluster`, `urls` are seed nodes of a Redis
-  /// Cluster, and queue keys are hash-tagged (`{bus:queue:<name>}:...`) as busmq does. Throws
-  /// `EINVAL` for a url it cannot use or an empty list, and `ENOTSUP` for TLS (`rediss:`) or
+  /// Cluster, and queue keys are hash-tagged (`{bus:queue:<name>}:...`) as busmq does.
+  /// `rediss://` urls, or `layout.tls`, connect with TLS (direct layout). Throws `EINVAL` for a
+  /// url it cannot use or an empty list, and `ENOTSUP` for TLS with sentinels or a cluster, or
   /// another layout.
   #[napi]
   pub fn start(

@@ -1,6 +1,7 @@
 //! busmq 3.1's Redis names (pure): queue keys, the notification channel, and the parsing of
 //! `redis://` urls into connection settings. See `../shared/spec/busmq-wire.md`.
 
+use super::tls::TlsSettings;
 use thiserror::Error;
 
 /// The Redis names of one queue (`bus:queue:<name>:*`).
@@ -90,8 +91,8 @@ pub struct RedisTarget {
   pub username: Option<String>,
   /// Database number (`/db` path).
   pub db: i64,
-  /// True for `rediss:` (TLS).
-  pub tls: bool,
+  /// TLS settings: the defaults (the system's CAs) for `rediss:`, `None` for `redis:`.
+  pub tls: Option<TlsSettings>,
 }
 
 /// How one logical connection reaches its Redis master.
@@ -191,7 +192,7 @@ impl RedisTarget {
       password,
       username,
       db,
-      tls,
+      tls: tls.then(TlsSettings::default),
     })
   }
 }
@@ -344,7 +345,7 @@ mod tests {
   fn plain_url_defaults_port_and_db() {
     let t = RedisTarget::parse("redis://127.0.0.1").unwrap();
     assert_eq!(
-      (t.host.as_str(), t.port, t.db, t.tls),
+      (t.host.as_str(), t.port, t.db, t.tls.is_some()),
       ("127.0.0.1", 6379, 0, false)
     );
     assert_eq!(t.password, None);
@@ -363,7 +364,7 @@ mod tests {
     let t = RedisTarget::parse("rediss://bob:p%40ss@h:1").unwrap();
     assert_eq!(t.username.as_deref(), Some("bob"));
     assert_eq!(t.password.as_deref(), Some("p@ss"));
-    assert!(t.tls);
+    assert_eq!(t.tls, Some(TlsSettings::default()));
     let t = RedisTarget::parse("redis://:pw@[::1]:6380").unwrap();
     assert_eq!((t.host.as_str(), t.port), ("::1", 6380));
     assert_eq!(t.password.as_deref(), Some("pw"));

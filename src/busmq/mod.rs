@@ -7,6 +7,8 @@
 //! - [`codec`]: packed records to and from `lib/busmq/` (pure).
 //! - [`state`]: the queues' and pub/sub objects' state machine (pure; takes `now`).
 //! - [`ops`]: one Redis operation, run over a master's or a cluster's connection.
+//! - [`tls`]: TLS settings, the client built from them, and Node's codes for a failed
+//!   handshake.
 //! - [`eventloop`]: the one task per bus that ties them together, with a connection pair per url
 //!   (or one through sentinels, or one to a cluster).
 
@@ -16,4 +18,5 @@ pub mod keys;
 pub mod ops;
 pub mod scripts;
 pub mod state;
+pub mod tls;
 pub mod types;

@@ -4,10 +4,11 @@
 
 use crate::busmq::keys::{Endpoint, RedisTarget};
 use crate::busmq::ops::{Links, Writer};
+use crate::busmq::tls::{self, connection_info};
 use crate::busmq::types::Op;
 use futures::StreamExt;
 use redis::aio::PubSubStream;
-use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisResult};
+use redis::{RedisConnectionInfo, RedisResult};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -164,7 +165,7 @@ pub async fn next_event(conns: &mut [Conn]) -> ConnEvent {
 /// name (the first sentinel that answers).
 async fn master_client(target: &Endpoint) -> RedisResult<redis::Client> {
   match target {
-    Endpoint::Direct(t) => redis::Client::open(connection_info(t)?),
+    Endpoint::Direct(t) => tls::client(t),
     // connect() takes the cluster path before asking for a master.
     Endpoint::Cluster { .. } => Err(redis::RedisError::from((
       redis::ErrorKind::Client,
@@ -190,21 +191,6 @@ async fn master_client(target: &Endpoint) -> RedisResult<redis::Client> {
       sentinel.async_master_for(master, Some(&node)).await
     }
   }
-}
-
-fn connection_info(target: &RedisTarget) -> RedisResult<redis::ConnectionInfo> {
-  let mut redis_info = RedisConnectionInfo::default().set_db(target.db);
-  if let Some(user) = &target.username {
-    redis_info = redis_info.set_username(user);
-  }
-  if let Some(pass) = &target.password {
-    redis_info = redis_info.set_password(pass);
-  }
-  Ok(
-    ConnectionAddr::Tcp(target.host.clone(), target.port)
-      .into_connection_info()?
-      .set_redis_settings(redis_info),
-  )
 }
 
 /// Opens the write and the subscribe connections, names the write one as busmq does

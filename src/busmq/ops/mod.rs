@@ -99,6 +99,12 @@ pub fn failure(err: &RedisError) -> Failure {
     "ECONNRESET"
   } else if let Some(code) = err.code() {
     code
+  } else if let Some(code) = err
+    .is_io_error()
+    .then(|| super::tls::handshake_code(&err.to_string()))
+    .flatten()
+  {
+    code
   } else if err.is_io_error() {
     "EIO"
   } else {
