@@ -1,7 +1,8 @@
 'use strict'
 // CURVE and PLAIN on the bus's data path, on a loopback-only cluster: nodes sharing the cluster's key pair
 // (or login) publish and receive through the elected forwarder; a node with another key is refused by the
-// forwarder and counted there, and the cluster keeps working; bad settings throw at createNode.
+// forwarder and counted there, and the cluster keeps working; bad settings throw at createNode. Every node
+// here uses loopbackOpts() (multicast_interface 127.0.0.1): discovery never leaves the machine.
 const test = require('node:test')
 const { after } = require('node:test')
 const assert = require('node:assert/strict')
