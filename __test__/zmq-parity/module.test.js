@@ -100,3 +100,61 @@ test(`${IMPL}: Socket is a constructor and createSocket takes options`, () => {
   assert.equal(t.getsockopt(zmq.ZMQ_LINGER), 0)
   t.close()
 })
+
+test(`${IMPL}: curveKeypair() gives Z85 keys and ZMQ_MECHANISM follows the security options`, () => {
+  const pair = zmq.curveKeypair()
+  assert.equal(pair.public.length, 40)
+  assert.equal(pair.secret.length, 40)
+  const s = zmq.socket('rep')
+  try {
+    assert.equal(s.getsockopt(zmq.ZMQ_MECHANISM), 0)
+    s.setsockopt(zmq.ZMQ_CURVE_SERVER, 1)
+    s.setsockopt(zmq.ZMQ_CURVE_SECRETKEY, pair.secret)
+    assert.equal(s.getsockopt(zmq.ZMQ_MECHANISM), 2)
+  } finally {
+    s.close()
+  }
+})
+
+test(`${IMPL}: PAIR sockets talk both ways`, { timeout: 10000 }, async () => {
+  const addr = await uniqAddress('tcp')
+  const a = zmq.socket('pair')
+  const b = zmq.socket('pair')
+  try {
+    a.bindSync(addr)
+    b.connect(addr)
+    const atA = new Promise((resolve) => a.once('message', (m) => resolve(String(m))))
+    b.send('to a')
+    assert.equal(await withTimeout(atA, 5000, 'at a'), 'to a')
+    const atB = new Promise((resolve) => b.once('message', (m) => resolve(String(m))))
+    a.send('to b')
+    assert.equal(await withTimeout(atB, 5000, 'at b'), 'to b')
+  } finally {
+    a.close()
+    b.close()
+  }
+})
+
+test(`${IMPL}: CURVE between two sockets: the right server key is served`, { timeout: 10000 }, async () => {
+  const addr = await uniqAddress('tcp')
+  const server = zmq.curveKeypair()
+  const client = zmq.curveKeypair()
+  const rep = zmq.socket('rep')
+  const req = zmq.socket('req')
+  try {
+    rep.setsockopt(zmq.ZMQ_CURVE_SERVER, 1)
+    rep.setsockopt(zmq.ZMQ_CURVE_SECRETKEY, server.secret)
+    rep.on('message', (m) => rep.send('ok:' + m))
+    rep.bindSync(addr)
+    req.setsockopt(zmq.ZMQ_CURVE_SERVERKEY, server.public)
+    req.setsockopt(zmq.ZMQ_CURVE_PUBLICKEY, client.public)
+    req.setsockopt(zmq.ZMQ_CURVE_SECRETKEY, client.secret)
+    req.connect(addr)
+    const reply = new Promise((resolve) => req.once('message', (m) => resolve(String(m))))
+    req.send('hi')
+    assert.equal(await withTimeout(reply, 5000, 'curve reply'), 'ok:hi')
+  } finally {
+    req.close()
+    rep.close()
+  }
+})
