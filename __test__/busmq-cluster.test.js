@@ -37,7 +37,9 @@ async function up (Module, extra = {}) {
   buses.push(bus)
   const errors = []
   bus.on('error', (e) => errors.push(e))
-  const ready = online(bus, 10000)
+  // ioredis's cluster client (busmq's) discovers the slots with retries that back off: on a loaded 2-core
+  // machine it has taken more than 10 s. The bound only keeps a broken run from hanging.
+  const ready = online(bus, 30000)
   bus.connect()
   await ready.catch((err) => { throw new Error(`${err.message}; bus errors: ${errors.join('; ')}`) })
   return { bus, errors }
