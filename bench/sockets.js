@@ -4,6 +4,7 @@
 //   push  PUSH -> PULL, 1,000,000 messages: msgs/s (first to last message at the PULL)
 //   echo  DEALER -> ROUTER echo, 1,000 in flight: round trips/s and messages lost
 //   lat   DEALER -> ROUTER echo, one in flight: p50 / p99 in µs
+//   curve PUSH -> PULL as `push`, with CURVE on both ends (the same keys for both implementations)
 // Both ends of a run use the same implementation. Needs a built addon (`npm run build`).
 // Usage: node bench/sockets.js [impl...]   (impls: ours zeromq v5)
 const { spawn } = require('child_process')
@@ -34,8 +35,23 @@ async function peer (name, role, ep) {
   if (role === 'router') return name === 'zeromq' ? routerV6(zmq) : routerClassic(zmq)
 }
 
+/** CURVE keys of a run, from the measuring process (`BENCH_CURVE`: server public, server secret, client
+ *  public, client secret in Z85), or null for NULL. */
+function curveKeys () {
+  const k = process.env.BENCH_CURVE
+  if (!k) return null
+  const [serverPublic, serverSecret, clientPublic, clientSecret] = k.split(',')
+  return { serverPublic, serverSecret, clientPublic, clientSecret }
+}
+
 function pushClassic (zmq, ep) {
   const push = zmq.socket('push')
+  const keys = curveKeys()
+  if (keys) {
+    push.setsockopt(zmq.ZMQ_CURVE_SERVERKEY, Buffer.from(keys.serverPublic))
+    push.setsockopt(zmq.ZMQ_CURVE_PUBLICKEY, Buffer.from(keys.clientPublic))
+    push.setsockopt(zmq.ZMQ_CURVE_SECRETKEY, Buffer.from(keys.clientSecret))
+  }
   push.connect(ep)
   let sent = 0
   // Chunks per tick keep each native batch (ours) or JS queue (v5) bounded.
@@ -54,7 +70,9 @@ function pushClassic (zmq, ep) {
 }
 
 async function pushV6 (zmq, ep) {
-  const push = new zmq.Push({ linger: 10_000 })
+  const keys = curveKeys()
+  const curve = keys ? { curveServerKey: keys.serverPublic, curvePublicKey: keys.clientPublic, curveSecretKey: keys.clientSecret } : {}
+  const push = new zmq.Push({ linger: 10_000, ...curve })
   push.connect(ep)
   for (let i = 0; i < PUSH_N; i++) await push.send(MSG)
   push.close()
@@ -98,8 +116,9 @@ async function benchPush (name) {
   let ep
   let recv
   let close
+  const keys = curveKeys()
   if (name === 'zeromq') {
-    const pull = new zmq.Pull()
+    const pull = new zmq.Pull(keys ? { curveServer: true, curveSecretKey: keys.serverSecret } : {})
     await pull.bind('tcp://127.0.0.1:*')
     ep = pull.lastEndpoint
     recv = (async () => {
@@ -113,6 +132,10 @@ async function benchPush (name) {
     close = () => pull.close()
   } else {
     const pull = zmq.socket('pull')
+    if (keys) {
+      pull.setsockopt(zmq.ZMQ_CURVE_SERVER, 1)
+      pull.setsockopt(zmq.ZMQ_CURVE_SECRETKEY, Buffer.from(keys.serverSecret))
+    }
     pull.bindSync('tcp://127.0.0.1:*')
     ep = String(pull.getsockopt(zmq.ZMQ_LAST_ENDPOINT)).replace(/\0$/, '')
     recv = new Promise((resolve) => {
@@ -216,6 +239,19 @@ function fmt (n, digits = 0) {
   return n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits })
 }
 
+/** Runs `fn` with fresh CURVE keys in the environment its peers inherit. */
+async function withCurve (fn) {
+  const { curveKeyPair } = require('..')
+  const server = curveKeyPair()
+  const client = curveKeyPair()
+  process.env.BENCH_CURVE = [server.publicKey, server.secretKey, client.publicKey, client.secretKey].join(',')
+  try {
+    return await fn()
+  } finally {
+    delete process.env.BENCH_CURVE
+  }
+}
+
 async function main () {
   const wanted = process.argv.slice(2).filter((a) => IMPLS.includes(a))
   const names = wanted.length > 0 ? wanted : IMPLS
@@ -225,6 +261,7 @@ async function main () {
     try {
       r.push = await benchPush(name)
       Object.assign(r, await benchEcho(name))
+      r.curve = await withCurve(() => benchPush(name))
     } catch (err) {
       r.error = err.message
     }
@@ -233,6 +270,7 @@ async function main () {
   }
   const rows = [
     ['PUSH->PULL 1M x 3 B (msgs/s)', 'push', 0, true],
+    ['PUSH->PULL over CURVE (msgs/s)', 'curve', 0, true],
     [`DEALER->ROUTER echo, ${IN_FLIGHT} in flight (rt/s)`, 'rate', 0, true],
     ['echo messages lost', 'lost', 0, null],
     ['one in flight p50 (µs)', 'p50', 1, false],
