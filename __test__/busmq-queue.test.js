@@ -48,6 +48,22 @@ test('pushed strings, objects and numbers are consumed in order as raw strings w
   assert.deepEqual(await off, [false])
 })
 
+test('plain pops are one LPOP <count> each on Redis 6.2+ (no script), and deliver whole pairs in order', async () => {
+  const bus = await connected()
+  const { q } = await attached(bus, uniqName('lpop'))
+  const counted = (stats, cmd) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] || 0)
+  await redisCli(redis.port, 'CONFIG', 'RESETSTAT')
+  const ids = await Promise.all(['a', 'b', 'c', 'd'].map((m) => call((cb) => q.push(m, cb))))
+  const c = collect(q, 4)
+  q.consume()
+  assert.deepEqual(await c.done, ['a', 'b', 'c', 'd'].map((m, i) => [m, ids[i]]))
+  const stats = await redisCli(redis.port, 'INFO', 'commandstats')
+  // The pop script would have run 2 LPOPs per message and one more to find the list empty.
+  assert.ok(counted(stats, 'lpop') >= 1 && counted(stats, 'lpop') <= 4, stats)
+  assert.equal(await call((cb) => q.count(cb)), 0)
+  q.detach()
+})
+
 test('attach creates the queue (false), a second attacher finds it (true) and adopts its ttl', async () => {
   const bus = await connected()
   const name = uniqName('q')

@@ -3,7 +3,7 @@
 //! rule), and offline once every one is down.
 
 use crate::busmq::keys::{Endpoint, RedisTarget};
-use crate::busmq::ops::{Links, Writer};
+use crate::busmq::ops::{lpop_count_supported, Links, Writer};
 use crate::busmq::tls::{self, connection_info};
 use crate::busmq::types::Op;
 use futures::StreamExt;
@@ -221,10 +221,8 @@ async fn connect(
       .await;
     // Some managed Redis services refuse CLIENT SETNAME; the name is only a debugging aid.
     drop(setname);
-    let info: String = redis::cmd("INFO")
-      .arg("replication")
-      .query_async(&mut write)
-      .await?;
+    // Every default section: the role (replication) and the version (server).
+    let info: String = redis::cmd("INFO").query_async(&mut write).await?;
     if !info.lines().any(|l| l.trim() == "role:master") {
       return Err(redis::RedisError::from((
         redis::ErrorKind::Io,
@@ -239,7 +237,15 @@ async fn connect(
         .await?;
     }
     let (sink, stream) = client.get_async_pubsub().await?.split();
-    Ok((Links { write, sink }, stream))
+    let lpop_count = lpop_count_supported(&info);
+    Ok((
+      Links {
+        write,
+        sink,
+        lpop_count,
+      },
+      stream,
+    ))
   };
   with_timeout(attempt).await
 }
@@ -259,6 +265,14 @@ async fn connect_cluster(nodes: &[RedisTarget]) -> RedisResult<(Links, PubSubStr
     builder = builder.password(pass);
   }
   let mut write = Writer::Cluster(builder.build()?.get_async_connection().await?);
+  // The cluster client may ask every primary and answer with a map of node -> text; any node's
+  // text will do (a cluster's nodes run one version). Without an answer, pops use the script.
+  let info: Option<redis::Value> = redis::cmd("INFO")
+    .arg("server")
+    .query_async(&mut write)
+    .await
+    .ok();
+  let lpop_count = info.is_some_and(|v| lpop_count_supported(&info_text(&v)));
   for script in crate::busmq::scripts::ALL {
     // SCRIPT LOAD goes to every primary.
     redis::cmd("SCRIPT")
@@ -272,7 +286,14 @@ async fn connect_cluster(nodes: &[RedisTarget]) -> RedisResult<(Links, PubSubStr
     match redis::Client::open(info)?.get_async_pubsub().await {
       Ok(pubsub) => {
         let (sink, stream) = pubsub.split();
-        return Ok((Links { write, sink }, stream));
+        return Ok((
+          Links {
+            write,
+            sink,
+            lpop_count,
+          },
+          stream,
+        ));
       }
       Err(err) => last_err = Some(err),
     }
@@ -281,6 +302,24 @@ async fn connect_cluster(nodes: &[RedisTarget]) -> RedisResult<(Links, PubSubStr
     last_err
       .unwrap_or_else(|| redis::RedisError::from((redis::ErrorKind::Client, "no cluster node"))),
   )
+}
+
+/// Every text in an `INFO` answer (one node's text, or a map of node -> text), joined.
+fn info_text(value: &redis::Value) -> String {
+  match value {
+    redis::Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+    redis::Value::SimpleString(s) => s.clone(),
+    redis::Value::VerbatimString { text, .. } => text.clone(),
+    redis::Value::Array(items) | redis::Value::Set(items) => {
+      items.iter().map(info_text).collect::<Vec<_>>().join("\n")
+    }
+    redis::Value::Map(pairs) => pairs
+      .iter()
+      .map(|(_, v)| info_text(v))
+      .collect::<Vec<_>>()
+      .join("\n"),
+    _ => String::new(),
+  }
 }
 
 async fn with_timeout<T>(attempt: impl Future<Output = RedisResult<T>>) -> RedisResult<T> {

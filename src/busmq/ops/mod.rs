@@ -13,6 +13,7 @@ mod query;
 mod queue;
 mod writer;
 
+pub use queue::lpop_count_supported;
 pub use writer::Writer;
 
 /// What came back from Redis.
@@ -45,6 +46,8 @@ pub struct Links {
   pub write: Writer,
   /// SUBSCRIBE/UNSUBSCRIBE.
   pub sink: PubSubSink,
+  /// The server takes `LPOP key count` (Redis 6.2+): plain pops need no script.
+  pub lpop_count: bool,
 }
 
 pub(super) fn push_script() -> &'static Script {
@@ -263,7 +266,7 @@ pub async fn run(op: Op, mut links: Links) -> Completion {
         result: result.map_err(|e| failure(&e)),
       };
     }
-    op => queue::run(&mut links.write, op).await,
+    op => queue::run(&mut links.write, links.lpop_count, op).await,
   };
   match result {
     Ok(done) => done,
