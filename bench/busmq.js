@@ -100,7 +100,8 @@ async function redisCpu (redis) {
 }
 
 function ratio (a, b, higherBetter) {
-  if (!a || !b) return '-'
+  // n/a (BullMQ has no channels), a failed run or a zero: no ratio.
+  if (typeof a !== 'number' || typeof b !== 'number' || !a || !b) return '-'
   return (higherBetter ? a / b : b / a).toFixed(1) + 'x'
 }
 
