@@ -90,6 +90,20 @@ pub(super) fn key_at(data: &[u8], at: usize) -> PublicKey {
   PublicKey::from(k)
 }
 
+/// Bytes a MESSAGE command adds to a frame, as both sides count them: `07 MESSAGE` with the nonce (16), the
+/// MAC (16) and the inner flags (1).
+pub(super) const MESSAGE_OVERHEAD: u64 = 33;
+
+/// Seals a traffic frame with the codec of a finished handshake (either side).
+pub(super) fn seal_traffic(traffic: &mut Option<Traffic>, frame: Frame) -> Result<Frame> {
+  traffic.as_mut().ok_or(ZmtpError::Closed)?.encode(frame)
+}
+
+/// Opens a MESSAGE with the codec of a finished handshake (either side).
+pub(super) fn open_traffic(traffic: &mut Option<Traffic>, frame: Frame) -> Result<Frame> {
+  traffic.as_mut().ok_or(ZmtpError::Closed)?.decode(frame)
+}
+
 /// The per-connection MESSAGE codec once the handshake is done.
 pub(super) struct Traffic {
   cipher: SalsaBox,
@@ -367,23 +381,14 @@ impl Mechanism for CurveClient {
   }
 
   fn overhead(&self) -> u64 {
-    // `07 MESSAGE` + nonce (16), MAC (16), inner flags (1).
-    33
+    MESSAGE_OVERHEAD
   }
 
   fn encode(&mut self, frame: Frame) -> Result<Frame> {
-    self
-      .traffic
-      .as_mut()
-      .ok_or(ZmtpError::Closed)?
-      .encode(frame)
+    seal_traffic(&mut self.traffic, frame)
   }
 
   fn decode(&mut self, frame: Frame) -> Result<Frame> {
-    self
-      .traffic
-      .as_mut()
-      .ok_or(ZmtpError::Closed)?
-      .decode(frame)
+    open_traffic(&mut self.traffic, frame)
   }
 }

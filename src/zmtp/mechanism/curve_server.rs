@@ -258,23 +258,14 @@ impl Mechanism for CurveServer {
   }
 
   fn overhead(&self) -> u64 {
-    // `07 MESSAGE` + nonce (16), MAC (16), inner flags (1).
-    33
+    super::curve::MESSAGE_OVERHEAD
   }
 
   fn encode(&mut self, frame: Frame) -> Result<Frame> {
-    self
-      .traffic
-      .as_mut()
-      .ok_or(ZmtpError::Closed)?
-      .encode(frame)
+    super::curve::seal_traffic(&mut self.traffic, frame)
   }
 
   fn decode(&mut self, frame: Frame) -> Result<Frame> {
-    self
-      .traffic
-      .as_mut()
-      .ok_or(ZmtpError::Closed)?
-      .decode(frame)
+    super::curve::open_traffic(&mut self.traffic, frame)
   }
 }
