@@ -123,6 +123,68 @@ fn poll_up<S: SocketState<Event = Vec<Bytes>>>(
   }
 }
 
+fn dial_subscriber(
+  master: &NodeMeta,
+  mechanism: &MechanismConfig,
+) -> Result<Box<Server<SubState>>, LinkError> {
+  dial(
+    SubState::new(PipeOptions::default()),
+    "SUB",
+    &master.pub_addr,
+    mechanism,
+  )
+}
+
+/// Polls our PUB: it has no events; polling accepts, reads subscriptions and writes.
+fn drive(publisher: &mut Server<PubState>, cx: &mut Context<'_>) {
+  if let Poll::Ready(never) = publisher.poll_event(cx) {
+    match never {}
+  }
+}
+
+/// Whether a connection of `server` went down since the last look.
+fn lost<S: SocketState>(server: &mut Server<S>) -> bool {
+  std::iter::from_fn(|| server.take_link_event()).any(|l| !l.up)
+}
+
+/// Waits until the SUB, and the PUB when there is one, have finished their handshakes; returns what the SUB
+/// delivered meanwhile.
+async fn wait_up(
+  master: &NodeMeta,
+  subscriber: &mut Server<SubState>,
+  mut publisher: Option<&mut Server<PubState>>,
+  timeout: Duration,
+) -> Result<VecDeque<Vec<Bytes>>, LinkError> {
+  let mut early = VecDeque::new();
+  let (mut sub_up, mut pub_up) = (false, publisher.is_none());
+  let both = poll_fn(|cx| {
+    poll_up(subscriber, &mut sub_up, &mut early, cx);
+    if let Some(p) = publisher.as_deref_mut() {
+      drive(p, cx);
+      while let Some(link) = p.take_link_event() {
+        pub_up = link.up;
+      }
+    }
+    if sub_up && pub_up {
+      Poll::Ready(())
+    } else {
+      Poll::Pending
+    }
+  });
+  if tokio::time::timeout(timeout, both).await.is_err() {
+    let addr = if pub_up {
+      &master.pub_addr
+    } else {
+      &master.sub_addr
+    };
+    return Err(LinkError::Connect {
+      addr: addr.clone(),
+      reason: "timed out".into(),
+    });
+  }
+  Ok(early)
+}
+
 impl Link {
   /// Connects both sides to `master`'s forwarder, each within `timeout`.
   ///
@@ -133,45 +195,14 @@ impl Link {
     timeout: Duration,
     mechanism: MechanismConfig,
   ) -> Result<Self, LinkError> {
-    let mut subscriber = dial(
-      SubState::new(PipeOptions::default()),
-      "SUB",
-      &master.pub_addr,
-      &mechanism,
-    )?;
+    let mut subscriber = dial_subscriber(&master, &mechanism)?;
     let mut publisher = dial(
       PubState::new(PUB_HWM, PUB_HWM_BYTES),
       "PUB",
       &master.sub_addr,
       &mechanism,
     )?;
-    let mut early = VecDeque::new();
-    let (mut sub_up, mut pub_up) = (false, false);
-    let both = poll_fn(|cx| {
-      poll_up(&mut subscriber, &mut sub_up, &mut early, cx);
-      if let Poll::Ready(never) = publisher.poll_event(cx) {
-        match never {}
-      }
-      while let Some(link) = publisher.take_link_event() {
-        pub_up = link.up;
-      }
-      if sub_up && pub_up {
-        Poll::Ready(())
-      } else {
-        Poll::Pending
-      }
-    });
-    if tokio::time::timeout(timeout, both).await.is_err() {
-      let addr = if pub_up {
-        &master.pub_addr
-      } else {
-        &master.sub_addr
-      };
-      return Err(LinkError::Connect {
-        addr: addr.clone(),
-        reason: "timed out".into(),
-      });
-    }
+    let early = wait_up(&master, &mut subscriber, Some(&mut publisher), timeout).await?;
     Ok(Self::new(
       master,
       Output::Remote(publisher),
@@ -191,28 +222,8 @@ impl Link {
     timeout: Duration,
     mechanism: MechanismConfig,
   ) -> Result<Self, LinkError> {
-    let mut subscriber = dial(
-      SubState::new(PipeOptions::default()),
-      "SUB",
-      &master.pub_addr,
-      &mechanism,
-    )?;
-    let mut early = VecDeque::new();
-    let mut up = false;
-    let connected = poll_fn(|cx| {
-      poll_up(&mut subscriber, &mut up, &mut early, cx);
-      if up {
-        Poll::Ready(())
-      } else {
-        Poll::Pending
-      }
-    });
-    if tokio::time::timeout(timeout, connected).await.is_err() {
-      return Err(LinkError::Connect {
-        addr: master.pub_addr.clone(),
-        reason: "timed out".into(),
-      });
-    }
+    let mut subscriber = dial_subscriber(&master, &mechanism)?;
+    let early = wait_up(&master, &mut subscriber, None, timeout).await?;
     let output = Output::Local {
       input,
       pending: Vec::new(),
@@ -262,10 +273,8 @@ impl Link {
       }
       Output::Local { .. } => {}
       Output::Remote(publisher) => {
-        if let Poll::Ready(never) = publisher.poll_event(cx) {
-          match never {}
-        }
-        if std::iter::from_fn(|| publisher.take_link_event()).any(|l| !l.up) {
+        drive(publisher, cx);
+        if lost(publisher) {
           return Poll::Ready(LinkEvent::Lost);
         }
         if !self.ready && publisher.state().subscribed() {
@@ -281,7 +290,7 @@ impl Link {
       return Poll::Ready(LinkEvent::Message(msg));
     }
     let polled = self.subscriber.poll_event(cx);
-    if std::iter::from_fn(|| self.subscriber.take_link_event()).any(|l| !l.up) {
+    if lost(&mut self.subscriber) {
       return Poll::Ready(LinkEvent::Lost);
     }
     polled.map(LinkEvent::Message)
@@ -334,10 +343,8 @@ impl Link {
           return Ok(());
         }
         let drained = poll_fn(|cx| {
-          if let Poll::Ready(never) = publisher.poll_event(cx) {
-            match never {}
-          }
-          if std::iter::from_fn(|| publisher.take_link_event()).any(|l| !l.up) {
+          drive(publisher, cx);
+          if lost(publisher) {
             return Poll::Ready(Err(LinkError::Closed));
           }
           if publisher.is_backlogged() {
