@@ -31,9 +31,10 @@ pub mod zmtp;
 
 mod binding;
 
-/// Starts the runtime thread when Node loads the addon, so the first socket does not pay for it.
+/// Sets up logging when Node loads the addon. The runtime thread starts with the first engine that needs
+/// it (a broker, a bus node, a socket): a process of clients and workers, which run on their JS thread,
+/// never starts it.
 #[napi_derive::module_init]
 fn init() {
   log::init();
-  runtime::handle();
 }

@@ -40,13 +40,27 @@ pub fn handle() -> &'static Handle {
   })
 }
 
-/// How long the runtime thread keeps polling after activity before it parks.
+/// How long the runtime thread keeps polling after activity before it parks, on a machine with more
+/// than [`SPIN_MIN_CORES`] cores.
 ///
-/// Waking a parked thread costs tens of microseconds on a VM (the vCPU halts), and a
-/// request/reply crosses several threads, so a reply that arrives while the thread is still
-/// polling saves most of the round trip. The window is short, so an idle process burns at
-/// most this much CPU after its last message. `ZMQBUS_SPIN_US` overrides it (0 disables).
+/// Waking a parked thread costs tens of microseconds on a VM (the vCPU halts), and a reply that arrives
+/// while the thread is still polling saves that. The window is short, so an idle process burns at most
+/// this much CPU after its last message. `ZMQBUS_SPIN_US` overrides it (0 disables).
 const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+
+/// Below this many cores the runtime thread never spins by default: with the broker, its workers and
+/// clients on two cores, a spinning thread takes the core a JS thread is about to need (measured: the
+/// one-in-flight p50 through a broker got worse with spin on 2 cores).
+const SPIN_MIN_CORES: usize = 3;
+
+fn default_spin() -> Duration {
+  let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+  if cores >= SPIN_MIN_CORES {
+    DEFAULT_SPIN
+  } else {
+    Duration::ZERO
+  }
+}
 
 struct Spin {
   window: Duration,
@@ -62,7 +76,7 @@ fn spin() -> &'static Spin {
     let window = std::env::var("ZMQBUS_SPIN_US")
       .ok()
       .and_then(|v| v.parse::<u64>().ok())
-      .map_or(DEFAULT_SPIN, Duration::from_micros);
+      .map_or_else(default_spin, Duration::from_micros);
     Spin {
       window,
       base: std::time::Instant::now(),

@@ -49,6 +49,8 @@ impl Deliver for JsDeliver {
     if *closed {
       return false;
     }
+    // JS is likely to answer this batch soon: keep the runtime thread polling meanwhile.
+    crate::runtime::activity();
     let data = Box::into_raw(Box::new(batch)).cast::<c_void>();
     // Non-blocking: the queue is unbounded (max size 0) and the outbox already limits batches
     // in flight, so this never waits on the JS thread.
@@ -183,7 +185,7 @@ unsafe extern "C" fn call_js(
 }
 
 /// Hands the exception left by the callback (or by a tick it ran) to Node's uncaught path.
-unsafe fn raise_pending(env: sys::napi_env) {
+pub(super) unsafe fn raise_pending(env: sys::napi_env) {
   let mut exception = ptr::null_mut();
   if unsafe { sys::napi_get_and_clear_last_exception(env, &mut exception) } == sys::Status::napi_ok
     && !exception.is_null()
@@ -193,7 +195,7 @@ unsafe fn raise_pending(env: sys::napi_env) {
 }
 
 /// The facade returns the handler errors that no `'error'` listener took, as an array.
-unsafe fn raise_returned(env: sys::napi_env, result: sys::napi_value) {
+pub(super) unsafe fn raise_returned(env: sys::napi_env, result: sys::napi_value) {
   let mut is_array = false;
   if result.is_null()
     || unsafe { sys::napi_is_array(env, result, &mut is_array) } != sys::Status::napi_ok

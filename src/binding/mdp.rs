@@ -3,9 +3,12 @@
 //! the protocol lives in `crate::mdp`.
 
 use super::handle::Handle;
+use super::local::{local_mode, LocalEngine};
 use crate::error::JsError;
+use crate::mdp::eventloop::peer::LinkParams;
 use crate::mdp::eventloop::{broker, client, session, worker};
 use napi::bindgen_prelude::{Buffer, Function};
+use napi::Env;
 use napi_derive::napi;
 use std::time::Duration;
 
@@ -19,20 +22,51 @@ fn millis(value: f64, name: &str) -> Result<Duration, JsError> {
   }
 }
 
+/// Where a client's or worker's session loop runs: on the JS thread that made it (the default), or on our
+/// runtime thread (`ZMQBUS_THREAD=runtime`).
+enum Engine {
+  Runtime(Handle),
+  Local(LocalEngine),
+}
+
+impl Engine {
+  fn new(env: &Env, on_events: Function<Buffer, ()>) -> napi::Result<Self> {
+    if local_mode() {
+      Ok(Engine::Local(LocalEngine::new(env, &on_events)?))
+    } else {
+      Ok(Engine::Runtime(Handle::new(on_events)?))
+    }
+  }
+
+  fn send(&self, batch: &[u8]) {
+    match self {
+      Engine::Runtime(h) => h.send(batch),
+      Engine::Local(l) => l.send(batch),
+    }
+  }
+
+  fn stop(&mut self) {
+    match self {
+      Engine::Runtime(h) => h.stop(),
+      Engine::Local(l) => l.stop(),
+    }
+  }
+}
+
 /// Native side of `Client`: one DEALER session with heartbeats, liveness, reconnects and
 /// request timeouts, delivering replies in batches.
 #[napi]
 pub struct ClientHandle {
-  inner: Handle,
+  inner: Engine,
 }
 
 #[napi]
 impl ClientHandle {
   /// `onEvents(batch)` receives packed event records (see lib/kinds.js).
   #[napi(constructor)]
-  pub fn new(on_events: Function<Buffer, ()>) -> napi::Result<Self> {
+  pub fn new(env: Env, on_events: Function<Buffer, ()>) -> napi::Result<Self> {
     Ok(Self {
-      inner: Handle::new(on_events)?,
+      inner: Engine::new(&env, on_events)?,
     })
   }
 
@@ -56,10 +90,18 @@ impl ClientHandle {
       heartbeat: millis(heartbeat_ms, "heartbeat")?,
       reconnect: millis(reconnect_ms, "reconnect")?,
     };
-    let outbox = self.inner.take_outbox()?;
-    self
-      .inner
-      .started(client::spawn(params, outbox).map_err(JsError::from)?);
+    match &mut self.inner {
+      Engine::Runtime(h) => {
+        let outbox = h.take_outbox()?;
+        h.started(client::spawn(params, outbox).map_err(JsError::from)?);
+      }
+      Engine::Local(l) => {
+        let endpoint = params.broker.clone();
+        l.start(&endpoint, |outbox, commands, reactor| {
+          client::open(params, outbox, commands, reactor)
+        })?;
+      }
+    }
     Ok(())
   }
 
@@ -79,16 +121,16 @@ impl ClientHandle {
 /// Native side of `Worker`: one DEALER session serving a service.
 #[napi]
 pub struct WorkerHandle {
-  inner: Handle,
+  inner: Engine,
 }
 
 #[napi]
 impl WorkerHandle {
   /// `onEvents(batch)` receives packed event records (see lib/kinds.js).
   #[napi(constructor)]
-  pub fn new(on_events: Function<Buffer, ()>) -> napi::Result<Self> {
+  pub fn new(env: Env, on_events: Function<Buffer, ()>) -> napi::Result<Self> {
     Ok(Self {
-      inner: Handle::new(on_events)?,
+      inner: Engine::new(&env, on_events)?,
     })
   }
 
@@ -116,19 +158,29 @@ impl WorkerHandle {
       );
     }
     let params = worker::WorkerParams {
-      config,
-      broker,
+      link: LinkParams {
+        config,
+        broker,
+        prefix,
+        identity,
+        heartbeat: millis(heartbeat_ms, "heartbeat")?,
+        reconnect: millis(reconnect_ms, "reconnect")?,
+      },
       service,
-      prefix,
-      identity,
-      heartbeat: millis(heartbeat_ms, "heartbeat")?,
-      reconnect: millis(reconnect_ms, "reconnect")?,
       concurrency: concurrency as i64,
     };
-    let outbox = self.inner.take_outbox()?;
-    self
-      .inner
-      .started(worker::spawn(params, outbox).map_err(JsError::from)?);
+    match &mut self.inner {
+      Engine::Runtime(h) => {
+        let outbox = h.take_outbox()?;
+        h.started(worker::spawn(params, outbox).map_err(JsError::from)?);
+      }
+      Engine::Local(l) => {
+        let endpoint = params.link.broker.clone();
+        l.start(&endpoint, |outbox, commands, reactor| {
+          worker::open(params, outbox, commands, reactor)
+        })?;
+      }
+    }
     Ok(())
   }
 

@@ -4,6 +4,7 @@ pub mod bus;
 pub mod busmq;
 pub mod events;
 pub mod handle;
+pub mod local;
 pub mod mdp;
 pub mod security;
 pub mod sockets;

@@ -7,8 +7,10 @@
 //! stops reading its sockets, so backpressure reaches ZeroMQ instead of memory.
 
 use super::batch::BatchWriter;
+use futures::task::AtomicWaker;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use tokio::sync::Notify;
 
 /// Pending bytes above which the loop stops reading its sockets.
@@ -30,6 +32,8 @@ pub trait Deliver: Send + Sync + 'static {
 pub struct Gauge {
   in_flight: AtomicUsize,
   notify: Notify,
+  /// The loop that polls for [`Outbox::poll_taken`] instead of awaiting [`Outbox::taken`].
+  waker: AtomicWaker,
 }
 
 impl Gauge {
@@ -42,6 +46,7 @@ impl Gauge {
         Some(n.saturating_sub(1))
       });
     self.notify.notify_one();
+    self.waker.wake();
   }
 
   fn in_flight(&self) -> usize {
@@ -102,8 +107,6 @@ impl<D: Deliver> Outbox<D> {
       return;
     }
     self.gauge.in_flight.fetch_add(1, Ordering::AcqRel);
-    // JS is likely to answer this batch soon: keep the runtime thread polling meanwhile.
-    crate::runtime::activity();
     if !self.deliver.deliver(self.writer.take()) {
       self.closed = true;
     }
@@ -122,6 +125,20 @@ impl<D: Deliver> Outbox<D> {
   /// True once the JS side is gone.
   pub fn is_closed(&self) -> bool {
     self.closed
+  }
+
+  /// `Ready` when JS has no batch of ours in hand (registers `cx` to hear when it takes one).
+  pub fn poll_taken(&self, cx: &mut Context<'_>) -> Poll<()> {
+    if self.gauge.in_flight() == 0 {
+      return Poll::Ready(());
+    }
+    self.gauge.waker.register(cx.waker());
+    // Taken between the check and the registration: the wake-up was missed, so look again.
+    if self.gauge.in_flight() == 0 {
+      Poll::Ready(())
+    } else {
+      Poll::Pending
+    }
   }
 
   /// Resolves when JS has taken a batch (cancel-safe).

@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::oneshot;
 
+use super::reactor::{Reactor, Tokio};
 use super::server::{Server, ServerConfig};
 use crate::transport::inproc::{self, PipeEnd};
 use crate::transport::{Endpoint, Msg, SocketKind, TransportError};
@@ -28,8 +29,8 @@ pub enum DealerEvent {
   Down,
 }
 
-enum Inner {
-  Net(Box<Server<DealerState>>),
+enum Inner<R: Reactor> {
+  Net(Box<Server<DealerState, R>>),
   Inproc {
     end: PipeEnd,
     accepted: Option<oneshot::Receiver<()>>,
@@ -37,20 +38,35 @@ enum Inner {
   },
 }
 
-/// A DEALER connected (and reconnecting) to one endpoint.
-pub struct Dealer {
-  inner: Inner,
+/// A DEALER connected (and reconnecting) to one endpoint, on the tokio runtime or on a JS thread's loop.
+pub struct Dealer<R: Reactor = Tokio> {
+  inner: Inner<R>,
   stash: VecDeque<DealerEvent>,
   endpoint: String,
 }
 
-impl Dealer {
+impl Dealer<Tokio> {
+  /// Starts connecting to `ep` on the tokio runtime; see [`Dealer::connect_on`].
+  ///
+  /// # Errors
+  /// As [`Dealer::connect_on`].
+  pub fn connect(ep: &str, config: ServerConfig, hwm: usize) -> Result<Self, TransportError> {
+    Self::connect_on(ep, config, hwm, Tokio)
+  }
+}
+
+impl<R: Reactor> Dealer<R> {
   /// Starts connecting to `ep` with `config` (its session's identity and mechanism, reconnect timing) and
-  /// at most `hwm` messages queued each way; returns at once.
+  /// at most `hwm` messages queued each way, its sockets and timers driven by `reactor`; returns at once.
   ///
   /// # Errors
   /// `Endpoint` for a malformed endpoint, `Invalid` for an identity over 255 bytes.
-  pub fn connect(ep: &str, config: ServerConfig, hwm: usize) -> Result<Self, TransportError> {
+  pub fn connect_on(
+    ep: &str,
+    config: ServerConfig,
+    hwm: usize,
+    reactor: R,
+  ) -> Result<Self, TransportError> {
     let endpoint = Endpoint::parse(ep)?;
     let identity = config.session.identity.clone();
     if identity.len() > 255 {
@@ -74,7 +90,11 @@ impl Dealer {
           rcvhwm: hwm,
           ..PipeOptions::default()
         };
-        let mut server = Box::new(Server::new(config, DealerState::new(opts)));
+        let mut server = Box::new(Server::with_reactor(
+          config,
+          DealerState::new(opts),
+          reactor,
+        ));
         server.connect(&endpoint)?;
         Inner::Net(server)
       }
@@ -187,7 +207,7 @@ fn poll_inproc(
   }
 }
 
-impl Drop for Dealer {
+impl<R: Reactor> Drop for Dealer<R> {
   fn drop(&mut self) {
     if let Inner::Net(server) = &mut self.inner {
       server.close();

@@ -163,6 +163,8 @@ pub struct Poll {
 }
 
 unsafe extern "C" fn on_poll(ptr: *mut Handle, status: c_int, events: c_int) {
+  // Tasks the callback wakes run when it returns (see `task::Entry`).
+  let _entry = super::task::Entry::enter();
   Raw::<PollFn>::callback(ptr)(status, events);
 }
 
@@ -232,6 +234,7 @@ refable!(Poll);
 type UnitFn = dyn FnMut();
 
 unsafe extern "C" fn on_unit(ptr: *mut Handle) {
+  let _entry = super::task::Entry::enter();
   Raw::<UnitFn>::callback(ptr)();
 }
 

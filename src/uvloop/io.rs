@@ -15,7 +15,7 @@ use std::time::Instant;
 use bytes::{BufMut, BytesMut};
 
 use super::ffi::{READABLE, WRITABLE};
-use super::handle::{LoopRef, Poll, Timer, UvError};
+use super::handle::{LoopRef, Poll, Refable, Timer, UvError};
 use crate::driver::net::{bind_address, connect_socket, StdStream};
 use crate::driver::reactor::{IoListener, IoSleep, IoStream, Reactor};
 use crate::transport::{Endpoint, TransportError};
@@ -43,6 +43,9 @@ impl Watched {
       fd,
       Box::new(move |status, events| on_ready(&seen, status, events)),
     )?;
+    // The object's owner decides whether the process stays alive (the facade's keep-alive, as `net`'s
+    // ref/unref), never a socket of ours by itself.
+    poll.set_ref(false);
     Ok(Self {
       poll: RefCell::new(poll),
       ready,
@@ -298,6 +301,7 @@ impl UvSleep {
         }
       }),
     )?;
+    timer.set_ref(false);
     Ok(Self { timer, state })
   }
 }

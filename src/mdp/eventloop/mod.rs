@@ -10,6 +10,7 @@ mod broker_params;
 pub mod client;
 pub mod kinds;
 mod parked;
+pub mod peer;
 pub mod session;
 pub mod worker;
 

@@ -4,7 +4,8 @@
 
 use super::kinds;
 use crate::boundary::outbox::{Deliver, Outbox};
-use crate::driver::dealer::{Dealer, DealerEvent};
+use crate::driver::dealer::Dealer;
+use crate::driver::reactor::{Reactor, Tokio};
 use crate::driver::ServerConfig;
 use crate::transport::{Msg, TransportError};
 use crate::zmtp::security::SecurityParams;
@@ -32,23 +33,28 @@ pub fn connect_config(security: Option<&str>) -> Result<ServerConfig, super::Loo
   Ok(config)
 }
 
-/// A DEALER connected (or connecting) to the broker under one identity.
-pub struct Session {
-  pub dealer: Dealer,
+/// A DEALER connected (or connecting) to the broker under one identity, driven by `R` (tokio's runtime
+/// thread, or the JS thread's libuv loop).
+pub struct Session<R: Reactor = Tokio> {
+  pub dealer: Dealer<R>,
 }
 
-impl Session {
-  /// Opens a session with `base`'s mechanism; connecting happens in the background.
+impl<R: Reactor> Session<R> {
+  /// Opens a session with `base`'s mechanism on `reactor`; connecting happens in the background.
+  ///
+  /// # Errors
+  /// `Endpoint` for a malformed broker address, `Invalid` for an identity over 255 bytes.
   pub fn open(
     broker: &str,
     identity: String,
     base: &ServerConfig,
-  ) -> Result<Session, TransportError> {
+    reactor: R,
+  ) -> Result<Self, TransportError> {
     let mut config = base.clone();
     config.session.socket_type = "DEALER".into();
     config.session.identity = Bytes::from(identity);
     config.reconnect_ivl = Duration::from_millis(100);
-    let dealer = Dealer::connect(broker, config, SESSION_HWM)?;
+    let dealer = Dealer::connect_on(broker, config, SESSION_HWM, reactor)?;
     Ok(Session { dealer })
   }
 
@@ -57,32 +63,6 @@ impl Session {
     self.dealer.send(frames).is_ok()
   }
 }
-
-/// Hands `first` and whatever else the DEALER has ready now (up to `limit` events) to `on`; stops after a
-/// `Down`, since the session ends there.
-pub async fn drain<F: FnMut(DealerEvent)>(
-  dealer: &mut Dealer,
-  first: DealerEvent,
-  limit: usize,
-  mut on: F,
-) {
-  let mut event = first;
-  for taken in 1..=limit {
-    let down = event == DealerEvent::Down;
-    on(event);
-    // Nothing is taken from the DEALER that this call does not hand on.
-    if down || taken == limit {
-      return;
-    }
-    match crate::transport::ready_now(dealer.recv()).await {
-      Some(next) => event = next,
-      None => return,
-    }
-  }
-}
-
-/// A far-off instant for `sleep_until` arms that are disabled.
-pub(crate) const FAR: Duration = Duration::from_secs(86_400 * 365);
 
 /// Ends a session loop that could not even open its socket: an error, then `E_STOPPED`.
 pub(crate) fn fail<D: Deliver>(mut outbox: Outbox<D>, message: &str) {

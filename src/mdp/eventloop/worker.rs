@@ -1,41 +1,68 @@
-//! The worker's event loop: a DEALER session driving `crate::mdp::worker::WorkerState`.
+//! The worker's role in a session loop ([`super::peer`]): `crate::mdp::worker::WorkerState`.
 //! Requests go to JS in batches; replies come back in batches. Liveness loss reconnects
 //! after `reconnect`; a broker's disconnect (`W,'5'`) restarts at once, as pigato does.
 
 use super::kinds;
-use super::session::{drain, fail, Session, FAR};
-use super::{new_identity, spawn_loop, LoopError, DRAIN_LIMIT};
+use super::peer::{Link, LinkParams, Opened, PeerLoop, Role};
+use super::{spawn_loop, LoopError};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
-use crate::driver::dealer::DealerEvent;
-use crate::driver::ServerConfig;
+use crate::driver::reactor::{Reactor, Tokio};
 use crate::mdp::codec;
 use crate::mdp::codec::ReplyKind;
 use crate::mdp::worker::{WorkerConf, WorkerOutput as WorkerEvent, WorkerState};
 use bytes::Bytes;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
-use tokio::time::{interval_at, sleep_until, Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
-/// How a worker session starts.
+/// How a worker session starts: the link, the service and the concurrency.
 pub struct WorkerParams {
-  /// Broker endpoint.
-  pub broker: String,
+  /// Broker, identities, timing and security.
+  pub link: LinkParams,
   /// Service served (exact, `prefix*` or `name@x.y.z`).
   pub service: String,
-  /// Identity prefix for restarts.
-  pub prefix: String,
-  /// Identity of the first session.
-  pub identity: String,
-  /// Heartbeat period.
-  pub heartbeat: Duration,
-  /// Pause before reconnecting after liveness ran out.
-  pub reconnect: Duration,
-  /// The connection's configuration: mechanism (CURVE/PLAIN client), limits.
-  pub config: ServerConfig,
   /// Requests in flight allowed (-1 unlimited).
   pub concurrency: i64,
+}
+
+/// The worker's state machine, what it queued, and why the session is ending.
+pub struct WorkerRole {
+  state: WorkerState,
+  events: Vec<WorkerEvent>,
+  /// What the next `disconnect` event says: missed heartbeats, or the connection closed.
+  why: &'static [u8],
+}
+
+impl WorkerRole {
+  /// A worker for `service`.
+  pub fn new(service: &str, heartbeat: Duration, concurrency: i64) -> Self {
+    let conf = WorkerConf {
+      heartbeat,
+      concurrency,
+      ..WorkerConf::default()
+    };
+    Self {
+      state: WorkerState::new(Bytes::from(service.to_owned()), conf),
+      events: Vec::with_capacity(64),
+      why: b"liveness",
+    }
+  }
+}
+
+/// The worker loop on reactor `R`.
+pub type WorkerLoop<R, D> = PeerLoop<WorkerRole, R, D>;
+
+/// Opens a worker loop on `reactor` (see [`PeerLoop::open`]).
+pub fn open<R: Reactor + Clone, D: Deliver>(
+  params: WorkerParams,
+  outbox: Outbox<D>,
+  commands: UnboundedReceiver<Command>,
+  reactor: R,
+) -> Opened<WorkerRole, R, D> {
+  let role = WorkerRole::new(&params.service, params.link.heartbeat, params.concurrency);
+  PeerLoop::open(role, params.link, outbox, commands, reactor)
 }
 
 /// Starts a worker loop on the addon runtime.
@@ -46,138 +73,99 @@ pub fn spawn<D: Deliver>(
   params: WorkerParams,
   outbox: Outbox<D>,
 ) -> Result<UnboundedSender<Command>, LoopError> {
-  let endpoint = params.broker.clone();
-  spawn_loop(&endpoint, move |commands| run(params, outbox, commands))
+  let endpoint = params.link.broker.clone();
+  spawn_loop(&endpoint, move |commands| async move {
+    match open(params, outbox, commands, Tokio) {
+      Ok(mut lp) => std::future::poll_fn(|cx| lp.poll(cx)).await,
+      Err(failed) => PeerLoop::<WorkerRole, Tokio, D>::fail(failed),
+    }
+  })
 }
 
-async fn run<D: Deliver>(
-  params: WorkerParams,
-  mut outbox: Outbox<D>,
-  mut commands: UnboundedReceiver<Command>,
-) {
-  let mut session = match Session::open(&params.broker, params.identity.clone(), &params.config) {
-    Ok(s) => s,
-    Err(err) => return fail(outbox, &err.to_string()),
-  };
-  let service = Bytes::from(params.service.clone());
-  let conf = WorkerConf {
-    heartbeat: params.heartbeat,
-    concurrency: params.concurrency,
-    ..WorkerConf::default()
-  };
-  let mut state = WorkerState::new(service, conf);
-  let mut events = Vec::with_capacity(64);
-  state.start(Instant::now(), &mut events);
-  let mut tick = interval_at(Instant::now() + params.heartbeat, params.heartbeat);
-  tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-  let mut reconnect_at: Option<Instant> = None;
-  // What the next `disconnect` event says: missed heartbeats, or the connection closed.
-  let mut why: &[u8] = b"liveness";
+impl Role for WorkerRole {
+  fn start(&mut self, now: Instant) {
+    self.state.start(now, &mut self.events);
+  }
 
-  // Each turn first applies what the state machine queued (at the first turn: READY and
-  // the first heartbeat from `start`), flushes, then waits for the next input.
-  loop {
-    let mut restart = false;
-    for event in events.drain(..) {
-      match event {
-        WorkerEvent::Send(frames) => {
-          let _ = session.send(frames);
-        }
-        WorkerEvent::Connect => {
-          tracing::debug!(target: crate::log::target::WORKER, broker = %params.broker, "connected to the broker");
-          outbox.push(kinds::E_CONNECT, &[] as &[&[u8]])
-        }
-        WorkerEvent::Disconnect => {
-          tracing::debug!(target: crate::log::target::WORKER, broker = %params.broker, reason = %String::from_utf8_lossy(why), "broker lost: reconnecting");
-          outbox.push(kinds::E_DISCONNECT, &[why]);
-          // A closed connection is known at once: the new session starts now, and its DEALER keeps
-          // dialling until the broker is back. Missed heartbeats wait the `reconnect` pause first.
-          let pause = if why == b"closed" {
-            Duration::ZERO
-          } else {
-            params.reconnect
-          };
-          why = b"liveness";
-          reconnect_at = Some(Instant::now() + pause);
-        }
-        WorkerEvent::Restart => {
-          tracing::debug!(target: crate::log::target::WORKER, broker = %params.broker, "the broker asked for a restart");
-          outbox.push(kinds::E_DISCONNECT, &[b"broker"]);
-          restart = true;
-        }
-        WorkerEvent::Request {
-          client,
-          service,
-          rid,
-          data,
-          opts,
-        } => {
-          outbox.push(kinds::E_REQUEST, &[client, service, rid, data, opts]);
-        }
-        WorkerEvent::RequestHeartbeat { rid } => outbox.push(kinds::E_REQ_HEARTBEAT, &[rid]),
-        WorkerEvent::Expired { rid } => {
-          tracing::debug!(target: crate::log::target::WORKER, rid = %String::from_utf8_lossy(&rid), "request forgotten after its timeout");
-          outbox.push(kinds::E_REQ_EXPIRED, &[rid])
-        }
-        WorkerEvent::Error(code) => outbox.push(kinds::E_ERROR, &[code.as_bytes(), b""]),
-      }
-    }
-    // A restart (broker's W 5, or the reconnect pause elapsed) opens a new session now.
-    if restart || reconnect_at.is_some_and(|at| at <= Instant::now()) {
-      reconnect_at = None;
-      let identity = new_identity(&params.prefix);
-      match Session::open(&params.broker, identity.clone(), &params.config) {
-        Ok(s) => session = s,
-        Err(err) => return fail(outbox, &err.to_string()),
-      }
-      outbox.push(kinds::E_STARTED, &[identity.as_bytes()]);
-      state.start(Instant::now(), &mut events);
-      for event in events.drain(..) {
-        if let WorkerEvent::Send(frames) = event {
-          let _ = session.send(frames);
-        }
-      }
-      tick.reset();
-    }
-    session.dealer.flush();
-    outbox.flush();
-    tokio::select! {
-      biased;
-      cmd = commands.recv() => match cmd {
-        Some(Command::Batch(batch)) => apply_commands(&mut state, batch, &mut events),
-        Some(Command::Stop) | None => break,
-      },
-      ev = session.dealer.recv(), if reconnect_at.is_none() && !outbox.congested() => {
-        let now = Instant::now();
-        drain(&mut session.dealer, ev, DRAIN_LIMIT, |ev| match ev {
-          DealerEvent::Message(frames) => state.handle_incoming(&frames, now, &mut events),
-          DealerEvent::Up => {}
-          DealerEvent::Down => {
-            why = b"closed";
-            state.handle_peer_lost(&mut events);
-          }
-        })
-        .await;
-      },
-      _ = tick.tick(), if reconnect_at.is_none() => state.handle_tick(Instant::now(), &mut events),
-      _ = sleep_until(reconnect_at.unwrap_or_else(|| Instant::now() + FAR)), if reconnect_at.is_some() => {
-        reconnect_at = Some(Instant::now());
-      },
-      _ = outbox.taken(), if outbox.has_pending() => {},
+  fn apply<R: Reactor + Clone, D: Deliver>(&mut self, link: &mut Link<R, D>) {
+    for event in self.events.drain(..) {
+      self.why = apply_one(event, self.why, link);
     }
   }
-  // Say goodbye so the broker re-queues nothing to us (pigato's stop() does the same).
-  state.stop(&mut events);
-  for event in events.drain(..) {
-    if let WorkerEvent::Send(frames) = event {
-      let _ = session.send(frames);
-    }
+
+  fn on_message(&mut self, frames: &[Bytes], now: Instant) {
+    self.state.handle_incoming(frames, now, &mut self.events);
   }
-  // The goodbye goes out in this write, before the connection closes.
-  session.dealer.flush();
-  drop(session);
-  outbox.push(kinds::E_STOPPED, &[] as &[&[u8]]);
-  outbox.flush_now();
+
+  fn on_down(&mut self) {
+    self.why = b"closed";
+    self.state.handle_peer_lost(&mut self.events);
+  }
+
+  fn on_tick(&mut self, now: Instant) {
+    self.state.handle_tick(now, &mut self.events);
+  }
+
+  fn on_commands(&mut self, batch: Bytes, _now: Instant) {
+    apply_commands(&mut self.state, batch, &mut self.events);
+  }
+
+  fn on_stop(&mut self) {
+    // Say goodbye so the broker re-queues nothing to us (pigato's stop() does the same).
+    self.state.stop(&mut self.events);
+  }
+}
+
+/// Acts on one output; returns what the next `disconnect` event will say.
+fn apply_one<R: Reactor + Clone, D: Deliver>(
+  event: WorkerEvent,
+  why: &'static [u8],
+  link: &mut Link<R, D>,
+) -> &'static [u8] {
+  let outbox = &mut link.outbox;
+  match event {
+    WorkerEvent::Send(frames) => {
+      let _ = link.session.send(frames);
+    }
+    WorkerEvent::Connect => {
+      tracing::debug!(target: crate::log::target::WORKER, broker = %link.params.broker, "connected to the broker");
+      outbox.push(kinds::E_CONNECT, &[] as &[&[u8]])
+    }
+    WorkerEvent::Disconnect => {
+      tracing::debug!(target: crate::log::target::WORKER, broker = %link.params.broker, reason = %String::from_utf8_lossy(why), "broker lost: reconnecting");
+      outbox.push(kinds::E_DISCONNECT, &[why]);
+      // A closed connection is known at once: the new session starts now, and its DEALER keeps dialling
+      // until the broker is back. Missed heartbeats wait the `reconnect` pause first.
+      let pause = if why == b"closed" {
+        Duration::ZERO
+      } else {
+        link.params.reconnect
+      };
+      link.reconnect_after(pause);
+      return b"liveness";
+    }
+    WorkerEvent::Restart => {
+      tracing::debug!(target: crate::log::target::WORKER, broker = %link.params.broker, "the broker asked for a restart");
+      outbox.push(kinds::E_DISCONNECT, &[b"broker"]);
+      link.reconnect_after(Duration::ZERO);
+    }
+    WorkerEvent::Request {
+      client,
+      service,
+      rid,
+      data,
+      opts,
+    } => {
+      outbox.push(kinds::E_REQUEST, &[client, service, rid, data, opts]);
+    }
+    WorkerEvent::RequestHeartbeat { rid } => outbox.push(kinds::E_REQ_HEARTBEAT, &[rid]),
+    WorkerEvent::Expired { rid } => {
+      tracing::debug!(target: crate::log::target::WORKER, rid = %String::from_utf8_lossy(&rid), "request forgotten after its timeout");
+      outbox.push(kinds::E_REQ_EXPIRED, &[rid])
+    }
+    WorkerEvent::Error(code) => outbox.push(kinds::E_ERROR, &[code.as_bytes(), b""]),
+  }
+  why
 }
 
 fn apply_commands(state: &mut WorkerState, batch: Bytes, events: &mut Vec<WorkerEvent>) {
