@@ -3,7 +3,7 @@
 // Heartbeats, liveness, reconnects and request timeouts run in Rust; this file keeps the
 // user's streams and callbacks and turns reply batches into their events.
 const { Readable } = require('stream')
-const { randomUUID } = require('crypto')
+const { randomUUID, randomBytes } = require('crypto')
 const native = require('./native')
 const K = require('./kinds')
 const check = require('./validate')
@@ -24,6 +24,10 @@ class Client extends MdpSession {
     this.broker = broker
     this.conf = Object.assign({ prefix: 'C' + randomUUID() }, DEFAULTS, conf)
     this.reqs = new Map()
+    // Request ids: 72 random bits per client and a counter, unique across processes without a UUID each.
+    this._ridBase = randomBytes(9).toString('base64url') + '.'
+    this._ridSeq = 0
+    this._plainOpts = null
     this._security = securityJson(this.conf)
     this._handle = null
     if (this.conf.autostart) this.start()
@@ -84,10 +88,12 @@ class Client extends MdpSession {
 
   _send (service, data, opts, req) {
     check.string(service, 'service')
-    const o = opts !== null && typeof opts === 'object' ? opts : {}
-    if (o.timeout === undefined) o.timeout = this.conf.timeout
-    if (o.retry === undefined) o.retry = this.conf.retry
-    const rid = randomUUID()
+    const o = opts !== null && typeof opts === 'object' ? opts : null
+    if (o !== null) {
+      if (o.timeout === undefined) o.timeout = this.conf.timeout
+      if (o.retry === undefined) o.retry = this.conf.retry
+    }
+    const rid = this._ridBase + (this._ridSeq++).toString(36)
     req.ended = false
     this.reqs.set(rid, req)
     if (!this._handle) {
@@ -100,9 +106,20 @@ class Client extends MdpSession {
     w.str(rid)
     const json = JSON.stringify(data)
     w.str(json === undefined ? '' : json)
-    w.str(JSON.stringify(o))
-    w.str(String(typeof o.timeout === 'number' ? o.timeout : this.conf.timeout))
+    w.str(o === null ? this._plainOptions() : JSON.stringify(o))
+    const timeout = o === null ? this.conf.timeout : o.timeout
+    w.str(String(typeof timeout === 'number' ? timeout : this.conf.timeout))
     return rid
+  }
+
+  /** The options frame of a request made without options, encoded once per value of the defaults. */
+  _plainOptions () {
+    const c = this.conf
+    const p = this._plainOpts
+    if (p === null || p.timeout !== c.timeout || p.retry !== c.retry) {
+      this._plainOpts = { timeout: c.timeout, retry: c.retry, json: JSON.stringify({ timeout: c.timeout, retry: c.retry }) }
+    }
+    return this._plainOpts.json
   }
 
   _onBatch (handle, batch) {
