@@ -111,7 +111,13 @@ export declare class Reply extends Writable {
 }
 
 export declare class Worker extends EventEmitter {
-  constructor(broker: string, service: string, conf?: WorkerConf)
+  /**
+   * `broker` may be a list: the worker registers with every broker of it (one session each, in
+   * `members`), and its 'request' events come from all of them.
+   */
+  constructor(broker: string | string[], service: string, conf?: WorkerConf)
+  /** With a list of brokers: one worker per broker. */
+  readonly members?: Worker[]
   readonly service: string
   socketId?: string
   conf: Required<Pick<WorkerConf, 'prefix' | 'concurrency' | 'heartbeat' | 'reconnect'>> & WorkerConf
@@ -147,7 +153,13 @@ export interface RequestStream extends Readable {
 export interface ReplyError extends Error { code: string; data: Json }
 
 export declare class Client extends EventEmitter {
-  constructor(broker: string, conf?: ClientConf)
+  /**
+   * `broker` may be a list: requests are spread over the brokers the client is connected to, and when
+   * one's connection closes its unanswered `retry` requests are re-sent through another at once.
+   */
+  constructor(broker: string | string[], conf?: ClientConf)
+  /** With a list of brokers: one client per broker. */
+  readonly members?: Client[]
   socketId?: string
   conf: Required<Pick<ClientConf, 'prefix' | 'heartbeat' | 'reconnect' | 'timeout' | 'retry'>> & ClientConf
   start(): void

@@ -10,11 +10,14 @@ const check = require('./validate')
 const { MdpSession } = require('./session')
 const { BatchReader } = require('./boundary')
 const { securityJson } = require('./security')
+const { MultiClient } = require('./multi')
 
 const DEFAULTS = { autostart: false, reconnect: 1000, heartbeat: 2500, timeout: 60000, retry: 0 }
 
 class Client extends MdpSession {
   constructor (broker, conf) {
+    // A list of brokers: one member client per broker (lib/multi.js).
+    if (Array.isArray(broker)) return new MultiClient(Client, broker, conf)
     super()
     check.endpoint(broker, 'broker')
     conf = check.conf(conf)
@@ -130,9 +133,26 @@ class Client extends MdpSession {
         case K.E_PARTIAL: this._partial(r.str(), r.str(), r.str()); break
         case K.E_FINAL: this._finish(r.str(), r.str(), r.str()); break
         case K.E_ERROR: this._protocolError(r.str(), r.str()); break
+        case K.E_LINK: this._onLink(r.str() === '1'); break
         default: this._sessionEvent(kind, r)
       }
     }
+  }
+
+  /** The connection to the broker came up or closed (the session lives on); a multi-broker client hooks it. */
+  _onLink (up) {}
+
+  /** Takes back a request not answered yet (it moves to another broker); returns its record. */
+  _takeBack (rid) {
+    const req = this.reqs.get(rid)
+    if (!req) return null
+    this.reqs.delete(rid)
+    if (this._handle) {
+      const w = this._commands()
+      w.begin(K.C_CANCEL, 1)
+      w.str(rid)
+    }
+    return req
   }
 
   _partial (rid, status, data) {
@@ -195,3 +215,4 @@ function parseReply (data) {
 function noop () {}
 
 module.exports = Client
+module.exports.replyError = replyError

@@ -7,6 +7,7 @@ module.exports = Object.freeze({
   E_DISCONNECT: 3, // [reason]
   E_STOPPED: 4, // []
   E_ERROR: 5, // [code, message]
+  E_LINK: 6, // ['1' | '0']: client connection to the broker up or closed (the session lives on)
   // client events
   E_PARTIAL: 10, // [rid, status, data]
   E_FINAL: 11, // [rid, status, data]
@@ -22,6 +23,7 @@ module.exports = Object.freeze({
   C_REQ_HEARTBEAT: 2, // [rid]
   C_WORKER_HEARTBEAT: 3, // [workerId]
   C_HEARTBEAT: 4, // []
+  C_CANCEL: 5, // [rid]: forget a request (it moved to another broker)
   // worker commands
   W_REPLY: 10, // [type '3'|'6'|'7', clientId, rid, status '0'|'-1', data, opts]
   W_HEARTBEAT: 11, // [extra JSON]

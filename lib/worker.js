@@ -10,6 +10,7 @@ const check = require('./validate')
 const { MdpSession } = require('./session')
 const { BatchReader } = require('./boundary')
 const { securityJson } = require('./security')
+const { MultiWorker } = require('./multi')
 
 const DEFAULTS = { heartbeat: 2500, reconnect: 1000, concurrency: 100 }
 const LIVENESS = 3
@@ -19,6 +20,8 @@ const REJECT = '7'
 
 class Worker extends MdpSession {
   constructor (broker, service, conf) {
+    // A list of brokers: one member worker per broker (lib/multi.js).
+    if (Array.isArray(broker)) return new MultiWorker(Worker, broker, service, conf)
     super()
     check.endpoint(broker, 'broker')
     check.string(service, 'service')

@@ -24,6 +24,8 @@ pub type ClientParams = LinkParams;
 pub struct ClientRole {
   state: ClientState,
   events: Vec<ClientOutput>,
+  /// Connection changes not yet told to JS (a multi-broker client moves requests on a close).
+  links: Vec<bool>,
 }
 
 impl ClientRole {
@@ -35,6 +37,7 @@ impl ClientRole {
         ..ClientConf::default()
       }),
       events: Vec::with_capacity(64),
+      links: Vec::new(),
     }
   }
 }
@@ -76,6 +79,10 @@ impl Role for ClientRole {
   }
 
   fn apply<R: Reactor + Clone, D: Deliver>(&mut self, link: &mut Link<R, D>) {
+    for up in self.links.drain(..) {
+      let flag: &[u8] = if up { b"1" } else { b"0" };
+      link.outbox.push(kinds::E_LINK, &[flag]);
+    }
     for event in self.events.drain(..) {
       apply_one(&mut self.state, event, link);
     }
@@ -85,10 +92,15 @@ impl Role for ClientRole {
     self.state.handle_incoming(frames, now, &mut self.events);
   }
 
+  fn on_up(&mut self) {
+    self.links.push(true);
+  }
+
   fn on_down(&mut self) {
     // The DEALER redials under the same identity, so replies the broker sends to this session after a
     // restart (persisted requests) still reach it; liveness decides when the session ends.
     tracing::debug!(target: crate::log::target::CLIENT, "connection to the broker closed: redialling");
+    self.links.push(false);
   }
 
   fn on_tick(&mut self, now: Instant) {
@@ -184,6 +196,9 @@ fn apply_commands(
         codec::encode_worker_liveness(f[0].clone()),
       )),
       (kinds::C_HEARTBEAT, 0) => events.push(ClientOutput::Send(codec::encode_client_heartbeat())),
+      (kinds::C_CANCEL, 1) => {
+        state.cancel(&f[0]);
+      }
       _ => {}
     }
   }

@@ -10,6 +10,8 @@ pub const E_DISCONNECT: u8 = 3;
 pub const E_STOPPED: u8 = 4;
 /// Event: `[code, message]`.
 pub const E_ERROR: u8 = 5;
+/// Client event: the connection to the broker came up (`[b"1"]`) or closed (`[b"0"]`); the session lives on.
+pub const E_LINK: u8 = 6;
 /// Client event: `[rid, status, data]`.
 pub const E_PARTIAL: u8 = 10;
 /// Client event: `[rid, status, data]`.
@@ -33,6 +35,8 @@ pub const C_REQ_HEARTBEAT: u8 = 2;
 pub const C_WORKER_HEARTBEAT: u8 = 3;
 /// Client command: `[]`.
 pub const C_HEARTBEAT: u8 = 4;
+/// Client command: `[rid]`, forget a request (it moved to another broker).
+pub const C_CANCEL: u8 = 5;
 /// Worker command: `[type, clientId, rid, status, data, opts]`.
 pub const W_REPLY: u8 = 10;
 /// Worker command: `[extra JSON]`.

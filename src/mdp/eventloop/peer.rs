@@ -83,6 +83,8 @@ pub trait Role {
   fn apply<R: Reactor + Clone, D: Deliver>(&mut self, link: &mut Link<R, D>);
   /// A message from the broker.
   fn on_message(&mut self, frames: &[Bytes], now: Instant);
+  /// The connection to the broker came up (handshake done).
+  fn on_up(&mut self) {}
   /// The connection to the broker closed (the DEALER is redialling).
   fn on_down(&mut self);
   /// The heartbeat period passed.
@@ -220,7 +222,7 @@ impl<P: Role, R: Reactor + Clone, D: Deliver> PeerLoop<P, R, D> {
         Poll::Ready(DealerEvent::Message(frames)) => self.role.on_message(&frames, now),
         // The DEALER reconnects under the same identity; liveness (or the role) decides when the
         // session ends.
-        Poll::Ready(DealerEvent::Up) => {}
+        Poll::Ready(DealerEvent::Up) => self.role.on_up(),
         Poll::Ready(DealerEvent::Down) => {
           self.role.on_down();
           return true;

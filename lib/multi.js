@@ -1,0 +1,165 @@
+'use strict'
+// Multi-broker (pigato's "infinite Brokers", issue 14): `new Worker([a, b], service)` registers with every
+// broker of the list; `new Client([a, b])` spreads its requests over the brokers it is connected to and,
+// the moment one connection closes, re-sends that broker's unanswered `retry` requests through another.
+// Each broker gets a member: an ordinary Worker or Client with its own native session. A moved request
+// starts over on its new broker (its partial replies come again); a late answer through the old broker
+// is dropped (its member no longer knows the request), so every request ends exactly once.
+const { EventEmitter } = require('events')
+const { Readable } = require('stream')
+const check = require('./validate')
+
+function checkBrokers (brokers) {
+  if (brokers.length === 0) throw check.typeError('The "broker" list must name at least one broker')
+  for (const b of brokers) check.endpoint(b, 'broker')
+}
+
+/** Re-emits a member's events on the group; errors only when the group has listeners (as one member would). */
+function relay (group, member, names) {
+  for (const name of names) member.on(name, (...args) => group.emit(name, ...args))
+  member.on('error', (err) => {
+    if (group.listenerCount('error') > 0) group.emit('error', err)
+    else if (err instanceof Error) throw err // a handler's exception: the member raises it as uncaught
+  })
+}
+
+class MultiWorker extends EventEmitter {
+  constructor (Worker, brokers, service, conf) {
+    super()
+    checkBrokers(brokers)
+    this.brokers = brokers.slice()
+    this.service = service
+    this.members = brokers.map((b) => new Worker(b, service, Object.assign({}, conf)))
+    for (const m of this.members) {
+      relay(this, m, ['connect', 'disconnect', 'start', 'stop'])
+      m.on('request', (...args) => this.emit('request', ...args))
+    }
+    const first = this.members[0]
+    this.conf = Object.assign({}, first.conf)
+    // `worker.conf.concurrency = n` reaches every broker.
+    Object.defineProperty(this.conf, 'concurrency', {
+      enumerable: true,
+      configurable: true,
+      get: () => first.conf.concurrency,
+      set: (n) => { for (const m of this.members) m.conf.concurrency = n }
+    })
+  }
+
+  start () { for (const m of this.members) m.start() }
+  stop () { for (const m of this.members) m.stop() }
+  heartbeat (opts) { for (const m of this.members) m.heartbeat(opts) }
+}
+
+class MultiClient extends EventEmitter {
+  constructor (Client, brokers, conf) {
+    super()
+    this._replyError = Client.replyError
+    checkBrokers(brokers)
+    this.brokers = brokers.slice()
+    this.members = brokers.map((b) => new Client(b, Object.assign({}, conf)))
+    this.conf = this.members[0].conf
+    this._next = 0
+    for (const m of this.members) {
+      m._up = false
+      m._onLink = (up) => this._link(m, up)
+      relay(this, m, ['connect', 'disconnect', 'start', 'stop'])
+    }
+  }
+
+  start () { for (const m of this.members) m.start() }
+  stop () { for (const m of this.members) m.stop() }
+
+  /** Same forms as Client#request. */
+  request (service, data, a, b, c) {
+    if (arguments.length >= 4) {
+      this._send(service, data, c, { partial: a, final: b, stream: null })
+      return undefined
+    }
+    const stream = new Readable({ objectMode: true, read: noop })
+    const req = { partial: null, final: null, stream }
+    this._send(service, data, a, req)
+    stream.heartbeat = () => req.member && req.member.heartbeat(req.rid)
+    return stream
+  }
+
+  requestStream (service, data, opts) {
+    return this.request(service, data, opts)
+  }
+
+  call (service, data, opts, onPartial) {
+    return new Promise((resolve, reject) => {
+      this._send(service, data, opts, {
+        partial: onPartial ? (err, d) => { if (!err) onPartial(d) } : null,
+        final: (err, d) => (err ? reject(this._replyError(err)) : resolve(d)),
+        stream: null
+      })
+    })
+  }
+
+  /** Heartbeats every broker, or (with a request id) the worker serving that request. */
+  heartbeat (rid) {
+    if (rid === undefined || rid === null || rid === '') {
+      for (const m of this.members) m.heartbeat()
+      return
+    }
+    const m = this.members.find((x) => x.reqs.has(String(rid)))
+    if (m) m.heartbeat(rid)
+  }
+
+  /** A member with a live connection, round robin; any member when none is up (its DEALER queues). */
+  _pick (except) {
+    const n = this.members.length
+    for (let i = 0; i < n; i++) {
+      const m = this.members[(this._next + i) % n]
+      if (m._up && m !== except) {
+        this._next = (this._next + i + 1) % n
+        return m
+      }
+    }
+    if (except) return null
+    const m = this.members[this._next]
+    this._next = (this._next + 1) % n
+    return m
+  }
+
+  _send (service, data, opts, req, member) {
+    const m = member || this._pick(null)
+    req.member = m
+    const o = opts !== null && typeof opts === 'object' ? opts : {}
+    const retry = o.retry === undefined ? this.conf.retry : o.retry
+    req.resend = retry > 0 ? { service, data, opts } : null
+    req.rid = m._send(service, data, opts, req)
+  }
+
+  /** A member's connection changed: on a close its unanswered retry requests move to a live broker. */
+  _link (member, up) {
+    member._up = up
+    if (up) return this._adoptOrphans(member)
+    const target = this._pick(member)
+    for (const [rid, req] of Array.from(member.reqs)) {
+      if (!req.resend || req.ended) continue
+      if (!target) { req.orphan = true; continue }
+      this._move(member, rid, req, target)
+    }
+  }
+
+  _adoptOrphans (target) {
+    for (const m of this.members) {
+      if (m === target || m._up) continue
+      for (const [rid, req] of Array.from(m.reqs)) {
+        if (req.orphan) this._move(m, rid, req, target)
+      }
+    }
+  }
+
+  _move (from, rid, req, to) {
+    if (from._takeBack(rid) !== req) return
+    req.orphan = false
+    const { service, data, opts } = req.resend
+    this._send(service, data, opts, req, to)
+  }
+}
+
+function noop () {}
+
+module.exports = { MultiWorker, MultiClient }
