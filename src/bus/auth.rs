@@ -202,6 +202,12 @@ impl DatagramAuth {
     let Some(key) = &self.key else {
       return content;
     };
+    if now.saturating_add(1000) < self.last_ts {
+      // The clock went back: carrying on from the last timestamp would put ours in the future
+      // (refused as stale by everyone); a new sender tag keeps (sender, timestamp) unique instead.
+      self.sender = rand::random();
+      self.last_ts = 0;
+    }
     let ts = now.max(self.last_ts + 1);
     self.last_ts = ts;
     let mac = key

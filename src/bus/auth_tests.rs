@@ -178,3 +178,17 @@ fn key_derivation_is_deterministic_and_separates_its_two_uses() {
   assert_ne!(k1.mac, k1.curve_secret);
   assert_eq!(format!("{k1:?}"), "ClusterKey(..)");
 }
+
+#[test]
+fn a_clock_that_goes_back_gets_a_new_sender_instead_of_future_timestamps() {
+  let mut a = keyed("correct horse battery staple");
+  let mut b = keyed("correct horse battery staple");
+  let window = REPLAY_WINDOW.as_millis() as u64;
+  assert!(b
+    .open(&a.seal(HB.to_vec(), T0 + 2 * window), T0 + 2 * window)
+    .is_ok());
+  let sender = a.sender;
+  let after = a.seal(HB.to_vec(), T0);
+  assert_ne!(a.sender, sender);
+  assert_eq!(b.open(&after, T0), Ok(HB), "not stale, not a replay");
+}
