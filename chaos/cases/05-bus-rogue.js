@@ -146,6 +146,8 @@ function rogue (o) {
   const dgram = require('node:dgram')
   const zmq = require(lib.ROOT)
   const out = (x) => process.stdout.write(JSON.stringify(x) + '\n')
+  // Never outlive the case, even one killed before it could kill us.
+  setTimeout(() => process.exit(0), o.attackMs + 30000).unref()
   let captured = 0
   const sub = zmq.socket('sub')
   const pub = zmq.socket('pub')
