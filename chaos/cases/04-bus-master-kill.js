@@ -58,7 +58,7 @@ async function main () {
   const held = worst <= LIMIT_MS && lost === 0 && rounds.every((r) => r.agreed)
   const figures = {
     kills: KILLS,
-    reelectionMs: reelect,
+    reelectionMs: reelect.join(', '),
     medianReelectionMs: sorted[Math.floor(sorted.length / 2)],
     worstReelectionMs: worst,
     limitMs: LIMIT_MS,
