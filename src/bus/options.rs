@@ -243,23 +243,12 @@ fn cluster_key(v: &Value) -> Result<super::auth::ClusterKey, OptionsError> {
   };
   let key = v
     .as_str()
-    .ok_or_else(|| hidden(format!("({})", type_name(v)), NOT_A_STRING))?;
+    .ok_or_else(|| hidden("(not shown)".into(), NOT_A_STRING))?;
   if key.len() < super::auth::MIN_KEY_LEN {
     let shown = format!("({} bytes)", key.len());
     return Err(hidden(shown, "is shorter than 16 bytes"));
   }
   Ok(super::auth::ClusterKey::derive(key.as_bytes()))
-}
-
-fn type_name(v: &Value) -> &'static str {
-  match v {
-    Value::Null => "null",
-    Value::Bool(_) => "a boolean",
-    Value::Number(_) => "a number",
-    Value::String(_) => "a string",
-    Value::Array(_) => "an array",
-    Value::Object(_) => "an object",
-  }
 }
 
 fn ipv4(v: &Value) -> Option<Ipv4Addr> {
