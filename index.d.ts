@@ -454,7 +454,18 @@ export interface NodeOptions {
   curve?: { secretKey: CurveKey; publicKey?: CurveKey; serverKey?: CurveKey; clients?: CurveKey[] }
   /** PLAIN on the data path: every node logs in with this user, and serves only it. */
   plain?: { username: string; password?: string }
+  /** The cluster's shared secret (at least 16 bytes; default: the ZMQBUS_CLUSTER_KEY environment variable).
+   *  Every discovery/election datagram is signed with an HMAC-SHA256 derived from it and checked (30 s replay
+   *  window, exact replays dropped); forged, replayed, stale and unsigned datagrams are dropped and counted
+   *  (`stats().refusedDatagramsByReason`). The data path uses CURVE with a key pair derived from it, so it
+   *  cannot be combined with `curve` or `plain`. Nodes of the original zmqbus cannot join a keyed cluster: they
+   *  ignore its datagrams (not JSON to them), and mixed clusters work only without a key. */
+  cluster_key?: string
 }
+
+/** Why discovery datagrams were refused: over 8 KiB, not a known datagram, unsigned while this node has a
+ *  key, signed while it has none, a bad signature (wrong key, altered), outside the 30 s window, seen before. */
+export type RefusalReason = 'too_large' | 'malformed' | 'unsigned' | 'signed' | 'forged' | 'stale' | 'replayed'
 
 /** One message: frame 0 is the channel, then one Buffer per published argument. */
 export type BusMessage = Buffer[]
@@ -510,6 +521,7 @@ export declare class Node extends EventEmitter {
     received: number
     elections: number
     refusedDatagrams: number
+    refusedDatagramsByReason: Record<RefusalReason, number>
     dropped: { publish: number; receive: number; iterator: number; total: number }
     master: string | null
     isMaster: boolean

@@ -259,6 +259,7 @@ test('node.stats(): published, received, elections, drops and refused discovery 
   assert.equal(s.published - before.published, 20)
   assert.ok(s.received - before.received >= 20)
   assert.equal(s.refusedDatagrams, 3)
+  assert.deepEqual(s.refusedDatagramsByReason, { too_large: 0, malformed: 3, unsigned: 0, signed: 0, forged: 0, stale: 0, replayed: 0 })
   assert.ok(s.elections >= 1)
   assert.equal(s.master, node.id)
   assert.equal(s.isMaster, true)
@@ -292,6 +293,8 @@ test('random and oversized discovery datagrams are refused and counted; the node
   udp.close()
   await until(() => node.stats().refusedDatagrams >= N + 2, 5000, 'every datagram refused and counted')
   assert.equal(node.stats().refusedDatagrams, N + 2)
+  assert.equal(node.stats().refusedDatagramsByReason.malformed, N)
+  assert.equal(node.stats().refusedDatagramsByReason.too_large, 2, 'over 8 KiB: refused before parsing')
   assert.equal(node.master, node.id, 'no datagram changed the election')
   got.length = 0
   node.publish('ch', 'after')

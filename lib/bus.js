@@ -29,6 +29,9 @@ const FLUSH_BYTES = 256 * 1024
 /** Default queue bound of each `messages()` iterator. */
 const ITERATOR_LIMIT = 10000
 const ENV_INTERFACE = 'ZMQBUS_MULTICAST_INTERFACE'
+const ENV_CLUSTER_KEY = 'ZMQBUS_CLUSTER_KEY'
+/** Why discovery datagrams are refused (mirror src/bus/datagrams.rs REASONS). */
+const REFUSAL_REASONS = ['too_large', 'malformed', 'unsigned', 'signed', 'forged', 'stale', 'replayed']
 
 class Node extends NativeEngine {
   constructor (options) {
@@ -57,6 +60,7 @@ class Node extends NativeEngine {
     this.dropped = 0
     this.drops = { publish: 0, receive: 0, iterator: 0 }
     this._counts = { published: 0, received: 0, elections: 0, refusedDatagrams: 0 }
+    this._refusedBy = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0]))
     this._handle = handle
     this._stopped = false
     this._stopPromise = null
@@ -119,11 +123,12 @@ class Node extends NativeEngine {
 
   /**
    * Counters and gauges: messages published and received, drops by reason, refused discovery
-   * datagrams, elections seen, the master and whether it is this node.
+   * datagrams (in total and by reason), elections seen, the master and whether it is this node.
    */
   stats () {
     return {
       ...this._counts,
+      refusedDatagramsByReason: { ...this._refusedBy },
       dropped: { ...this.drops, total: this.dropped },
       master: this.master,
       isMaster: this.isMaster,
@@ -260,7 +265,13 @@ class Node extends NativeEngine {
       }
       case E_DROPPED: this._countDrop(Number(f[0].toString()), 'publish'); break
       case E_DISCARDED: this._countDrop(Number(f[0].toString()), 'receive'); break
-      case E_REFUSED: this._counts.refusedDatagrams += Number(f[0].toString()); break
+      case E_REFUSED: {
+        const count = Number(f[0].toString())
+        const reason = f.length > 1 ? f[1].toString() : 'malformed'
+        this._counts.refusedDatagrams += count
+        this._refusedBy[reason] = (this._refusedBy[reason] || 0) + count
+        break
+      }
       case E_STOPPED: this._onStopped(); break
     }
   }
@@ -299,6 +310,12 @@ function optionsJson (options) {
   const env = process.env[ENV_INTERFACE]
   if ((opts.multicast_interface === undefined || opts.multicast_interface === null) && env) {
     opts.multicast_interface = env
+  }
+  // The environment's key applies only when the option is absent (never mixed with curve/plain given here).
+  const envKey = process.env[ENV_CLUSTER_KEY]
+  if ((opts.cluster_key === undefined || opts.cluster_key === null) && envKey) opts.cluster_key = envKey
+  if (opts.cluster_key !== undefined && opts.cluster_key !== null && typeof opts.cluster_key !== 'string') {
+    throw argType('options.cluster_key', 'a string', opts.cluster_key)
   }
   // Keys given as Buffers travel as Z85 text; shapes are checked here, meanings natively.
   const sec = securityConf(opts, 'options')

@@ -42,6 +42,11 @@ async function bus (): Promise<void> {
     break
   }
   await node.stop()
+  const keyed = zb.createNode({ multicast_interface: '127.0.0.1', cluster_key: 'sixteen bytes or more' })
+  const reasons: Record<zb.RefusalReason, number> = keyed.stats().refusedDatagramsByReason
+  const forged: number = reasons.forged
+  void forged
+  await keyed.stop()
 }
 
 async function sockets (): Promise<void> {

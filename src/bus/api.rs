@@ -66,9 +66,11 @@ pub enum NodeEvent {
     /// Messages discarded since the last report.
     count: u64,
   },
-  /// Discovery datagrams refused as malformed (counted, never acted on).
+  /// Discovery datagrams refused (counted, never acted on), for one reason.
   Refused {
-    /// Datagrams refused since the last report.
+    /// `too_large`, `malformed`, `unsigned`, `signed`, `forged`, `stale` or `replayed`.
+    reason: &'static str,
+    /// Datagrams refused for it since the last report.
     count: u64,
   },
   /// The node has stopped; it is the last event.

@@ -210,9 +210,8 @@ impl<S: EventSink> Node<S> {
       let count = std::mem::take(&mut self.discarded);
       alive &= self.emit(NodeEvent::Discarded { count });
     }
-    if self.bad_datagrams > 0 {
-      let count = std::mem::take(&mut self.bad_datagrams);
-      alive &= self.emit(NodeEvent::Refused { count });
+    for (reason, count) in self.refused.take() {
+      alive &= self.emit(NodeEvent::Refused { reason, count });
     }
     alive
   }

@@ -18,7 +18,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use super::api::{BusError, NodeCommand, NodeEvent, NodeHandle};
+use super::auth::DatagramAuth;
 use super::codec::{self, NodeMeta, MAX_DATAGRAM};
+use super::datagrams::Refusals;
 use super::discovery;
 use super::election::{Action, Election};
 use super::forwarder::{Forwarder, ForwarderListeners, LocalInput};
@@ -88,6 +90,7 @@ pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeH
   let (commands, rx) = mpsc::unbounded_channel();
   let node = Node {
     election: Election::new(meta.clone(), &opts, Instant::now()),
+    auth: DatagramAuth::new(opts.cluster_key.clone()),
     opts,
     udp,
     dest,
@@ -106,7 +109,7 @@ pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeH
     recent: VecDeque::new(),
     ready_sent: false,
     send_failed: false,
-    bad_datagrams: 0,
+    refused: Refusals::default(),
   };
   let forwarder_stats = listeners.stats.clone();
   tokio::spawn(node.run(listeners));
@@ -124,8 +127,10 @@ type Connecting = (NodeMeta, JoinHandle<Result<Link, LinkError>>);
 pub(super) struct Node<S: EventSink> {
   pub(super) opts: NodeOptions,
   pub(super) election: Election,
-  udp: UdpSocket,
-  dest: SocketAddrV4,
+  /// Signs and checks discovery datagrams (`cluster_key`).
+  pub(super) auth: DatagramAuth,
+  pub(super) udp: UdpSocket,
+  pub(super) dest: SocketAddrV4,
   pub(super) sink: S,
   commands: mpsc::UnboundedReceiver<NodeCommand>,
   pub(super) link: Option<Link>,
@@ -149,9 +154,9 @@ pub(super) struct Node<S: EventSink> {
   /// Publishes written lately, kept for `resend_window` (see [`NodeOptions`]).
   pub(super) recent: VecDeque<(Instant, Vec<Bytes>)>,
   pub(super) ready_sent: bool,
-  send_failed: bool,
-  /// Discovery datagrams refused by the codec.
-  pub(super) bad_datagrams: u64,
+  pub(super) send_failed: bool,
+  /// Discovery datagrams refused (codec or authentication), by reason, not yet reported.
+  pub(super) refused: Refusals,
 }
 
 async fn next_link_event(link: &mut Option<Link>, read: bool) -> LinkEvent {
@@ -276,32 +281,11 @@ impl<S: EventSink> Node<S> {
     self.sink.emit(ev)
   }
 
-  async fn handle_datagram(&mut self, bytes: &[u8], from: std::net::SocketAddr) -> bool {
-    let from = match from {
-      std::net::SocketAddr::V4(a) => *a.ip(),
-      std::net::SocketAddr::V6(_) => std::net::Ipv4Addr::UNSPECIFIED,
-    };
-    match codec::parse(bytes) {
-      Ok(dg) => {
-        let mut out = Vec::new();
-        self
-          .election
-          .handle_datagram(dg, from, Instant::now(), &mut out);
-        self.handle_actions(out).await
-      }
-      Err(_) => {
-        self.bad_datagrams = self.bad_datagrams.saturating_add(1);
-        tracing::debug!(target: crate::log::target::BUS, %from, len = bytes.len(), "discovery datagram dropped (malformed)");
-        true
-      }
-    }
-  }
-
   pub(super) async fn handle_actions(&mut self, actions: Vec<Action>) -> bool {
     let mut alive = true;
     for action in actions {
       match action {
-        Action::Send(dg) => self.send_datagram(&codec::encode(&dg)).await,
+        Action::Send(dg) => self.send_datagram(&dg).await,
         Action::Elected(meta) => {
           let is_me = meta.id == self.election.me().id;
           tracing::debug!(target: crate::log::target::BUS, id = %meta.id, is_me, sub = %meta.sub_addr, publ = %meta.pub_addr, "elected");
@@ -314,16 +298,6 @@ impl<S: EventSink> Node<S> {
       }
     }
     alive
-  }
-
-  async fn send_datagram(&mut self, bytes: &[u8]) {
-    if let Err(e) = self.udp.send_to(bytes, self.dest).await {
-      // Reported once: a persistent failure would otherwise flood the owner.
-      if !self.send_failed {
-        self.send_failed = true;
-        self.emit(NodeEvent::Error(format!("discovery send failed: {e}")));
-      }
-    }
   }
 
   /// Drops the current link and connects to `meta` without blocking the loop.

@@ -311,3 +311,56 @@ async fn a_burst_of_publishes_arrives_complete() {
   a.stop().await;
   b.stop().await;
 }
+
+fn keyed_opts(base: &NodeOptions, key: &str) -> NodeOptions {
+  let derived = NodeOptions::from_json(&serde_json::json!({ "cluster_key": key })).unwrap();
+  NodeOptions {
+    cluster_key: derived.cluster_key,
+    security: derived.security,
+    ..base.clone()
+  }
+}
+
+#[tokio::test]
+async fn keyed_nodes_elect_each_other_and_refuse_a_node_with_another_key() {
+  let base = cluster_opts();
+  let mut a = start(&keyed_opts(&base, "0123456789abcdef cluster"), 5);
+  let mut b = start(&keyed_opts(&base, "0123456789abcdef cluster"), 1);
+  let a_id = a.handle.meta.id.clone();
+  b.wait_for(|e| matches!(e, NodeEvent::Elected { id, .. } if *id == a_id))
+    .await;
+  b.wait_for(is_ready).await;
+  b.send(NodeCommand::Subscribe(Bytes::from_static(b"k")));
+  // Over CURVE with the derived pair: the subscription may take a moment.
+  let got = loop {
+    a.publish(&["k", "sealed"]);
+    if let Ok(m) = tokio::time::timeout(Duration::from_millis(200), b.wait_message()).await {
+      break m;
+    }
+  };
+  assert_eq!(got, ["k", "sealed"]);
+
+  let mut w = start(&keyed_opts(&base, "another key, 0123456789"), 99);
+  let w_id = w.handle.meta.id.clone();
+  w.wait_for(|e| matches!(e, NodeEvent::Elected { is_me: true, .. }))
+    .await;
+  a.wait_for(|e| {
+    matches!(
+      e,
+      NodeEvent::Refused {
+        reason: "forged",
+        ..
+      }
+    )
+  })
+  .await;
+  let followed = tokio::time::timeout(
+    Duration::from_secs(1),
+    b.wait_for(|e| matches!(e, NodeEvent::Elected { id, .. } if *id == w_id)),
+  )
+  .await;
+  assert!(followed.is_err(), "a node with another key was elected");
+  for n in [a, b, w] {
+    n.stop().await;
+  }
+}

@@ -3,6 +3,7 @@
 //! elected forwarder.
 //!
 //! Layers: [`options`] (validated configuration), [`security`] (CURVE/PLAIN of the data path), [`codec`] (UDP datagrams),
+//! [`auth`] (`cluster_key`: signed datagrams, replay window; counted refusals in `datagrams`),
 //! [`election`] (pure state machine), [`forwarder`] (SUB -> PUB relay),
 //! [`discovery`] (the UDP socket), [`link`] (data-path sockets to the elected
 //! forwarder), [`eventloop`] (the task that owns all of them, with the data
@@ -11,7 +12,9 @@
 
 pub mod addresses;
 pub mod api;
+pub mod auth;
 pub mod codec;
+mod datagrams;
 mod datapath;
 pub mod discovery;
 pub mod election;

@@ -32,6 +32,11 @@ impl OptionsError {
   pub fn code(&self) -> &'static str {
     match self {
       Self::NotAnObject(_) => "ERR_INVALID_ARG_TYPE",
+      Self::Invalid { reason, .. } if *reason == NOT_A_STRING => "ERR_INVALID_ARG_TYPE",
+      Self::Invalid {
+        option: "cluster_key",
+        ..
+      } => "ERR_INVALID_ARG_VALUE",
       Self::Invalid { reason, .. } if *reason == NOT_A_NUMBER => "ERR_INVALID_ARG_TYPE",
       Self::Invalid { option, .. }
         if option.starts_with("multicast_") && *option != "multicast_port" =>
@@ -44,6 +49,7 @@ impl OptionsError {
 }
 
 const NOT_A_NUMBER: &str = "is not a number";
+const NOT_A_STRING: &str = "is not a string";
 
 /// The configuration of one node. Durations are given in milliseconds in JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +81,11 @@ pub struct NodeOptions {
   /// across a crashed master; duplicates are possible). Zero (the default)
   /// keeps the original's at-most-once behaviour.
   pub resend_window: Duration,
-  /// CURVE or PLAIN on the data path (`curve` / `plain`); NULL by default.
+  /// CURVE or PLAIN on the data path (`curve` / `plain`); NULL by default. With a
+  /// `cluster_key`, CURVE with the key pair derived from it.
   pub security: super::security::BusSecurity,
+  /// Signs and checks every discovery datagram (`cluster_key`); none by default.
+  pub cluster_key: Option<super::auth::ClusterKey>,
 }
 
 impl Default for NodeOptions {
@@ -93,6 +102,7 @@ impl Default for NodeOptions {
       connect_timeout: Duration::from_millis(1000),
       resend_window: Duration::ZERO,
       security: super::security::BusSecurity::default(),
+      cluster_key: None,
     }
   }
 }
@@ -142,6 +152,18 @@ impl NodeOptions {
       opts.resend_window = Duration::from_millis(int_in(v, "resend_window", 0, 60_000)?);
     }
     opts.security = super::security::BusSecurity::from_options(map.get("curve"), map.get("plain"))?;
+    if let Some(v) = get(map, "cluster_key") {
+      let key = cluster_key(v)?;
+      if opts.security.is_set() {
+        return Err(OptionsError::Invalid {
+          option: "cluster_key",
+          value: "(hidden)".into(),
+          reason: "cannot be combined with curve or plain (it sets CURVE itself)",
+        });
+      }
+      opts.security = super::security::BusSecurity::from_cluster_key(&key)?;
+      opts.cluster_key = Some(key);
+    }
     Ok(opts)
   }
 
@@ -210,6 +232,23 @@ fn millis(v: &Value, option: &'static str) -> Result<Duration, OptionsError> {
     ));
   }
   Ok(Duration::from_secs_f64(n / 1000.0))
+}
+
+/// The `cluster_key` text, at least [`super::auth::MIN_KEY_LEN`] bytes. Error messages never show it.
+fn cluster_key(v: &Value) -> Result<super::auth::ClusterKey, OptionsError> {
+  let hidden = |value: String, reason| OptionsError::Invalid {
+    option: "cluster_key",
+    value,
+    reason,
+  };
+  let key = v
+    .as_str()
+    .ok_or_else(|| hidden("(not shown)".into(), NOT_A_STRING))?;
+  if key.len() < super::auth::MIN_KEY_LEN {
+    let shown = format!("({} bytes)", key.len());
+    return Err(hidden(shown, "is shorter than 16 bytes"));
+  }
+  Ok(super::auth::ClusterKey::derive(key.as_bytes()))
 }
 
 fn ipv4(v: &Value) -> Option<Ipv4Addr> {

@@ -5,6 +5,9 @@
 //!   `clients` restricts which client keys a forwarder accepts.
 //! - `plain: { username, password }`: links log in with them; the forwarder accepts exactly that user.
 //!
+//! - `cluster_key`: CURVE with one cluster key pair derived from the key (see `super::auth`), so every
+//!   node holding the key serves and connects with it; `curve`/`plain` cannot be given with it.
+//!
 //! Nodes without the same settings cannot join the data path (they are refused and counted); mixed clusters
 //! with the original JavaScript nodes work only without security, as those speak NULL.
 
@@ -128,6 +131,28 @@ impl BusSecurity {
     }
   }
 
+  /// CURVE with the cluster key pair derived from `key`: every node serves with its secret and
+  /// connects with the same pair to its public key.
+  ///
+  /// # Errors
+  /// None in practice (a derived secret is always a valid key); mapped like `curve` errors.
+  pub fn from_cluster_key(key: &super::auth::ClusterKey) -> Result<Self, OptionsError> {
+    let hidden = Value::String("(derived from cluster_key)".into());
+    let secret = crate::zmtp::mechanism::z85::encode(&key.curve_secret)
+      .map_err(|_| invalid("cluster_key", &hidden, &SecurityError::BadKey("secret")))?;
+    let mut sec = Self::from_options(Some(&serde_json::json!({ "secretKey": secret })), None)?;
+    // The source only serves equality; keep the secret out of Debug output.
+    let public = crate::zmtp::mechanism::curve::public_key_of(&key.curve_secret);
+    sec.source = format!(
+      "cluster_key/{}",
+      public
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+    );
+    Ok(sec)
+  }
+
   /// Whether a mechanism other than NULL is in use.
   pub fn is_set(&self) -> bool {
     !matches!(self.server, MechanismConfig::Null)
@@ -159,6 +184,41 @@ mod tests {
         ..
       }
     ));
+  }
+
+  #[test]
+  fn a_cluster_key_gives_every_node_the_same_derived_curve_pair() {
+    let opts = |v: Value| super::super::options::NodeOptions::from_json(&v);
+    let a = opts(json!({ "cluster_key": "0123456789abcdef-one" })).unwrap();
+    let b = opts(json!({ "cluster_key": "0123456789abcdef-one" })).unwrap();
+    let c = opts(json!({ "cluster_key": "0123456789abcdef-two" })).unwrap();
+    assert!(a.security.is_set() && a.cluster_key.is_some());
+    assert_eq!(a.security, b.security);
+    assert_ne!(a.security, c.security);
+    let MechanismConfig::CurveClient { keys, server_key } = &a.security.client else {
+      panic!("not a curve client");
+    };
+    assert_eq!(server_key, &keys.public, "one cluster key pair");
+    assert!(
+      !format!("{:?}", a).contains("0123456789abcdef"),
+      "the key never shows"
+    );
+  }
+
+  #[test]
+  fn cluster_key_errors_hide_the_key_and_carry_a_code() {
+    let err = |v: Value| super::super::options::NodeOptions::from_json(&v).unwrap_err();
+    let short = err(json!({ "cluster_key": "secret" }));
+    assert_eq!(
+      short.to_string(),
+      "cluster_key '(6 bytes)' is shorter than 16 bytes"
+    );
+    assert_eq!(short.code(), "ERR_INVALID_ARG_VALUE");
+    let typed = err(json!({ "cluster_key": 42 }));
+    assert_eq!(typed.code(), "ERR_INVALID_ARG_TYPE");
+    let both = err(json!({ "cluster_key": "0123456789abcdef", "plain": { "username": "u" } }));
+    assert!(both.to_string().contains("cannot be combined"), "{both}");
+    assert!(!both.to_string().contains("0123456789abcdef"));
   }
 
   #[test]

@@ -40,7 +40,7 @@ pub mod event {
   pub const DISCARDED: u8 = 6;
   /// `[]`: the node has stopped; nothing follows.
   pub const STOPPED: u8 = 7;
-  /// `[count]`: discovery datagrams refused as malformed.
+  /// `[count, reason]`: discovery datagrams refused for `reason`.
   pub const REFUSED: u8 = 8;
 }
 
@@ -109,7 +109,10 @@ impl<D: Deliver + Sync> EventSink for OutboxSink<D> {
       NodeEvent::Error(msg) => out.push(event::ERROR, &[msg.as_bytes()]),
       NodeEvent::Dropped { count } => out.push(event::DROPPED, &[count.to_string()]),
       NodeEvent::Discarded { count } => out.push(event::DISCARDED, &[count.to_string()]),
-      NodeEvent::Refused { count } => out.push(event::REFUSED, &[count.to_string()]),
+      NodeEvent::Refused { reason, count } => out.push(
+        event::REFUSED,
+        &[count.to_string().as_bytes(), reason.as_bytes()],
+      ),
       NodeEvent::Stopped => out.push(event::STOPPED, NO_FRAMES),
     }
     !out.is_closed()
