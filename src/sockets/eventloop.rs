@@ -20,6 +20,7 @@ use tokio::time::{sleep, Instant};
 
 use super::engine::Classic;
 use super::options::SocketOptions;
+use super::proxy::{ProxyEnd, PROXY_QUEUE};
 use super::{SocketError, SocketType, C_SEND, C_SEND_ACK, E_CLOSED, E_ERROR, E_MESSAGE, E_SENT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
@@ -81,21 +82,32 @@ pub(super) struct SocketLoop<S: Classic, D: Deliver> {
   paused: bool,
   /// Consecutive send retries that moved nothing (0: the last one made progress).
   stalls: u32,
+  /// `monitor()` is on: the server's peer events go to JS as `E_MONITOR` records.
+  pub(super) monitoring: bool,
+  /// This socket's part in a `zmq.proxy`, once one is started.
+  proxy: Option<Box<ProxyEnd>>,
 }
 
-/// Polls the server: its next event while the loop takes messages, else only its I/O (`None` never comes).
+/// Polls the server: its next event while the loop takes messages, else only its I/O; `Ready(None)` when
+/// no event came but monitor events wait (so the turn reports them).
 fn poll_server<S: Classic>(
   server: &mut Option<Box<Server<S>>>,
   reading: bool,
   cx: &mut Context<'_>,
-) -> Poll<S::Event> {
-  match server {
-    Some(server) if reading => server.poll_event(cx),
-    Some(server) => {
-      let _ = server.poll_io(cx);
-      Poll::Pending
-    }
-    None => Poll::Pending,
+) -> Poll<Option<S::Event>> {
+  let Some(server) = server else {
+    return Poll::Pending;
+  };
+  let polled = if reading {
+    server.poll_event(cx)
+  } else {
+    let _ = server.poll_io(cx);
+    Poll::Pending
+  };
+  match polled {
+    Poll::Ready(ev) => Poll::Ready(Some(ev)),
+    Poll::Pending if server.has_peer_events() => Poll::Ready(None),
+    Poll::Pending => Poll::Pending,
   }
 }
 
@@ -114,11 +126,15 @@ pub async fn run<S: Classic, D: Deliver + Sync>(
     outbox,
     paused: false,
     stalls: 0,
+    monitoring: false,
+    proxy: None,
   };
   let mut linger = Some(Duration::ZERO);
   loop {
     let reading = s.reading();
     let retrying = s.retrying();
+    let taking = s.pending.len() < PROXY_QUEUE;
+    let proxying = s.proxy.as_ref().is_some_and(|p| p.waits(taking));
     tokio::select! {
       biased;
       c = controls.recv() => match c {
@@ -130,28 +146,46 @@ pub async fn run<S: Classic, D: Deliver + Sync>(
         // The handle was dropped without close(): nobody can be waiting for queued sends.
         None => break,
       },
+      // `None`: only monitor events, which the end of this turn reports.
       ev = std::future::poll_fn(|cx| poll_server(&mut s.server, reading, cx)) => {
-        s.handle_event(ev);
-        for _ in 0..DRAIN_LIMIT {
-          if !s.reading() {
-            break;
-          }
-          match ready_now(&mut s.server).await {
-            Some(ev) => s.handle_event(ev),
-            None => break,
-          }
+        if let Some(ev) = ev {
+          s.handle_event(ev);
+          s.drain_ready().await;
         }
+      },
+      got = proxy_step(&mut s.proxy, taking), if proxying => {
+        let queued = got.into_iter().flatten().map(|frames| Outgoing { frames, ack: None });
+        s.pending.extend(queued);
       },
       _ = retry(s.stalls), if retrying => {},
       _ = s.outbox.taken(), if s.outbox.has_pending() => {},
+    }
+    if let Some(proxy) = s.proxy.as_mut() {
+      proxy.dispatch();
     }
     s.send_pending();
     if let Some(server) = s.server.as_mut() {
       server.flush();
     }
+    s.report_monitor();
     s.outbox.flush();
   }
   s.close(linger).await;
+}
+
+impl<S: Classic, D: Deliver> SocketLoop<S, D> {
+  /// Takes what else the server has ready now (bounded), so a burst is one turn and one batch to JS.
+  async fn drain_ready(&mut self) {
+    for _ in 0..DRAIN_LIMIT {
+      if !self.reading() {
+        break;
+      }
+      match ready_now(&mut self.server).await {
+        Some(ev) => self.handle_event(ev),
+        None => break,
+      }
+    }
+  }
 }
 
 /// The server's next event if one is ready now, polled with this task's own waker (so an event arriving
@@ -159,11 +193,18 @@ pub async fn run<S: Classic, D: Deliver + Sync>(
 async fn ready_now<S: Classic>(server: &mut Option<Box<Server<S>>>) -> Option<S::Event> {
   std::future::poll_fn(|cx| {
     Poll::Ready(match poll_server(server, true, cx) {
-      Poll::Ready(ev) => Some(ev),
+      Poll::Ready(ev) => ev,
       Poll::Pending => None,
     })
   })
   .await
+}
+
+async fn proxy_step(proxy: &mut Option<Box<ProxyEnd>>, take: bool) -> Option<Vec<Msg>> {
+  match proxy {
+    Some(proxy) => proxy.step(take).await,
+    None => std::future::pending().await,
+  }
 }
 
 async fn retry(stalls: u32) {
@@ -180,7 +221,8 @@ async fn retry(stalls: u32) {
 
 impl<S: Classic, D: Deliver> SocketLoop<S, D> {
   fn reading(&self) -> bool {
-    !self.paused && self.kind.receives() && !self.outbox.congested()
+    let held = self.proxy.as_ref().is_some_and(|p| p.blocked());
+    !self.paused && self.kind.receives() && !self.outbox.congested() && !held
   }
 
   /// Whether queued sends should be retried on a timer (not while a REQ waits for its reply: the reply
@@ -205,7 +247,11 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
   pub(super) fn server(&mut self) -> Result<&mut Server<S>, SocketError> {
     let server = match self.server.take() {
       Some(server) => server,
-      None => Box::new(Server::new(ServerConfig::default(), S::build(&self.opts))),
+      None => {
+        let mut server = Server::new(ServerConfig::default(), S::build(&self.opts));
+        server.set_monitor(self.monitoring);
+        Box::new(server)
+      }
     };
     let server = self.server.insert(server);
     self.opts.apply(server.config_mut(), S::ZMTP_TYPE)?;
@@ -244,36 +290,12 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
         // The JS thread waits on this in statsSync; if it gave up, nobody reads the answer.
         let _ = reply.send(self.stats_json());
       }
+      Control::Monitor(on) => self.set_monitor(on),
+      Control::Proxy(end) => self.proxy = Some(end),
       Control::Pause => self.paused = true,
       Control::Resume => self.paused = false,
       // Handled by the caller (it ends the loop).
       Control::Close { .. } => {}
-    }
-  }
-
-  fn stats_json(&self) -> String {
-    let Some(server) = self.server.as_ref() else {
-      return "{}".into();
-    };
-    let (stats, dial) = (server.stats(), server.dial_stats());
-    serde_json::json!({
-      "accepted": stats.accepted,
-      "active": stats.active,
-      "handshaking": stats.handshaking,
-      "refused": stats.refused,
-      "handshakeEof": stats.handshake_eof,
-      "dial": { "attempts": dial.attempts, "failed": dial.failed, "connected": dial.connected },
-    })
-    .to_string()
-  }
-
-  fn subscription(&mut self, prefix: Bytes, on: bool) {
-    // Subscriptions made before the first bind/connect live in the state, which needs no connection.
-    match self.server() {
-      Ok(server) => {
-        server.update_state(|state| state.subscription(prefix, on));
-      }
-      Err(e) => self.error(b"", &e),
     }
   }
 
@@ -301,6 +323,11 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
     let Some(frames) = S::message(ev) else {
       return;
     };
+    if let Some(proxy) = self.proxy.as_mut().filter(|p| p.forwards()) {
+      // Proxied: the message goes to the other socket at the end of this turn, not to JS.
+      proxy.push(frames);
+      return;
+    }
     // Messages of more than 65,535 frames do not occur on ZeroMQ sockets in practice; the record format
     // saturates the count rather than wrapping.
     let count = u16::try_from(frames.len()).unwrap_or(u16::MAX);
@@ -376,6 +403,8 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
       let _ = tokio::time::timeout_at(step, io).await;
     }
     if let Some(server) = self.server.as_mut() {
+      // A closed socket's monitor ends with it (the old module's close() stops monitoring first).
+      server.set_monitor(false);
       server.close();
     }
     self.outbox.push(E_CLOSED, &[] as &[&[u8]]);
