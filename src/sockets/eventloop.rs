@@ -2,8 +2,8 @@
 //! bind and connect of the socket (tcp, ipc, inproc), as libzmq's socket owns its endpoints, and talks to
 //! JavaScript through [`Control`] messages in and batched event records out.
 //!
-//! Shape (as the other engines): `select!` over (controls, the server, a send retry, the outbox being
-//! taken); after an event, drain what else is ready (bounded), then write once per connection and flush the
+//! Shape (as the other engines): `select!` over (controls, the server, a proxy's channels, a send retry, the
+//! outbox being taken; the waiting side is in [`super::turn`]); after an event, drain what else is ready (bounded), then write once per connection and flush the
 //! outbox once. Sends never wait: a message the socket cannot take now (`EAGAIN`: no peer or a full pipe on
 //! a blocking type; a REQ still waiting for its reply) stays queued here in order and is retried, so
 //! back-pressure reaches JS as latency rather than loss. That queue is also the old `zmq` module's REQ
@@ -11,16 +11,17 @@
 //! REQ. `pause` stops taking the state's messages (its queues fill to `RCVHWM`, then the peers feel it).
 
 use std::collections::VecDeque;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::time::{sleep, Instant};
+use tokio::time::Instant;
 
 use super::engine::Classic;
 use super::options::SocketOptions;
 use super::proxy::{ProxyEnd, PROXY_QUEUE};
+use super::turn::{poll_server, proxy_step, retry};
 use super::{SocketError, SocketType, C_SEND, C_SEND_ACK, E_CLOSED, E_ERROR, E_MESSAGE, E_SENT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
@@ -31,14 +32,8 @@ use crate::zmtp::socket::SendError;
 
 pub use super::control::{BindReply, Control};
 
-/// Most socket messages handled in one loop turn before the outbox is flushed.
-const DRAIN_LIMIT: usize = 512;
 /// Upper bound of an "infinite" linger, so a socket whose peer never comes cannot hold a process for ever.
 pub const MAX_LINGER: Duration = Duration::from_secs(30);
-/// Send retries that moved nothing, after which the loop sleeps instead of yielding.
-const SPIN_RETRIES: u32 = 8;
-/// Retries after which the peer is taken as gone for now and the pause grows.
-const SHORT_RETRIES: u32 = 200;
 /// Messages handed to the state per loop turn, so a large batch from JS goes out in slices.
 const SEND_SLICE: usize = 1024;
 
@@ -88,29 +83,6 @@ pub(super) struct SocketLoop<S: Classic, D: Deliver> {
   proxy: Option<Box<ProxyEnd>>,
 }
 
-/// Polls the server: its next event while the loop takes messages, else only its I/O; `Ready(None)` when
-/// no event came but monitor events wait (so the turn reports them).
-fn poll_server<S: Classic>(
-  server: &mut Option<Box<Server<S>>>,
-  reading: bool,
-  cx: &mut Context<'_>,
-) -> Poll<Option<S::Event>> {
-  let Some(server) = server else {
-    return Poll::Pending;
-  };
-  let polled = if reading {
-    server.poll_event(cx)
-  } else {
-    let _ = server.poll_io(cx);
-    Poll::Pending
-  };
-  match polled {
-    Poll::Ready(ev) => Poll::Ready(Some(ev)),
-    Poll::Pending if server.has_peer_events() => Poll::Ready(None),
-    Poll::Pending => Poll::Pending,
-  }
-}
-
 /// Runs a socket until `Close` (or the handle is gone).
 pub async fn run<S: Classic, D: Deliver + Sync>(
   kind: SocketType,
@@ -147,7 +119,7 @@ pub async fn run<S: Classic, D: Deliver + Sync>(
         None => break,
       },
       // `None`: only monitor events, which the end of this turn reports.
-      ev = std::future::poll_fn(|cx| poll_server(&mut s.server, reading, cx)) => {
+      ev = std::future::poll_fn(|cx| poll_server(&mut s.server, reading, retrying, cx)) => {
         if let Some(ev) = ev {
           s.handle_event(ev);
           s.drain_ready().await;
@@ -169,58 +141,15 @@ pub async fn run<S: Classic, D: Deliver + Sync>(
     }
     s.report_monitor();
     s.outbox.flush();
+    // A turn can be ready again at once (room for more sends); the runtime's budget makes a long run of
+    // such turns yield now and then, so the other sockets on this thread (a proxy's other side) run.
+    tokio::task::coop::consume_budget().await;
   }
   s.close(linger).await;
 }
 
 impl<S: Classic, D: Deliver> SocketLoop<S, D> {
-  /// Takes what else the server has ready now (bounded), so a burst is one turn and one batch to JS.
-  async fn drain_ready(&mut self) {
-    for _ in 0..DRAIN_LIMIT {
-      if !self.reading() {
-        break;
-      }
-      match ready_now(&mut self.server).await {
-        Some(ev) => self.handle_event(ev),
-        None => break,
-      }
-    }
-  }
-}
-
-/// The server's next event if one is ready now, polled with this task's own waker (so an event arriving
-/// later still wakes the loop); `None` otherwise. Drains a burst in one turn.
-async fn ready_now<S: Classic>(server: &mut Option<Box<Server<S>>>) -> Option<S::Event> {
-  std::future::poll_fn(|cx| {
-    Poll::Ready(match poll_server(server, true, cx) {
-      Poll::Ready(ev) => ev,
-      Poll::Pending => None,
-    })
-  })
-  .await
-}
-
-async fn proxy_step(proxy: &mut Option<Box<ProxyEnd>>, take: bool) -> Option<Vec<Msg>> {
-  match proxy {
-    Some(proxy) => proxy.step(take).await,
-    None => std::future::pending().await,
-  }
-}
-
-async fn retry(stalls: u32) {
-  if stalls < SPIN_RETRIES {
-    tokio::task::yield_now().await;
-  } else if stalls < SHORT_RETRIES {
-    // A slow peer: a queue of HWM messages drains in about a millisecond at full speed.
-    sleep(Duration::from_millis(1)).await;
-  } else {
-    // Nothing moved for a while (no peer yet): poll gently.
-    sleep(Duration::from_millis(10)).await;
-  }
-}
-
-impl<S: Classic, D: Deliver> SocketLoop<S, D> {
-  fn reading(&self) -> bool {
+  pub(super) fn reading(&self) -> bool {
     let held = self.proxy.as_ref().is_some_and(|p| p.blocked());
     !self.paused && self.kind.receives() && !self.outbox.congested() && !held
   }
@@ -319,7 +248,7 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
     }
   }
 
-  fn handle_event(&mut self, ev: S::Event) {
+  pub(super) fn handle_event(&mut self, ev: S::Event) {
     let Some(frames) = S::message(ev) else {
       return;
     };
@@ -398,9 +327,20 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
       if (!queued && !server.has_unsent()) || Instant::now() >= deadline {
         break;
       }
+      // Wait for the writes to make room for what is queued (or to finish), not for a fixed step: a
+      // close right after a burst of sends runs at the socket's full speed.
       let step = (Instant::now() + Duration::from_millis(5)).min(deadline);
-      let io = std::future::poll_fn(|cx| server.poll_io(cx));
+      let io = std::future::poll_fn(|cx| {
+        let _ = server.poll_io(cx);
+        let room = queued && server.state().can_send();
+        if room || (!queued && !server.has_unsent()) {
+          Poll::Ready(())
+        } else {
+          Poll::Pending
+        }
+      });
       let _ = tokio::time::timeout_at(step, io).await;
+      tokio::task::coop::consume_budget().await;
     }
     if let Some(server) = self.server.as_mut() {
       // A closed socket's monitor ends with it (the old module's close() stops monitoring first).

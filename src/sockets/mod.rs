@@ -11,6 +11,7 @@
 //!   handle and answering with batched event records (`E_*` below). It also keeps the old `zmq` module's
 //!   REQ queueing (requests wait while a REQ waits for its reply) above the strict floor-2 REQ.
 //! - [`proxy`]: `zmq.proxy` between two sockets (and a capture) of this engine, loop to loop.
+//! - `turn`: what one loop turn waits on (the server, room for sends, the proxy, retries).
 //! - [`stream`]: ZMQ_STREAM, whose peers are raw byte streams (no ZMTP), in a loop of its own.
 
 pub mod control;
@@ -20,6 +21,7 @@ pub mod eventloop;
 pub mod options;
 pub mod proxy;
 pub mod stream;
+pub(crate) mod turn;
 
 use thiserror::Error;
 
