@@ -307,6 +307,14 @@ export declare class Socket extends EventEmitter implements AsyncIterable<Buffer
   /** As net.Socket's: an unref'd socket does not keep the process alive. */
   unref(): this
   ref(): this
+  /**
+   * Emits the engine's peer events (zmq.events) as `(value, endpoint)`: the fd, the retry pause in ms
+   * ('connect_retry') or the errno ('bind_error', 'accept_error'). Events come as they happen; the
+   * arguments of the old module's polling are checked and need no effect.
+   */
+  monitor(interval?: number, numOfEvents?: number): this
+  /** Stops monitor events. */
+  unmonitor(): this
   /** Every other option of the old module's table is also a property (`sock.backlog = 10`). */
   [option: string]: unknown
   [Symbol.asyncIterator](): AsyncIterator<Buffer[]>
@@ -314,7 +322,19 @@ export declare class Socket extends EventEmitter implements AsyncIterable<Buffer
   on(event: 'bind' | 'unbind', listener: (endpoint: string) => void): this
   on(event: 'error', listener: (err: SocketError) => void): this
   on(event: 'close', listener: () => void): this
+  on(event: MonitorEventName, listener: (value: number, endpoint: string) => void): this
 }
+
+/** The monitor events of `socket.monitor()`, as `zmq.events` names them. */
+export type MonitorEventName = 'connect' | 'connect_delay' | 'connect_retry' | 'listen' | 'bind_error' | 'accept' | 'accept_error' | 'close' | 'close_error' | 'disconnect'
+
+/**
+ * The old module's zmq.proxy for ROUTER/DEALER, XREP/XREQ, PULL/PUSH, PUSH/PULL and XPUB/XSUB
+ * (frontend/backend); throws 'wrong socket order to proxy' otherwise. Between sockets of this
+ * package it runs in the engine (the sockets stop emitting 'message'); with a socket of another
+ * implementation it runs on 'message' events.
+ */
+export declare function proxy(frontend: Socket, backend: Socket, capture?: Socket): void
 
 /** A new socket; `options` are set as properties first. Throws EINVAL for an unknown or unsupported type. */
 export declare function socket(type: SocketTypeName | number, options?: SocketOptions): Socket

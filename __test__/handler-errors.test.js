@@ -9,7 +9,7 @@ const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'throwing-handler.js')
-const SCENARIOS = ['client-final', 'client-partial', 'client-stream', 'worker-request', 'socket-message', 'bus-message']
+const SCENARIOS = ['client-final', 'client-partial', 'client-stream', 'worker-request', 'socket-message', 'socket-monitor', 'bus-message']
 
 function run (scenario, mode) {
   const res = spawnSync(process.execPath, [FIXTURE, scenario, mode], { encoding: 'utf8', timeout: 20000 })

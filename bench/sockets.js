@@ -5,6 +5,9 @@
 //   echo  DEALER -> ROUTER echo, 1,000 in flight: round trips/s and messages lost
 //   lat   DEALER -> ROUTER echo, one in flight: p50 / p99 in µs
 //   curve PUSH -> PULL as `push`, with CURVE on both ends (the same keys for both implementations)
+//   proxy PUSH -> zmq.proxy (PULL frontend, PUSH backend) -> PULL in three processes, msgs/s at the
+//         last PULL (ours: the proxy in our engine; zeromq: libzmq's zmq_proxy on its worker thread via
+//         zeromq's Proxy; v5: v5-compat's proxy on 'message' events). Also a row of `npm run bench`.
 // Both ends of a run use the same implementation. Needs a built addon (`npm run build`).
 // Usage: node bench/sockets.js [impl...]   (impls: ours zeromq v5)
 const { spawn } = require('child_process')
@@ -12,7 +15,7 @@ const readline = require('readline')
 
 // BENCH_SCALE (e.g. 0.05) shrinks the counts for a quick check of the harness.
 const SCALE = Number(process.env.BENCH_SCALE || 1)
-const PUSH_N = Math.round(1_000_000 * SCALE)
+const PUSH_N = Number(process.env.BENCH_PUSH_N) || Math.round(1_000_000 * SCALE)
 const ECHO_N = Math.round(200_000 * SCALE)
 const IN_FLIGHT = 1000
 const LAT_WARMUP = 500
@@ -33,6 +36,26 @@ async function peer (name, role, ep) {
   const zmq = impl[name]()
   if (role === 'push') return name === 'zeromq' ? pushV6(zmq, ep) : pushClassic(zmq, ep)
   if (role === 'router') return name === 'zeromq' ? routerV6(zmq) : routerClassic(zmq)
+  if (role === 'proxy') return name === 'zeromq' ? proxyV6(zmq) : proxyClassic(zmq)
+}
+
+/** The middle process of `proxy`: prints "<frontend> <backend>" once both are bound, then proxies. */
+function proxyClassic (zmq) {
+  const frontend = zmq.socket('pull')
+  const backend = zmq.socket('push')
+  frontend.bindSync('tcp://127.0.0.1:*')
+  backend.bindSync('tcp://127.0.0.1:*')
+  const ep = (s) => String(s.getsockopt(zmq.ZMQ_LAST_ENDPOINT)).replace(/\0$/, '')
+  zmq.proxy(frontend, backend)
+  console.log(`${ep(frontend)} ${ep(backend)}`)
+}
+
+async function proxyV6 (zmq) {
+  const proxy = new zmq.Proxy(new zmq.Pull(), new zmq.Push())
+  await proxy.frontEnd.bind('tcp://127.0.0.1:*')
+  await proxy.backEnd.bind('tcp://127.0.0.1:*')
+  console.log(`${proxy.frontEnd.lastEndpoint} ${proxy.backEnd.lastEndpoint}`)
+  await proxy.run()
 }
 
 /** CURVE keys of a run, from the measuring process (`BENCH_CURVE`: server public, server secret, client
@@ -94,8 +117,8 @@ async function routerV6 (zmq) {
 
 // ------------------------------------------------------------ the measuring process
 
-function startPeer (name, role, ep) {
-  const child = spawn(process.execPath, [__filename, '--peer', name, role, ep || ''], { stdio: ['ignore', 'pipe', 'inherit'] })
+function startPeer (name, role, ep, env = process.env) {
+  const child = spawn(process.execPath, [__filename, '--peer', name, role, ep || ''], { stdio: ['ignore', 'pipe', 'inherit'], env })
   const firstLine = new Promise((resolve, reject) => {
     readline.createInterface({ input: child.stdout }).once('line', resolve)
     child.once('exit', (code) => reject(new Error(`peer ${name} ${role} exited with ${code}`)))
@@ -155,6 +178,54 @@ async function benchPush (name) {
   } finally {
     close()
     child.kill()
+  }
+}
+
+/** A PULL connected to `ep` counting `n` messages; `done` resolves with ns from the first to the last. */
+function countingPull (name, zmq, ep, n) {
+  if (name === 'zeromq') {
+    const pull = new zmq.Pull()
+    pull.connect(ep)
+    const done = (async () => {
+      let got = 0
+      let t0 = 0n
+      for await (const _ of pull) { // eslint-disable-line no-unused-vars
+        if (got++ === 0) t0 = process.hrtime.bigint()
+        if (got === n) return process.hrtime.bigint() - t0
+      }
+    })()
+    return { done, close: () => pull.close() }
+  }
+  const pull = zmq.socket('pull')
+  pull.connect(ep)
+  const done = new Promise((resolve) => {
+    let got = 0
+    let t0 = 0n
+    pull.on('message', () => {
+      if (got++ === 0) t0 = process.hrtime.bigint()
+      if (got === n) resolve(process.hrtime.bigint() - t0)
+    })
+  })
+  return { done, close: () => pull.close() }
+}
+
+/** PUSH -> zmq.proxy -> PULL in three processes (this one pulls); resolves with msgs/s. */
+async function benchProxy (name, n = PUSH_N) {
+  const zmq = impl[name]()
+  const env = { ...process.env, BENCH_PUSH_N: String(n) }
+  const middle = startPeer(name, 'proxy', '', env)
+  let producer = null
+  let pull = null
+  try {
+    const [front, back] = (await bounded(middle.firstLine, `${name} proxy start`)).split(' ')
+    pull = countingPull(name, zmq, back, n)
+    producer = startPeer(name, 'push', front, env)
+    const ns = await bounded(pull.done, `${name} proxy`)
+    return n / (Number(ns) / 1e9)
+  } finally {
+    if (pull) pull.close()
+    if (producer) producer.child.kill()
+    middle.child.kill()
   }
 }
 
@@ -262,6 +333,7 @@ async function main () {
       r.push = await benchPush(name)
       Object.assign(r, await benchEcho(name))
       r.curve = await withCurve(() => benchPush(name))
+      r.proxy = await benchProxy(name)
     } catch (err) {
       r.error = err.message
     }
@@ -271,6 +343,7 @@ async function main () {
   const rows = [
     ['PUSH->PULL 1M x 3 B (msgs/s)', 'push', 0, true],
     ['PUSH->PULL over CURVE (msgs/s)', 'curve', 0, true],
+    ['PUSH->zmq.proxy->PULL, 3 processes (msgs/s)', 'proxy', 0, true],
     [`DEALER->ROUTER echo, ${IN_FLIGHT} in flight (rt/s)`, 'rate', 0, true],
     ['echo messages lost', 'lost', 0, null],
     ['one in flight p50 (µs)', 'p50', 1, false],
@@ -293,7 +366,10 @@ async function main () {
   console.log('(ratios are ours / other: above 1 is better for throughput, below 1 is better for latency)')
 }
 
-if (process.argv[2] === '--peer') {
+if (require.main !== module) {
+  // `npm run bench` takes the proxy row from here (bench/lib/scenarios.js).
+  module.exports = { benchProxy, benchPush }
+} else if (process.argv[2] === '--peer') {
   peer(process.argv[3], process.argv[4], process.argv[5]).catch((err) => { console.error(err); process.exit(1) })
 } else {
   main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1) })

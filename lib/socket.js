@@ -18,6 +18,7 @@ const E_UNBOUND = 3
 const E_ERROR = 4
 const E_CLOSED = 5
 const E_SENT = 6
+const E_MONITOR = 7
 const C_SEND_ACK = 2
 
 const { ZMQ_SNDMORE } = constants
@@ -100,6 +101,7 @@ class Socket extends NativeEngine {
     this._rcvhwm = 1000
     this._lastEndpoint = ''
     this._stored = new Map() // option number -> value, for options the engine does not act on yet
+    this._monitoring = false
   }
 
   // --- endpoints ---------------------------------------------------------------------
@@ -273,6 +275,40 @@ class Socket extends NativeEngine {
     return null
   }
 
+  /**
+   * Emits the engine's peer events as `(value, endpoint)`: 'connect', 'connect_delay',
+   * 'connect_retry', 'listen', 'bind_error', 'accept', 'accept_error', 'close', 'close_error',
+   * 'disconnect' (zmq.events). `value` is libzmq's: the fd, the retry pause in ms for
+   * connect_retry, the errno for the *_error events. The old module read its monitor socket every
+   * `interval` ms, `numOfEvents` at a time; here the engine reports each event as it happens, in
+   * the batch of the socket's other events, so both arguments are checked and need no effect.
+   */
+  monitor (interval, numOfEvents) {
+    this._refuse()
+    if (interval !== undefined && !(Number.isFinite(interval) && interval >= 0)) {
+      throw codeError('EINVAL', `monitor interval must be a number of ms >= 0; received ${String(interval)}`, TypeError)
+    }
+    if (numOfEvents !== undefined && !(Number.isInteger(numOfEvents) && numOfEvents >= 0)) {
+      throw codeError('EINVAL', `monitor numOfEvents must be an integer >= 0; received ${String(numOfEvents)}`, TypeError)
+    }
+    if (!this._monitoring) {
+      this._monitoring = true
+      this._flush()
+      this._handle.monitor(true)
+    }
+    return this
+  }
+
+  /** Stops monitor events (a no-op when not monitoring). */
+  unmonitor () {
+    if (this._monitoring && !this._closed) {
+      this._monitoring = false
+      this._flush()
+      this._handle.monitor(false)
+    }
+    return this
+  }
+
   subscribe (filter) {
     this._refuse()
     this._handle.subscribe(toBytes(filter, 'filter'))
@@ -293,6 +329,7 @@ class Socket extends NativeEngine {
     }
     this._flush()
     this._closed = true
+    this._monitoring = false
     releaseSocket()
     if (typeof cb === 'function') this.once('close', () => cb())
     // Held until the native side confirms, so queued messages get their linger.
@@ -432,6 +469,13 @@ class Socket extends NativeEngine {
           break
         }
         case E_SENT: this._settle(r.str(), null); break
+        case E_MONITOR: {
+          const name = compat.events[r.str()]
+          const value = Number(r.str())
+          const endpoint = r.str()
+          if (this._monitoring && name !== undefined) this._emitSafe(name, value, endpoint)
+          break
+        }
         case E_CLOSED: this._onClosed(); break
       }
     }
@@ -550,6 +594,7 @@ module.exports = {
   events: compat.events,
   Context,
   Socket,
+  proxy: require('./compat/proxy').proxy,
   socket,
   createSocket: socket,
   types: Object.freeze({ ...TYPE_NUMBERS })

@@ -72,6 +72,9 @@ async function sockets (): Promise<void> {
   const ver: string = zmq.version
   const flag: 1 = zmq.ZMQ_CAN_UNBIND
   void [max, ver, flag, zmq.options.backlog, zmq.events[512]]
+  const front = zmq.socket('router').monitor(10, 0).unmonitor()
+  front.on('connect_retry', (ms: number, endpoint: string) => void [ms, endpoint])
+  zmq.proxy(front, zmq.socket('dealer'), zmq.socket('pub'))
   const keys: { public: string, secret: string } = zmq.curveKeypair()
   const server = zmq.socket('rep', { curveServer: true, curveSecretKey: keys.secret, heartbeatInterval: 100 })
   server.authorize({ curveClients: [keys.public] })

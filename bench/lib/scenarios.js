@@ -13,8 +13,8 @@ const { pubsub } = require('./pubsub')
 
 /** Counts per mode. Full is what the README reports; quick is a smoke test. */
 const CONFIG = {
-  full: { reps: 3, n: 20000, inflight: 1000, warmup: 2000, latN: 5000, latWarm: 500, psN: 200000, fanN: 50000, failMs: 4000, memN: 100000, memHeldMs: 60000, idleMs: 1000 },
-  quick: { reps: 1, n: 3000, inflight: 1000, warmup: 300, latN: 300, latWarm: 50, psN: 10000, fanN: 5000, failMs: 1500, memN: 5000, memHeldMs: 8000, idleMs: 500 }
+  full: { reps: 3, n: 20000, inflight: 1000, warmup: 2000, latN: 5000, latWarm: 500, psN: 200000, fanN: 50000, failMs: 4000, memN: 100000, memHeldMs: 60000, idleMs: 1000, proxyN: 1000000 },
+  quick: { reps: 1, n: 3000, inflight: 1000, warmup: 300, latN: 300, latWarm: 50, psN: 10000, fanN: 5000, failMs: 1500, memN: 5000, memHeldMs: 8000, idleMs: 500, proxyN: 100000 }
 }
 
 /** A peer that needs a server: skip when it is unavailable. */
@@ -33,6 +33,8 @@ function oursApi (name, fn) {
 }
 
 const mdp = (impl) => rr.mdpFamily(impl)
+/** bench/sockets.js, loaded when a socket scenario runs. */
+const sockets = () => require('../sockets')
 
 /** Runs `bench/bus.js` (the zmqbus-specific bench) for some of its parts; resolves its summary. */
 function busBench (parts, n) {
@@ -129,6 +131,16 @@ const scenarios = [
       // The bus's own failover: 3 kills of the master (fast settings), median time to the
       // first message delivered after the kill.
       'ours-bus': oursApi('createNode', () => busFailover())
+    }
+  },
+  {
+    name: 'proxy',
+    title: 'zmq.proxy throughput, PUSH -> proxy -> PULL',
+    measures: 'three processes over tcp loopback: a PUSH sends N 3-byte messages (N = 1,000,000 in the full run) to a PULL frontend, zmq.proxy moves them to a PUSH backend, a PULL counts them; value = msgs/s from the first to the last at that PULL. ours: the proxy runs in our engine (frames never enter JS); zeromq: libzmq\'s zmq_proxy on a worker thread (zeromq\'s Proxy class)',
+    better: 'higher',
+    peers: {
+      ours: async (ctx) => ({ value: Math.round(await sockets().benchProxy('ours', ctx.cfg.proxyN)), unit: 'msg/s' }),
+      zeromq: async (ctx) => ({ value: Math.round(await sockets().benchProxy('zeromq', ctx.cfg.proxyN)), unit: 'msg/s' })
     }
   },
   {

@@ -1,9 +1,10 @@
 'use strict'
 // The old `zmq` module's socket options: every entry of its option table, by number, by
 // ZMQ_* constant and by sugar property, with libzmq 4.3's defaults and verdicts. `live`
-// options act on the socket (our ZMTP engine: connections, pipes, security); `stored` ones are
-// accepted and read back as libzmq would (kernel buffer sizes, multicast and the like, which the
-// engine leaves to the OS); `rejected` ones are those libzmq 4.3 refuses (EINVAL), as it does.
+// options act on the socket (our ZMTP engine: connections, pipes, security, the kernel's tcp
+// options); `stored` ones are accepted and read back as libzmq would (multicast, timeouts of
+// blocking calls and the like, which have no meaning here); `rejected` ones are those libzmq 4.3
+// refuses (EINVAL), as it does.
 
 /** libzmq version whose socket semantics we implement (zmq.version). */
 const VERSION = '4.3.5'
@@ -20,15 +21,15 @@ const TABLE = [
   ['rate', 8, 'int', 100, 'stored'],
   ['recovery_ivl', 9, 'int', 10000, 'stored'],
   ['mcast_loop', 10, 'int', undefined, 'rejected'],
-  ['sndbuf', 11, 'int', -1, 'stored'],
-  ['rcvbuf', 12, 'int', -1, 'stored'],
+  ['sndbuf', 11, 'int', -1, 'live'],
+  ['rcvbuf', 12, 'int', -1, 'live'],
   ['_receiveMore', 13, 'int', 0, 'getonly'],
   ['_fd', 14, 'int', -1, 'getonly'],
   ['_ioevents', 15, 'int', 2, 'getonly'],
   ['type', 16, 'int', undefined, 'getonly'],
   ['linger', 17, 'int', -1, 'live'],
   ['reconnect_ivl', 18, 'int', 100, 'live'],
-  ['backlog', 19, 'int', 100, 'stored'],
+  ['backlog', 19, 'int', 100, 'live'],
   ['recovery_ivl_msec', 20, 'int', undefined, 'rejected'],
   ['reconnect_ivl_max', 21, 'int', 0, 'live'],
   ['maxmsgsize', 22, 'int', -1, 'live'],
@@ -40,10 +41,10 @@ const TABLE = [
   ['ipv4only', 31, 'bool', 1, 'stored'],
   ['last_endpoint', 32, 'string', '', 'getonly'],
   ['router_mandatory', 33, 'bool', 0, 'live'],
-  ['tcp_keepalive', 34, 'int', -1, 'stored'],
-  ['tcp_keepalive_cnt', 35, 'int', -1, 'stored'],
-  ['tcp_keepalive_idle', 36, 'int', -1, 'stored'],
-  ['tcp_keepalive_intvl', 37, 'int', -1, 'stored'],
+  ['tcp_keepalive', 34, 'int', -1, 'live'],
+  ['tcp_keepalive_cnt', 35, 'int', -1, 'live'],
+  ['tcp_keepalive_idle', 36, 'int', -1, 'live'],
+  ['tcp_keepalive_intvl', 37, 'int', -1, 'live'],
   ['tcp_accept_filter', 38, 'string', undefined, 'setonly'],
   ['immediate', 39, 'bool', 0, 'live'],
   ['xpub_verbose', 40, 'bool', 0, 'setonly'],
@@ -57,7 +58,7 @@ const TABLE = [
   ['curve_publickey', 48, 'key', undefined, 'live'],
   ['curve_secretkey', 49, 'key', undefined, 'live'],
   ['curve_serverkey', 50, 'key', undefined, 'live'],
-  ['zap_domain', 55, 'string', '', 'stored'],
+  ['zap_domain', 55, 'string', '', 'live'],
   ['req_correlate', 52, 'bool', 0, 'setonly'],
   ['req_relaxed', 53, 'bool', 0, 'setonly'],
   ['handshake_ivl', 66, 'int', 30000, 'live'],

@@ -8,8 +8,9 @@ const { keys } = require('../security')
 // Options our engine acts on, by the name the native handle takes (libzmq's, without ZMQ_).
 const ENGINE_INT = new Set(['immediate', 'reconnect_ivl', 'reconnect_ivl_max', 'maxmsgsize', 'router_mandatory', 'xpub_verbose',
   'xpub_verboser', 'req_relaxed', 'req_correlate', 'curve_server', 'plain_server', 'handshake_ivl', 'heartbeat_ivl',
-  'heartbeat_ttl', 'heartbeat_timeout'])
-const ENGINE_TEXT = new Set(['plain_username', 'plain_password', 'curve_publickey', 'curve_secretkey', 'curve_serverkey'])
+  'heartbeat_ttl', 'heartbeat_timeout', 'sndbuf', 'rcvbuf', 'backlog', 'tcp_keepalive', 'tcp_keepalive_cnt', 'tcp_keepalive_idle',
+  'tcp_keepalive_intvl'])
+const ENGINE_TEXT = new Set(['plain_username', 'plain_password', 'curve_publickey', 'curve_secretkey', 'curve_serverkey', 'zap_domain'])
 const warned = new Set()
 
 function codeError (code, message, Ctor = Error) {

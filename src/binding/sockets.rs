@@ -14,6 +14,7 @@ use super::events::outbox_for;
 use crate::error::JsError;
 use crate::sockets::eventloop::{self, Control, MAX_LINGER};
 use crate::sockets::options::SocketOptions;
+use crate::sockets::proxy;
 use crate::sockets::{SocketError, SocketType};
 use crate::transport::Endpoint;
 
@@ -166,6 +167,51 @@ impl SocketHandle {
   #[napi]
   pub fn pause(&self) -> napi::Result<(), String> {
     Ok(self.control(Control::Pause)?)
+  }
+
+  /// Monitor events on (`true`: `E_MONITOR` records with libzmq's event numbers, values and endpoints, as
+  /// the engine connects, retries, listens, accepts and loses peers) or off.
+  #[napi]
+  pub fn monitor(&self, on: bool) -> napi::Result<(), String> {
+    Ok(self.control(Control::Monitor(on))?)
+  }
+
+  /// `zmq.proxy(this, backend)` inside the engine: each side that receives hands its messages to the other
+  /// (they never reach JS). The JS facade checks the socket order first. Throws `ENOTSOCK` when a socket is
+  /// closed.
+  #[napi]
+  pub fn proxy(&self, backend: &SocketHandle) -> napi::Result<(), String> {
+    self.start_proxy(backend, None)
+  }
+
+  /// As [`SocketHandle::proxy`], with a capture socket that gets a copy of one direction (what the backend
+  /// forwards, or what the frontend forwards when the backend does not receive).
+  #[napi]
+  pub fn proxy_with_capture(
+    &self,
+    backend: &SocketHandle,
+    capture: &SocketHandle,
+  ) -> napi::Result<(), String> {
+    self.start_proxy(backend, Some(capture))
+  }
+
+  fn start_proxy(
+    &self,
+    backend: &SocketHandle,
+    capture: Option<&SocketHandle>,
+  ) -> napi::Result<(), String> {
+    let closed = || JsError::from(SocketError::Closed);
+    let live = |h: &SocketHandle| h.controls.is_some();
+    if !live(self) || !live(backend) || !capture.is_none_or(live) {
+      return Err(closed().into());
+    }
+    let (front, back, cap) = proxy::plan(self.kind, backend.kind, capture.is_some());
+    self.control(front)?;
+    backend.control(back)?;
+    if let (Some(capture), Some(cap)) = (capture, cap) {
+      capture.control(cap)?;
+    }
+    Ok(())
   }
 
   /// Reads the socket again after `pause()`.

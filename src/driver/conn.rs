@@ -78,6 +78,8 @@ pub(super) struct Conn<T> {
   pub(super) dialed: bool,
   /// Not read while the socket state's queue for this peer is full.
   pub(super) paused: bool,
+  /// The peer closed while paused: the connection closes once the state has taken what it sent.
+  pub(super) eof: bool,
   /// The id of the bound endpoint that accepted it (0 for a dialled connection), for `unbind`.
   pub(super) origin: u64,
 }
@@ -105,6 +107,7 @@ impl<T> Conn<T> {
       connecting: false,
       dialed: false,
       paused: false,
+      eof: false,
       origin: 0,
     }
   }

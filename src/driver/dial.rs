@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::conn::Conn;
+use super::monitor::PeerEventKind;
 use super::reactor::{IoStream, Reactor};
 use super::server::{Close, LinkEvent, Server};
 use crate::transport::{Endpoint, TransportError};
@@ -94,7 +95,7 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
     if self.dialers.remove(&token).is_none() {
       return false;
     }
-    self.close_conn(token, Close::Eof);
+    self.close_conn(token, Close::Local);
     self.state.on_detach(token);
     true
   }
@@ -124,9 +125,17 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
       Err(e) => {
         tracing::debug!(target: crate::log::target::ZMTP, endpoint = %dialer.endpoint, error = %e, "connect failed");
         self.dial_stats.failed += 1;
+        // libzmq closes the socket of a connect refused at once (its fd is gone with it here: -1).
+        self.peer_event(PeerEventKind::Closed, -1, |s| s.conn_endpoint(token, 0));
         return self.schedule_retry(token, now);
       }
     };
+    if matches!(dialer.endpoint, Endpoint::Tcp { .. }) {
+      if let Err(e) = self.config.tcp.apply(stream.raw_fd()) {
+        tracing::debug!(target: crate::log::target::ZMTP, error = %e, "tcp options not applied");
+      }
+    }
+    self.monitor_dial(token, pending, stream.raw_fd());
     let session = Session::new(self.config.session.clone(), now);
     let mut conn = Conn::new(token, stream, session, &self.ready);
     conn.dialed = true;
@@ -158,8 +167,10 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
       return self.close_conn(token, Close::Eof);
     }
     conn.connecting = false;
+    let fd = conn.stream.raw_fd();
     self.ready.push(token, false);
     self.mark_dirty(token);
+    self.peer_event(PeerEventKind::Connected, fd, |s| s.conn_endpoint(token, 0));
   }
 
   /// A dialled connection finished its handshake: the next loss retries after the base interval again.
@@ -177,9 +188,14 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
     let Some(dialer) = self.dialers.get_mut(&token) else {
       return;
     };
-    let at = now + dialer.next_pause(ivl, max);
+    let pause = dialer.next_pause(ivl, max);
+    let at = now + pause;
     dialer.retry_at = Some(at);
     self.timers.push(Reverse((at, token)));
+    let ms = i64::try_from(pause.as_millis()).unwrap_or(i64::MAX);
+    self.peer_event(PeerEventKind::ConnectRetried, ms, |s| {
+      s.conn_endpoint(token, 0)
+    });
   }
 
   /// A timer entry with no connection behind it: a dialer's retry when it is the one due.

@@ -42,7 +42,15 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
       Read::Closed(why) => {
         // What arrived with the end of the stream (a peer that wrote its last messages and closed) is
         // handed to the state before the connection goes.
-        let _ = self.take_session_events(token);
+        if let Err(refused) = self.take_session_events(token) {
+          return self.close_conn(token, refused);
+        }
+        if let Some(conn) = self.conns.get_mut(&token).filter(|c| c.paused) {
+          // The state's queue for this peer is full and the session still holds messages: the
+          // connection stays (unread) until the state has taken them, then closes (`resume_paused`).
+          conn.eof = true;
+          return;
+        }
         return self.close_conn(token, why);
       }
       Read::Budget => self.ready.push(token, false),
@@ -153,8 +161,13 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
       conn.paused = false;
       if let Err(why) = self.take_session_events(token) {
         self.close_conn(token, why);
-      } else if self.conns.get(&token).is_some_and(|c| !c.paused) {
-        self.ready.push(token, false);
+      } else if let Some(conn) = self.conns.get(&token).filter(|c| !c.paused) {
+        if conn.eof {
+          // The peer had closed: everything it sent is with the state now.
+          self.close_conn(token, Close::Eof);
+        } else {
+          self.ready.push(token, false);
+        }
       }
     }
     self.paused.append(&mut still);

@@ -7,7 +7,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::conn::Conn;
-use super::reactor::{IoListener, IoSleep, Reactor};
+use super::monitor::{errno, PeerEventKind};
+use super::reactor::{IoListener, IoSleep, IoStream, Reactor};
 use super::server::{Close, Server};
 use crate::transport::{inproc, Endpoint, TransportError};
 use crate::zmtp::socket::{SocketState, Token};
@@ -22,6 +23,17 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 fn is_resource_error(e: &std::io::Error) -> bool {
   const ENOBUFS: i32 = if cfg!(target_os = "linux") { 105 } else { 55 };
   matches!(e.raw_os_error(), Some(23 | 24 | 12)) || e.raw_os_error() == Some(ENOBUFS)
+}
+
+/// The errno a failed bind reports to a monitor (libzmq's `ZMQ_EVENT_BIND_FAILED` value).
+fn bind_errno(e: &TransportError) -> i64 {
+  const EADDRINUSE: i64 = if cfg!(target_os = "linux") { 98 } else { 48 };
+  const EINVAL: i64 = 22;
+  match e {
+    TransportError::AddrInUse(_) => EADDRINUSE,
+    TransportError::Io(io) => errno(io),
+    _ => EINVAL,
+  }
 }
 
 /// What a bound endpoint listens with.
@@ -67,9 +79,57 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
       self.push_bound(endpoint.to_string(), BoundKind::Inproc(listener));
       return Ok(endpoint.to_string());
     }
-    let (listener, resolved) = self.reactor.bind(endpoint).await?;
+    // The tcp listener with a backlog is made synchronously: no borrow of the server spans an await.
+    let bound = match endpoint {
+      Endpoint::Tcp { host, port } if self.config.tcp.backlog >= 0 => {
+        self.tcp_listener(endpoint, host, *port)
+      }
+      _ => self.reactor.bind(endpoint).await,
+    };
+    let (listener, resolved) = match bound {
+      Ok(bound) => bound,
+      Err(e) => {
+        // libzmq names a failed bind by its address without the transport (`127.0.0.1:5555`).
+        let given = endpoint.to_string();
+        let ep = given
+          .split_once("://")
+          .map_or(given.clone(), |(_, a)| a.to_string());
+        self.peer_event(PeerEventKind::BindFailed, bind_errno(&e), |_| ep);
+        return Err(e);
+      }
+    };
+    let fd = listener.raw_fd();
     self.push_bound(resolved.clone(), BoundKind::Net(listener));
+    let ep = resolved.clone();
+    self.peer_event(PeerEventKind::Listening, fd, |_| ep);
     Ok(resolved)
+  }
+
+  /// A tcp listener with the configured `ZMQ_BACKLOG`, made here and adopted by the reactor.
+  fn tcp_listener(
+    &self,
+    endpoint: &Endpoint,
+    host: &str,
+    port: u16,
+  ) -> Result<(R::Listener, String), TransportError> {
+    let addr = super::net::bind_address(host, port)
+      .map_err(|e| TransportError::Endpoint(format!("{endpoint}: {e}")))?;
+    let listener = self.config.tcp.listener(addr).map_err(|e| {
+      if e.kind() == std::io::ErrorKind::AddrInUse {
+        TransportError::AddrInUse(e.to_string())
+      } else {
+        TransportError::Io(e)
+      }
+    })?;
+    let local = listener.local_addr()?;
+    let resolved = Endpoint::Tcp {
+      host: local.ip().to_string(),
+      port: local.port(),
+    };
+    Ok((
+      self.reactor.adopt_tcp_listener(listener)?,
+      resolved.to_string(),
+    ))
   }
 
   fn push_bound(&mut self, endpoint: String, kind: BoundKind<R::Listener>) {
@@ -83,13 +143,20 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
     let Some(i) = self.bound.iter().position(|b| b.endpoint == endpoint) else {
       return false;
     };
-    let id = self.bound.remove(i).id;
+    let bound = self.bound.remove(i);
+    let id = bound.id;
+    if let BoundKind::Net(listener) = &bound.kind {
+      let fd = listener.raw_fd();
+      self.peer_event(PeerEventKind::Closed, fd, |_| endpoint.to_string());
+    }
+    // The listener closes here, before its connections (as libzmq's `zmq_unbind`).
+    drop(bound);
     let accepted: Vec<Token> = (self.conns.iter())
       .filter(|(_, c)| c.origin == id)
       .map(|(t, _)| *t)
       .collect();
     for token in accepted {
-      self.close_conn(token, Close::Eof);
+      self.close_conn(token, Close::Local);
     }
     self.close_inproc_from(id);
     true
@@ -108,6 +175,7 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
       self.accept_pause = None;
     }
     let mut fresh = Vec::new();
+    let mut failed = Vec::new();
     for bound in &self.bound {
       let BoundKind::Net(listener) = &bound.kind else {
         continue;
@@ -117,6 +185,7 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
           Poll::Ready(Ok(stream)) => fresh.push((bound.id, stream)),
           Poll::Ready(Err(e)) => {
             self.stats.accept_errors += 1;
+            failed.push((bound.endpoint.clone(), errno(&e)));
             // Out of descriptors or memory: the pending connection stays in the backlog and the
             // listener stays readable, so back off instead of spinning. Anything else (a peer that reset
             // before accept) concerns that one connection only.
@@ -132,6 +201,9 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
       }
     }
     let progressed = !fresh.is_empty() || self.accept_pause.is_some();
+    for (ep, value) in failed {
+      self.peer_event(PeerEventKind::AcceptFailed, value, |_| ep);
+    }
     for (origin, stream) in fresh {
       self.add_conn(origin, stream, now);
     }
@@ -146,6 +218,16 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
     let token = self.take_token();
     self.stats.accepted += 1;
     self.stats.handshaking += 1;
+    let fd = stream.raw_fd();
+    let tcp = (self.bound.iter()).any(|b| b.id == origin && b.endpoint.starts_with("tcp://"));
+    if tcp {
+      if let Err(e) = self.config.tcp.apply(fd) {
+        tracing::debug!(target: crate::log::target::ZMTP, error = %e, "tcp options not applied");
+      }
+    }
+    self.peer_event(PeerEventKind::Accepted, fd, |s| {
+      s.conn_endpoint(token, origin)
+    });
     let session = Session::new(self.config.session.clone(), now);
     let mut conn = Conn::new(token, stream, session, &self.ready);
     conn.origin = origin;

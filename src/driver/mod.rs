@@ -11,6 +11,8 @@
 //! - [`dealer`]: a DEALER connected to one endpoint (pigato workers and clients), with peer up/down events.
 //! - [`inproc`]: `inproc://` pipes of a [`server::Server`] (the hub's channel pairs, no session): every socket
 //!   state works over them unchanged.
+//! - [`monitor`]: peer events for a socket monitor (connect, retry, listen, accept, disconnect...).
+//! - [`tune`]: kernel options of tcp streams and listeners (buffer sizes, keepalive, backlog).
 //! - [`router`]: the ROUTER an engine uses: [`server::Server`] for tcp/ipc plus the hub for `inproc://`.
 
 mod conn;
@@ -19,19 +21,25 @@ mod dial;
 mod inproc;
 mod io;
 mod listen;
+mod monitor;
 pub mod net;
 pub mod reactor;
 pub mod router;
 pub mod server;
 mod timers;
+pub mod tune;
 
 #[cfg(test)]
 mod dial_tests;
 #[cfg(test)]
 mod inproc_tests;
 #[cfg(test)]
+mod monitor_tests;
+#[cfg(test)]
 mod tests;
 
 pub use dial::DialStats;
+pub use monitor::{PeerEvent, PeerEventKind};
 pub use router::{Recv, Router};
 pub use server::{LinkEvent, Server, ServerConfig, ServerStats};
+pub use tune::TcpTuning;

@@ -101,6 +101,17 @@ impl Listener {
   }
 }
 
+impl Listener {
+  /// The listening descriptor (for monitor events).
+  pub fn raw_fd(&self) -> i64 {
+    use std::os::fd::AsRawFd;
+    i64::from(match self {
+      Listener::Tcp(l) => l.as_raw_fd(),
+      Listener::Ipc(l, _) => l.as_raw_fd(),
+    })
+  }
+}
+
 impl Drop for Listener {
   fn drop(&mut self) {
     if let Listener::Ipc(_, path) = self {
@@ -132,6 +143,15 @@ impl Stream {
       Stream::Tcp(s) => s.try_read_buf(buf),
       Stream::Ipc(s) => s.try_read_buf(buf),
     }
+  }
+
+  /// The connection's descriptor (for monitor events and socket options).
+  pub fn raw_fd(&self) -> i64 {
+    use std::os::fd::AsRawFd;
+    i64::from(match self {
+      Stream::Tcp(s) => s.as_raw_fd(),
+      Stream::Ipc(s) => s.as_raw_fd(),
+    })
   }
 
   /// Writes what the kernel takes now.

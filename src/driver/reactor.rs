@@ -94,6 +94,10 @@ pub trait IoStream {
   fn finish_connect(&self) -> io::Result<()>;
   /// The peer's address, for logs.
   fn peer(&self) -> String;
+  /// The OS descriptor, for monitor events and socket options; -1 where the reactor does not expose it.
+  fn raw_fd(&self) -> i64 {
+    -1
+  }
 }
 
 /// A bound, non-blocking listener.
@@ -102,6 +106,10 @@ pub trait IoListener {
   type Stream: IoStream;
   /// Polls for one accepted connection.
   fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Stream>>;
+  /// The OS descriptor, for monitor events; -1 where the reactor does not expose it.
+  fn raw_fd(&self) -> i64 {
+    -1
+  }
 }
 
 /// A one-shot timer a driver re-arms at its next deadline.
@@ -136,6 +144,10 @@ impl IoStream for Stream {
   fn peer(&self) -> String {
     Stream::peer(self)
   }
+
+  fn raw_fd(&self) -> i64 {
+    Stream::raw_fd(self)
+  }
 }
 
 impl IoListener for Listener {
@@ -143,6 +155,10 @@ impl IoListener for Listener {
 
   fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Stream>> {
     Listener::poll_accept(self, cx)
+  }
+
+  fn raw_fd(&self) -> i64 {
+    Listener::raw_fd(self)
   }
 }
 

@@ -49,6 +49,8 @@ pub struct ServerConfig {
   /// `ZMQ_IMMEDIATE`: a connected endpoint gets its pipe only while its connection is up (messages are not
   /// queued for a peer that is not there, and go to the connected ones instead).
   pub immediate: bool,
+  /// Kernel options of tcp streams and listeners (`ZMQ_SNDBUF`, `ZMQ_TCP_KEEPALIVE*`, `ZMQ_BACKLOG`...).
+  pub tcp: super::tune::TcpTuning,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +63,7 @@ impl Default for ServerConfig {
       reconnect_ivl: Duration::from_millis(100),
       reconnect_ivl_max: Duration::ZERO,
       immediate: false,
+      tcp: super::tune::TcpTuning::default(),
     }
   }
 }
@@ -89,6 +92,8 @@ pub(super) enum Close {
   Eof,
   /// We refused the peer, for this reason.
   Refused(&'static str),
+  /// We closed it ourselves (unbind, disconnect, close): no monitor event, as libzmq.
+  Local,
 }
 
 /// Listeners plus connections, polled from one task.
@@ -123,6 +128,8 @@ pub struct Server<S: SocketState, R: Reactor = Tokio> {
   pub(super) pipes: FastMap<Token, Pipe>,
   /// An inproc pipe waits for room whose wake-up is not registered yet (see `poll_event`).
   pub(super) pipes_unpolled: bool,
+  /// Monitor events not taken yet, while monitoring is on (see [`super::monitor`]).
+  pub(super) monitor: Option<VecDeque<super::monitor::PeerEvent>>,
 }
 
 /// A dialled connection finished its handshake (`up`) or was lost after it (`!up`).
@@ -239,6 +246,7 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
       paused: Vec::new(),
       pipes: FastMap::default(),
       pipes_unpolled: false,
+      monitor: None,
     }
   }
 
@@ -257,7 +265,7 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
     }
     let tokens: Vec<Token> = self.conns.keys().copied().collect();
     for token in tokens {
-      self.close_conn(token, Close::Eof);
+      self.close_conn(token, Close::Local);
     }
   }
 
@@ -429,9 +437,11 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
         tracing::debug!(target: crate::log::target::ZMTP, peer = %conn.stream.peer(), reason, "connection refused");
         *self.stats.refused.entry(reason).or_default() += 1
       }
-      Close::Eof if !conn.ready && !conn.dialed => self.stats.handshake_eof += 1,
-      Close::Eof => {}
+      Close::Eof | Close::Local if !conn.ready && !conn.dialed => self.stats.handshake_eof += 1,
+      Close::Eof | Close::Local => {}
     }
+    let fd = conn.stream.raw_fd();
+    self.monitor_close(token, conn.origin, conn.connecting, fd, &why);
     if conn.ready {
       self.state.on_gone(token);
     }

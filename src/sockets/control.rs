@@ -44,6 +44,11 @@ pub enum Control {
   Options(Box<SocketOptions>),
   /// Counters of the socket's engine as JSON (`accepted`, `refused` by reason, `dial`...), for `statsSync`.
   Stats(SyncSender<String>),
+  /// Monitor events on (`E_MONITOR` records) or off.
+  Monitor(bool),
+  /// Take part in a `zmq.proxy`: received messages go to the other side instead of JS, and what the other
+  /// side received is sent here.
+  Proxy(Box<super::proxy::ProxyEnd>),
   /// Stop taking messages from the socket.
   Pause,
   /// Take messages again.

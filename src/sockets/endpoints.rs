@@ -1,12 +1,15 @@
 //! Binds, unbinds, connects and disconnects of a classic socket, all on its one [`crate::driver::Server`]:
 //! tcp and ipc listeners and dialers, and `inproc://` names in the hub. A bind is remembered as given and as
 //! resolved, so `unbind` takes either (`tcp://*:5555` or `tcp://0.0.0.0:5555`).
+//! Monitor events (`monitor()`) come from the same server and go out with the turn's batch.
 
 use std::sync::mpsc::SyncSender;
 
 use super::engine::Classic;
 use super::eventloop::{normalize, BindReply, SocketLoop};
-use super::{SocketError, E_BOUND, E_UNBOUND};
+use bytes::Bytes;
+
+use super::{SocketError, E_BOUND, E_MONITOR, E_UNBOUND};
 use crate::boundary::outbox::Deliver;
 
 impl<S: Classic, D: Deliver> SocketLoop<S, D> {
@@ -82,6 +85,61 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
         Ok(())
       }
       _ => Err(SocketError::NotFound(ep.to_string())),
+    }
+  }
+}
+
+impl<S: Classic, D: Deliver> SocketLoop<S, D> {
+  /// `monitor()` / `unmonitor()`: the server reports its peer events from now on (or stops).
+  pub(super) fn set_monitor(&mut self, on: bool) {
+    self.monitoring = on;
+    if let Some(server) = self.server.as_mut() {
+      server.set_monitor(on);
+    }
+  }
+
+  /// Hands the server's monitor events to JS (`E_MONITOR`), in the batch of this turn.
+  pub(super) fn report_monitor(&mut self) {
+    if !self.monitoring {
+      return;
+    }
+    let Some(server) = self.server.as_mut() else {
+      return;
+    };
+    while let Some(ev) = server.take_peer_event() {
+      let (kind, value) = ((ev.kind as u16).to_string(), ev.value.to_string());
+      self.outbox.push(
+        E_MONITOR,
+        &[kind.as_bytes(), value.as_bytes(), ev.endpoint.as_bytes()],
+      );
+    }
+  }
+
+  /// The engine's counters as JSON, for `statsSync`.
+  pub(super) fn stats_json(&self) -> String {
+    let Some(server) = self.server.as_ref() else {
+      return "{}".into();
+    };
+    let (stats, dial) = (server.stats(), server.dial_stats());
+    serde_json::json!({
+      "accepted": stats.accepted,
+      "active": stats.active,
+      "handshaking": stats.handshaking,
+      "refused": stats.refused,
+      "handshakeEof": stats.handshake_eof,
+      "dial": { "attempts": dial.attempts, "failed": dial.failed, "connected": dial.connected },
+    })
+    .to_string()
+  }
+
+  /// `ZMQ_SUBSCRIBE` (`on`) or `ZMQ_UNSUBSCRIBE`.
+  pub(super) fn subscription(&mut self, prefix: Bytes, on: bool) {
+    // Subscriptions made before the first bind/connect live in the state, which needs no connection.
+    match self.server() {
+      Ok(server) => {
+        server.update_state(|state| state.subscription(prefix, on));
+      }
+      Err(e) => self.error(b"", &e),
     }
   }
 }

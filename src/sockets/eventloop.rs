@@ -2,8 +2,8 @@
 //! bind and connect of the socket (tcp, ipc, inproc), as libzmq's socket owns its endpoints, and talks to
 //! JavaScript through [`Control`] messages in and batched event records out.
 //!
-//! Shape (as the other engines): `select!` over (controls, the server, a send retry, the outbox being
-//! taken); after an event, drain what else is ready (bounded), then write once per connection and flush the
+//! Shape (as the other engines): `select!` over (controls, the server, a proxy's channels, a send retry, the
+//! outbox being taken; the waiting side is in [`super::turn`]); after an event, drain what else is ready (bounded), then write once per connection and flush the
 //! outbox once. Sends never wait: a message the socket cannot take now (`EAGAIN`: no peer or a full pipe on
 //! a blocking type; a REQ still waiting for its reply) stays queued here in order and is retried, so
 //! back-pressure reaches JS as latency rather than loss. That queue is also the old `zmq` module's REQ
@@ -11,15 +11,17 @@
 //! REQ. `pause` stops taking the state's messages (its queues fill to `RCVHWM`, then the peers feel it).
 
 use std::collections::VecDeque;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::time::{sleep, Instant};
+use tokio::time::Instant;
 
 use super::engine::Classic;
 use super::options::SocketOptions;
+use super::proxy::{ProxyEnd, PROXY_QUEUE};
+use super::turn::{poll_server, proxy_step, retry};
 use super::{SocketError, SocketType, C_SEND, C_SEND_ACK, E_CLOSED, E_ERROR, E_MESSAGE, E_SENT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
@@ -30,14 +32,8 @@ use crate::zmtp::socket::SendError;
 
 pub use super::control::{BindReply, Control};
 
-/// Most socket messages handled in one loop turn before the outbox is flushed.
-const DRAIN_LIMIT: usize = 512;
 /// Upper bound of an "infinite" linger, so a socket whose peer never comes cannot hold a process for ever.
 pub const MAX_LINGER: Duration = Duration::from_secs(30);
-/// Send retries that moved nothing, after which the loop sleeps instead of yielding.
-const SPIN_RETRIES: u32 = 8;
-/// Retries after which the peer is taken as gone for now and the pause grows.
-const SHORT_RETRIES: u32 = 200;
 /// Messages handed to the state per loop turn, so a large batch from JS goes out in slices.
 const SEND_SLICE: usize = 1024;
 
@@ -81,22 +77,10 @@ pub(super) struct SocketLoop<S: Classic, D: Deliver> {
   paused: bool,
   /// Consecutive send retries that moved nothing (0: the last one made progress).
   stalls: u32,
-}
-
-/// Polls the server: its next event while the loop takes messages, else only its I/O (`None` never comes).
-fn poll_server<S: Classic>(
-  server: &mut Option<Box<Server<S>>>,
-  reading: bool,
-  cx: &mut Context<'_>,
-) -> Poll<S::Event> {
-  match server {
-    Some(server) if reading => server.poll_event(cx),
-    Some(server) => {
-      let _ = server.poll_io(cx);
-      Poll::Pending
-    }
-    None => Poll::Pending,
-  }
+  /// `monitor()` is on: the server's peer events go to JS as `E_MONITOR` records.
+  pub(super) monitoring: bool,
+  /// This socket's part in a `zmq.proxy`, once one is started.
+  proxy: Option<Box<ProxyEnd>>,
 }
 
 /// Runs a socket until `Close` (or the handle is gone).
@@ -114,11 +98,15 @@ pub async fn run<S: Classic, D: Deliver + Sync>(
     outbox,
     paused: false,
     stalls: 0,
+    monitoring: false,
+    proxy: None,
   };
   let mut linger = Some(Duration::ZERO);
   loop {
     let reading = s.reading();
     let retrying = s.retrying();
+    let taking = s.pending.len() < PROXY_QUEUE;
+    let proxying = s.proxy.as_ref().is_some_and(|p| p.waits(taking));
     tokio::select! {
       biased;
       c = controls.recv() => match c {
@@ -130,57 +118,40 @@ pub async fn run<S: Classic, D: Deliver + Sync>(
         // The handle was dropped without close(): nobody can be waiting for queued sends.
         None => break,
       },
-      ev = std::future::poll_fn(|cx| poll_server(&mut s.server, reading, cx)) => {
-        s.handle_event(ev);
-        for _ in 0..DRAIN_LIMIT {
-          if !s.reading() {
-            break;
-          }
-          match ready_now(&mut s.server).await {
-            Some(ev) => s.handle_event(ev),
-            None => break,
-          }
+      // `None`: only monitor events, which the end of this turn reports.
+      ev = std::future::poll_fn(|cx| poll_server(&mut s.server, reading, retrying, cx)) => {
+        if let Some(ev) = ev {
+          s.handle_event(ev);
+          s.drain_ready().await;
         }
+      },
+      got = proxy_step(&mut s.proxy, taking), if proxying => {
+        let queued = got.into_iter().flatten().map(|frames| Outgoing { frames, ack: None });
+        s.pending.extend(queued);
       },
       _ = retry(s.stalls), if retrying => {},
       _ = s.outbox.taken(), if s.outbox.has_pending() => {},
+    }
+    if let Some(proxy) = s.proxy.as_mut() {
+      proxy.dispatch();
     }
     s.send_pending();
     if let Some(server) = s.server.as_mut() {
       server.flush();
     }
+    s.report_monitor();
     s.outbox.flush();
+    // A turn can be ready again at once (room for more sends); the runtime's budget makes a long run of
+    // such turns yield now and then, so the other sockets on this thread (a proxy's other side) run.
+    tokio::task::coop::consume_budget().await;
   }
   s.close(linger).await;
 }
 
-/// The server's next event if one is ready now, polled with this task's own waker (so an event arriving
-/// later still wakes the loop); `None` otherwise. Drains a burst in one turn.
-async fn ready_now<S: Classic>(server: &mut Option<Box<Server<S>>>) -> Option<S::Event> {
-  std::future::poll_fn(|cx| {
-    Poll::Ready(match poll_server(server, true, cx) {
-      Poll::Ready(ev) => Some(ev),
-      Poll::Pending => None,
-    })
-  })
-  .await
-}
-
-async fn retry(stalls: u32) {
-  if stalls < SPIN_RETRIES {
-    tokio::task::yield_now().await;
-  } else if stalls < SHORT_RETRIES {
-    // A slow peer: a queue of HWM messages drains in about a millisecond at full speed.
-    sleep(Duration::from_millis(1)).await;
-  } else {
-    // Nothing moved for a while (no peer yet): poll gently.
-    sleep(Duration::from_millis(10)).await;
-  }
-}
-
 impl<S: Classic, D: Deliver> SocketLoop<S, D> {
-  fn reading(&self) -> bool {
-    !self.paused && self.kind.receives() && !self.outbox.congested()
+  pub(super) fn reading(&self) -> bool {
+    let held = self.proxy.as_ref().is_some_and(|p| p.blocked());
+    !self.paused && self.kind.receives() && !self.outbox.congested() && !held
   }
 
   /// Whether queued sends should be retried on a timer (not while a REQ waits for its reply: the reply
@@ -205,7 +176,11 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
   pub(super) fn server(&mut self) -> Result<&mut Server<S>, SocketError> {
     let server = match self.server.take() {
       Some(server) => server,
-      None => Box::new(Server::new(ServerConfig::default(), S::build(&self.opts))),
+      None => {
+        let mut server = Server::new(ServerConfig::default(), S::build(&self.opts));
+        server.set_monitor(self.monitoring);
+        Box::new(server)
+      }
     };
     let server = self.server.insert(server);
     self.opts.apply(server.config_mut(), S::ZMTP_TYPE)?;
@@ -244,36 +219,12 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
         // The JS thread waits on this in statsSync; if it gave up, nobody reads the answer.
         let _ = reply.send(self.stats_json());
       }
+      Control::Monitor(on) => self.set_monitor(on),
+      Control::Proxy(end) => self.proxy = Some(end),
       Control::Pause => self.paused = true,
       Control::Resume => self.paused = false,
       // Handled by the caller (it ends the loop).
       Control::Close { .. } => {}
-    }
-  }
-
-  fn stats_json(&self) -> String {
-    let Some(server) = self.server.as_ref() else {
-      return "{}".into();
-    };
-    let (stats, dial) = (server.stats(), server.dial_stats());
-    serde_json::json!({
-      "accepted": stats.accepted,
-      "active": stats.active,
-      "handshaking": stats.handshaking,
-      "refused": stats.refused,
-      "handshakeEof": stats.handshake_eof,
-      "dial": { "attempts": dial.attempts, "failed": dial.failed, "connected": dial.connected },
-    })
-    .to_string()
-  }
-
-  fn subscription(&mut self, prefix: Bytes, on: bool) {
-    // Subscriptions made before the first bind/connect live in the state, which needs no connection.
-    match self.server() {
-      Ok(server) => {
-        server.update_state(|state| state.subscription(prefix, on));
-      }
-      Err(e) => self.error(b"", &e),
     }
   }
 
@@ -297,10 +248,15 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
     }
   }
 
-  fn handle_event(&mut self, ev: S::Event) {
+  pub(super) fn handle_event(&mut self, ev: S::Event) {
     let Some(frames) = S::message(ev) else {
       return;
     };
+    if let Some(proxy) = self.proxy.as_mut().filter(|p| p.forwards()) {
+      // Proxied: the message goes to the other socket at the end of this turn, not to JS.
+      proxy.push(frames);
+      return;
+    }
     // Messages of more than 65,535 frames do not occur on ZeroMQ sockets in practice; the record format
     // saturates the count rather than wrapping.
     let count = u16::try_from(frames.len()).unwrap_or(u16::MAX);
@@ -371,11 +327,24 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
       if (!queued && !server.has_unsent()) || Instant::now() >= deadline {
         break;
       }
+      // Wait for the writes to make room for what is queued (or to finish), not for a fixed step: a
+      // close right after a burst of sends runs at the socket's full speed.
       let step = (Instant::now() + Duration::from_millis(5)).min(deadline);
-      let io = std::future::poll_fn(|cx| server.poll_io(cx));
+      let io = std::future::poll_fn(|cx| {
+        let _ = server.poll_io(cx);
+        let room = queued && server.state().can_send();
+        if room || (!queued && !server.has_unsent()) {
+          Poll::Ready(())
+        } else {
+          Poll::Pending
+        }
+      });
       let _ = tokio::time::timeout_at(step, io).await;
+      tokio::task::coop::consume_budget().await;
     }
     if let Some(server) = self.server.as_mut() {
+      // A closed socket's monitor ends with it (the old module's close() stops monitoring first).
+      server.set_monitor(false);
       server.close();
     }
     self.outbox.push(E_CLOSED, &[] as &[&[u8]]);

@@ -10,6 +10,8 @@
 //! - [`eventloop`]: the one tokio task per socket, driven by [`eventloop::Control`] messages from the napi
 //!   handle and answering with batched event records (`E_*` below). It also keeps the old `zmq` module's
 //!   REQ queueing (requests wait while a REQ waits for its reply) above the strict floor-2 REQ.
+//! - [`proxy`]: `zmq.proxy` between two sockets (and a capture) of this engine, loop to loop.
+//! - `turn`: what one loop turn waits on (the server, room for sends, the proxy, retries).
 //! - [`stream`]: ZMQ_STREAM, whose peers are raw byte streams (no ZMTP), in a loop of its own.
 
 pub mod control;
@@ -17,7 +19,9 @@ pub mod endpoints;
 pub mod engine;
 pub mod eventloop;
 pub mod options;
+pub mod proxy;
 pub mod stream;
+pub(crate) mod turn;
 
 use thiserror::Error;
 
@@ -155,6 +159,9 @@ pub const E_ERROR: u8 = 4;
 pub const E_CLOSED: u8 = 5;
 /// Event record: the state took a `C_SEND_ACK` message, `[reqId]`.
 pub const E_SENT: u8 = 6;
+/// Event record: a monitor event (while monitoring), `[event number, value, endpoint]`, the numbers as
+/// decimal text (`crate::driver::PeerEventKind`).
+pub const E_MONITOR: u8 = 7;
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::driver::ServerConfig;
+use crate::driver::{ServerConfig, TcpTuning};
+use crate::zmtp::mechanism::zap::InDomain;
+use crate::zmtp::mechanism::MechanismConfig;
 use crate::zmtp::security::{CurveParams, PlainParams, SecurityError, SecurityParams};
 use crate::zmtp::socket::PipeOptions;
 use crate::zmtp::{Heartbeat, Limits, SessionConfig};
@@ -63,6 +65,10 @@ pub struct SocketOptions {
   pub plain_password: Option<String>,
   /// Users a PLAIN server admits (`None`: nobody, as libzmq with no ZAP handler).
   pub plain_users: Option<HashMap<String, String>>,
+  /// `ZMQ_SNDBUF`, `ZMQ_RCVBUF`, `ZMQ_TCP_KEEPALIVE*`, `ZMQ_BACKLOG` (libzmq's defaults: -1, backlog 100).
+  pub tcp: TcpTuning,
+  /// `ZMQ_ZAP_DOMAIN`: carried in every request to a server's authenticator (empty: none).
+  pub zap_domain: Bytes,
 }
 
 impl Default for SocketOptions {
@@ -91,12 +97,38 @@ impl Default for SocketOptions {
       plain_username: None,
       plain_password: None,
       plain_users: None,
+      tcp: TcpTuning {
+        backlog: 100,
+        ..TcpTuning::default()
+      },
+      zap_domain: Bytes::new(),
     }
   }
 }
 
 fn ms(value: i64) -> Option<Duration> {
   u64::try_from(value).ok().map(Duration::from_millis)
+}
+
+/// A server mechanism whose authenticator is asked with the socket's `ZMQ_ZAP_DOMAIN`.
+fn in_domain(mechanism: MechanismConfig, domain: &Bytes) -> MechanismConfig {
+  if domain.is_empty() {
+    return mechanism;
+  }
+  let wrap = |auth: Option<_>| auth.map(|a| InDomain::wrap(domain.clone(), a));
+  match mechanism {
+    MechanismConfig::PlainServer { authenticator } => MechanismConfig::PlainServer {
+      authenticator: wrap(authenticator),
+    },
+    MechanismConfig::CurveServer {
+      secret_key,
+      authenticator,
+    } => MechanismConfig::CurveServer {
+      secret_key,
+      authenticator: wrap(authenticator),
+    },
+    other => other,
+  }
 }
 
 impl SocketOptions {
@@ -123,6 +155,23 @@ impl SocketOptions {
       "req_correlate" => self.req_correlate = on,
       "curve_server" => self.curve_server = on,
       "plain_server" => self.plain_server = on,
+      _ => return self.set_tcp(name, value),
+    }
+    true
+  }
+
+  /// The tcp options by name (-1 keeps the OS default, as libzmq); false for another name.
+  fn set_tcp(&mut self, name: &str, value: i64) -> bool {
+    let v = i32::try_from(value.max(-1)).unwrap_or(i32::MAX);
+    let t = &mut self.tcp;
+    match name {
+      "sndbuf" => t.sndbuf = v,
+      "rcvbuf" => t.rcvbuf = v,
+      "tcp_keepalive" => t.keepalive = v,
+      "tcp_keepalive_cnt" => t.keepalive_cnt = v,
+      "tcp_keepalive_idle" => t.keepalive_idle = v,
+      "tcp_keepalive_intvl" => t.keepalive_intvl = v,
+      "backlog" => t.backlog = v,
       _ => return false,
     }
     true
@@ -138,6 +187,7 @@ impl SocketOptions {
       "curve_serverkey" => self.curve_server_key = text,
       "plain_username" => self.plain_username = text,
       "plain_password" => self.plain_password = text,
+      "zap_domain" => self.zap_domain = Bytes::copy_from_slice(value.as_bytes()),
       _ => return false,
     }
     true
@@ -198,7 +248,7 @@ impl SocketOptions {
     let (params, server) = self.security();
     let mut session = SessionConfig::new(socket_type);
     session.mechanism = if server {
-      params.server()?
+      in_domain(params.server()?, &self.zap_domain)
     } else {
       params.client()?
     };
@@ -224,6 +274,7 @@ impl SocketOptions {
     config.reconnect_ivl = self.reconnect_ivl;
     config.reconnect_ivl_max = self.reconnect_ivl_max;
     config.immediate = self.immediate;
+    config.tcp = self.tcp;
     Ok(())
   }
 
@@ -256,6 +307,24 @@ mod tests {
   }
 
   #[test]
+  fn tcp_options_by_name_reach_the_driver_config_with_libzmq_defaults() {
+    let mut o = SocketOptions::default();
+    assert_eq!(
+      (o.tcp.backlog, o.tcp.sndbuf, o.tcp.keepalive),
+      (100, -1, -1)
+    );
+    for (name, v) in [("backlog", 7), ("sndbuf", 65536), ("tcp_keepalive", 1)] {
+      assert!(o.set_int(name, v), "{name}");
+    }
+    assert!(o.set_int("tcp_keepalive_idle", 30));
+    let mut config = ServerConfig::default();
+    o.apply(&mut config, "DEALER").unwrap();
+    assert_eq!(config.tcp.backlog, 7);
+    assert_eq!(config.tcp.sndbuf, 65536);
+    assert_eq!((config.tcp.keepalive, config.tcp.keepalive_idle), (1, 30));
+  }
+
+  #[test]
   fn plain_server_without_users_admits_nobody_and_a_username_makes_a_client() {
     let mut o = SocketOptions::default();
     o.set_int("plain_server", 1);
@@ -271,6 +340,36 @@ mod tests {
       c.session("REQ").unwrap().mechanism,
       MechanismConfig::PlainClient { .. }
     ));
+  }
+
+  #[test]
+  fn a_zap_domain_reaches_the_plain_servers_authenticator_and_it_still_decides() {
+    use crate::zmtp::greeting::MechanismName;
+    use crate::zmtp::mechanism::zap::{ZapCredentials, ZapRequest};
+    let mut o = SocketOptions::default();
+    o.set_int("plain_server", 1);
+    assert!(o.set_text("zap_domain", "global"));
+    o.plain_users = Some(HashMap::from([("admin".to_string(), "pw".to_string())]));
+    let MechanismConfig::PlainServer {
+      authenticator: Some(auth),
+    } = o.session("REP").unwrap().mechanism
+    else {
+      panic!("not a plain server with an authenticator");
+    };
+    let ask = |pw: &[u8]| {
+      let credentials = ZapCredentials::Plain {
+        username: b"admin",
+        password: pw,
+      };
+      let request = ZapRequest {
+        mechanism: MechanismName::Plain,
+        credentials,
+        domain: b"",
+      };
+      auth.authenticate(&request).status
+    };
+    assert_eq!((ask(b"pw"), ask(b"bad")), (200, 400));
+    assert_eq!(&o.zap_domain[..], b"global");
   }
 
   #[test]

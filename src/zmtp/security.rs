@@ -256,6 +256,7 @@ mod tests {
       auth.authenticate(&ZapRequest {
         mechanism: MechanismName::Curve,
         credentials: ZapCredentials::Curve { public_key: k },
+        domain: b"",
       })
     };
     assert_eq!(ask(&ok.public).status, 200);
@@ -323,6 +324,7 @@ mod tests {
             username: u,
             password: pw,
           },
+          domain: b"",
         })
         .status
     };

@@ -178,7 +178,13 @@ impl StreamLoop {
       Control::Stats(reply) => drop(reply.send("{}".into())),
       Control::Pause => self.paused = true,
       Control::Resume => self.paused = false,
-      Control::Subscribe(_) | Control::Unsubscribe(_) | Control::Close { .. } => {}
+      // A STREAM socket has no monitor events yet (its connections are not the driver's).
+      // JS proxies a STREAM socket (zmq.proxy takes none of its types).
+      Control::Proxy(_)
+      | Control::Monitor(_)
+      | Control::Subscribe(_)
+      | Control::Unsubscribe(_)
+      | Control::Close { .. } => {}
     }
   }
 

@@ -168,6 +168,7 @@ impl CurveServer {
     let request = ZapRequest {
       mechanism: MechanismName::Curve,
       credentials: ZapCredentials::Curve { public_key: client },
+      domain: b"",
     };
     match ask(auth, &request) {
       Ok(user_id) => {

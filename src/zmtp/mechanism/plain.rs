@@ -161,6 +161,7 @@ impl PlainServer {
       &ZapRequest {
         mechanism: MechanismName::Plain,
         credentials,
+        domain: b"",
       },
     ) {
       Ok(user_id) => {

@@ -34,6 +34,8 @@ pub struct ZapRequest<'a> {
   pub mechanism: MechanismName,
   /// The client's credentials.
   pub credentials: ZapCredentials<'a>,
+  /// The server socket's `ZMQ_ZAP_DOMAIN` (empty when none is set).
+  pub domain: &'a [u8],
 }
 
 /// The authenticator's answer.
@@ -90,5 +92,60 @@ pub(crate) fn ask(
     200 => Ok(reply.user_id),
     400 | 500 => Err((refused, Some(reply.status.to_string()))),
     _ => Err((refused, None)),
+  }
+}
+
+/// An authenticator asked on behalf of a socket with a `ZMQ_ZAP_DOMAIN`: every request it passes on carries
+/// that domain, as libzmq's ZAP requests do.
+pub struct InDomain {
+  domain: Bytes,
+  inner: std::sync::Arc<dyn Authenticator>,
+}
+
+impl InDomain {
+  /// `inner`, asked with `domain` in every request.
+  pub fn wrap(
+    domain: Bytes,
+    inner: std::sync::Arc<dyn Authenticator>,
+  ) -> std::sync::Arc<dyn Authenticator> {
+    std::sync::Arc::new(Self { domain, inner })
+  }
+}
+
+impl Authenticator for InDomain {
+  fn authenticate(&self, request: &ZapRequest<'_>) -> ZapReply {
+    let request = ZapRequest {
+      domain: &self.domain,
+      ..*request
+    };
+    self.inner.authenticate(&request)
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use std::sync::{Arc, Mutex};
+
+  use super::*;
+
+  #[test]
+  fn a_wrapped_authenticator_sees_the_sockets_domain() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let inner = Arc::new(move |r: &ZapRequest<'_>| {
+      log.lock().unwrap().push(r.domain.to_vec());
+      ZapReply::allow("u")
+    });
+    let auth = InDomain::wrap(Bytes::from_static(b"global"), inner);
+    let request = ZapRequest {
+      mechanism: MechanismName::Plain,
+      credentials: ZapCredentials::Plain {
+        username: b"a",
+        password: b"b",
+      },
+      domain: b"",
+    };
+    assert_eq!(auth.authenticate(&request).status, 200);
+    assert_eq!(*seen.lock().unwrap(), vec![b"global".to_vec()]);
   }
 }
