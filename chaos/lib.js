@@ -47,6 +47,19 @@ function fdCount (pid = process.pid) {
   try { return fs.readdirSync(`/proc/${pid}/fd`).length } catch { return -1 }
 }
 
+/** The hard limit of open files a child may raise its `ulimit -n` to (a number, or Infinity). */
+function nofileHardLimit () {
+  const out = require('node:child_process').execFileSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim()
+  return out === 'unlimited' ? Infinity : Number(out)
+}
+
+/** Throws a clear error when children cannot get `need` open files. */
+function needNofile (need) {
+  const hard = nofileHardLimit()
+  if (hard < need) throw new Error(`this case needs ulimit -n ${need} in its processes, and the hard limit here is ${hard}: raise it (limits.conf, systemd LimitNOFILE, or docker --ulimit nofile=${need}) and run again`)
+  return need
+}
+
 /** Polls `fn` every `every` ms until it returns truthy (resolves with it) or `ms` pass (resolves null). */
 async function until (fn, ms, every = 20) {
   const deadline = Date.now() + ms
@@ -102,7 +115,7 @@ function role (name, args = [], opts = {}) {
   const argv = [script, ...args.map(String)]
   let child
   if (opts.nofile) {
-    const cmd = `ulimit -n ${opts.nofile} && exec "$0" "$@"`
+    const cmd = `ulimit -n ${opts.nofile} 2>/dev/null || { echo "cannot raise ulimit -n to ${opts.nofile} (hard limit $(ulimit -Hn))" >&2; exit 97; }; exec "$0" "$@"`
     child = spawn('bash', ['-c', cmd, process.execPath, ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } })
   } else {
     child = spawn(process.execPath, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } })
@@ -241,4 +254,4 @@ function checks () {
   }
 }
 
-module.exports = { ROOT, SHORT, log, delay, freePort, rssMb, fdCount, until, slope, round, role, runCase, checks, killAll }
+module.exports = { nofileHardLimit, needNofile, ROOT, SHORT, log, delay, freePort, rssMb, fdCount, until, slope, round, role, runCase, checks, killAll }

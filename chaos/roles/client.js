@@ -27,8 +27,12 @@ const c = {
   unknown: 0,
   misrouted: 0,
   connected: 0,
-  firstOkAfterMark: null
+  firstOkAfterMark: null,
+  // When every request out at the last `mark` had settled (answered or failed).
+  markDrainedAt: null
 }
+const pendingSeqs = new Set()
+let markSet = null
 let outstanding = 0
 let stopping = false
 let markAt = null
@@ -74,6 +78,7 @@ function makeClient (i) {
     if (klass === 'retry') opts.retry = 1
     c.sent++
     outstanding++
+    pendingSeqs.add(n)
     const p = client.call(service, n, opts)
     const rid = lastRid
     p.then((data) => {
@@ -86,6 +91,8 @@ function makeClient (i) {
       if (code === 'C_TIMEOUT') remember(timedOut, rid)
       c.failed[klass][code] = (c.failed[klass][code] || 0) + 1
     }).then(() => {
+      pendingSeqs.delete(n)
+      if (markSet && markSet.delete(n) && markSet.size === 0) c.markDrainedAt = Date.now()
       outstanding--
       if (idle && outstanding === 0) idle()
       if (!a.once) one()
@@ -113,7 +120,7 @@ const snapshot = () => ({ ...c, outstanding, rss: rssMb(), fds: fds() })
 commands(async (cmd) => {
   if (cmd.cmd === 'stats') return snapshot()
   if (cmd.cmd === 'go') { if (go) go(); return { at: Date.now() } }
-  if (cmd.cmd === 'mark') { markAt = Date.now(); c.firstOkAfterMark = null; return { at: markAt } }
+  if (cmd.cmd === 'mark') { markAt = Date.now(); c.firstOkAfterMark = null; markSet = new Set(pendingSeqs); c.markDrainedAt = null; return { at: markAt, out: markSet.size } }
   if (cmd.cmd === 'stop') {
     stopping = true
     if (outstanding > 0) {
