@@ -42,12 +42,14 @@ runCase(7, `${CLIENTS.toLocaleString('en-US')} concurrent clients on one broker`
   await Promise.all(procs.map((p) => p.ask('go')))
   let ends
   try {
+    let done = false
     const inflight = until(async () => {
       const s = (await broker.ask('stats')).stats
       peakInFlight = Math.max(peakInFlight, s.inFlight)
-      return false
-    }, HOLD_MS + 500, 100)
+      return done
+    }, 70000, 100)
     ends = await Promise.all(procs.map((p) => p.ask('stop', { ms: 60000 }, 70000)))
+    done = true
     await inflight
   } finally {
     clearInterval(sampler)
