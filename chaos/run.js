@@ -5,7 +5,7 @@
 // writes chaos/results/<date>.json (<date>-short.json for --short), and with --readme rewrites the
 // README's generated "Fault suite" section from that run.
 //
-//   node chaos/run.js [--short] [--only 01,03] [--readme]
+//   node chaos/run.js [--short] [--only 01,03] [--readme] [--out results.json] [--cases dir] [--case-limit s]
 //
 // A case that crashes, times out or prints no CHAOS line is a row that did not hold, with the reason.
 const fs = require('node:fs')
@@ -14,15 +14,20 @@ const os = require('node:os')
 const { spawn } = require('node:child_process')
 const { markdown, updateReadme } = require('./report')
 
-const CASES = path.join(__dirname, 'cases')
+const casesAt = process.argv.indexOf('--cases')
+// --cases <dir>: another directory of cases (the runner's own tests use it).
+const CASES = casesAt >= 0 ? path.resolve(process.argv[casesAt + 1]) : path.join(__dirname, 'cases')
 const RESULTS = path.join(__dirname, 'results')
 const argv = process.argv.slice(2)
 const short = argv.includes('--short')
 const readme = argv.includes('--readme')
 const onlyAt = argv.indexOf('--only')
+const outAt = argv.indexOf('--out')
+const outFile = outAt >= 0 ? path.resolve(argv[outAt + 1]) : null
 const only = onlyAt >= 0 ? String(argv[onlyAt + 1] || '').split(',').map((s) => s.trim()).filter(Boolean) : null
 // A case gets this long before it is killed (its own limits are shorter).
-const CASE_LIMIT_MS = (short ? 3 : 20) * 60 * 1000
+const limitAt = argv.indexOf('--case-limit')
+const CASE_LIMIT_MS = limitAt >= 0 ? Number(argv[limitAt + 1]) * 1000 : (short ? 3 : 20) * 60 * 1000
 
 let current = null
 for (const sig of ['SIGINT', 'SIGTERM']) {
@@ -94,7 +99,7 @@ async function main () {
   }
   fs.mkdirSync(RESULTS, { recursive: true })
   const date = started.toISOString().slice(0, 10)
-  const file = path.join(RESULTS, `${date}${short ? '-short' : ''}${only ? '-partial' : ''}.json`)
+  const file = outFile || path.join(RESULTS, `${date}${short ? '-short' : ''}${only ? '-partial' : ''}.json`)
   fs.writeFileSync(file, JSON.stringify(doc, null, 2) + '\n')
   process.stdout.write(markdown(doc) + '\n')
   process.stdout.write(`\n${rows.filter((r) => r.held).length} of ${rows.length} held in ${doc.seconds} s; figures in ${path.relative(process.cwd(), file)}\n`)
