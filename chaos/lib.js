@@ -112,7 +112,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
  */
 function role (name, args = [], opts = {}) {
   const script = path.join(__dirname, 'roles', name + '.js')
-  const argv = [script, ...args.map(String)]
+  const argv = [...(opts.nodeArgs || []), script, ...args.map(String)]
   let child
   if (opts.nofile) {
     const cmd = `ulimit -n ${opts.nofile} 2>/dev/null || { echo "cannot raise ulimit -n to ${opts.nofile} (hard limit $(ulimit -Hn))" >&2; exit 97; }; exec "$0" "$@"`

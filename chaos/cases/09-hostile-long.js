@@ -1,7 +1,8 @@
 'use strict'
 // Case 9 (issue 19's long run). Part A: a worker that ignores every odd request, clients with a
 // 300 ms timeout and 1,000 in flight, for a minute (--short: 10 s): the broker lets the abandoned
-// requests go and the worker forgets them, so the RSS of both stays flat within 20 MB after warm-up.
+// requests go and the worker forgets them, so the RSS of both stays flat within 20 MB after warm-up
+// (--short: what they hold stays bounded, RSS within 40 MB).
 // Part B: the hostile-peer attacks of __test__/hostile-broker.test.js at scale against a broker that
 // also serves a real worker and client: every malformed greeting/frame kind repeated, 3,000 seeded
 // random-byte connections, 10,000 connections that never greet (--short: 300 and 1,000). After each:
@@ -16,25 +17,34 @@ const RANDOM = SHORT ? 300 : 3000
 const SEEDS = SHORT ? 3 : 10
 const SILENT = SHORT ? 1000 : 10000
 const REPEAT = SHORT ? 3 : 25
-const FLAT_MB = 20
+// Full: flat within 20 MB after warm-up (the issue's bound). Ten seconds cannot show that (a fresh
+// worker's RSS still settles for ~15 s even when every request is answered), so the short run bounds
+// what used to grow (what broker and worker still hold: issue 19 saw 50,000 abandoned requests in
+// the broker) and allows 40 MB.
+const FLAT_MB = SHORT ? 40 : 20
+const HELD_LIMIT = 6000
 
 async function silentWorker (c, figures) {
   const addr = `tcp://127.0.0.1:${await freePort()}`
   const broker = role('broker', ['--addr', addr, '--heartbeat', 200], { tag: 'broker' })
   await broker.wait((m) => m.event === 'started', 5000, 'started')
-  const worker = role('worker', ['--addr', addr, '--mode', 'ignore-half', '--heartbeat', 200], { tag: 'worker' })
+  const worker = role('worker', ['--addr', addr, '--mode', 'ignore-half', '--heartbeat', 200], { tag: 'worker', nodeArgs: ['--expose-gc'] })
   await worker.wait((m) => m.event === 'connect', 5000, 'worker connect')
   const client = role('client', ['--addr', addr, '--inflight', INFLIGHT, '--retry', 0, '--timeout', 300, '--heartbeat', 200], { tag: 'client' })
   await client.wait((m) => m.event === 'connect', 5000, 'client connect')
   log(`part A: ignore-half worker, ${INFLIGHT} in flight, timeout 300 ms, ${LOAD_MS / 1000} s`)
   const t0 = Date.now()
   const samples = []
+  let warm = null
   while (Date.now() - t0 < LOAD_MS) {
     await delay(SAMPLE_MS)
     samples.push({ t: (Date.now() - t0) / 60000, broker: broker.rss(), worker: worker.rss() })
+    // The worker's live JS heap (after a full GC) at the end of the warm-up and at the end tells a
+    // leak of JS objects from V8 and the allocator keeping pages.
+    if (!warm && Date.now() - t0 >= WARM_MS) warm = await worker.ask('stats', { gc: true })
   }
   const bstats = (await broker.ask('stats')).stats
-  const wstats = await worker.ask('stats')
+  const wstats = await worker.ask('stats', { gc: true })
   const end = await client.ask('stop', { ms: 3000 }, 6000)
   const after = samples.filter((s) => s.t * 60000 >= WARM_MS)
   const spread = (k) => Math.max(...after.map((s) => s[k])) - Math.min(...after.map((s) => s[k]))
@@ -47,6 +57,8 @@ async function silentWorker (c, figures) {
     abandonedByBroker: bstats.abandoned,
     brokerInFlightAtEnd: bstats.inFlight,
     workerHeldAtEnd: wstats.reqs,
+    workerHeapAfterGcMb: `${round(warm.heapMb)} -> ${round(wstats.heapMb)}`,
+    workerV8Mb: `${JSON.stringify(warm.mem)} -> ${JSON.stringify(wstats.mem)}`,
     brokerRssMb: `${round(Math.min(...after.map((s) => s.broker)))}-${round(Math.max(...after.map((s) => s.broker)))}`,
     workerRssMb: `${round(Math.min(...after.map((s) => s.worker)))}-${round(Math.max(...after.map((s) => s.worker)))}`,
     brokerSlopeMbMin: round(fit('broker'), 2),
@@ -57,6 +69,7 @@ async function silentWorker (c, figures) {
   c.check(spread('broker') <= FLAT_MB, `broker RSS moved ${round(spread('broker'))} MB after warm-up (limit ${FLAT_MB})`)
   c.check(spread('worker') <= FLAT_MB, `worker RSS moved ${round(spread('worker'))} MB after warm-up (limit ${FLAT_MB})`)
   c.check(bstats.abandoned > 0, 'the broker let no abandoned request go')
+  c.check(bstats.inFlight <= HELD_LIMIT && wstats.reqs <= HELD_LIMIT, `still held at the end: ${bstats.inFlight} in the broker, ${wstats.reqs} in the worker (limit ${HELD_LIMIT})`)
   c.check(end.hung === 0, `${end.hung} requests hung`)
   await Promise.all([client.kill(), worker.kill(), broker.kill()])
 }
@@ -130,7 +143,9 @@ async function hostile (c, figures) {
 runCase(9, 'a worker ignoring half its requests; hostile peers at scale', async () => {
   const c = checks()
   const figures = {}
-  await silentWorker(c, figures)
-  await hostile(c, figures)
+  // --part a / --part b runs one half (for development); the suite runs both.
+  const part = process.argv.includes('--part') ? process.argv[process.argv.indexOf('--part') + 1] : 'ab'
+  if (part.includes('a')) await silentWorker(c, figures)
+  if (part.includes('b')) await hostile(c, figures)
   return { held: c.held(), figures, note: c.held() ? `RSS flat = max-min after ${WARM_MS / 1000} s warm-up within ${FLAT_MB} MB; probes are real requests answered within 1 s` : c.why() }
 }, { limitMs: (SHORT ? 60 : 600) * 1000 })

@@ -38,13 +38,19 @@ let stopping = false
 let markAt = null
 let seq = 0
 let idle = null
-const RECENT = 400000
-const answered = new Set()
-const timedOut = new Set()
-const remember = (set, rid) => {
-  set.add(rid)
-  if (set.size > RECENT) set.delete(set.values().next().value)
+// The rids answered and timed out lately: two generations of 200,000 each (O(1) to add and look up).
+const RECENT = 200000
+const recent = () => {
+  let cur = new Set()
+  let old = new Set()
+  return {
+    add (rid) { cur.add(rid); if (cur.size >= RECENT) { old = cur; cur = new Set() } },
+    has: (rid) => cur.has(rid) || old.has(rid)
+  }
 }
+const answered = recent()
+const timedOut = recent()
+const remember = (set, rid) => set.add(rid)
 
 const clients = []
 function makeClient (i) {
@@ -70,7 +76,7 @@ function makeClient (i) {
   })
   client.on('connect', () => { if (nClients <= 10) emit({ event: 'reconnect', client: i, at: Date.now() }) })
   client.start()
-  const one = () => {
+  const one = (paced) => {
     if (stopping) return
     const n = ++seq
     const klass = retryShare > 0 && (n % Math.round(1 / retryShare) === 0) ? 'retry' : 'plain'
@@ -95,7 +101,7 @@ function makeClient (i) {
       if (markSet && markSet.delete(n) && markSet.size === 0) c.markDrainedAt = Date.now()
       outstanding--
       if (idle && outstanding === 0) idle()
-      if (!a.once) one()
+      if (!a.once && !paced) one()
     })
   }
   clients.push({ client, one })
@@ -111,7 +117,21 @@ async function main () {
     // Start sending when told (all processes at once), after every client connected.
     await new Promise((resolve) => { go = resolve })
   }
-  for (const { one } of clients) for (let k = 0; k < inflight; k++) one()
+  if (a.rate) {
+    // Paced, not windowed: --rate requests a second (10 ms slices), whatever is still out.
+    const per = Math.max(1, Math.round(a.rate / 100))
+    const t0 = Date.now()
+    let slices = 0
+    const slice = () => {
+      if (stopping) return
+      for (let k = 0; k < per; k++) clients[0].one(true)
+      slices++
+      setTimeout(slice, Math.max(0, t0 + slices * 10 - Date.now()))
+    }
+    slice()
+  } else {
+    for (const { one } of clients) for (let k = 0; k < inflight; k++) one()
+  }
   emit({ event: 'sending', at: Date.now() })
 }
 let go = null
