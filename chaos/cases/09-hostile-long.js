@@ -58,7 +58,7 @@ async function silentWorker (c, figures) {
     brokerInFlightAtEnd: bstats.inFlight,
     workerHeldAtEnd: wstats.reqs,
     workerHeapAfterGcMb: `${round(warm.heapMb)} -> ${round(wstats.heapMb)}`,
-    workerV8Mb: `${JSON.stringify(warm.mem)} -> ${JSON.stringify(wstats.mem)}`,
+    workerV8HeapTotalMb: `${warm.mem.heapTotal} -> ${wstats.mem.heapTotal}`,
     brokerRssMb: `${round(Math.min(...after.map((s) => s.broker)))}-${round(Math.max(...after.map((s) => s.broker)))}`,
     workerRssMb: `${round(Math.min(...after.map((s) => s.worker)))}-${round(Math.max(...after.map((s) => s.worker)))}`,
     brokerSlopeMbMin: round(fit('broker'), 2),
