@@ -35,7 +35,8 @@ function markdown (doc) {
   ]
   const table = ['| case | what | held | figures | note | s |', '|---|---|---|---|---|---|']
   for (const r of doc.rows) {
-    table.push(`| ${cell(r.case)} | ${cell(r.title)} | ${r.held ? 'held' : '**NOT HELD**'} | ${cell(figures(r))} | ${cell(r.note || '')} | ${r.seconds} |`)
+    const rerun = r.rerunAt ? ` (re-run ${r.rerunAt.slice(0, 16).replace('T', ' ')} UTC)` : ''
+    table.push(`| ${cell(r.case)} | ${cell(r.title)}${rerun} | ${r.held ? 'held' : '**NOT HELD**'} | ${cell(figures(r))} | ${cell(r.note || '')} | ${r.seconds} |`)
   }
   return head.concat(table).join('\n')
 }

@@ -5,7 +5,8 @@
 // writes chaos/results/<date>.json (<date>-short.json for --short), and with --readme rewrites the
 // README's generated "Fault suite" section from that run.
 //
-//   node chaos/run.js [--short] [--only 01,03] [--readme] [--out results.json] [--cases dir] [--case-limit s]
+//   node chaos/run.js [--short] [--only 01,03] [--readme] [--out results.json] [--merge full.json]
+//                     [--cases dir] [--case-limit s]
 //
 // A case that crashes, times out or prints no CHAOS line is a row that did not hold, with the reason.
 const fs = require('node:fs')
@@ -22,6 +23,10 @@ const argv = process.argv.slice(2)
 const short = argv.includes('--short')
 const readme = argv.includes('--readme')
 const onlyAt = argv.indexOf('--only')
+// --merge <full.json>: the cases run replace their rows in that full run's file (each marked with
+// when it was re-run), which is then the file written and reported.
+const mergeAt = argv.indexOf('--merge')
+const mergeFile = mergeAt >= 0 ? path.resolve(argv[mergeAt + 1]) : null
 const outAt = argv.indexOf('--out')
 const outFile = outAt >= 0 ? path.resolve(argv[outAt + 1]) : null
 const only = onlyAt >= 0 ? String(argv[onlyAt + 1] || '').split(',').map((s) => s.trim()).filter(Boolean) : null
@@ -99,9 +104,23 @@ async function main () {
   }
   fs.mkdirSync(RESULTS, { recursive: true })
   const date = started.toISOString().slice(0, 10)
-  const file = outFile || path.join(RESULTS, `${date}${short ? '-short' : ''}${only ? '-partial' : ''}.json`)
-  fs.writeFileSync(file, JSON.stringify(doc, null, 2) + '\n')
-  process.stdout.write(markdown(doc) + '\n')
+  let file = outFile || path.join(RESULTS, `${date}${short ? '-short' : ''}${only ? '-partial' : ''}.json`)
+  let out = doc
+  if (mergeFile) {
+    const base = JSON.parse(fs.readFileSync(mergeFile, 'utf8'))
+    if (base.mode !== doc.mode) throw new Error(`cannot merge a ${doc.mode} run into ${mergeFile}, a ${base.mode} run`)
+    for (const row of rows) {
+      const i = base.rows.findIndex((r) => r.file === row.file)
+      const marked = { ...row, rerunAt: started.toISOString() }
+      if (i >= 0) base.rows[i] = marked
+      else base.rows.push(marked)
+    }
+    base.rows.sort((x, y) => x.file.localeCompare(y.file))
+    out = base
+    file = outFile || mergeFile
+  }
+  fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n')
+  process.stdout.write(markdown(out) + '\n')
   process.stdout.write(`\n${rows.filter((r) => r.held).length} of ${rows.length} held in ${doc.seconds} s; figures in ${path.relative(process.cwd(), file)}\n`)
   if (readme) process.stdout.write(updateReadme(file) + '\n')
   process.exitCode = rows.every((r) => r.held) ? 0 : 1

@@ -38,13 +38,19 @@ let stopping = false
 let markAt = null
 let seq = 0
 let idle = null
-// The rids answered and timed out lately: two generations of 200,000 each (O(1) to add and look up).
-const RECENT = 200000
+// The rids answered and timed out lately, in two generations of 15 s (O(1) to add and look up): a
+// second reply for a request comes within its timeout, and memory stays proportional to the rate,
+// not to the run's length (a count-based window made the client's own RSS saw-tooth by tens of MB).
+const GENERATION_MS = 15000
 const recent = () => {
   let cur = new Set()
   let old = new Set()
+  let since = Date.now()
   return {
-    add (rid) { cur.add(rid); if (cur.size >= RECENT) { old = cur; cur = new Set() } },
+    add (rid) {
+      if (Date.now() - since >= GENERATION_MS) { old = cur; cur = new Set(); since = Date.now() }
+      cur.add(rid)
+    },
     has: (rid) => cur.has(rid) || old.has(rid)
   }
 }
