@@ -12,6 +12,8 @@ const { BatchReader } = require('./boundary')
 const { securityJson } = require('./security')
 const { MultiClient } = require('./multi')
 
+// Ids of re-sent requests remembered so that their late answers are dropped quietly.
+const MOVED_IDS_MAX = 100000
 const DEFAULTS = { autostart: false, reconnect: 1000, heartbeat: 2500, timeout: 60000, retry: 0 }
 
 class Client extends MdpSession {
@@ -31,6 +33,7 @@ class Client extends MdpSession {
     this._ridBase = randomBytes(9).toString('base64url') + '.'
     this._ridSeq = 0
     this._plainOpts = null
+    this._movedIds = new Set()
     this._security = securityJson(this.conf)
     this._handle = null
     if (this.conf.autostart) this.start()
@@ -57,8 +60,9 @@ class Client extends MdpSession {
     }
     const stream = new Readable({ objectMode: true, read: noop })
     const req = { partial: null, final: null, stream }
-    const rid = this._send(service, data, a, req)
-    stream.heartbeat = () => this.heartbeat(rid)
+    this._send(service, data, a, req)
+    // Its id changes when it is re-sent after a lost connection.
+    stream.heartbeat = () => this.heartbeat(req.rid)
     return stream
   }
 
@@ -98,6 +102,10 @@ class Client extends MdpSession {
     }
     const rid = this._ridBase + (this._ridSeq++).toString(36)
     req.ended = false
+    req.rid = rid
+    // A `retry` request is sent again when the connection it went out on closes (see _onLink).
+    const retry = o === null || o.retry === undefined ? this.conf.retry : o.retry
+    req.resend = retry > 0 ? { service, data, opts } : null
     this.reqs.set(rid, req)
     if (!this._handle) {
       process.nextTick(() => this._finish(rid, '-1', '"C_NOT_STARTED"'))
@@ -139,14 +147,38 @@ class Client extends MdpSession {
     }
   }
 
-  /** The connection to the broker came up or closed (the session lives on); a multi-broker client hooks it. */
-  _onLink (up) {}
+  /**
+   * The connection to the broker closed or came back (the session lives on). The `retry` requests that
+   * were out when it closed may have died with the broker: they go again, under new ids, once it is back.
+   * A multi-broker client replaces this (lib/multi.js) to move them to another broker at once.
+   */
+  _onLink (up) {
+    if (!up) {
+      for (const req of this.reqs.values()) if (req.resend) req.lost = true
+      return
+    }
+    this._resendLost(this)
+  }
+
+  /** Sends again, through `to`, this client's requests that were out when its connection closed. */
+  _resendLost (to) {
+    for (const [rid, req] of Array.from(this.reqs)) {
+      if (!req.lost || this._takeBack(rid) !== req) continue
+      req.lost = false
+      req.member = to
+      const { service, data, opts } = req.resend
+      to._send(service, data, opts, req)
+    }
+  }
 
   /** Takes back a request not answered yet (it moves to another broker); returns its record. */
   _takeBack (rid) {
     const req = this.reqs.get(rid)
     if (!req) return null
     this.reqs.delete(rid)
+    // A late answer under the old id is expected, not a protocol error (bounded memory of such ids).
+    this._movedIds.add(rid)
+    if (this._movedIds.size > MOVED_IDS_MAX) this._movedIds.delete(this._movedIds.values().next().value)
     if (this._handle) {
       const w = this._commands()
       w.begin(K.C_CANCEL, 1)
@@ -157,7 +189,7 @@ class Client extends MdpSession {
 
   _partial (rid, status, data) {
     const req = this.reqs.get(rid)
-    if (!req) return this._protocolError('ERR_REQ_INVALID', rid)
+    if (!req) return this._unknown(rid)
     const value = parseReply(data)
     const err = status === '-1' ? value : null
     if (req.stream) {
@@ -170,7 +202,7 @@ class Client extends MdpSession {
 
   _finish (rid, status, data) {
     const req = this.reqs.get(rid)
-    if (!req) return this._protocolError('ERR_REQ_INVALID', rid)
+    if (!req) return this._unknown(rid)
     this.reqs.delete(rid)
     req.ended = true
     let value = parseReply(data)
@@ -184,6 +216,12 @@ class Client extends MdpSession {
       // pigato hands its numeric status (0) to the final callback on success.
       this._safely(req.final, null, err === null ? 0 : err, value)
     }
+  }
+
+  /** A reply for an id we do not hold: a moved request's late answer (dropped), else a protocol error. */
+  _unknown (rid) {
+    if (this._movedIds.has(rid)) return
+    this._protocolError('ERR_REQ_INVALID', rid)
   }
 
   _failAll (code) {

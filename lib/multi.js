@@ -78,7 +78,7 @@ class MultiClient extends EventEmitter {
     const stream = new Readable({ objectMode: true, read: noop })
     const req = { partial: null, final: null, stream }
     this._send(service, data, a, req)
-    stream.heartbeat = () => req.member && req.member.heartbeat(req.rid)
+    stream.heartbeat = () => req.member.heartbeat(req.rid)
     return stream
   }
 
@@ -122,41 +122,23 @@ class MultiClient extends EventEmitter {
     return m
   }
 
-  _send (service, data, opts, req, member) {
-    const m = member || this._pick(null)
+  _send (service, data, opts, req) {
+    const m = this._pick(null)
     req.member = m
-    const o = opts !== null && typeof opts === 'object' ? opts : {}
-    const retry = o.retry === undefined ? this.conf.retry : o.retry
-    req.resend = retry > 0 ? { service, data, opts } : null
-    req.rid = m._send(service, data, opts, req)
+    m._send(service, data, opts, req)
   }
 
   /** A member's connection changed: on a close its unanswered retry requests move to a live broker. */
   _link (member, up) {
     member._up = up
-    if (up) return this._adoptOrphans(member)
-    const target = this._pick(member)
-    for (const [rid, req] of Array.from(member.reqs)) {
-      if (!req.resend || req.ended) continue
-      if (!target) { req.orphan = true; continue }
-      this._move(member, rid, req, target)
+    if (!up) {
+      for (const req of member.reqs.values()) if (req.resend) req.lost = true
     }
-  }
-
-  _adoptOrphans (target) {
+    const target = up ? member : this._pick(member)
+    if (!target) return // none live: they go once a broker is back
     for (const m of this.members) {
-      if (m === target || m._up) continue
-      for (const [rid, req] of Array.from(m.reqs)) {
-        if (req.orphan) this._move(m, rid, req, target)
-      }
+      if (m === target || !m._up) m._resendLost(target)
     }
-  }
-
-  _move (from, rid, req, to) {
-    if (from._takeBack(rid) !== req) return
-    req.orphan = false
-    const { service, data, opts } = req.resend
-    this._send(service, data, opts, req, to)
   }
 }
 
