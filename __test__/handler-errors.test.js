@@ -24,6 +24,8 @@ for (const scenario of SCENARIOS) {
         assert.equal(r.signal, null, r.err)
         assert.equal(r.code, 0, `exit ${r.code}\n${r.out}\n${r.err}`)
         assert.match(r.out, /CAUGHT handler failed in /)
+        // One throw, one report: never a second, empty one (an `undefined` raised after the real error).
+        assert.equal(r.out.split('\n').filter((l) => l.startsWith('CAUGHT')).length, 1, r.out)
         assert.match(r.out, /SECOND/)
         assert.doesNotMatch(r.err, /async hook stack|FATAL|Aborted/)
       })

@@ -157,7 +157,9 @@ unsafe extern "C" fn call_js(
   }
   // SAFETY: `context` lives until `finalize`, which Node runs after the last call_js.
   let context = unsafe { &*context.cast::<Context>() };
-  context.gauge.taken();
+  // The batch counts as in flight until its handlers have run (see `Gauge::handled`).
+  let started = std::time::Instant::now();
+  let _handled = Handled(&context.gauge, started);
   let Ok(arg) = (unsafe { Buffer::to_napi_value(env, Buffer::from(*batch)) }) else {
     return;
   };
@@ -184,8 +186,25 @@ unsafe extern "C" fn call_js(
   }
 }
 
+/// Tells the gauge the batch was handled when the call ends, whichever way it ends.
+struct Handled<'a>(&'a Gauge, std::time::Instant);
+
+impl Drop for Handled<'_> {
+  fn drop(&mut self) {
+    self.0.handled(self.1.elapsed());
+  }
+}
+
 /// Hands the exception left by the callback (or by a tick it ran) to Node's uncaught path.
 pub(super) unsafe fn raise_pending(env: sys::napi_env) {
+  // With nothing pending, napi_get_and_clear_last_exception hands back `undefined`, which must not be
+  // raised (it reached 'uncaughtException' listeners as a second, undefined error).
+  let mut pending = false;
+  if unsafe { sys::napi_is_exception_pending(env, &mut pending) } != sys::Status::napi_ok
+    || !pending
+  {
+    return;
+  }
   let mut exception = ptr::null_mut();
   if unsafe { sys::napi_get_and_clear_last_exception(env, &mut exception) } == sys::Status::napi_ok
     && !exception.is_null()

@@ -50,9 +50,10 @@ impl Deliver for LocalDeliver {
     if thread_token() != self.home {
       return false;
     }
+    let started = std::time::Instant::now();
     // SAFETY: on the env's own thread, outside any JS frame or inside one (nesting is allowed).
     unsafe { self.call(batch) };
-    self.gauge.taken();
+    self.gauge.handled(started.elapsed());
     true
   }
 }

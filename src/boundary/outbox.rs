@@ -8,18 +8,23 @@
 
 use super::batch::BatchWriter;
 use futures::task::AtomicWaker;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::Notify;
 
 /// Pending bytes above which the loop stops reading its sockets.
 pub const HIGH_WATER_BYTES: usize = 8 << 20;
-/// A batch is handed over even while JS is busy once it reaches this size, so one
-/// callback never carries more than a few milliseconds of JS work.
+/// A batch is closed at this size; a closed batch is handed over even while JS holds one.
 pub const MAX_BATCH_BYTES: usize = 1 << 20;
+/// A batch is closed at this many records, so one callback is a bounded amount of JS work (256 handlers
+/// of 2 ms each are half a second; of 1 µs, a quarter of a millisecond).
+pub const MAX_BATCH_RECORDS: usize = 256;
 /// Batches handed to JS but not yet taken by it, above which nothing more is handed over.
 const MAX_BATCHES_IN_FLIGHT: usize = 2;
+/// A batch JS handled within this many microseconds lets the next one be handed over early.
+const QUICK_BATCH_US: u64 = 1000;
 
 /// Where batches go: the napi ThreadsafeFunction in production, a channel in tests.
 pub trait Deliver: Send + Sync + 'static {
@@ -31,12 +36,28 @@ pub trait Deliver: Send + Sync + 'static {
 #[derive(Debug, Default)]
 pub struct Gauge {
   in_flight: AtomicUsize,
+  /// How long JS took over the last batch, in microseconds: a second batch is handed over while JS holds
+  /// one only when batches are quick, so a slow handler gets one batch at a time and Node's event loop
+  /// (timers, other I/O) runs between them.
+  last_batch_us: AtomicU64,
   notify: Notify,
   /// The loop that polls for [`Outbox::poll_taken`] instead of awaiting [`Outbox::taken`].
   waker: AtomicWaker,
 }
 
 impl Gauge {
+  /// Called on the JS thread when JavaScript has handled a batch, which took `spent`.
+  pub fn handled(&self, spent: std::time::Duration) {
+    let us = u64::try_from(spent.as_micros()).unwrap_or(u64::MAX);
+    self.last_batch_us.store(us, Ordering::Relaxed);
+    self.taken();
+  }
+
+  /// Whether the last batch was quick enough to hand over another while JS holds one.
+  fn quick(&self) -> bool {
+    self.last_batch_us.load(Ordering::Relaxed) < QUICK_BATCH_US
+  }
+
   /// Called on the JS thread when a batch has been taken by JavaScript.
   pub fn taken(&self) {
     // Saturating: a stray extra call must not wrap the counter and wedge delivery.
@@ -54,10 +75,13 @@ impl Gauge {
   }
 }
 
-/// Accumulates event records and delivers them in batches.
+/// Accumulates event records and delivers them in batches of at most [`MAX_BATCH_RECORDS`] records.
 pub struct Outbox<D: Deliver> {
   deliver: D,
   writer: BatchWriter,
+  /// Full batches waiting for JS, oldest first.
+  sealed: VecDeque<Vec<u8>>,
+  sealed_bytes: usize,
   gauge: Arc<Gauge>,
   closed: bool,
 }
@@ -68,6 +92,8 @@ impl<D: Deliver> Outbox<D> {
     Self {
       deliver,
       writer: BatchWriter::with_capacity(4096),
+      sealed: VecDeque::new(),
+      sealed_bytes: 0,
       gauge,
       closed: false,
     }
@@ -76,6 +102,7 @@ impl<D: Deliver> Outbox<D> {
   /// Appends one record.
   pub fn push<F: AsRef<[u8]>>(&mut self, kind: u8, frames: &[F]) {
     self.writer.push(kind, frames);
+    self.seal_if_full();
   }
 
   /// Appends one record from an iterator of frames.
@@ -86,40 +113,64 @@ impl<D: Deliver> Outbox<D> {
     frames: I,
   ) {
     self.writer.push_iter(kind, count, frames);
+    self.seal_if_full();
   }
 
-  /// Delivers what is pending if JS is idle or the batch is already large.
-  /// Call once per event-loop turn, after draining what was ready.
-  pub fn flush(&mut self) {
-    if self.writer.is_empty() || self.closed {
-      return;
+  /// A batch is closed at [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_BYTES`], so one JS callback never
+  /// holds the thread for long: between batches Node runs its timers and other I/O.
+  fn seal_if_full(&mut self) {
+    if self.writer.records() >= MAX_BATCH_RECORDS || self.writer.len() >= MAX_BATCH_BYTES {
+      let batch = self.writer.take();
+      self.sealed_bytes += batch.len();
+      self.sealed.push_back(batch);
+    }
+  }
+
+  /// Delivers the next batch if JS is idle, or if a full one waits and JS holds only one.
+  /// Call once per event-loop turn, after draining what was ready. True when a batch went.
+  pub fn flush(&mut self) -> bool {
+    if !self.has_pending() {
+      return false;
     }
     let in_flight = self.gauge.in_flight();
-    if in_flight == 0 || (self.writer.len() >= MAX_BATCH_BYTES && in_flight < MAX_BATCHES_IN_FLIGHT)
-    {
-      self.flush_now();
+    let pipelined = in_flight < MAX_BATCHES_IN_FLIGHT && self.gauge.quick();
+    if in_flight == 0 || (!self.sealed.is_empty() && pipelined) {
+      return self.deliver_next();
+    }
+    false
+  }
+
+  /// Delivers everything pending regardless of JS being busy (used at stop).
+  pub fn flush_now(&mut self) {
+    while self.has_pending() {
+      self.deliver_next();
     }
   }
 
-  /// Delivers what is pending regardless of JS being busy (used at stop).
-  pub fn flush_now(&mut self) {
-    if self.writer.is_empty() || self.closed {
-      return;
-    }
+  fn deliver_next(&mut self) -> bool {
+    let batch = match self.sealed.pop_front() {
+      Some(b) => {
+        self.sealed_bytes -= b.len();
+        b
+      }
+      None => self.writer.take(),
+    };
     self.gauge.in_flight.fetch_add(1, Ordering::AcqRel);
-    if !self.deliver.deliver(self.writer.take()) {
+    if !self.deliver.deliver(batch) {
       self.closed = true;
+      return false;
     }
+    true
   }
 
   /// True while records wait for JS to finish a batch (the loop should `await` [`Self::taken`]).
   pub fn has_pending(&self) -> bool {
-    !self.writer.is_empty() && !self.closed
+    (!self.writer.is_empty() || !self.sealed.is_empty()) && !self.closed
   }
 
   /// True when JS is so far behind that the loop must stop reading its sockets.
   pub fn congested(&self) -> bool {
-    self.writer.len() >= HIGH_WATER_BYTES && !self.closed
+    self.writer.len() + self.sealed_bytes >= HIGH_WATER_BYTES && !self.closed
   }
 
   /// True once the JS side is gone.

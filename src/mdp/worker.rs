@@ -186,13 +186,15 @@ impl WorkerState {
         let grace = self.conf.heartbeat * EXPIRY_GRACE_TICKS;
         let timeout = RequestOpts::parse(&opts).timeout;
         let window = timeout.map(|t| t + grace);
+        // Held until answered or expired: copies of their own, so a request nobody answers does not pin
+        // the read buffer its frames arrived in (slices of it would keep the whole chunk alive).
         let a = Active {
-          client: client.clone(),
+          client: Bytes::copy_from_slice(&client),
           liveness: self.conf.liveness,
           expires: window.and_then(|w| now.checked_add(w)),
           window,
         };
-        self.active.insert(rid.clone(), a);
+        self.active.insert(Bytes::copy_from_slice(&rid), a);
         out.push(WorkerOutput::Request {
           client,
           service,

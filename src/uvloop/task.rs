@@ -21,6 +21,9 @@ pub type Body = Box<dyn FnMut(&mut Context<'_>) -> Poll<()>>;
 
 /// Polls of one task per run before it yields to the rest of the loop.
 const MAX_POLLS: usize = 16;
+/// Time one run may take (its JS deliveries included) before the task yields to the rest of the loop, so
+/// Node's timers and other I/O keep running under a flood a slow handler cannot keep up with.
+const RUN_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
 
 thread_local! {
   /// This thread's tasks, by id.
@@ -71,6 +74,8 @@ struct Cell_ {
   shared: Arc<Shared>,
   body: RefCell<Option<Body>>,
   running: Cell<bool>,
+  /// It used up its budget: the loop's next turn runs it (through its async handle), not this one.
+  yielded: Cell<bool>,
   /// Set when the task is cancelled during its own poll: the body is dropped when the poll returns.
   cancelled: Cell<bool>,
   wake_handle: RefCell<Option<Async>>,
@@ -102,6 +107,7 @@ impl Task {
       shared,
       body: RefCell::new(Some(body)),
       running: Cell::new(false),
+      yielded: Cell::new(false),
       cancelled: Cell::new(false),
       wake_handle: RefCell::new(Some(wake_handle)),
     });
@@ -143,9 +149,11 @@ fn finish(cell: &Rc<Cell_>) {
   drop(cell.wake_handle.borrow_mut().take());
 }
 
+/// The task's async handle fired: a wake-up from another thread, a yield, or its first run.
 fn run_id(id: u64) {
   let _entry = Entry::enter();
   if let Some(cell) = TASKS.with(|t| t.borrow().get(&id).cloned()) {
+    cell.yielded.set(false);
     run(&cell);
   }
 }
@@ -159,6 +167,7 @@ fn run(cell: &Rc<Cell_>) {
   let waker = Waker::from(cell.shared.clone());
   let mut cx = Context::from_waker(&waker);
   let mut done = false;
+  let started = std::time::Instant::now();
   for _ in 0..MAX_POLLS {
     cell.shared.woken.store(false, Ordering::Release);
     let polled = match cell.body.borrow_mut().as_mut() {
@@ -169,7 +178,7 @@ fn run(cell: &Rc<Cell_>) {
       done = true;
       break;
     }
-    if !cell.shared.woken.load(Ordering::Acquire) {
+    if !cell.shared.woken.load(Ordering::Acquire) || started.elapsed() >= RUN_BUDGET {
       break;
     }
   }
@@ -178,6 +187,7 @@ fn run(cell: &Rc<Cell_>) {
     finish(cell);
   } else if cell.shared.woken.load(Ordering::Acquire) {
     // Still busy after its share: come back after the rest of the loop had its turn.
+    cell.yielded.set(true);
     if let Some(remote) = cell.shared.remote.get() {
       remote.send();
     }
@@ -193,7 +203,9 @@ fn run_ready() {
     }
     for id in ids {
       if let Some(cell) = TASKS.with(|t| t.borrow().get(&id).cloned()) {
-        run(&cell);
+        if !cell.yielded.get() {
+          run(&cell);
+        }
       }
     }
   }

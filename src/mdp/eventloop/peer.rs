@@ -27,6 +27,8 @@ use crate::transport::TransportError;
 
 /// Most turns one poll takes before it yields, so a flood never holds the thread for long.
 const MAX_TURNS: usize = 64;
+/// Time one poll may take once it has delivered a batch to JS (whose handlers may be slow) before it yields.
+const TURN_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// How a session starts and restarts.
 #[derive(Clone)]
@@ -112,7 +114,7 @@ pub struct PeerLoop<P: Role, R: Reactor + Clone, D: Deliver> {
 }
 
 /// A loop, or the outbox back when its first session could not open (see [`PeerLoop::open`]).
-pub type Opened<P, R, D> = Result<PeerLoop<P, R, D>, (Outbox<D>, String)>;
+pub type Opened<P, R, D> = Result<PeerLoop<P, R, D>, Box<(Outbox<D>, String)>>;
 
 impl<P: Role, R: Reactor + Clone, D: Deliver> PeerLoop<P, R, D> {
   /// Opens the first session and starts `role`.
@@ -133,7 +135,7 @@ impl<P: Role, R: Reactor + Clone, D: Deliver> PeerLoop<P, R, D> {
       reactor.clone(),
     ) {
       Ok(s) => s,
-      Err(err) => return Err((outbox, err.to_string())),
+      Err(err) => return Err(Box::new((outbox, err.to_string()))),
     };
     let now = Instant::now();
     role.start(now);
@@ -155,12 +157,15 @@ impl<P: Role, R: Reactor + Clone, D: Deliver> PeerLoop<P, R, D> {
   }
 
   /// Ends a loop that could not open: an error, then `E_STOPPED`.
-  pub fn fail((outbox, reason): (Outbox<D>, String)) {
+  #[allow(clippy::boxed_local)] // the boxed error of `open`, handed on as it came
+  pub fn fail(failed: Box<(Outbox<D>, String)>) {
+    let (outbox, reason) = *failed;
     fail(outbox, &reason);
   }
 
   /// Runs until nothing is ready; `Ready` once stopped (`E_STOPPED` delivered).
   pub fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    let started = std::time::Instant::now();
     for _ in 0..MAX_TURNS {
       self.role.apply(&mut self.link);
       let now = Instant::now();
@@ -177,7 +182,9 @@ impl<P: Role, R: Reactor + Clone, D: Deliver> PeerLoop<P, R, D> {
         continue;
       }
       self.link.session.dealer.flush();
-      self.link.outbox.flush();
+      if self.link.outbox.flush() && started.elapsed() >= TURN_BUDGET {
+        break;
+      }
       match self.poll_inputs(cx) {
         None => return self.finish(),
         Some(true) => continue,

@@ -1,0 +1,34 @@
+'use strict'
+// A handler slower than its input must not starve the rest of the process: events reach JS in batches of
+// at most 256 records, and Node runs its timers and other I/O between batches (issue 14, chaos case 06).
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const zmq = require('../zmq')
+
+function busy (ms) {
+  const end = process.hrtime.bigint() + BigInt(ms * 1e6)
+  while (process.hrtime.bigint() < end);
+}
+
+test('a timer fires on time while a 2 ms message handler has 20,000 messages queued', async () => {
+  const pull = zmq.socket('pull')
+  const push = zmq.socket('push')
+  pull.bindSync('tcp://127.0.0.1:0')
+  push.connect(pull.getsockopt(zmq.ZMQ_LAST_ENDPOINT))
+  let handled = 0
+  pull.on('message', () => { handled++; busy(2) })
+  try {
+    for (let i = 0; i < 20000; i++) push.send('m' + i)
+    // Wait until the flood reached the handler, then ask for a timer.
+    while (handled === 0) await new Promise((resolve) => setImmediate(resolve))
+    const asked = Date.now()
+    const late = await new Promise((resolve) => setTimeout(() => resolve(Date.now() - asked - 100), 100))
+    // One batch of 256 slow handlers is about 0.5 s; the whole queue would be 40 s.
+    assert.ok(late < 1500, `a 100 ms timer fired ${late} ms late; ${handled} messages handled by then`)
+    assert.ok(handled < 20000, 'the timer ran before the queue was drained')
+  } finally {
+    pull.removeAllListeners('message')
+    pull.close()
+    push.close()
+  }
+})
