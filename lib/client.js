@@ -10,7 +10,7 @@ const check = require('./validate')
 const { MdpSession } = require('./session')
 const { BatchReader } = require('./boundary')
 const { securityJson } = require('./security')
-const { MultiClient } = require('./multi')
+const { MultiClient, adoptClientApi } = require('./multi')
 
 // Ids of re-sent requests remembered so that their late answers are dropped quietly.
 const MOVED_IDS_MAX = 100000
@@ -252,5 +252,6 @@ function parseReply (data) {
 
 function noop () {}
 
+adoptClientApi(Client)
+
 module.exports = Client
-module.exports.replyError = replyError

@@ -6,7 +6,6 @@
 // starts over on its new broker (its partial replies come again); a late answer through the old broker
 // is dropped (its member no longer knows the request), so every request ends exactly once.
 const { EventEmitter } = require('events')
-const { Readable } = require('stream')
 const check = require('./validate')
 
 function checkBrokers (brokers) {
@@ -53,7 +52,6 @@ class MultiWorker extends EventEmitter {
 class MultiClient extends EventEmitter {
   constructor (Client, brokers, conf) {
     super()
-    this._replyError = Client.replyError
     checkBrokers(brokers)
     this.brokers = brokers.slice()
     this.members = brokers.map((b) => new Client(b, Object.assign({}, conf)))
@@ -68,33 +66,6 @@ class MultiClient extends EventEmitter {
 
   start () { for (const m of this.members) m.start() }
   stop () { for (const m of this.members) m.stop() }
-
-  /** Same forms as Client#request. */
-  request (service, data, a, b, c) {
-    if (arguments.length >= 4) {
-      this._send(service, data, c, { partial: a, final: b, stream: null })
-      return undefined
-    }
-    const stream = new Readable({ objectMode: true, read: noop })
-    const req = { partial: null, final: null, stream }
-    this._send(service, data, a, req)
-    stream.heartbeat = () => req.member.heartbeat(req.rid)
-    return stream
-  }
-
-  requestStream (service, data, opts) {
-    return this.request(service, data, opts)
-  }
-
-  call (service, data, opts, onPartial) {
-    return new Promise((resolve, reject) => {
-      this._send(service, data, opts, {
-        partial: onPartial ? (err, d) => { if (!err) onPartial(d) } : null,
-        final: (err, d) => (err ? reject(this._replyError(err)) : resolve(d)),
-        stream: null
-      })
-    })
-  }
 
   /** Heartbeats every broker, or (with a request id) the worker serving that request. */
   heartbeat (rid) {
@@ -142,6 +113,9 @@ class MultiClient extends EventEmitter {
   }
 }
 
-function noop () {}
+/** `request`, `requestStream` and `call` are Client's own: they only need `_send` and `heartbeat`. */
+function adoptClientApi (Client) {
+  for (const name of ['request', 'requestStream', 'call']) MultiClient.prototype[name] = Client.prototype[name]
+}
 
-module.exports = { MultiWorker, MultiClient }
+module.exports = { MultiWorker, MultiClient, adoptClientApi }
