@@ -124,7 +124,8 @@ impl Task {
 }
 
 fn cancel_id(id: u64) {
-  let Some(cell) = TASKS.with(|t| t.borrow().get(&id).cloned()) else {
+  // `try_with`: a handle finalized while the thread is exiting finds its tasks gone already.
+  let Ok(Some(cell)) = TASKS.try_with(|t| t.borrow().get(&id).cloned()) else {
     return;
   };
   if cell.running.get() {
@@ -143,7 +144,7 @@ pub fn cancel_all() {
 }
 
 fn finish(cell: &Rc<Cell_>) {
-  TASKS.with(|t| t.borrow_mut().remove(&cell.shared.id));
+  let _ = TASKS.try_with(|t| t.borrow_mut().remove(&cell.shared.id));
   let body = cell.body.borrow_mut().take();
   drop(body);
   drop(cell.wake_handle.borrow_mut().take());
