@@ -22,6 +22,16 @@ export interface BrokerConf {
   /** Reply cache bounds (entries, bytes). */
   cacheMaxEntries?: number
   cacheMaxBytes?: number
+  /**
+   * Most requests waiting in one service's queue (default 50,000); a request beyond it fails at once
+   * with `C_QUEUE_FULL`. `Infinity` queues without bound, as pigato does.
+   */
+  maxQueue?: number
+  /**
+   * Most bytes of requests (all their frames) the broker holds, queued and at workers together
+   * (default 256 MiB); a request beyond it fails at once with `C_QUEUE_FULL`. `Infinity` lifts it.
+   */
+  maxBytes?: number
   /** Largest frame a peer may send, in bytes (ZMQ_MAXMSGSIZE); default 64 MiB. */
   maxMsgSize?: number
   /** Milliseconds a connection has to finish its ZMTP handshake (ZMQ_HANDSHAKE_IVL); default 30000. */
@@ -140,6 +150,11 @@ export interface ClientConf {
   reconnect?: number
   timeout?: number
   retry?: number
+  /**
+   * Most requests unanswered at once (default 100,000); one beyond it fails at once with
+   * `C_PENDING_FULL`. `Infinity` lifts the bound.
+   */
+  maxPending?: number
   onConnect?: () => void
   onDisconnect?: () => void
 }
@@ -171,6 +186,8 @@ export declare class Client extends EventEmitter {
   /** Promise of the final reply; partial replies go to onPartial. */
   call<T = any>(service: string, data?: Json, opts?: RequestOpts, onPartial?: (data: any) => void): Promise<T>
   heartbeat(rid?: string): void
+  /** Requests sent and not answered yet. */
+  readonly pending: number
   on(event: 'start' | 'stop' | 'connect' | 'disconnect', listener: () => void): this
   on(event: 'error', listener: (err: Error | string) => void): this
 }

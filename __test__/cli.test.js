@@ -21,6 +21,7 @@ test('--help prints the usage; bad flags fail with a message and exit code 2', (
     [['broker', 'tcp://127.0.0.1:1', '--bogus'], /Unknown option '--bogus'/],
     [['broker', 'tcp://127.0.0.1:1', '--heartbeat', 'soon'], /--heartbeat must be a number/],
     [['broker', 'tcp://127.0.0.1:1', '--dmode', 'fast'], /--dmode must be load or rand/],
+    [['broker', 'tcp://127.0.0.1:1', '--max-queue', '0'], /--max-queue must be a number >= 1/],
     [['broker', 'tcp://127.0.0.1:1', '--metrics', 'nowhere'], /--metrics must be host:port/],
     [['broker', 'nope://x'], /endpoint/]
   ]) {

@@ -17,6 +17,8 @@ options:
   --liveness <n>         heartbeats a silent worker survives (default 3)
   --dmode <load|rand>    how a worker is picked (default load)
   --name <id>            the broker's name
+  --max-queue <n>        most requests waiting per service (default 50000; "inf" for no bound)
+  --max-bytes <n>        most bytes of requests held in all (default 268435456; "inf" for no bound)
   --metrics <host:port>  serve Prometheus metrics at http://<host:port>/metrics
   --curve-secret-file <path>  serve CURVE only, with the Z85 secret key in <path>
                          (or in the ZMQBUS_CURVE_SECRET environment variable; never on the command line)
@@ -49,6 +51,8 @@ function parse (argv) {
         liveness: { type: 'string' },
         dmode: { type: 'string' },
         name: { type: 'string' },
+        'max-queue': { type: 'string' },
+        'max-bytes': { type: 'string' },
         metrics: { type: 'string' },
         'curve-secret-file': { type: 'string' },
         'curve-clients': { type: 'string' },
@@ -80,6 +84,10 @@ function parse (argv) {
   if (values.liveness !== undefined) conf.heartbeatLiveness = positiveNumber('liveness', values.liveness)
   if (values.dmode !== undefined) conf.dmode = values.dmode
   if (values.name !== undefined) conf.name = values.name
+  for (const [flag, field] of [['max-queue', 'maxQueue'], ['max-bytes', 'maxBytes']]) {
+    const v = values[flag]
+    if (v !== undefined) conf[field] = v === 'inf' ? Infinity : positiveNumber(flag, v)
+  }
   Object.assign(conf, security(values))
   return { endpoint: positionals[1], conf, metrics }
 }

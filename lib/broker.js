@@ -18,6 +18,8 @@ class Broker extends NativeEngine {
     check.endpoint(endpoint, 'endpoint')
     conf = check.conf(conf)
     check.numbers(conf, [['heartbeat', 1], ['heartbeatLiveness', 1], ['cacheMaxEntries', 0], ['cacheMaxBytes', 0], ['maxMsgSize', 1], ['handshakeTimeout', 1]])
+    // The request bounds (refusals with C_QUEUE_FULL beyond them); Infinity lifts one, as pigato has none.
+    for (const f of ['maxQueue', 'maxBytes']) if (conf[f] !== Infinity) check.numbers(conf, [[f, 1]])
     check.functions(conf, ['onStart', 'onStop'])
     if (conf.dmode !== undefined && conf.dmode !== 'load' && conf.dmode !== 'rand') {
       throw check.typeError(`The "conf.dmode" option must be 'load' or 'rand'; received ${JSON.stringify(conf.dmode)}`)
@@ -47,6 +49,8 @@ class Broker extends NativeEngine {
       persist: !!this.ctrl,
       cacheMaxEntries: this.conf.cacheMaxEntries,
       cacheMaxBytes: this.conf.cacheMaxBytes,
+      maxQueue: bound(this.conf.maxQueue),
+      maxBytes: bound(this.conf.maxBytes),
       maxMsgSize: this.conf.maxMsgSize,
       handshakeTimeout: this.conf.handshakeTimeout,
       ...this._security
@@ -144,6 +148,11 @@ class Broker extends NativeEngine {
     this._emitSafe('stop')
     for (const cb of this._pending.stop.splice(0)) this._safely(cb, this)
   }
+}
+
+/** A request bound for the native side: Infinity (no bound) as the largest exact number. */
+function bound (v) {
+  return v === Infinity ? Number.MAX_SAFE_INTEGER : v
 }
 
 module.exports = Broker

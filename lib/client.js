@@ -14,7 +14,9 @@ const { MultiClient, adoptClientApi } = require('./multi')
 
 // Ids of re-sent requests remembered so that their late answers are dropped quietly.
 const MOVED_IDS_MAX = 100000
-const DEFAULTS = { autostart: false, reconnect: 1000, heartbeat: 2500, timeout: 60000, retry: 0 }
+// maxPending: requests a client holds unanswered before it refuses more (C_PENDING_FULL), so a producer
+// that outruns its workers meets a bound instead of growing without one (about 1 kB each, measured).
+const DEFAULTS = { autostart: false, reconnect: 1000, heartbeat: 2500, timeout: 60000, retry: 0, maxPending: 100000 }
 
 class Client extends MdpSession {
   constructor (broker, conf) {
@@ -24,6 +26,7 @@ class Client extends MdpSession {
     check.endpoint(broker, 'broker')
     conf = check.conf(conf)
     check.numbers(conf, [['heartbeat', 1], ['reconnect', 0], ['timeout', -1], ['retry', 0]])
+    if (conf.maxPending !== Infinity) check.numbers(conf, [['maxPending', 1]])
     check.functions(conf, ['onConnect', 'onDisconnect'])
     if (conf.prefix !== undefined) check.string(conf.prefix, 'conf.prefix')
     this.broker = broker
@@ -81,6 +84,11 @@ class Client extends MdpSession {
     })
   }
 
+  /** Requests sent and not answered yet (refused beyond `conf.maxPending`). */
+  get pending () {
+    return this.reqs.size
+  }
+
   /** Heartbeat the broker, or (with a request id) the worker serving that request. */
   heartbeat (rid) {
     if (!this._handle) return
@@ -106,9 +114,11 @@ class Client extends MdpSession {
     // A `retry` request is sent again when the connection it went out on closes (see _onLink).
     const retry = o === null || o.retry === undefined ? this.conf.retry : o.retry
     req.resend = retry > 0 ? { service, data, opts } : null
+    const refused = !this._handle ? '"C_NOT_STARTED"' : this.reqs.size >= this.conf.maxPending ? '"C_PENDING_FULL"' : null
     this.reqs.set(rid, req)
-    if (!this._handle) {
-      process.nextTick(() => this._finish(rid, '-1', '"C_NOT_STARTED"'))
+    if (refused !== null) {
+      if (refused === '"C_PENDING_FULL"') this.refusedPending = (this.refusedPending || 0) + 1
+      process.nextTick(() => this._finish(rid, '-1', refused))
       return rid
     }
     const w = this._commands()

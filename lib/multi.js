@@ -67,6 +67,11 @@ class MultiClient extends EventEmitter {
   start () { for (const m of this.members) m.start() }
   stop () { for (const m of this.members) m.stop() }
 
+  /** Requests unanswered over every broker (each member refuses beyond its own `conf.maxPending`). */
+  get pending () {
+    return this.members.reduce((n, m) => n + m.reqs.size, 0)
+  }
+
   /** Heartbeats every broker, or (with a request id) the worker serving that request. */
   heartbeat (rid) {
     if (rid === undefined || rid === null || rid === '') {

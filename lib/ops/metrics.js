@@ -18,6 +18,7 @@ const FIELDS = [
   ['inFlight', 'zmqbus_broker_in_flight', 'Requests held by workers', 'gauge'],
   ['workers', 'zmqbus_broker_workers', 'Workers registered', 'gauge'],
   ['queued', 'zmqbus_broker_queued', 'Requests waiting in service queues', 'gauge'],
+  ['heldBytes', 'zmqbus_broker_held_bytes', 'Bytes of the requests held, queued and at workers (bounded by maxBytes)', 'gauge'],
   ['parked', 'zmqbus_broker_parked', 'Replies parked for reconnecting peers', 'gauge']
 ]
 // Drop counters, one metric with a reason label.

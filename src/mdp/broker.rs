@@ -10,11 +10,14 @@
 //! - a request lost with its worker and without `opts.retry` gets a final error
 //!   reply `"C_WORKER_LOST"` instead of silence;
 //! - a request refused because its service queue holds `conf.max_queue`
-//!   requests gets a final error reply `"C_QUEUE_FULL"`;
+//!   requests, or because the broker holds `conf.max_bytes` of requests, gets a
+//!   final error reply `"C_QUEUE_FULL"` (pigato queues without bound);
 //! - a request whose rid is already known is dropped (`duplicate_rid`).
 
 mod abandon;
 mod dispatch;
+#[cfg(test)]
+mod limits_tests;
 pub mod opts;
 mod registry;
 mod reply;
@@ -106,6 +109,11 @@ impl Request {
     self
   }
 
+  /// Bytes of its frames, as counted against `conf.max_bytes`.
+  fn size(&self) -> usize {
+    self.client.len() + self.service.len() + self.rid.len() + self.data.len() + self.opts.len()
+  }
+
   fn expired(&self, now: Instant) -> bool {
     self.deadline.is_some_and(|d| now > d)
   }
@@ -139,6 +147,8 @@ pub struct Broker {
   services: FastMap<Bytes, ServiceEntry>,
   router: Router,
   requests: FastMap<Bytes, Request>,
+  /// Sum of [`Request::size`] over `requests`.
+  held_bytes: usize,
   cache: ReplyCache,
   stats: BrokerStats,
   /// Reused candidate list for dispatch (avoids an allocation per dispatch).
@@ -159,6 +169,7 @@ impl Broker {
       services: FastMap::default(),
       router: Router::new(),
       requests: FastMap::default(),
+      held_bytes: 0,
       cache,
       stats: BrokerStats::default(),
       scratch: Vec::new(),
@@ -178,8 +189,16 @@ impl Broker {
       workers: self.worker_slots.len(),
       queued,
       in_flight: self.requests.len() - queued,
+      held_bytes: self.held_bytes,
       ..self.stats.clone()
     }
+  }
+
+  /// Removes a request the broker holds (queued or assigned), keeping `held_bytes` in step.
+  fn release(&mut self, rid: &Bytes) -> Option<Request> {
+    let req = self.requests.remove(rid)?;
+    self.held_bytes -= req.size();
+    Some(req)
   }
 
   /// Handles one ROUTER message from `peer` (`frames` after the identity).

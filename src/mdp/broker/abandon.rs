@@ -68,7 +68,7 @@ impl Broker {
       })
       .collect();
     for (rid, slot) in gone {
-      let Some(req) = self.requests.remove(&rid) else {
+      let Some(req) = self.release(&rid) else {
         continue;
       };
       if let Some(w) = self.workers[slot].as_mut() {

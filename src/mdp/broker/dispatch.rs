@@ -93,8 +93,11 @@ impl Broker {
     now: Instant,
     out: &mut Vec<Outgoing>,
   ) {
+    let size = req.size();
     let entry = self.services.entry(req.service.clone()).or_default();
-    if entry.queue.len() >= self.conf.max_queue {
+    // Both bounds refuse rather than grow: a service queue at `max_queue`, or the broker holding
+    // `max_bytes` of requests (queued and at workers) already.
+    if entry.queue.len() >= self.conf.max_queue || self.held_bytes + size > self.conf.max_bytes {
       self.stats.dropped_queue_full += 1;
       out.push(Outgoing::Dropped {
         reason: "queue_full",
@@ -116,6 +119,7 @@ impl Broker {
       if let Some(slot) = found {
         if let Some(w) = self.workers[slot].as_mut() {
           assign(w, slot, &mut req, out);
+          self.held_bytes += size;
           self.requests.insert(req.rid.clone(), req);
           return;
         }
@@ -124,6 +128,7 @@ impl Broker {
     let was_empty = entry.queue.is_empty();
     entry.queue.push_back(req.rid.clone());
     let service = req.service.clone();
+    self.held_bytes += size;
     self.requests.insert(req.rid.clone(), req);
     // With exact workers and an empty queue the pick above already failed.
     if !(exact && was_empty) {
@@ -230,7 +235,7 @@ impl Broker {
   }
 
   fn drop_expired(&mut self, rid: &Bytes, out: &mut Vec<Outgoing>) {
-    let Some(req) = self.requests.remove(rid) else {
+    let Some(req) = self.release(rid) else {
       return;
     };
     self.stats.dropped_expired += 1;

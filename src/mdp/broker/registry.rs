@@ -118,7 +118,7 @@ impl Broker {
         if !names.contains(&name) {
           names.push(name);
         }
-      } else if let Some(req) = self.requests.remove(&rid) {
+      } else if let Some(req) = self.release(&rid) {
         self.stats.dropped_worker_lost += 1;
         out.push(Outgoing::Dropped {
           reason: "worker_lost",

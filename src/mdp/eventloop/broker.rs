@@ -208,6 +208,7 @@ fn stats_json(state: &Broker, io: &Io<'_>) -> String {
     "inFlight": s.in_flight,
     "workers": s.workers,
     "queued": s.queued,
+    "heldBytes": s.held_bytes,
     "sendFailures": io.send_failures,
     "parked": io.parked.len(),
     "parkedExpired": io.parked.expired,

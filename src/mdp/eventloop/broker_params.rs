@@ -24,6 +24,10 @@ pub struct BrokerParams {
   pub(super) persist: bool,
   cache_max_entries: Option<f64>,
   cache_max_bytes: Option<f64>,
+  /// `conf.maxQueue`: most requests waiting in one service queue.
+  max_queue: Option<f64>,
+  /// `conf.maxBytes`: most bytes of requests the broker holds.
+  max_bytes: Option<f64>,
   /// Largest frame a peer may send (`ZMQ_MAXMSGSIZE`); default in [`crate::zmtp::Limits`].
   max_msg_size: Option<f64>,
   /// Milliseconds a connection has to finish its greeting and handshake (`ZMQ_HANDSHAKE_IVL`).
@@ -70,6 +74,13 @@ impl BrokerParams {
     }
     if let Some(n) = self.cache_max_bytes {
       conf.cache_max_bytes = n as usize;
+    }
+    // The facade checked these (numbers >= 1; it sends Infinity as 2^53 - 1, which no count reaches).
+    if let Some(n) = self.max_queue {
+      conf.max_queue = n as usize;
+    }
+    if let Some(n) = self.max_bytes {
+      conf.max_bytes = n as usize;
     }
     conf
   }

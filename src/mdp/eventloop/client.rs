@@ -180,9 +180,10 @@ fn apply_commands(
           .and_then(|t| t.parse::<f64>().ok())
           .unwrap_or(crate::mdp::DEFAULT_TIMEOUT.as_millis() as f64);
         let timeout = (timeout >= 0.0).then(|| Duration::from_millis(timeout as u64));
+        // The rid is kept until the answer: a copy, so it does not pin the whole command batch.
         state.request_with_rid(
           f[0].clone(),
-          f[1].clone(),
+          Bytes::copy_from_slice(&f[1]),
           f[2].clone(),
           f[3].clone(),
           timeout,
