@@ -23,7 +23,7 @@ export interface BrokerConf {
   cacheMaxEntries?: number
   cacheMaxBytes?: number
   /**
-   * Most requests waiting in one service's queue (default 50,000); a request beyond it fails at once
+   * Most requests waiting in one service's queue (default 20,000); a request beyond it fails at once
    * with `C_QUEUE_FULL`. `Infinity` queues without bound, as pigato does.
    */
   maxQueue?: number

@@ -17,7 +17,7 @@ options:
   --liveness <n>         heartbeats a silent worker survives (default 3)
   --dmode <load|rand>    how a worker is picked (default load)
   --name <id>            the broker's name
-  --max-queue <n>        most requests waiting per service (default 50000; "inf" for no bound)
+  --max-queue <n>        most requests waiting per service (default 20000; "inf" for no bound)
   --max-bytes <n>        most bytes of requests held in all (default 268435456; "inf" for no bound)
   --metrics <host:port>  serve Prometheus metrics at http://<host:port>/metrics
   --curve-secret-file <path>  serve CURVE only, with the Z85 secret key in <path>

@@ -7,7 +7,7 @@ use bytes::Bytes;
 /// Worker concurrency until its first heartbeat says otherwise.
 pub const DEFAULT_CONCURRENCY: i64 = 100;
 /// Default of [`BrokerConf::max_queue`].
-pub const DEFAULT_MAX_QUEUE: usize = 50_000;
+pub const DEFAULT_MAX_QUEUE: usize = 20_000;
 /// Default of [`BrokerConf::max_bytes`]: 256 MiB.
 pub const DEFAULT_MAX_BYTES: usize = 256 << 20;
 /// Data frame of the error reply for a request lost with its worker.
@@ -52,8 +52,10 @@ impl Default for BrokerConf {
       dmode: Dmode::Load,
       cache_max_entries: 10_000,
       cache_max_bytes: 64 << 20,
-      // About 45 MB of small requests per service (0.9 kB each, measured), enough for bursts far
-      // past what workers drain, small enough that a stalled service cannot take the broker down.
+      // A request behind 20,000 others waits 2-20 s at 1-10 k requests/s, a good part of the
+      // default 60 s timeout: a longer queue mostly holds requests that will time out. It is
+      // about 18 MB of small requests (0.9 kB each, measured), so a stalled service cannot take
+      // the broker down, and its clients hold no more than that many unanswered either.
       max_queue: DEFAULT_MAX_QUEUE,
       max_bytes: DEFAULT_MAX_BYTES,
     }
