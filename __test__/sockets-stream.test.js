@@ -32,9 +32,11 @@ test('STREAM bound: a raw tcp client opens, talks, is answered, and is closed by
     s.send([id, 'world'])
     assert.equal(await h.within(5000, 'raw reply', got), 'world')
     const ended = new Promise((resolve) => client.once('end', resolve))
+    // Listening before the close: the socket's event may come before the client sees its 'end'.
+    const closedEvent = next(s)
     s.send([id, ''])
     await h.within(5000, 'closed by the socket', ended)
-    const [, closed] = await next(s)
+    const [, closed] = await closedEvent
     assert.equal(closed, '')
     const err = await new Promise((resolve) => {
       s.once('error', resolve)

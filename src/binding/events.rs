@@ -10,6 +10,10 @@
 //! facade returns (handler errors with no `'error'` listener), goes to `napi_fatal_exception`,
 //! which is Node's documented uncaught-exception path.
 //!
+//! Where libuv can be reached (always under Node on Linux), batches go through a task on the JS thread's
+//! own loop instead (`super::relay`), which lets Node's loop turn every 2 ms of a flood; the threadsafe
+//! function stays as the fallback, and for `ZMQBUS_THREAD=runtime` (the earlier model, for comparison).
+//!
 //! The function is *weak* (unref'd): it never keeps Node alive by itself. The JS facade holds
 //! a ref'd keep-alive while an engine is started and drops it at `stop()`, so a process with
 //! nothing left to do exits, and a forgotten handle can never hang it.
@@ -28,8 +32,25 @@ struct Context {
   closed: Arc<RwLock<bool>>,
 }
 
-/// Delivers batches into a JS callback.
-pub struct JsDeliver {
+/// Delivers batches into a JS callback: through a task on the JS thread's loop, or a threadsafe function.
+pub enum JsDeliver {
+  /// A task on the JS thread's libuv loop (see `super::relay`).
+  Relay(super::relay::Relay),
+  /// A threadsafe function (no libuv reachable, or `ZMQBUS_THREAD=runtime`).
+  Tsfn(Tsfn),
+}
+
+impl Deliver for JsDeliver {
+  fn deliver(&self, batch: Vec<u8>) -> bool {
+    match self {
+      JsDeliver::Relay(r) => r.deliver(batch),
+      JsDeliver::Tsfn(t) => t.deliver(batch),
+    }
+  }
+}
+
+/// Delivers batches into a JS callback through a threadsafe function.
+pub struct Tsfn {
   tsfn: sys::napi_threadsafe_function,
   /// Set by the finalizer on the JS thread; after that `tsfn` is dangling. Calls hold the read
   /// lock so the finalizer cannot run in the middle of one.
@@ -38,10 +59,10 @@ pub struct JsDeliver {
 
 // SAFETY: a napi_threadsafe_function is made to be called and released from any thread; the
 // `closed` flag under its lock keeps every use before the JS thread's finalizer frees it.
-unsafe impl Send for JsDeliver {}
-unsafe impl Sync for JsDeliver {}
+unsafe impl Send for Tsfn {}
+unsafe impl Sync for Tsfn {}
 
-impl Deliver for JsDeliver {
+impl Tsfn {
   fn deliver(&self, batch: Vec<u8>) -> bool {
     let Ok(closed) = self.closed.read() else {
       return false;
@@ -70,7 +91,7 @@ impl Deliver for JsDeliver {
   }
 }
 
-impl Drop for JsDeliver {
+impl Drop for Tsfn {
   fn drop(&mut self) {
     let Ok(closed) = self.closed.read() else {
       return;
@@ -92,9 +113,21 @@ impl Drop for JsDeliver {
 /// Fails when napi cannot create the async context or the threadsafe function (environment
 /// shutting down).
 pub fn outbox_for(callback: Function<Buffer, ()>) -> napi::Result<Outbox<JsDeliver>> {
+  let env = callback.value().env;
+  let gauge = Arc::new(Gauge::default());
+  if super::local::local_mode() {
+    if let Some(relay) = super::relay::relay_for(env, &callback, gauge.clone())? {
+      return Ok(Outbox::new(JsDeliver::Relay(relay), gauge));
+    }
+  }
+  let tsfn = tsfn_for(&callback, gauge.clone())?;
+  Ok(Outbox::new(JsDeliver::Tsfn(tsfn), gauge))
+}
+
+/// A threadsafe function calling `callback` with each batch, inside a callback scope.
+fn tsfn_for(callback: &Function<Buffer, ()>, gauge: Arc<Gauge>) -> napi::Result<Tsfn> {
   let value = callback.value();
   let env = value.env;
-  let gauge = Arc::new(Gauge::default());
   let closed = Arc::new(RwLock::new(false));
   let name = unsafe { ToNapiValue::to_napi_value(env, "zmqbus")? };
   let mut resource = ptr::null_mut();
@@ -102,7 +135,7 @@ pub fn outbox_for(callback: Function<Buffer, ()>) -> napi::Result<Outbox<JsDeliv
   let mut async_context = ptr::null_mut();
   check(unsafe { sys::napi_async_init(env, resource, name, &mut async_context) })?;
   let context = Box::into_raw(Box::new(Context {
-    gauge: gauge.clone(),
+    gauge,
     async_context,
     closed: closed.clone(),
   }));
@@ -129,7 +162,7 @@ pub fn outbox_for(callback: Function<Buffer, ()>) -> napi::Result<Outbox<JsDeliv
     return check(status).map(|_| unreachable!("status is not ok"));
   }
   check(unsafe { sys::napi_unref_threadsafe_function(env, tsfn) })?;
-  Ok(Outbox::new(JsDeliver { tsfn, closed }, gauge))
+  Ok(Tsfn { tsfn, closed })
 }
 
 fn check(status: sys::napi_status) -> napi::Result<()> {

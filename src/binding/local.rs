@@ -113,41 +113,70 @@ fn outbox_for(
   env: sys::napi_env,
   callback: &Function<Buffer, ()>,
 ) -> napi::Result<Outbox<LocalDeliver>> {
-  let value = callback.value();
-  let mut func = ptr::null_mut();
-  let mut resource_obj = ptr::null_mut();
-  let mut resource = ptr::null_mut();
-  let mut async_context = ptr::null_mut();
-  // SAFETY: plain napi calls on the calling (JS) thread with its env.
-  unsafe {
+  let gauge = Arc::new(Gauge::default());
+  let deliver = LocalDeliver::new(env, callback, gauge.clone())?;
+  Ok(Outbox::new(deliver, gauge))
+}
+
+impl LocalDeliver {
+  /// A deliverer into `callback` on this (JS) thread, telling `gauge` when each batch was handled.
+  ///
+  /// # Errors
+  /// When napi refuses the references or the async context (the env is shutting down).
+  pub(super) fn new(
+    env: sys::napi_env,
+    callback: &Function<Buffer, ()>,
+    gauge: Arc<Gauge>,
+  ) -> napi::Result<Self> {
+    let value = callback.value();
+    let mut func = ptr::null_mut();
+    let mut resource_obj = ptr::null_mut();
+    let mut resource = ptr::null_mut();
+    let mut async_context = ptr::null_mut();
+    // SAFETY: plain napi calls on the calling (JS) thread with its env.
+    unsafe {
+      check(
+        sys::napi_create_reference(env, value.value, 1, &mut func),
+        "napi_create_reference",
+      )?;
+      check(
+        sys::napi_create_object(env, &mut resource_obj),
+        "napi_create_object",
+      )?;
+      check(
+        sys::napi_create_reference(env, resource_obj, 1, &mut resource),
+        "napi_create_reference",
+      )?;
+      let name = ToNapiValue::to_napi_value(env, "zmqbus")?;
+      check(
+        sys::napi_async_init(env, resource_obj, name, &mut async_context),
+        "napi_async_init",
+      )?;
+    }
+    Ok(LocalDeliver {
+      env,
+      func,
+      resource,
+      async_context,
+      home: thread_token(),
+      gauge,
+    })
+  }
+}
+
+/// Registers, once per thread, the env cleanup hook that ends this thread's tasks before its loop goes.
+///
+/// # Errors
+/// When napi refuses the hook.
+pub(super) fn hook_env_cleanup(env: sys::napi_env) -> napi::Result<()> {
+  if !CLEANUP_HOOKED.with(|h| h.replace(true)) {
+    // SAFETY: registering a plain function with no data on this env.
     check(
-      sys::napi_create_reference(env, value.value, 1, &mut func),
-      "napi_create_reference",
-    )?;
-    check(
-      sys::napi_create_object(env, &mut resource_obj),
-      "napi_create_object",
-    )?;
-    check(
-      sys::napi_create_reference(env, resource_obj, 1, &mut resource),
-      "napi_create_reference",
-    )?;
-    let name = ToNapiValue::to_napi_value(env, "zmqbus")?;
-    check(
-      sys::napi_async_init(env, resource_obj, name, &mut async_context),
-      "napi_async_init",
+      unsafe { sys::napi_add_env_cleanup_hook(env, Some(env_cleanup), ptr::null_mut()) },
+      "napi_add_env_cleanup_hook",
     )?;
   }
-  let gauge = Arc::new(Gauge::default());
-  let deliver = LocalDeliver {
-    env,
-    func,
-    resource,
-    async_context,
-    home: thread_token(),
-    gauge: gauge.clone(),
-  };
-  Ok(Outbox::new(deliver, gauge))
+  Ok(())
 }
 
 thread_local! {
@@ -174,13 +203,7 @@ impl LocalEngine {
   /// When napi refuses the references or the loop (the env is shutting down).
   pub fn new(env: &Env, on_events: &Function<Buffer, ()>) -> napi::Result<Self> {
     let raw = env.raw();
-    if !CLEANUP_HOOKED.with(|h| h.replace(true)) {
-      // SAFETY: registering a plain function with no data on this env.
-      check(
-        unsafe { sys::napi_add_env_cleanup_hook(raw, Some(env_cleanup), ptr::null_mut()) },
-        "napi_add_env_cleanup_hook",
-      )?;
-    }
+    hook_env_cleanup(raw)?;
     let loop_ptr = env.get_uv_event_loop()?;
     Ok(Self {
       // SAFETY: the loop of this env's thread; every handle made on it stays on this thread (tasks are

@@ -6,6 +6,7 @@ pub mod events;
 pub mod handle;
 pub mod local;
 pub mod mdp;
+pub mod relay;
 pub mod security;
 pub mod sockets;
 

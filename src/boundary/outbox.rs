@@ -25,6 +25,11 @@ pub const MAX_BATCH_RECORDS: usize = 256;
 const MAX_BATCHES_IN_FLIGHT: usize = 2;
 /// A batch JS handled within this many microseconds lets the next one be handed over early.
 const QUICK_BATCH_US: u64 = 1000;
+/// JS time spent on batches handed over early, back to back, after which the next waits until JS holds
+/// none: Node's threadsafe-function dispatch keeps calling JS (up to 1,000 calls) while batches keep
+/// arriving, so without this a fast flood held its timers and other I/O for seconds (4-8 s in chaos
+/// case 06's drain). With it, Node's loop turns at least every couple of milliseconds.
+const RUN_BUDGET_US: u64 = 2000;
 
 /// Where batches go: the napi ThreadsafeFunction in production, a channel in tests.
 pub trait Deliver: Send + Sync + 'static {
@@ -40,6 +45,8 @@ pub struct Gauge {
   /// one only when batches are quick, so a slow handler gets one batch at a time and Node's event loop
   /// (timers, other I/O) runs between them.
   last_batch_us: AtomicU64,
+  /// JS time spent on batches since one was handed over while JS held none (see [`RUN_BUDGET_US`]).
+  run_us: AtomicU64,
   notify: Notify,
   /// The loop that polls for [`Outbox::poll_taken`] instead of awaiting [`Outbox::taken`].
   waker: AtomicWaker,
@@ -50,12 +57,15 @@ impl Gauge {
   pub fn handled(&self, spent: std::time::Duration) {
     let us = u64::try_from(spent.as_micros()).unwrap_or(u64::MAX);
     self.last_batch_us.store(us, Ordering::Relaxed);
+    self.run_us.fetch_add(us, Ordering::Relaxed);
     self.taken();
   }
 
-  /// Whether the last batch was quick enough to hand over another while JS holds one.
+  /// Whether another batch may be handed over while JS holds one: the last was quick, and the batches
+  /// handled back to back have not used up the run budget.
   fn quick(&self) -> bool {
     self.last_batch_us.load(Ordering::Relaxed) < QUICK_BATCH_US
+      && self.run_us.load(Ordering::Relaxed) < RUN_BUDGET_US
   }
 
   /// Called on the JS thread when a batch has been taken by JavaScript.
@@ -155,7 +165,10 @@ impl<D: Deliver> Outbox<D> {
       }
       None => self.writer.take(),
     };
-    self.gauge.in_flight.fetch_add(1, Ordering::AcqRel);
+    // Handed over while JS holds nothing of ours: its event loop got its turn since the last one.
+    if self.gauge.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+      self.gauge.run_us.store(0, Ordering::Relaxed);
+    }
     if !self.deliver.deliver(batch) {
       self.closed = true;
       return false;
@@ -263,5 +276,41 @@ pub(crate) mod tests {
     gauge.taken();
     gauge.taken();
     assert_eq!(gauge.in_flight(), 0);
+  }
+
+  /// Pushes records until one more batch is sealed.
+  fn seal_one(outbox: &mut Outbox<Collect>) {
+    for _ in 0..MAX_BATCH_RECORDS {
+      outbox.push(0, &[b"m"]);
+    }
+  }
+
+  #[test]
+  fn quick_batches_go_early_only_until_the_run_budget_is_used() {
+    let sink = Collect::default();
+    let gauge = Arc::new(Gauge::default());
+    let mut outbox = Outbox::new(sink.clone(), gauge.clone());
+    let delivered = || sink.0.lock().unwrap().len();
+    let quick = std::time::Duration::from_micros(600);
+    seal_one(&mut outbox);
+    assert!(outbox.flush(), "JS idle: the first goes at once");
+    // JS keeps one in hand and handles each in 600 us: early hand-overs while under 2 ms in all.
+    for n in 2..=4 {
+      seal_one(&mut outbox);
+      assert!(outbox.flush(), "batch {n} goes early");
+      gauge.handled(quick);
+    }
+    assert_eq!(delivered(), 4);
+    // 1.8 ms used; one more quick batch passes the budget: the next waits until JS holds none.
+    seal_one(&mut outbox);
+    assert!(outbox.flush());
+    gauge.handled(quick);
+    seal_one(&mut outbox);
+    assert!(!outbox.flush(), "budget used: wait for JS to hold none");
+    gauge.handled(quick);
+    assert!(outbox.flush(), "JS held none: a new run starts");
+    seal_one(&mut outbox);
+    assert!(outbox.flush(), "the new run may hand over early again");
+    assert_eq!(delivered(), 7);
   }
 }
