@@ -142,6 +142,29 @@ fn check(status: sys::napi_status) -> napi::Result<()> {
   }
 }
 
+/// A JS Buffer holding a copy of `batch`, whose memory V8 owns and counts.
+///
+/// Handing the Vec itself over as an external buffer kept its whole capacity (up to the largest batch
+/// seen, tens of kB even for a one-record batch) alive until V8 collected the Buffer, and V8 counted
+/// only its length: many such blocks between collections, interleaved with the small allocations
+/// requests hold for their lifetime, fragmented the heap and grew RSS without end (issue 19's
+/// ignore-half worker). A copy is one memcpy of bytes just written; the Vec is freed at once.
+///
+/// # Safety
+/// On the env's own thread, inside a handle scope.
+pub(crate) unsafe fn buffer_copy(env: sys::napi_env, batch: &[u8]) -> Option<sys::napi_value> {
+  let mut data = ptr::null_mut();
+  let mut value = ptr::null_mut();
+  let status = sys::napi_create_buffer_copy(
+    env,
+    batch.len(),
+    batch.as_ptr().cast(),
+    &mut data,
+    &mut value,
+  );
+  (status == sys::Status::napi_ok).then_some(value)
+}
+
 /// Runs on the JS thread for each batch, inside the handle scope Node opens for it.
 unsafe extern "C" fn call_js(
   env: sys::napi_env,
@@ -160,9 +183,11 @@ unsafe extern "C" fn call_js(
   // The batch counts as in flight until its handlers have run (see `Gauge::handled`).
   let started = std::time::Instant::now();
   let _handled = Handled(&context.gauge, started);
-  let Ok(arg) = (unsafe { Buffer::to_napi_value(env, Buffer::from(*batch)) }) else {
-    return;
-  };
+  // SAFETY: on the JS thread, inside the handle scope Node opened for this call.
+  let arg = unsafe { buffer_copy(env, &batch) };
+  // Freed before the handlers run (see `buffer_copy`).
+  drop(batch);
+  let Some(arg) = arg else { return };
   let mut global = ptr::null_mut();
   if unsafe { sys::napi_get_global(env, &mut global) } != sys::Status::napi_ok {
     return;
