@@ -15,7 +15,7 @@ use napi::bindgen_prelude::{Buffer, Function, JsValue, ToNapiValue};
 use napi::{sys, Env};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use super::events::{buffer_copy, raise_pending, raise_returned};
+use super::events::{batch_buffer, raise_pending, raise_returned};
 use crate::boundary::outbox::{Deliver, Gauge, Outbox};
 use crate::boundary::Command;
 use crate::error::JsError;
@@ -70,13 +70,13 @@ impl LocalDeliver {
     let ready = sys::napi_get_reference_value(env, self.func, &mut func) == sys::Status::napi_ok
       && sys::napi_get_reference_value(env, self.resource, &mut recv) == sys::Status::napi_ok
       && !func.is_null();
+    // Converted (and the Vec freed) before the handlers run, so the block is free again for what they
+    // allocate (see `batch_buffer`).
     let arg = if ready {
-      buffer_copy(env, &batch)
+      batch_buffer(env, batch)
     } else {
       None
     };
-    // Freed before the handlers run, so the block is free again for what they allocate.
-    drop(batch);
     if let Some(arg) = arg {
       let mut result = ptr::null_mut();
       let status =
