@@ -42,6 +42,19 @@ function rssMb (pid = process.pid) {
   } catch { return 0 }
 }
 
+/**
+ * Resident size in MB of the `[heap]` mapping of `pid`: glibc's main malloc arena, where the native
+ * allocations of a JS-thread engine (our worker and client run there) and Node's own live. Unlike
+ * RSS it leaves out the V8 heap, which takes ~20 s to settle in a fresh process, so native growth
+ * shows within seconds. null when there is no such mapping (or the process is gone).
+ */
+function mallocHeapMb (pid = process.pid) {
+  try {
+    const m = /\[heap\]\n(?:.*\n)*?Rss:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/smaps`, 'utf8'))
+    return m ? Number(m[1]) / 1024 : null
+  } catch { return null }
+}
+
 /** Open file descriptors of `pid` (-1 when it is gone). */
 function fdCount (pid = process.pid) {
   try { return fs.readdirSync(`/proc/${pid}/fd`).length } catch { return -1 }
@@ -216,6 +229,7 @@ function role (name, args = [], opts = {}) {
     stderr: () => errTail,
     alive: () => !exit,
     rss: () => rssMb(child.pid),
+    mallocHeap: () => mallocHeapMb(child.pid),
     fds: () => fdCount(child.pid)
   }
 }
@@ -254,4 +268,4 @@ function checks () {
   }
 }
 
-module.exports = { nofileHardLimit, needNofile, ROOT, SHORT, log, delay, freePort, rssMb, fdCount, until, slope, round, role, runCase, checks, killAll }
+module.exports = { nofileHardLimit, needNofile, ROOT, SHORT, log, delay, freePort, rssMb, mallocHeapMb, fdCount, until, slope, round, role, runCase, checks, killAll }

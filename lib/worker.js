@@ -1,8 +1,7 @@
 'use strict'
 // pigato-compatible Worker over the native MDP worker (src/mdp, src/binding/worker.rs).
 // Heartbeats, liveness and reconnects run in Rust; requests arrive here in batches and each
-// becomes a 'request' event with a Reply, an object-mode Writable.
-const { Writable } = require('stream')
+// becomes a 'request' event with a Reply, an object-mode Writable built when used (lib/reply.js).
 const { randomUUID } = require('crypto')
 const native = require('./native')
 const K = require('./kinds')
@@ -11,12 +10,9 @@ const { MdpSession } = require('./session')
 const { BatchReader } = require('./boundary')
 const { securityJson } = require('./security')
 const { MultiWorker } = require('./multi')
+const { Reply } = require('./reply')
 
 const DEFAULTS = { heartbeat: 2500, reconnect: 1000, concurrency: 100 }
-const LIVENESS = 3
-const PARTIAL = '6'
-const FINAL = '3'
-const REJECT = '7'
 
 class Worker extends MdpSession {
   constructor (broker, service, conf) {
@@ -131,64 +127,6 @@ class Worker extends MdpSession {
     } catch (err) {
       this._userError(err)
     }
-  }
-}
-
-/** The reply stream handed to 'request' handlers: write() = partial, end() = final. */
-class Reply extends Writable {
-  constructor (worker, req) {
-    super({ objectMode: true })
-    this._worker = worker
-    this._req = req
-    this._endNull = false
-    this.ended = false
-    this.opts = {}
-  }
-
-  _write (chunk, encoding, cb) {
-    const type = this.ended ? FINAL : PARTIAL
-    this._worker._reply(type, this._req, '0', this._endNull ? null : chunk, this.opts)
-    cb(null)
-  }
-
-  end (chunk, encoding, cb) {
-    if (typeof chunk === 'function') { cb = chunk; chunk = undefined }
-    this.ended = true
-    if (chunk === undefined || chunk === null) {
-      chunk = ''
-      this._endNull = true
-    }
-    const ret = super.end(chunk, encoding, cb)
-    this._done()
-    return ret
-  }
-
-  /** Hands the request back to the broker for another worker. */
-  reject (err) {
-    this._worker._reply(REJECT, this._req, '0', err, undefined)
-    this._done()
-  }
-
-  /** Ends the request with an error (status -1). */
-  error (err) {
-    this._worker._reply(FINAL, this._req, '-1', err, undefined)
-    this._done()
-  }
-
-  heartbeat () {
-    this._worker.heartbeat()
-  }
-
-  /** Still tracked, not ended, and the client's request heartbeats are alive. */
-  active () {
-    const w = this._worker
-    return w.reqs.get(this._req.rid) === this._req && !this._req.ended &&
-      Date.now() - this._req.beat < LIVENESS * w.conf.heartbeat
-  }
-
-  _done () {
-    this._req.ended = true
-    if (this._worker.reqs.get(this._req.rid) === this._req) this._worker.reqs.delete(this._req.rid)
   }
 }
 

@@ -175,6 +175,36 @@ fn check(status: sys::napi_status) -> napi::Result<()> {
   }
 }
 
+/// Batches at least this large whose Vec is nearly full go to JS as they are, without a copy.
+const HAND_OVER_MIN: usize = 1 << 20;
+
+/// `batch` as a JS Buffer, usually a copy whose memory V8 owns and counts; the Vec is freed at once.
+///
+/// Handing every Vec over as an external buffer kept its whole capacity (up to the largest batch seen,
+/// tens of kB even for a one-record batch) alive until V8 collected the Buffer, and V8 counted only
+/// its length: many such blocks between collections, interleaved with the small allocations requests
+/// hold for their lifetime, fragmented the heap and grew RSS without end (issue 19's ignore-half
+/// worker). A copy is one memcpy of bytes just written. A large batch that fills its Vec (a big
+/// message) is handed over as before: a copy would cost more there, and its capacity is its length.
+///
+/// # Safety
+/// On the env's own thread, inside a handle scope.
+pub(crate) unsafe fn batch_buffer(env: sys::napi_env, batch: Vec<u8>) -> Option<sys::napi_value> {
+  if batch.len() >= HAND_OVER_MIN && batch.capacity() - batch.len() <= batch.len() / 8 {
+    return Buffer::to_napi_value(env, Buffer::from(batch)).ok();
+  }
+  let mut data = ptr::null_mut();
+  let mut value = ptr::null_mut();
+  let status = sys::napi_create_buffer_copy(
+    env,
+    batch.len(),
+    batch.as_ptr().cast(),
+    &mut data,
+    &mut value,
+  );
+  (status == sys::Status::napi_ok).then_some(value)
+}
+
 /// Runs on the JS thread for each batch, inside the handle scope Node opens for it.
 unsafe extern "C" fn call_js(
   env: sys::napi_env,
@@ -193,7 +223,9 @@ unsafe extern "C" fn call_js(
   // The batch counts as in flight until its handlers have run (see `Gauge::handled`).
   let started = std::time::Instant::now();
   let _handled = Handled(&context.gauge, started);
-  let Ok(arg) = (unsafe { Buffer::to_napi_value(env, Buffer::from(*batch)) }) else {
+  // SAFETY: on the JS thread, inside the handle scope Node opened for this call.
+  // Converted (and the Vec freed) before the handlers run (see `batch_buffer`).
+  let Some(arg) = (unsafe { batch_buffer(env, *batch) }) else {
     return;
   };
   let mut global = ptr::null_mut();

@@ -15,7 +15,7 @@ use napi::bindgen_prelude::{Buffer, Function, JsValue, ToNapiValue};
 use napi::{sys, Env};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use super::events::{raise_pending, raise_returned};
+use super::events::{batch_buffer, raise_pending, raise_returned};
 use crate::boundary::outbox::{Deliver, Gauge, Outbox};
 use crate::boundary::Command;
 use crate::error::JsError;
@@ -70,7 +70,14 @@ impl LocalDeliver {
     let ready = sys::napi_get_reference_value(env, self.func, &mut func) == sys::Status::napi_ok
       && sys::napi_get_reference_value(env, self.resource, &mut recv) == sys::Status::napi_ok
       && !func.is_null();
-    if let (true, Ok(arg)) = (ready, Buffer::to_napi_value(env, Buffer::from(batch))) {
+    // Converted (and the Vec freed) before the handlers run, so the block is free again for what they
+    // allocate (see `batch_buffer`).
+    let arg = if ready {
+      batch_buffer(env, batch)
+    } else {
+      None
+    };
+    if let Some(arg) = arg {
       let mut result = ptr::null_mut();
       let status =
         sys::napi_make_callback(env, self.async_context, recv, func, 1, &arg, &mut result);
