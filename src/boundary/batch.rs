@@ -83,6 +83,27 @@ impl BatchWriter {
   }
 }
 
+/// The byte offset just past `n` whole records of a packed batch, counting from `start` (a record
+/// boundary); the end of `buf` when fewer than `n` records follow. Used to hand a batch over in parts.
+pub fn records_end(buf: &[u8], start: usize, n: usize) -> usize {
+  let mut at = start;
+  for _ in 0..n {
+    let Some(head) = buf.get(at..at + 3) else {
+      return buf.len();
+    };
+    let frames = u16::from_le_bytes([head[1], head[2]]);
+    at += 3;
+    for _ in 0..frames {
+      let Some(len) = buf.get(at..at + 4) else {
+        return buf.len();
+      };
+      let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+      at = at.saturating_add(4).saturating_add(len).min(buf.len());
+    }
+  }
+  at
+}
+
 /// One record read from a packed batch; frames are zero-copy slices of the batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -216,5 +237,22 @@ mod tests {
     a.push(3, &[&b"x"[..], &b"yz"[..]]);
     b.push_iter(3, 2, [&b"x"[..], &b"yz"[..]]);
     assert_eq!(a.take(), b.take());
+  }
+
+  #[test]
+  fn records_end_finds_record_boundaries() {
+    let mut writer = BatchWriter::default();
+    writer.push(1, &[b"ab"]);
+    writer.push(2, &[] as &[&[u8]]);
+    writer.push(3, &[&b"x"[..], &b"yz"[..]]);
+    let buf = writer.take();
+    assert_eq!(records_end(&buf, 0, 1), 9);
+    assert_eq!(records_end(&buf, 9, 1), 12);
+    assert_eq!(records_end(&buf, 0, 3), buf.len());
+    assert_eq!(records_end(&buf, 0, 10), buf.len());
+    let second: Vec<_> = Records::new(Bytes::copy_from_slice(&buf[9..records_end(&buf, 9, 2)]))
+      .map(|r| r.map(|r| r.kind))
+      .collect();
+    assert_eq!(second, [Ok(2), Ok(3)]);
   }
 }

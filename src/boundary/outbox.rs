@@ -6,7 +6,7 @@
 //! by more than [`HIGH_WATER_BYTES`], [`Outbox::congested`] turns true and the event loop
 //! stops reading its sockets, so backpressure reaches ZeroMQ instead of memory.
 
-use super::batch::BatchWriter;
+use super::batch::{records_end, BatchWriter};
 use futures::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -21,6 +21,9 @@ pub const MAX_BATCH_BYTES: usize = 1 << 20;
 /// A batch is closed at this many records, so one callback is a bounded amount of JS work (256 handlers
 /// of 2 ms each are half a second; of 1 µs, a quarter of a millisecond).
 pub const MAX_BATCH_RECORDS: usize = 256;
+/// Records in the first batch, before JS has shown what a record costs it: a 2 ms handler then holds the
+/// loop for 32 ms, not half a second, and quick handlers get full batches from the second one on.
+pub const FIRST_BATCH_RECORDS: usize = 16;
 /// Batches handed to JS but not yet taken by it, above which nothing more is handed over.
 const MAX_BATCHES_IN_FLIGHT: usize = 2;
 /// A batch JS handled within this many microseconds lets the next one be handed over early.
@@ -47,6 +50,10 @@ pub struct Gauge {
   last_batch_us: AtomicU64,
   /// JS time spent on batches since one was handed over while JS held none (see [`RUN_BUDGET_US`]).
   run_us: AtomicU64,
+  /// Records in the batch last handed over: with `last_batch_us`, what one record costs JS.
+  last_records: AtomicUsize,
+  /// JS has handled a batch: `last_batch_us` is a measurement, not the default.
+  measured: std::sync::atomic::AtomicBool,
   notify: Notify,
   /// The loop that polls for [`Outbox::poll_taken`] instead of awaiting [`Outbox::taken`].
   waker: AtomicWaker,
@@ -58,13 +65,15 @@ impl Gauge {
     let us = u64::try_from(spent.as_micros()).unwrap_or(u64::MAX);
     self.last_batch_us.store(us, Ordering::Relaxed);
     self.run_us.fetch_add(us, Ordering::Relaxed);
+    self.measured.store(true, Ordering::Relaxed);
     self.taken();
   }
 
   /// Whether another batch may be handed over while JS holds one: the last was quick, and the batches
   /// handled back to back have not used up the run budget.
   fn quick(&self) -> bool {
-    self.last_batch_us.load(Ordering::Relaxed) < QUICK_BATCH_US
+    self.measured.load(Ordering::Relaxed)
+      && self.last_batch_us.load(Ordering::Relaxed) < QUICK_BATCH_US
       && self.run_us.load(Ordering::Relaxed) < RUN_BUDGET_US
   }
 
@@ -83,6 +92,49 @@ impl Gauge {
   fn in_flight(&self) -> usize {
     self.in_flight.load(Ordering::Acquire)
   }
+
+  /// Records per batch: as many as JS handles in about [`RUN_BUDGET_US`] at the cost per record it
+  /// showed last (at least one, at most [`MAX_BATCH_RECORDS`]). Quick handlers get full batches; a 2 ms
+  /// handler gets one record a batch, so a slow consumer still lets Node's loop turn every few
+  /// milliseconds instead of after 256 of them (half a second).
+  fn record_cap(&self) -> usize {
+    if !self.measured.load(Ordering::Relaxed) {
+      return FIRST_BATCH_RECORDS;
+    }
+    let us = self.last_batch_us.load(Ordering::Relaxed);
+    let records = self.last_records.load(Ordering::Relaxed) as u64;
+    if us == 0 || records == 0 {
+      return MAX_BATCH_RECORDS;
+    }
+    let fit = records.saturating_mul(RUN_BUDGET_US) / us;
+    usize::try_from(fit)
+      .unwrap_or(MAX_BATCH_RECORDS)
+      .clamp(1, MAX_BATCH_RECORDS)
+  }
+}
+
+/// A closed batch waiting for JS; handed over whole, or in parts when JS has become slower since it was
+/// closed (see [`Gauge::record_cap`]).
+struct Sealed {
+  buf: Vec<u8>,
+  /// Where the records not yet handed over begin.
+  start: usize,
+  /// Records not yet handed over.
+  records: usize,
+}
+
+/// The next part of a sealed batch: all of it while it fits `cap` records, else its next `cap` records.
+fn take_sealed(sealed: &mut Sealed, cap: usize) -> (Vec<u8>, usize) {
+  if sealed.start == 0 && sealed.records <= cap {
+    let n = std::mem::take(&mut sealed.records);
+    return (std::mem::take(&mut sealed.buf), n);
+  }
+  let n = cap.min(sealed.records);
+  let end = records_end(&sealed.buf, sealed.start, n);
+  let part = sealed.buf[sealed.start..end].to_vec();
+  sealed.start = end;
+  sealed.records -= n;
+  (part, n)
 }
 
 /// Accumulates event records and delivers them in batches of at most [`MAX_BATCH_RECORDS`] records.
@@ -90,7 +142,7 @@ pub struct Outbox<D: Deliver> {
   deliver: D,
   writer: BatchWriter,
   /// Full batches waiting for JS, oldest first.
-  sealed: VecDeque<Vec<u8>>,
+  sealed: VecDeque<Sealed>,
   sealed_bytes: usize,
   gauge: Arc<Gauge>,
   closed: bool,
@@ -126,13 +178,18 @@ impl<D: Deliver> Outbox<D> {
     self.seal_if_full();
   }
 
-  /// A batch is closed at [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_BYTES`], so one JS callback never
+  /// A batch is closed at [`Gauge::record_cap`] records or [`MAX_BATCH_BYTES`], so one JS callback never
   /// holds the thread for long: between batches Node runs its timers and other I/O.
   fn seal_if_full(&mut self) {
-    if self.writer.records() >= MAX_BATCH_RECORDS || self.writer.len() >= MAX_BATCH_BYTES {
-      let batch = self.writer.take();
-      self.sealed_bytes += batch.len();
-      self.sealed.push_back(batch);
+    let records = self.writer.records();
+    if records >= self.gauge.record_cap() || self.writer.len() >= MAX_BATCH_BYTES {
+      let buf = self.writer.take();
+      self.sealed_bytes += buf.len();
+      self.sealed.push_back(Sealed {
+        buf,
+        start: 0,
+        records,
+      });
     }
   }
 
@@ -158,13 +215,22 @@ impl<D: Deliver> Outbox<D> {
   }
 
   fn deliver_next(&mut self) -> bool {
-    let batch = match self.sealed.pop_front() {
-      Some(b) => {
-        self.sealed_bytes -= b.len();
-        b
+    let cap = self.gauge.record_cap();
+    let (batch, records) = match self.sealed.front_mut() {
+      Some(first) => {
+        let part = take_sealed(first, cap);
+        self.sealed_bytes -= part.0.len();
+        if first.records == 0 {
+          self.sealed.pop_front();
+        }
+        part
       }
-      None => self.writer.take(),
+      None => {
+        let n = self.writer.records();
+        (self.writer.take(), n)
+      }
     };
+    self.gauge.last_records.store(records, Ordering::Relaxed);
     // Handed over while JS holds nothing of ours: its event loop got its turn since the last one.
     if self.gauge.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
       self.gauge.run_us.store(0, Ordering::Relaxed);
@@ -288,7 +354,7 @@ pub(crate) mod tests {
   #[test]
   fn quick_batches_go_early_only_until_the_run_budget_is_used() {
     let sink = Collect::default();
-    let gauge = Arc::new(Gauge::default());
+    let gauge = measured_gauge();
     let mut outbox = Outbox::new(sink.clone(), gauge.clone());
     let delivered = || sink.0.lock().unwrap().len();
     let quick = std::time::Duration::from_micros(600);
@@ -312,5 +378,62 @@ pub(crate) mod tests {
     seal_one(&mut outbox);
     assert!(outbox.flush(), "the new run may hand over early again");
     assert_eq!(delivered(), 7);
+  }
+
+  #[test]
+  fn batches_shrink_to_what_a_slow_handler_does_in_the_budget_and_grow_back() {
+    let sink = Collect::default();
+    let gauge = measured_gauge();
+    let mut outbox = Outbox::new(sink.clone(), gauge.clone());
+    let records = |i: usize| Records::new(Bytes::from(sink.0.lock().unwrap()[i].clone())).count();
+    seal_one(&mut outbox);
+    outbox.flush();
+    assert_eq!(records(0), MAX_BATCH_RECORDS);
+    // While JS works on it, a second batch is sealed at full size.
+    seal_one(&mut outbox);
+    outbox.push(0, &[b"tail"]);
+    // 256 records took 100 ms (390 us each): about 5 fit in 2 ms, so the sealed one goes in parts.
+    gauge.handled(std::time::Duration::from_millis(100));
+    let mut handed = 0;
+    for i in 1..=52 {
+      assert!(outbox.flush());
+      assert_eq!(records(i), if i < 52 { 5 } else { 1 }, "part {i}");
+      handed += records(i);
+      gauge.handled(std::time::Duration::from_micros(390 * records(i) as u64));
+    }
+    assert_eq!(handed, MAX_BATCH_RECORDS);
+    // Then the record pushed after it, and nothing is lost or reordered.
+    assert!(outbox.flush());
+    let last = sink.0.lock().unwrap()[53].clone();
+    let frames: Vec<_> = Records::new(Bytes::from(last))
+      .map(|r| r.unwrap().frames[0].clone())
+      .collect();
+    assert_eq!(frames, vec![Bytes::from_static(b"tail")]);
+    // Quick again (1 us a record): full batches.
+    gauge.handled(std::time::Duration::from_micros(1));
+    assert_eq!(gauge.record_cap(), MAX_BATCH_RECORDS);
+    assert!(!outbox.has_pending());
+    assert_eq!(outbox.sealed_bytes, 0);
+  }
+
+  /// A gauge that has seen JS handle a batch (1 us a record).
+  fn measured_gauge() -> Arc<Gauge> {
+    let gauge = Arc::new(Gauge::default());
+    gauge.handled(std::time::Duration::from_micros(1));
+    gauge
+  }
+
+  #[test]
+  fn the_first_batch_is_small_and_none_goes_early_before_js_handled_one() {
+    let sink = Collect::default();
+    let gauge = Arc::new(Gauge::default());
+    let mut outbox = Outbox::new(sink.clone(), gauge.clone());
+    for _ in 0..100 {
+      outbox.push(0, &[b"m"]);
+    }
+    assert!(outbox.flush());
+    assert!(!outbox.flush(), "no early hand-over before a measurement");
+    let first = Records::new(Bytes::from(sink.0.lock().unwrap()[0].clone())).count();
+    assert_eq!(first, FIRST_BATCH_RECORDS);
   }
 }
