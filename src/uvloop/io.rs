@@ -8,6 +8,8 @@
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::task::{Context, Poll as TaskPoll, Waker};
 use std::time::Instant;
@@ -202,11 +204,26 @@ impl IoStream for UvStream {
       StdStream::Unix(_) => "ipc".into(),
     }
   }
+
+  fn raw_fd(&self) -> i64 {
+    use std::os::fd::AsRawFd;
+    i64::from(match &self.stream {
+      StdStream::Tcp(s) => s.as_raw_fd(),
+      StdStream::Unix(s) => s.as_raw_fd(),
+    })
+  }
 }
 
-/// A listening socket on the loop.
+/// What a [`UvListener`] listens on.
+enum Listening {
+  Tcp(TcpListener),
+  /// With the path to remove on drop.
+  Unix(UnixListener, PathBuf),
+}
+
+/// A listening socket (tcp or ipc) on the loop.
 pub struct UvListener {
-  listener: TcpListener,
+  listener: Listening,
   watched: Watched,
   lp: LoopRef,
 }
@@ -225,9 +242,22 @@ impl UvListener {
   /// # Errors
   /// libuv refused the descriptor.
   pub fn adopt(lp: LoopRef, listener: TcpListener) -> io::Result<Self> {
-    use std::os::fd::AsRawFd;
     listener.set_nonblocking(true)?;
-    let watched = Watched::new(lp, listener.as_raw_fd()).map_err(io::Error::other)?;
+    Self::watch(lp, Listening::Tcp(listener))
+  }
+
+  /// Watches an ipc listener bound already at `path` (the file is removed when the listener drops).
+  ///
+  /// # Errors
+  /// libuv refused the descriptor.
+  pub fn adopt_unix(lp: LoopRef, listener: UnixListener, path: PathBuf) -> io::Result<Self> {
+    listener.set_nonblocking(true)?;
+    Self::watch(lp, Listening::Unix(listener, path))
+  }
+
+  fn watch(lp: LoopRef, listener: Listening) -> io::Result<Self> {
+    let fd = Self::fd_of(&listener);
+    let watched = Watched::new(lp, fd).map_err(io::Error::other)?;
     Ok(Self {
       listener,
       watched,
@@ -235,12 +265,43 @@ impl UvListener {
     })
   }
 
+  fn fd_of(listener: &Listening) -> std::os::fd::RawFd {
+    use std::os::fd::AsRawFd;
+    match listener {
+      Listening::Tcp(l) => l.as_raw_fd(),
+      Listening::Unix(l, _) => l.as_raw_fd(),
+    }
+  }
+
   /// The bound address (the real port for port 0).
   ///
   /// # Errors
-  /// As `getsockname`.
+  /// As `getsockname`; `Unsupported` for an ipc listener.
   pub fn local_addr(&self) -> io::Result<SocketAddr> {
-    self.listener.local_addr()
+    match &self.listener {
+      Listening::Tcp(l) => l.local_addr(),
+      Listening::Unix(..) => Err(io::ErrorKind::Unsupported.into()),
+    }
+  }
+
+  fn accept(&self) -> io::Result<StdStream> {
+    match &self.listener {
+      Listening::Tcp(l) => {
+        let (stream, _) = l.accept()?;
+        // Small messages must not wait for Nagle (as libzmq).
+        stream.set_nodelay(true)?;
+        Ok(StdStream::Tcp(stream))
+      }
+      Listening::Unix(l, _) => Ok(StdStream::Unix(l.accept()?.0)),
+    }
+  }
+}
+
+impl Drop for UvListener {
+  fn drop(&mut self) {
+    if let Listening::Unix(_, path) = &self.listener {
+      let _ = std::fs::remove_file(path);
+    }
   }
 }
 
@@ -252,20 +313,23 @@ impl IoListener for UvListener {
       if self.watched.poll_dir(cx, false).is_pending() {
         return TaskPoll::Pending;
       }
-      match self.watched.consumed(self.listener.accept(), false) {
-        Ok((stream, _)) => {
-          let ready = stream
-            .set_nonblocking(true)
-            .and_then(|()| stream.set_nodelay(true))
-            .and_then(|()| {
-              UvStream::new(self.lp, StdStream::Tcp(stream)).map_err(io::Error::other)
-            });
+      match self.watched.consumed(self.accept(), false) {
+        Ok(stream) => {
+          let ready = match &stream {
+            StdStream::Tcp(s) => s.set_nonblocking(true),
+            StdStream::Unix(s) => s.set_nonblocking(true),
+          }
+          .and_then(|()| UvStream::new(self.lp, stream).map_err(io::Error::other));
           return TaskPoll::Ready(ready);
         }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
         Err(e) => return TaskPoll::Ready(Err(e)),
       }
     }
+  }
+
+  fn raw_fd(&self) -> i64 {
+    i64::from(Self::fd_of(&self.listener))
   }
 }
 
@@ -375,8 +439,12 @@ impl Reactor for UvReactor {
           };
           Ok((l, resolved.to_string()))
         }),
-      _ => Err(TransportError::Endpoint(format!(
-        "{endpoint}: only tcp is bound on a JS thread's loop so far"
+      Endpoint::Ipc(path) => crate::driver::net::bind_ipc(path).and_then(|l| {
+        let listener = UvListener::adopt_unix(self.lp, l, path.clone())?;
+        Ok((listener, endpoint.to_string()))
+      }),
+      Endpoint::Inproc(_) => Err(TransportError::Endpoint(format!(
+        "{endpoint}: inproc is not served by the network driver"
       ))),
     };
     std::future::ready(result)
@@ -384,5 +452,9 @@ impl Reactor for UvReactor {
 
   fn adopt_tcp_listener(&self, listener: TcpListener) -> io::Result<UvListener> {
     UvListener::adopt(self.lp, listener)
+  }
+
+  fn adopt_ipc_listener(&self, listener: UnixListener, path: PathBuf) -> io::Result<UvListener> {
+    UvListener::adopt_unix(self.lp, listener, path)
   }
 }
