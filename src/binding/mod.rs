@@ -7,6 +7,7 @@ pub mod handle;
 pub mod local;
 pub mod mdp;
 pub mod security;
+mod socket_engine;
 pub mod sockets;
 
 /// The native core's version (the crate version).

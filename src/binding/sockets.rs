@@ -2,40 +2,24 @@
 //! and checks arguments, keeps the options new binds/connects take, and sends [`Control`]s to
 //! the socket's event loop (`crate::sockets::eventloop`). No socket logic lives here.
 //!
-//! The loop runs as a task on the libuv loop of the JS thread that made the socket (the default, see
-//! `super::local`): a call here queues its control and wakes the loop, which runs when the delivery the
-//! call came from returns (so a handler's sends leave in one write), or else from its async handle, so no
-//! event reaches JS inside a call. Its batches reach JS after each poll, with the loop not borrowed, so a
-//! handler can make synchronous calls (`bindSync`), which the loop answers at once. With
-//! `ZMQBUS_THREAD=runtime`, and for STREAM sockets, it runs on the runtime thread and events come through a
-//! threadsafe function.
+//! Where the loop runs (this JS thread's libuv loop, or the runtime thread) is `super::socket_engine`.
 
 use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
 use bytes::Bytes;
 use napi::bindgen_prelude::{Buffer, Function};
 use napi::Env;
 use napi_derive::napi;
-use tokio::sync::mpsc::UnboundedSender;
 
-use super::events::outbox_for;
-use super::local::{self, local_mode, Stash};
-use crate::boundary::outbox::{Deliver, Outbox};
+use super::socket_engine::Engine;
 use crate::error::JsError;
 use crate::sockets::eventloop::{Control, MAX_LINGER};
 use crate::sockets::options::SocketOptions;
 use crate::sockets::proxy;
-use crate::sockets::start::{self, LocalLoop};
 use crate::sockets::{SocketError, SocketType};
 use crate::transport::Endpoint;
-use crate::uvloop::io::UvReactor;
-use crate::uvloop::task::{Body, Task};
-
-/// How long `bindSync` blocks the JS thread at most (a tcp/ipc bind takes microseconds).
-const BIND_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn hwm(value: f64, name: &str) -> Result<usize, JsError> {
   if value.is_finite() && value >= 0.0 && value <= f64::from(u32::MAX) {
@@ -53,19 +37,6 @@ fn endpoint(ep: &str) -> Result<(), JsError> {
     .map_err(|e| JsError::new(e.code(), e.to_string()))
 }
 
-/// Where a socket's loop runs.
-enum Engine {
-  /// A tokio task on the runtime thread.
-  Runtime(UnboundedSender<Control>),
-  /// A task on this JS thread's libuv loop.
-  Local {
-    controls: UnboundedSender<Control>,
-    task: Task,
-    /// The loop, for synchronous calls (its task owns it: gone once the task ended).
-    lp: Weak<RefCell<dyn LocalLoop>>,
-  },
-}
-
 /// Native side of a classic ZeroMQ socket (`zmq.socket(type)`).
 #[napi]
 pub struct SocketHandle {
@@ -75,36 +46,6 @@ pub struct SocketHandle {
   engine: RefCell<Option<Engine>>,
   opts: RefCell<SocketOptions>,
   linger: Cell<Option<Duration>>,
-}
-
-/// Starts the loop of a socket of `kind` on this JS thread; `None` where it runs on the runtime instead.
-fn start_local(
-  env: &Env,
-  kind: SocketType,
-  on_events: &Function<Buffer, ()>,
-) -> napi::Result<Option<Engine>> {
-  if !local_mode() || kind == SocketType::Stream {
-    return Ok(None);
-  }
-  let uv = local::this_loop(env)?;
-  let (deliver, gauge) = local::deliver_for(env.raw(), on_events)?;
-  let stash = Stash::default();
-  let outbox = Outbox::new(stash.clone(), gauge);
-  let reactor = UvReactor::new(uv).map_err(|e| napi::Error::from_reason(e.to_string()))?;
-  let Ok((controls, sock)) = start::local(kind, outbox, reactor) else {
-    return Ok(None);
-  };
-  let lp = Rc::downgrade(&sock);
-  let body: Body = Box::new(move |cx| {
-    let polled = sock.borrow_mut().poll(cx);
-    // JS runs here, with the loop not borrowed: a handler may call back into it (`bindSync`).
-    while let Some(batch) = stash.pop() {
-      deliver.deliver(batch);
-    }
-    polled
-  });
-  let task = Task::spawn(uv, body).map_err(|e| napi::Error::from_reason(e.to_string()))?;
-  Ok(Some(Engine::Local { controls, task, lp }))
 }
 
 #[napi]
@@ -119,14 +60,8 @@ impl SocketHandle {
     on_events: Function<Buffer, ()>,
   ) -> napi::Result<Self, String> {
     let kind = SocketType::parse(&socket_type).map_err(JsError::from)?;
-    let io = |e: napi::Error| JsError::new("EIO", e.to_string());
-    let engine = match start_local(&env, kind, &on_events).map_err(io)? {
-      Some(local) => local,
-      None => {
-        let outbox = outbox_for(on_events).map_err(io)?;
-        Engine::Runtime(start::spawn(kind, outbox))
-      }
-    };
+    let engine = Engine::start(&env, kind, on_events)
+      .map_err(|e: napi::Error| JsError::new("EIO", e.to_string()))?;
     Ok(SocketHandle {
       kind,
       engine: RefCell::new(Some(engine)),
@@ -136,45 +71,18 @@ impl SocketHandle {
   }
 
   fn control(&self, c: Control) -> Result<(), JsError> {
-    // A local loop is woken, not run here: from inside a delivery it runs when that returns (so the sends
-    // JS makes there leave in one write), otherwise from its async handle, so no event reaches JS inside
-    // this call (as with libzmq, whose events come from another thread).
-    let sent = match &*self.engine.borrow() {
-      None => return Err(JsError::from(SocketError::Closed)),
-      Some(Engine::Runtime(tx)) => tx.send(c),
-      Some(Engine::Local { controls, .. }) => controls.send(c),
-    };
-    sent.map_err(|_| JsError::from(SocketError::Closed))
-  }
-
-  /// The task of a local loop and the loop.
-  fn local_parts(&self) -> Option<(Task, Weak<RefCell<dyn LocalLoop>>)> {
     match &*self.engine.borrow() {
-      Some(Engine::Local { task, lp, .. }) => Some((task.clone(), lp.clone())),
-      _ => None,
+      Some(engine) => engine.send(c),
+      None => Err(JsError::from(SocketError::Closed)),
     }
   }
 
-  /// Asks the loop a question JS waits for (`bindSync`, `statsSync`): a loop on this thread answers inside
-  /// this call (no event reaches JS in it), one on the runtime is waited for (at most [`BIND_SYNC_TIMEOUT`]).
+  /// Asks the loop a question JS waits for (`bindSync`, `statsSync`).
   fn ask<T>(&self, make: impl FnOnce(SyncSender<T>) -> Control) -> Result<T, JsError> {
-    let (tx, rx) = sync_channel(1);
-    let Some((task, lp)) = self.local_parts() else {
-      self.control(make(tx))?;
-      return (rx.recv_timeout(BIND_SYNC_TIMEOUT))
-        .map_err(|_| JsError::new("ETIMEDOUT", "the socket did not answer"));
-    };
-    let closed = || JsError::from(SocketError::Closed);
-    let lp = lp.upgrade().ok_or_else(closed)?;
-    // JS never runs while the loop is borrowed (its batches are delivered after each poll), so this
-    // borrow is free whenever JS can call.
-    let mut lp = lp.try_borrow_mut().map_err(|_| closed())?;
-    lp.handle_control(make(tx));
-    drop(lp);
-    // Its next poll watches what this started (a listener) and delivers what it queued.
-    task.wake();
-    rx.try_recv()
-      .map_err(|_| JsError::new("ETIMEDOUT", "the socket did not answer"))
+    match &*self.engine.borrow() {
+      Some(engine) => engine.ask(make),
+      None => Err(JsError::from(SocketError::Closed)),
+    }
   }
 
   /// Hands the changed options to the loop (later binds/connects take them; the state's switches apply now).
@@ -236,7 +144,7 @@ impl SocketHandle {
   #[napi]
   pub fn send(&self, batch: &[u8]) -> napi::Result<(), String> {
     self.control(Control::Batch(Bytes::copy_from_slice(batch)))?;
-    if matches!(&*self.engine.borrow(), Some(Engine::Runtime(_))) {
+    if (self.engine.borrow().as_ref()).is_some_and(Engine::on_runtime) {
       // A reply is likely soon: keep the runtime thread polling instead of parking.
       crate::runtime::activity();
     }
@@ -421,15 +329,12 @@ impl SocketHandle {
   pub fn close(&self) {
     // Taken out first, so JS called back from the loop finds this handle closed.
     let engine = self.engine.borrow_mut().take();
-    let close = Control::Close {
-      linger: self.linger.get(),
-    };
-    // A local task goes on until its linger is over, then ends by itself.
-    let _ = match &engine {
-      Some(Engine::Runtime(tx)) => tx.send(close),
-      Some(Engine::Local { controls, .. }) => controls.send(close),
-      None => Ok(()),
-    };
+    if let Some(engine) = engine {
+      let _ = engine.send(Control::Close {
+        linger: self.linger.get(),
+      });
+      // A local task goes on until its linger is over, then ends by itself.
+    }
   }
 }
 
@@ -437,8 +342,8 @@ impl Drop for SocketHandle {
   fn drop(&mut self) {
     // Garbage-collected without close(): end a local task without calling JS (this may run in a
     // finalizer). A loop on the runtime sees its control channel close and ends by itself.
-    if let Some(Engine::Local { task, .. }) = self.engine.get_mut().take() {
-      task.cancel();
+    if let Some(engine) = self.engine.get_mut().take() {
+      engine.cancel();
     }
   }
 }

@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -18,8 +18,9 @@ use bytes::{BufMut, BytesMut};
 
 use super::ffi::{READABLE, WRITABLE};
 use super::handle::{LoopRef, Poll, Refable, Timer, UvError};
+use super::listen::UvListener;
 use crate::driver::net::{bind_address, connect_socket, StdStream};
-use crate::driver::reactor::{IoListener, IoSleep, IoStream, Reactor};
+use crate::driver::reactor::{IoSleep, IoStream, Reactor};
 use crate::transport::{Endpoint, TransportError};
 
 #[derive(Default)]
@@ -31,13 +32,13 @@ struct Readiness {
 }
 
 /// A socket and its poll handle; readiness is shared with the handle's callback.
-struct Watched {
+pub(super) struct Watched {
   poll: RefCell<Poll>,
   ready: Rc<RefCell<Readiness>>,
 }
 
 impl Watched {
-  fn new(lp: LoopRef, fd: std::os::fd::RawFd) -> Result<Self, UvError> {
+  pub(super) fn new(lp: LoopRef, fd: std::os::fd::RawFd) -> Result<Self, UvError> {
     let ready = Rc::new(RefCell::new(Readiness::default()));
     let seen = ready.clone();
     let poll = Poll::new(
@@ -55,7 +56,7 @@ impl Watched {
   }
 
   /// Registers `cx` for one direction; `Ready` when that direction may make progress.
-  fn poll_dir(&self, cx: &mut Context<'_>, write: bool) -> TaskPoll<io::Result<()>> {
+  pub(super) fn poll_dir(&self, cx: &mut Context<'_>, write: bool) -> TaskPoll<io::Result<()>> {
     let mut r = self.ready.borrow_mut();
     let (ready, waker) = if write {
       (r.writable, &mut r.write_waker)
@@ -89,7 +90,7 @@ impl Watched {
   }
 
   /// The result of an I/O call: a `WouldBlock` clears the readiness it consumed.
-  fn consumed<T>(&self, result: io::Result<T>, write: bool) -> io::Result<T> {
+  pub(super) fn consumed<T>(&self, result: io::Result<T>, write: bool) -> io::Result<T> {
     if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
       let mut r = self.ready.borrow_mut();
       if write {
@@ -211,125 +212,6 @@ impl IoStream for UvStream {
       StdStream::Tcp(s) => s.as_raw_fd(),
       StdStream::Unix(s) => s.as_raw_fd(),
     })
-  }
-}
-
-/// What a [`UvListener`] listens on.
-enum Listening {
-  Tcp(TcpListener),
-  /// With the path to remove on drop.
-  Unix(UnixListener, PathBuf),
-}
-
-/// A listening socket (tcp or ipc) on the loop.
-pub struct UvListener {
-  listener: Listening,
-  watched: Watched,
-  lp: LoopRef,
-}
-
-impl UvListener {
-  /// Binds `addr` (non-blocking) and watches it on `lp`.
-  ///
-  /// # Errors
-  /// The bind's error, or libuv refused the descriptor.
-  pub fn bind(lp: LoopRef, addr: SocketAddr) -> io::Result<Self> {
-    Self::adopt(lp, TcpListener::bind(addr)?)
-  }
-
-  /// Watches a listener bound already.
-  ///
-  /// # Errors
-  /// libuv refused the descriptor.
-  pub fn adopt(lp: LoopRef, listener: TcpListener) -> io::Result<Self> {
-    listener.set_nonblocking(true)?;
-    Self::watch(lp, Listening::Tcp(listener))
-  }
-
-  /// Watches an ipc listener bound already at `path` (the file is removed when the listener drops).
-  ///
-  /// # Errors
-  /// libuv refused the descriptor.
-  pub fn adopt_unix(lp: LoopRef, listener: UnixListener, path: PathBuf) -> io::Result<Self> {
-    listener.set_nonblocking(true)?;
-    Self::watch(lp, Listening::Unix(listener, path))
-  }
-
-  fn watch(lp: LoopRef, listener: Listening) -> io::Result<Self> {
-    let fd = Self::fd_of(&listener);
-    let watched = Watched::new(lp, fd).map_err(io::Error::other)?;
-    Ok(Self {
-      listener,
-      watched,
-      lp,
-    })
-  }
-
-  fn fd_of(listener: &Listening) -> std::os::fd::RawFd {
-    use std::os::fd::AsRawFd;
-    match listener {
-      Listening::Tcp(l) => l.as_raw_fd(),
-      Listening::Unix(l, _) => l.as_raw_fd(),
-    }
-  }
-
-  /// The bound address (the real port for port 0).
-  ///
-  /// # Errors
-  /// As `getsockname`; `Unsupported` for an ipc listener.
-  pub fn local_addr(&self) -> io::Result<SocketAddr> {
-    match &self.listener {
-      Listening::Tcp(l) => l.local_addr(),
-      Listening::Unix(..) => Err(io::ErrorKind::Unsupported.into()),
-    }
-  }
-
-  fn accept(&self) -> io::Result<StdStream> {
-    match &self.listener {
-      Listening::Tcp(l) => {
-        let (stream, _) = l.accept()?;
-        // Small messages must not wait for Nagle (as libzmq).
-        stream.set_nodelay(true)?;
-        Ok(StdStream::Tcp(stream))
-      }
-      Listening::Unix(l, _) => Ok(StdStream::Unix(l.accept()?.0)),
-    }
-  }
-}
-
-impl Drop for UvListener {
-  fn drop(&mut self) {
-    if let Listening::Unix(_, path) = &self.listener {
-      let _ = std::fs::remove_file(path);
-    }
-  }
-}
-
-impl IoListener for UvListener {
-  type Stream = UvStream;
-
-  fn poll_accept(&self, cx: &mut Context<'_>) -> TaskPoll<io::Result<UvStream>> {
-    loop {
-      if self.watched.poll_dir(cx, false).is_pending() {
-        return TaskPoll::Pending;
-      }
-      match self.watched.consumed(self.accept(), false) {
-        Ok(stream) => {
-          let ready = match &stream {
-            StdStream::Tcp(s) => s.set_nonblocking(true),
-            StdStream::Unix(s) => s.set_nonblocking(true),
-          }
-          .and_then(|()| UvStream::new(self.lp, stream).map_err(io::Error::other));
-          return TaskPoll::Ready(ready);
-        }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-        Err(e) => return TaskPoll::Ready(Err(e)),
-      }
-    }
-  }
-
-  fn raw_fd(&self) -> i64 {
-    i64::from(Self::fd_of(&self.listener))
   }
 }
 
