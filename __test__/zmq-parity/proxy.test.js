@@ -24,6 +24,29 @@ function nextMessage (sock) {
   return new Promise((resolve) => sock.once('message', (...frames) => resolve(frames.map(String))))
 }
 
+/**
+ * A PUB capture socket and a SUB on it, joined before use: a probe is published until the SUB has it, so
+ * the capture cannot lose the proxied message to PUB/SUB's slow joiner (a subscription still on its way
+ * when the first message is published), whichever thread runs the sockets.
+ */
+async function captureLink (make, ca) {
+  const capture = make('pub')
+  capture.bindSync(ca)
+  const capSub = make('sub')
+  capSub.subscribe('')
+  capSub.connect(ca)
+  await withTimeout(sendUntil(capture, 'probe', nextMessage(capSub)), T, 'capture link')
+  const captured = new Promise((resolve) => {
+    const on = (...frames) => {
+      if (String(frames[0]) === 'probe') return // a late probe
+      capSub.removeListener('message', on)
+      resolve(frames.map(String))
+    }
+    capSub.on('message', on)
+  })
+  return { capture, captured }
+}
+
 /** Sends `frames` from `sock` every 50 ms until `until` settles (PUB/SUB needs its subscription first). */
 async function sendUntil (sock, frames, until) {
   let done = false
@@ -45,13 +68,9 @@ async function requestReply (frontType, backType, withCapture) {
     backend.bindSync(ba)
     let captured = null
     if (withCapture) {
-      const capture = make('pub')
-      capture.bindSync(ca)
-      const capSub = make('sub')
-      capSub.subscribe('')
-      capSub.connect(ca)
-      captured = nextMessage(capSub)
-      zmq.proxy(frontend, backend, capture)
+      const link = await captureLink(make, ca)
+      captured = link.captured
+      zmq.proxy(frontend, backend, link.capture)
     } else {
       zmq.proxy(frontend, backend)
     }
@@ -85,13 +104,9 @@ async function pipeline (frontType, backType, withCapture) {
     const [inAddr, outAddr] = frontType === 'pull' ? [fa, ba] : [ba, fa]
     let captured = null
     if (withCapture) {
-      const capture = make('pub')
-      capture.bindSync(ca)
-      const capSub = make('sub')
-      capSub.subscribe('')
-      capSub.connect(ca)
-      captured = nextMessage(capSub)
-      zmq.proxy(frontend, backend, capture)
+      const link = await captureLink(make, ca)
+      captured = link.captured
+      zmq.proxy(frontend, backend, link.capture)
     } else {
       zmq.proxy(frontend, backend)
     }
@@ -125,13 +140,9 @@ async function pubSub (withCapture) {
     backend.bindSync(ba)
     let captured = null
     if (withCapture) {
-      const capture = make('pub')
-      capture.bindSync(ca)
-      const capSub = make('sub')
-      capSub.subscribe('')
-      capSub.connect(ca)
-      captured = nextMessage(capSub)
-      zmq.proxy(frontend, backend, capture)
+      const link = await captureLink(make, ca)
+      captured = link.captured
+      zmq.proxy(frontend, backend, link.capture)
     } else {
       zmq.proxy(frontend, backend)
     }

@@ -116,13 +116,43 @@ fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
 }
 
 /// An outbox calling `callback` synchronously on this thread.
-fn outbox_for(
+pub(super) fn outbox_for(
   env: sys::napi_env,
   callback: &Function<Buffer, ()>,
 ) -> napi::Result<Outbox<LocalDeliver>> {
+  let (deliver, gauge) = deliver_for(env, callback)?;
+  Ok(Outbox::new(deliver, gauge))
+}
+
+/// Batches an outbox hands over, kept for its owner to deliver once it no longer borrows the loop that
+/// filled them (JS may call back into that loop from the delivery: `bindSync` after an `await`).
+#[derive(Clone, Default)]
+pub struct Stash(Arc<std::sync::Mutex<std::collections::VecDeque<Vec<u8>>>>);
+
+impl Deliver for Stash {
+  fn deliver(&self, batch: Vec<u8>) -> bool {
+    let mut queue = self.0.lock().unwrap_or_else(|e| e.into_inner());
+    queue.push_back(batch);
+    true
+  }
+}
+
+impl Stash {
+  /// The oldest batch kept.
+  pub fn pop(&self) -> Option<Vec<u8>> {
+    let mut queue = self.0.lock().unwrap_or_else(|e| e.into_inner());
+    queue.pop_front()
+  }
+}
+
+/// A deliverer calling `callback` synchronously on this thread, and the gauge its outbox shares.
+pub(super) fn deliver_for(
+  env: sys::napi_env,
+  callback: &Function<Buffer, ()>,
+) -> napi::Result<(LocalDeliver, Arc<Gauge>)> {
   let gauge = Arc::new(Gauge::default());
   let deliver = LocalDeliver::new(env, callback, gauge.clone())?;
-  Ok(Outbox::new(deliver, gauge))
+  Ok((deliver, gauge))
 }
 
 impl LocalDeliver {
@@ -195,6 +225,19 @@ unsafe extern "C" fn env_cleanup(_arg: *mut c_void) {
   task::cancel_all();
 }
 
+/// The libuv loop of `env`'s thread, for tasks on it; the first call on a thread hooks the env's cleanup,
+/// which ends every task of the thread before its loop goes.
+///
+/// # Errors
+/// When napi refuses the hook or the loop (the env is shutting down).
+pub fn this_loop(env: &Env) -> napi::Result<LoopRef> {
+  hook_env_cleanup(env.raw())?;
+  let loop_ptr = env.get_uv_event_loop()?;
+  // SAFETY: the loop of this env's thread; every handle made on it stays on this thread (tasks are
+  // thread-local) and is closed by the cleanup hook before the loop ends.
+  Ok(unsafe { LoopRef::from_raw(loop_ptr.cast()) })
+}
+
 /// A session engine on this JS thread: the outbox until `start`, then the task and its command queue.
 pub struct LocalEngine {
   lp: LoopRef,
@@ -209,14 +252,9 @@ impl LocalEngine {
   /// # Errors
   /// When napi refuses the references or the loop (the env is shutting down).
   pub fn new(env: &Env, on_events: &Function<Buffer, ()>) -> napi::Result<Self> {
-    let raw = env.raw();
-    hook_env_cleanup(raw)?;
-    let loop_ptr = env.get_uv_event_loop()?;
     Ok(Self {
-      // SAFETY: the loop of this env's thread; every handle made on it stays on this thread (tasks are
-      // thread-local) and is closed by the cleanup hook before the loop ends.
-      lp: unsafe { LoopRef::from_raw(loop_ptr.cast()) },
-      outbox: Some(outbox_for(raw, on_events)?),
+      lp: this_loop(env)?,
+      outbox: Some(outbox_for(env.raw(), on_events)?),
       commands: None,
       task: None,
     })

@@ -8,6 +8,7 @@ pub mod local;
 pub mod mdp;
 pub mod relay;
 pub mod security;
+mod socket_engine;
 pub mod sockets;
 
 /// The native core's version (the crate version).

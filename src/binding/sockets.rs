@@ -1,25 +1,25 @@
 //! `#[napi] SocketHandle`: the native side of one classic socket (`lib/socket.js`). It converts
 //! and checks arguments, keeps the options new binds/connects take, and sends [`Control`]s to
 //! the socket's event loop (`crate::sockets::eventloop`). No socket logic lives here.
+//!
+//! Where the loop runs (this JS thread's libuv loop, or the runtime thread) is `super::socket_engine`.
 
-use std::sync::mpsc::sync_channel;
+use std::cell::{Cell, RefCell};
+use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
 use bytes::Bytes;
 use napi::bindgen_prelude::{Buffer, Function};
+use napi::Env;
 use napi_derive::napi;
-use tokio::sync::mpsc::UnboundedSender;
 
-use super::events::outbox_for;
+use super::socket_engine::Engine;
 use crate::error::JsError;
-use crate::sockets::eventloop::{self, Control, MAX_LINGER};
+use crate::sockets::eventloop::{Control, MAX_LINGER};
 use crate::sockets::options::SocketOptions;
 use crate::sockets::proxy;
 use crate::sockets::{SocketError, SocketType};
 use crate::transport::Endpoint;
-
-/// How long `bindSync` blocks the JS thread at most (a tcp/ipc bind takes microseconds).
-const BIND_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn hwm(value: f64, name: &str) -> Result<usize, JsError> {
   if value.is_finite() && value >= 0.0 && value <= f64::from(u32::MAX) {
@@ -41,9 +41,11 @@ fn endpoint(ep: &str) -> Result<(), JsError> {
 #[napi]
 pub struct SocketHandle {
   kind: SocketType,
-  controls: Option<UnboundedSender<Control>>,
-  opts: SocketOptions,
-  linger: Option<Duration>,
+  /// `None` once closed. Every method takes `&self` (a `RefCell` here, borrowed only briefly): a call runs
+  /// a local loop when it returns, whose delivery may call back into this handle from JS.
+  engine: RefCell<Option<Engine>>,
+  opts: RefCell<SocketOptions>,
+  linger: Cell<Option<Duration>>,
 }
 
 #[napi]
@@ -52,29 +54,41 @@ impl SocketHandle {
   /// `"pull"`, `"xsub"`, `"xpub"`, `"pair"`); `onEvents(batch)` receives packed event records (`lib/socket.js`).
   /// Throws `EINVAL` for an unknown or unsupported type.
   #[napi(constructor)]
-  pub fn new(socket_type: String, on_events: Function<Buffer, ()>) -> napi::Result<Self, String> {
+  pub fn new(
+    env: Env,
+    socket_type: String,
+    on_events: Function<Buffer, ()>,
+  ) -> napi::Result<Self, String> {
     let kind = SocketType::parse(&socket_type).map_err(JsError::from)?;
-    let outbox = outbox_for(on_events).map_err(|e| JsError::new("EIO", e.to_string()))?;
-    let controls = eventloop::spawn(kind, outbox);
+    let engine = Engine::start(&env, kind, on_events)
+      .map_err(|e: napi::Error| JsError::new("EIO", e.to_string()))?;
     Ok(SocketHandle {
       kind,
-      controls: Some(controls),
-      opts: SocketOptions::default(),
-      linger: None,
+      engine: RefCell::new(Some(engine)),
+      opts: RefCell::new(SocketOptions::default()),
+      linger: Cell::new(None),
     })
   }
 
   fn control(&self, c: Control) -> Result<(), JsError> {
-    let tx = self
-      .controls
-      .as_ref()
-      .ok_or_else(|| JsError::from(SocketError::Closed))?;
-    tx.send(c).map_err(|_| JsError::from(SocketError::Closed))
+    match &*self.engine.borrow() {
+      Some(engine) => engine.send(c),
+      None => Err(JsError::from(SocketError::Closed)),
+    }
+  }
+
+  /// Asks the loop a question JS waits for (`bindSync`, `statsSync`).
+  fn ask<T>(&self, make: impl FnOnce(SyncSender<T>) -> Control) -> Result<T, JsError> {
+    match &*self.engine.borrow() {
+      Some(engine) => engine.ask(make),
+      None => Err(JsError::from(SocketError::Closed)),
+    }
   }
 
   /// Hands the changed options to the loop (later binds/connects take them; the state's switches apply now).
   fn options_changed(&self) -> Result<(), JsError> {
-    self.control(Control::Options(Box::new(self.opts.clone())))
+    let opts = Box::new(self.opts.borrow().clone());
+    self.control(Control::Options(opts))
   }
 
   /// Binds `endpoint` in the background; an event tagged `reqId` reports the resolved endpoint
@@ -94,17 +108,12 @@ impl SocketHandle {
   #[napi]
   pub fn bind_sync(&self, endpoint_str: String) -> napi::Result<String, String> {
     endpoint(&endpoint_str)?;
-    let (tx, rx) = sync_channel(1);
-    self.control(Control::Bind {
+    let answer = self.ask(|reply| Control::Bind {
       req: String::new(),
       ep: endpoint_str,
-      reply: Some(tx),
+      reply: Some(reply),
     })?;
-    match rx.recv_timeout(BIND_SYNC_TIMEOUT) {
-      Ok(Ok(resolved)) => Ok(resolved),
-      Ok(Err((code, message))) => Err(JsError::new(code, message).into()),
-      Err(_) => Err(JsError::new("ETIMEDOUT", "bind did not complete").into()),
-    }
+    answer.map_err(|(code, message)| JsError::new(code, message).into())
   }
 
   /// Unbinds `endpoint` in the background; an event tagged `reqId` reports the outcome.
@@ -135,7 +144,10 @@ impl SocketHandle {
   #[napi]
   pub fn send(&self, batch: &[u8]) -> napi::Result<(), String> {
     self.control(Control::Batch(Bytes::copy_from_slice(batch)))?;
-    crate::runtime::activity();
+    if (self.engine.borrow().as_ref()).is_some_and(Engine::on_runtime) {
+      // A reply is likely soon: keep the runtime thread polling instead of parking.
+      crate::runtime::activity();
+    }
     Ok(())
   }
 
@@ -201,7 +213,7 @@ impl SocketHandle {
     capture: Option<&SocketHandle>,
   ) -> napi::Result<(), String> {
     let closed = || JsError::from(SocketError::Closed);
-    let live = |h: &SocketHandle| h.controls.is_some();
+    let live = |h: &SocketHandle| h.engine.borrow().is_some();
     if !live(self) || !live(backend) || !capture.is_none_or(live) {
       return Err(closed().into());
     }
@@ -222,27 +234,29 @@ impl SocketHandle {
 
   /// ZMQ_IDENTITY / ZMQ_ROUTING_ID for binds and connects made after this call (1-255 bytes, or empty to clear).
   #[napi]
-  pub fn set_identity(&mut self, identity: &[u8]) -> napi::Result<(), String> {
+  pub fn set_identity(&self, identity: &[u8]) -> napi::Result<(), String> {
     if identity.len() > 255 {
       return Err(JsError::invalid("identity must be at most 255 bytes").into());
     }
-    self.opts.identity = Bytes::copy_from_slice(identity);
+    self.opts.borrow_mut().identity = Bytes::copy_from_slice(identity);
     Ok(self.options_changed()?)
   }
 
   /// ZMQ_SNDHWM and ZMQ_RCVHWM (messages) for binds and connects made after this call.
   #[napi]
-  pub fn set_hwm(&mut self, sndhwm: f64, rcvhwm: f64) -> napi::Result<(), String> {
-    self.opts.sndhwm = hwm(sndhwm, "sndhwm")?;
-    self.opts.rcvhwm = hwm(rcvhwm, "rcvhwm")?;
+  pub fn set_hwm(&self, sndhwm: f64, rcvhwm: f64) -> napi::Result<(), String> {
+    let (sndhwm, rcvhwm) = (hwm(sndhwm, "sndhwm")?, hwm(rcvhwm, "rcvhwm")?);
+    let mut opts = self.opts.borrow_mut();
+    (opts.sndhwm, opts.rcvhwm) = (sndhwm, rcvhwm);
+    drop(opts);
     Ok(self.options_changed()?)
   }
 
   /// ZMQ_LINGER in milliseconds: how long `close()` keeps flushing queued messages
   /// (-1 = until sent, at most 30 s).
   #[napi]
-  pub fn set_linger(&mut self, linger_ms: f64) -> napi::Result<(), String> {
-    self.linger = if linger_ms == -1.0 {
+  pub fn set_linger(&self, linger_ms: f64) -> napi::Result<(), String> {
+    let linger = if linger_ms == -1.0 {
       None
     } else if linger_ms.is_finite() && linger_ms >= 0.0 {
       Some(Duration::from_millis(linger_ms as u64).min(MAX_LINGER))
@@ -254,6 +268,7 @@ impl SocketHandle {
         .into(),
       );
     };
+    self.linger.set(linger);
     Ok(())
   }
 
@@ -262,23 +277,20 @@ impl SocketHandle {
   /// the JS thread only for the answer.
   #[napi]
   pub fn stats_sync(&self) -> napi::Result<String, String> {
-    let (tx, rx) = sync_channel(1);
-    self.control(Control::Stats(tx))?;
-    rx.recv_timeout(BIND_SYNC_TIMEOUT)
-      .map_err(|_| JsError::new("ETIMEDOUT", "stats did not come").into())
+    Ok(self.ask(Control::Stats)?)
   }
 
   /// Sets an integer option by its libzmq name without `ZMQ_` (`reconnect_ivl`, `heartbeat_ivl`,
   /// `maxmsgsize`, `router_mandatory`, `xpub_verbose`, `req_relaxed`, `curve_server`, `plain_server`...).
   /// Throws `EINVAL` for a name this socket does not act on or a value out of range.
   #[napi]
-  pub fn set_int_option(&mut self, name: String, value: f64) -> napi::Result<(), String> {
+  pub fn set_int_option(&self, name: String, value: f64) -> napi::Result<(), String> {
     if !value.is_finite() || value.fract() != 0.0 || value < -1.0 || value > f64::from(i32::MAX) {
       return Err(
         JsError::invalid(format!("{name} must be an integer >= -1; received {value}")).into(),
       );
     }
-    if !self.opts.set_int(&name, value as i64) {
+    if !self.opts.borrow_mut().set_int(&name, value as i64) {
       return Err(JsError::invalid(format!("unknown socket option {name}")).into());
     }
     Ok(self.options_changed()?)
@@ -288,8 +300,8 @@ impl SocketHandle {
   /// `curve_serverkey` as 40 Z85 characters; `plain_username`, `plain_password`). Throws `EINVAL` for an
   /// unknown name.
   #[napi]
-  pub fn set_text_option(&mut self, name: String, value: String) -> napi::Result<(), String> {
-    if !self.opts.set_text(&name, &value) {
+  pub fn set_text_option(&self, name: String, value: String) -> napi::Result<(), String> {
+    if !self.opts.borrow_mut().set_text(&name, &value) {
       return Err(JsError::invalid(format!("unknown socket option {name}")).into());
     }
     Ok(self.options_changed()?)
@@ -300,23 +312,38 @@ impl SocketHandle {
   /// keys; without it any client with a valid handshake, as libzmq).
   #[napi]
   pub fn set_authorized(
-    &mut self,
+    &self,
     users: Option<std::collections::HashMap<String, String>>,
     curve_clients: Option<Vec<String>>,
   ) -> napi::Result<(), String> {
-    self.opts.plain_users = users;
-    self.opts.curve_clients = curve_clients;
+    let mut opts = self.opts.borrow_mut();
+    opts.plain_users = users;
+    opts.curve_clients = curve_clients;
+    drop(opts);
     Ok(self.options_changed()?)
   }
 
   /// Closes the socket; queued messages are flushed for at most the linger, then a `closed`
   /// event follows. Closing twice is a no-op.
   #[napi]
-  pub fn close(&mut self) {
-    if let Some(tx) = self.controls.take() {
-      let _ = tx.send(Control::Close {
-        linger: self.linger,
+  pub fn close(&self) {
+    // Taken out first, so JS called back from the loop finds this handle closed.
+    let engine = self.engine.borrow_mut().take();
+    if let Some(engine) = engine {
+      let _ = engine.send(Control::Close {
+        linger: self.linger.get(),
       });
+      // A local task goes on until its linger is over, then ends by itself.
+    }
+  }
+}
+
+impl Drop for SocketHandle {
+  fn drop(&mut self) {
+    // Garbage-collected without close(): end a local task without calling JS (this may run in a
+    // finalizer). A loop on the runtime sees its control channel close and ends by itself.
+    if let Some(engine) = self.engine.get_mut().take() {
+      engine.cancel();
     }
   }
 }

@@ -18,6 +18,8 @@ use crate::zmtp::Session;
 const ACCEPT_BATCH: usize = 64;
 /// How long accepting pauses after the OS refused an accept (out of file descriptors).
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// The backlog of a tcp listener bound with [`Server::bind_now`] when `ZMQ_BACKLOG` is not set (libzmq's).
+pub const DEFAULT_BACKLOG: i32 = 100;
 
 /// ENFILE, EMFILE, ENOMEM and ENOBUFS (whose number differs between Linux and the BSDs).
 fn is_resource_error(e: &std::io::Error) -> bool {
@@ -86,6 +88,42 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
       }
       _ => self.reactor.bind(endpoint).await,
     };
+    self.bound_result(endpoint, bound)
+  }
+
+  /// Binds like [`Server::bind`] without waiting, for an owner that is a poll function (a classic socket
+  /// on a JS thread's loop): tcp with the configured backlog ([`DEFAULT_BACKLOG`] when none is set), ipc
+  /// and inproc at once.
+  ///
+  /// # Errors
+  /// As [`Server::bind`].
+  pub fn bind_now(&mut self, endpoint: &Endpoint) -> Result<String, TransportError> {
+    let bound = match endpoint {
+      Endpoint::Inproc(name) => {
+        let listener = inproc::bind(name, self.inproc_kind())?;
+        self.push_bound(endpoint.to_string(), BoundKind::Inproc(listener));
+        return Ok(endpoint.to_string());
+      }
+      Endpoint::Tcp { host, port } => self.tcp_listener(endpoint, host, *port),
+      #[cfg(unix)]
+      Endpoint::Ipc(path) => super::net::bind_ipc(path).and_then(|l| {
+        let listener = self.reactor.adopt_ipc_listener(l, path.clone())?;
+        Ok((listener, endpoint.to_string()))
+      }),
+      #[cfg(not(unix))]
+      Endpoint::Ipc(_) => Err(TransportError::Endpoint(format!(
+        "{endpoint}: ipc is not available on this platform"
+      ))),
+    };
+    self.bound_result(endpoint, bound)
+  }
+
+  /// Keeps a new listener (a `Listening` monitor event) or reports its failure (`BindFailed`).
+  fn bound_result(
+    &mut self,
+    endpoint: &Endpoint,
+    bound: Result<(R::Listener, String), TransportError>,
+  ) -> Result<String, TransportError> {
     let (listener, resolved) = match bound {
       Ok(bound) => bound,
       Err(e) => {
@@ -114,7 +152,11 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
   ) -> Result<(R::Listener, String), TransportError> {
     let addr = super::net::bind_address(host, port)
       .map_err(|e| TransportError::Endpoint(format!("{endpoint}: {e}")))?;
-    let listener = self.config.tcp.listener(addr).map_err(|e| {
+    let mut tuning = self.config.tcp;
+    if tuning.backlog < 0 {
+      tuning.backlog = DEFAULT_BACKLOG;
+    }
+    let listener = tuning.listener(addr).map_err(|e| {
       if e.kind() == std::io::ErrorKind::AddrInUse {
         TransportError::AddrInUse(e.to_string())
       } else {

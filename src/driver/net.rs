@@ -227,6 +227,42 @@ pub fn connect_socket(endpoint: &Endpoint) -> io::Result<(StdStream, bool)> {
   Ok((socket, pending))
 }
 
+/// Binds an ipc path now, non-blocking, without a runtime: libzmq unlinks a stale socket file first, and a
+/// live listener there (a probe connect that succeeds or is in progress) is `AddrInUse`.
+///
+/// # Errors
+/// `AddrInUse`, `Io`.
+#[cfg(unix)]
+pub fn bind_ipc(
+  path: &std::path::Path,
+) -> Result<std::os::unix::net::UnixListener, TransportError> {
+  use socket2::{Domain, SockAddr, Socket, Type};
+  if path.exists() {
+    let probe = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    probe.set_nonblocking(true)?;
+    match probe.connect(&SockAddr::unix(path)?) {
+      Ok(()) => {
+        return Err(TransportError::AddrInUse(format!(
+          "ipc://{}",
+          path.display()
+        )))
+      }
+      Err(e) if in_progress(&e) => {
+        return Err(TransportError::AddrInUse(format!(
+          "ipc://{}",
+          path.display()
+        )))
+      }
+      Err(_) => {
+        let _ = std::fs::remove_file(path);
+      }
+    }
+  }
+  let listener = std::os::unix::net::UnixListener::bind(path).map_err(bind_error)?;
+  listener.set_nonblocking(true)?;
+  Ok(listener)
+}
+
 /// The address a tcp endpoint binds: IPv4 first, as libzmq without `ZMQ_IPV6` (host names looked up here).
 ///
 /// # Errors

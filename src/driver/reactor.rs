@@ -47,6 +47,17 @@ pub trait Reactor: 'static {
   /// # Errors
   /// When it cannot be registered.
   fn adopt_tcp_listener(&self, listener: std::net::TcpListener) -> io::Result<Self::Listener>;
+
+  /// Serves an ipc listener bound already at `path` (removed when the listener drops).
+  ///
+  /// # Errors
+  /// When it cannot be registered.
+  #[cfg(unix)]
+  fn adopt_ipc_listener(
+    &self,
+    listener: std::os::unix::net::UnixListener,
+    path: std::path::PathBuf,
+  ) -> io::Result<Self::Listener>;
 }
 
 /// tokio's reactor on the runtime thread (the broker, the bus forwarder and data path, today's clients).
@@ -77,6 +88,19 @@ impl Reactor for Tokio {
   fn adopt_tcp_listener(&self, listener: std::net::TcpListener) -> io::Result<Listener> {
     listener.set_nonblocking(true)?;
     Ok(Listener::Tcp(tokio::net::TcpListener::from_std(listener)?))
+  }
+
+  #[cfg(unix)]
+  fn adopt_ipc_listener(
+    &self,
+    listener: std::os::unix::net::UnixListener,
+    path: std::path::PathBuf,
+  ) -> io::Result<Listener> {
+    listener.set_nonblocking(true)?;
+    Ok(Listener::Ipc(
+      tokio::net::UnixListener::from_std(listener)?,
+      path,
+    ))
   }
 }
 

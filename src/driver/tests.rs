@@ -265,3 +265,43 @@ async fn localhost_binds_the_ipv4_loopback_as_libzmq_does() {
   let mut dealer = Dealer::connect(&ep, Some(b(b"lh"))).unwrap();
   round_trip(&mut router, &mut dealer, b(b"v4")).await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn bind_now_binds_tcp_ipc_and_inproc_at_once_and_refuses_a_live_ipc_path() {
+  let mut server = Server::router(ServerConfig::default());
+  let tcp = server
+    .bind_now(&"tcp://127.0.0.1:0".parse().unwrap())
+    .unwrap();
+  assert!(tcp.starts_with("tcp://127.0.0.1:") && !tcp.ends_with(":0"));
+  let path = std::env::temp_dir().join(format!("zmqbus-bind-now-{}", std::process::id()));
+  let ipc: crate::transport::Endpoint = format!("ipc://{}", path.display()).parse().unwrap();
+  // A stale socket file (no listener behind it) is replaced, as libzmq does.
+  drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+  assert!(path.exists());
+  assert_eq!(server.bind_now(&ipc).unwrap(), ipc.to_string());
+  // A live listener there is refused.
+  let mut other = Server::router(ServerConfig::default());
+  assert!(matches!(
+    other.bind_now(&ipc),
+    Err(TransportError::AddrInUse(_))
+  ));
+  let inproc = format!("inproc://bind-now-{}", std::process::id());
+  assert_eq!(server.bind_now(&inproc.parse().unwrap()).unwrap(), inproc);
+  // Its listeners answer: a connect to the tcp one is accepted.
+  let _peer = TcpStream::connect(tcp.trim_start_matches("tcp://"))
+    .await
+    .unwrap();
+  let accepted = timeout(Duration::from_secs(5), async {
+    loop {
+      let _ = std::future::poll_fn(|cx| std::task::Poll::Ready(server.poll_io(cx))).await;
+      if server.stats().accepted > 0 {
+        return;
+      }
+      tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+  })
+  .await;
+  assert!(accepted.is_ok(), "the tcp listener accepted nothing");
+  server.close();
+  assert!(!path.exists(), "the ipc file is removed with its listener");
+}

@@ -11,13 +11,14 @@ use bytes::Bytes;
 
 use super::{SocketError, E_BOUND, E_MONITOR, E_UNBOUND};
 use crate::boundary::outbox::Deliver;
+use crate::driver::reactor::Reactor;
 
-impl<S: Classic, D: Deliver> SocketLoop<S, D> {
+impl<S: Classic, R: Reactor + Clone, D: Deliver> SocketLoop<S, R, D> {
   /// Binds `ep`; returns the resolved endpoint.
-  pub(super) async fn bind(&mut self, ep: &str) -> Result<String, SocketError> {
+  pub(super) fn bind(&mut self, ep: &str) -> Result<String, SocketError> {
     let endpoint = normalize(ep)?;
     let server = self.server()?;
-    let resolved = server.bind(&endpoint).await?;
+    let resolved = server.bind_now(&endpoint)?;
     self.binds.push((endpoint.to_string(), resolved.clone()));
     Ok(resolved)
   }
@@ -89,7 +90,7 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
   }
 }
 
-impl<S: Classic, D: Deliver> SocketLoop<S, D> {
+impl<S: Classic, R: Reactor + Clone, D: Deliver> SocketLoop<S, R, D> {
   /// `monitor()` / `unmonitor()`: the server reports its peer events from now on (or stops).
   pub(super) fn set_monitor(&mut self, on: bool) {
     self.monitoring = on;

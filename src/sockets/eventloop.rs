@@ -1,33 +1,37 @@
-//! The one tokio task of a classic socket: it owns ONE [`Server`] (our ZMTP engine's driver) holding every
-//! bind and connect of the socket (tcp, ipc, inproc), as libzmq's socket owns its endpoints, and talks to
-//! JavaScript through [`Control`] messages in and batched event records out.
+//! The loop of a classic socket: it owns ONE [`Server`] (our ZMTP engine's driver) holding every bind and
+//! connect of the socket (tcp, ipc, inproc), as libzmq's socket owns its endpoints, and talks to JavaScript
+//! through [`Control`] messages in and batched event records out.
 //!
-//! Shape (as the other engines): `select!` over (controls, the server, a proxy's channels, a send retry, the
-//! outbox being taken; the waiting side is in [`super::turn`]); after an event, drain what else is ready (bounded), then write once per connection and flush the
-//! outbox once. Sends never wait: a message the socket cannot take now (`EAGAIN`: no peer or a full pipe on
-//! a blocking type; a REQ still waiting for its reply) stays queued here in order and is retried, so
-//! back-pressure reaches JS as latency rather than loss. That queue is also the old `zmq` module's REQ
-//! queueing: requests sent while a REQ waits go out one by one as replies arrive, above the strict floor-2
-//! REQ. `pause` stops taking the state's messages (its queues fill to `RCVHWM`, then the peers feel it).
+//! It is a poll function ([`SocketLoop::poll`]), not an `async fn`, so the same code runs as a tokio task on
+//! the runtime thread (`ZMQBUS_THREAD=runtime`, [`super::start::spawn`]) and as a task on the libuv loop of
+//! the JS thread that made the socket ([`super::start::local`]), where its events reach JS synchronously and
+//! the sends JS makes while handling them leave in one write when the delivery returns.
+//!
+//! A turn (in [`super::turn`]): hand queued sends to the state, write once per connection, report monitor
+//! events, deliver one batch; then take every input that is ready (controls, the server's events drained as
+//! a burst, the proxy's channels, a send retry, JS taking the batch) and turn again, or wait. Sends never
+//! wait: a message the socket cannot take now (`EAGAIN`: no peer or a full pipe on a blocking type; a REQ
+//! still waiting for its reply) stays queued here in order and is retried, so back-pressure reaches JS as
+//! latency rather than loss. That queue is also the old `zmq` module's REQ queueing: requests sent while a
+//! REQ waits go out one by one as replies arrive, above the strict floor-2 REQ. `pause` stops taking the
+//! state's messages (its queues fill to `RCVHWM`, then the peers feel it). Closing is in [`super::linger`].
 
 use std::collections::VecDeque;
-use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 use super::engine::Classic;
 use super::options::SocketOptions;
-use super::proxy::{ProxyEnd, PROXY_QUEUE};
-use super::turn::{poll_server, proxy_step, retry};
-use super::{SocketError, SocketType, C_SEND, C_SEND_ACK, E_CLOSED, E_ERROR, E_MESSAGE, E_SENT};
+use super::proxy::ProxyEnd;
+use super::{SocketError, SocketType, C_SEND, C_SEND_ACK, E_ERROR, E_MESSAGE, E_SENT};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
+use crate::driver::reactor::{IoSleep, Reactor};
 use crate::driver::{Server, ServerConfig};
 use crate::transport::{Endpoint, Msg};
-use crate::zmtp::socket as st;
 use crate::zmtp::socket::SendError;
 
 pub use super::control::{BindReply, Control};
@@ -37,118 +41,74 @@ pub const MAX_LINGER: Duration = Duration::from_secs(30);
 /// Messages handed to the state per loop turn, so a large batch from JS goes out in slices.
 const SEND_SLICE: usize = 1024;
 
-/// Starts the loop of a socket of `kind` on the addon runtime; returns its control channel.
-pub fn spawn<D: Deliver + Sync>(kind: SocketType, outbox: Outbox<D>) -> UnboundedSender<Control> {
-  let (tx, rx) = unbounded_channel();
-  let rt = crate::runtime::handle();
-  match kind {
-    SocketType::Pair => rt.spawn(run::<st::PairState, D>(kind, outbox, rx)),
-    SocketType::Pub => rt.spawn(run::<st::PubState, D>(kind, outbox, rx)),
-    SocketType::Sub => rt.spawn(run::<st::SubState, D>(kind, outbox, rx)),
-    SocketType::Req => rt.spawn(run::<st::ReqState, D>(kind, outbox, rx)),
-    SocketType::Rep => rt.spawn(run::<st::RepState, D>(kind, outbox, rx)),
-    SocketType::Dealer => rt.spawn(run::<st::DealerState, D>(kind, outbox, rx)),
-    SocketType::Router => rt.spawn(run::<st::RouterState, D>(kind, outbox, rx)),
-    SocketType::Pull => rt.spawn(run::<st::PullState, D>(kind, outbox, rx)),
-    SocketType::Push => rt.spawn(run::<st::PushState, D>(kind, outbox, rx)),
-    SocketType::XSub => rt.spawn(run::<st::XSubState, D>(kind, outbox, rx)),
-    SocketType::XPub => rt.spawn(run::<st::XPubState, D>(kind, outbox, rx)),
-    SocketType::Stream => rt.spawn(super::stream::run(outbox, rx)),
-  };
-  tx
-}
-
 /// One message waiting to go to the state, with the request id of a send callback that wants its outcome.
-struct Outgoing {
-  frames: Msg,
-  ack: Option<Bytes>,
+pub(super) struct Outgoing {
+  pub(super) frames: Msg,
+  pub(super) ack: Option<Bytes>,
 }
 
-pub(super) struct SocketLoop<S: Classic, D: Deliver> {
+/// A classic socket's loop of state `S`, on reactor `R`, delivering into `D`.
+pub struct SocketLoop<S: Classic, R: Reactor + Clone, D: Deliver> {
   pub(super) kind: SocketType,
   pub(super) opts: SocketOptions,
+  pub(super) reactor: R,
   /// Made at the first bind or connect (the pipes' high-water marks are read then, as libzmq reads them
   /// when a pipe is made).
-  pub(super) server: Option<Box<Server<S>>>,
+  pub(super) server: Option<Box<Server<S, R>>>,
   /// Bound endpoints: (as given, normalized; as resolved).
   pub(super) binds: Vec<(String, String)>,
-  pending: VecDeque<Outgoing>,
+  pub(super) pending: VecDeque<Outgoing>,
   pub(super) outbox: Outbox<D>,
-  paused: bool,
+  pub(super) controls: UnboundedReceiver<Control>,
+  pub(super) paused: bool,
   /// Consecutive send retries that moved nothing (0: the last one made progress).
-  stalls: u32,
+  pub(super) stalls: u32,
   /// `monitor()` is on: the server's peer events go to JS as `E_MONITOR` records.
   pub(super) monitoring: bool,
   /// This socket's part in a `zmq.proxy`, once one is started.
-  proxy: Option<Box<ProxyEnd>>,
+  pub(super) proxy: Option<Box<ProxyEnd>>,
+  /// The loop's one timer (a send retry, a linger step) and where it is armed.
+  pub(super) timer: R::Sleep,
+  pub(super) timer_at: Option<Instant>,
+  /// When the queued sends are tried again (a slow or absent peer).
+  pub(super) retry_at: Option<Instant>,
+  /// Set by `Close` (or the handle going away): the deadline of the linger.
+  pub(super) closing: Option<Instant>,
+  /// End a poll once a batch went to the outbox: a loop on a JS thread hands its batches to JS after
+  /// each poll, outside its own borrow ([`super::start::local`]).
+  pub(super) yield_on_delivery: bool,
 }
 
-/// Runs a socket until `Close` (or the handle is gone).
-pub async fn run<S: Classic, D: Deliver + Sync>(
-  kind: SocketType,
-  outbox: Outbox<D>,
-  mut controls: UnboundedReceiver<Control>,
-) {
-  let mut s = SocketLoop::<S, D> {
-    kind,
-    opts: SocketOptions::default(),
-    server: None,
-    binds: Vec::new(),
-    pending: VecDeque::new(),
-    outbox,
-    paused: false,
-    stalls: 0,
-    monitoring: false,
-    proxy: None,
-  };
-  let mut linger = Some(Duration::ZERO);
-  loop {
-    let reading = s.reading();
-    let retrying = s.retrying();
-    let taking = s.pending.len() < PROXY_QUEUE;
-    let proxying = s.proxy.as_ref().is_some_and(|p| p.waits(taking));
-    tokio::select! {
-      biased;
-      c = controls.recv() => match c {
-        Some(Control::Close { linger: l }) => {
-          linger = l;
-          break;
-        }
-        Some(c) => s.handle_control(c).await,
-        // The handle was dropped without close(): nobody can be waiting for queued sends.
-        None => break,
-      },
-      // `None`: only monitor events, which the end of this turn reports.
-      ev = std::future::poll_fn(|cx| poll_server(&mut s.server, reading, retrying, cx)) => {
-        if let Some(ev) = ev {
-          s.handle_event(ev);
-          s.drain_ready().await;
-        }
-      },
-      got = proxy_step(&mut s.proxy, taking), if proxying => {
-        let queued = got.into_iter().flatten().map(|frames| Outgoing { frames, ack: None });
-        s.pending.extend(queued);
-      },
-      _ = retry(s.stalls), if retrying => {},
-      _ = s.outbox.taken(), if s.outbox.has_pending() => {},
+impl<S: Classic, R: Reactor + Clone, D: Deliver> SocketLoop<S, R, D> {
+  /// A loop of `kind` with nothing bound, taking `controls` and delivering into `outbox`.
+  pub fn new(
+    kind: SocketType,
+    outbox: Outbox<D>,
+    controls: UnboundedReceiver<Control>,
+    reactor: R,
+  ) -> Self {
+    let timer = reactor.sleep();
+    Self {
+      kind,
+      opts: SocketOptions::default(),
+      reactor,
+      server: None,
+      binds: Vec::new(),
+      pending: VecDeque::new(),
+      outbox,
+      controls,
+      paused: false,
+      stalls: 0,
+      monitoring: false,
+      proxy: None,
+      timer,
+      timer_at: None,
+      retry_at: None,
+      closing: None,
+      yield_on_delivery: false,
     }
-    if let Some(proxy) = s.proxy.as_mut() {
-      proxy.dispatch();
-    }
-    s.send_pending();
-    if let Some(server) = s.server.as_mut() {
-      server.flush();
-    }
-    s.report_monitor();
-    s.outbox.flush();
-    // A turn can be ready again at once (room for more sends); the runtime's budget makes a long run of
-    // such turns yield now and then, so the other sockets on this thread (a proxy's other side) run.
-    tokio::task::coop::consume_budget().await;
   }
-  s.close(linger).await;
-}
 
-impl<S: Classic, D: Deliver> SocketLoop<S, D> {
   pub(super) fn reading(&self) -> bool {
     let held = self.proxy.as_ref().is_some_and(|p| p.blocked());
     !self.paused && self.kind.receives() && !self.outbox.congested() && !held
@@ -156,11 +116,8 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
 
   /// Whether queued sends should be retried on a timer (not while a REQ waits for its reply: the reply
   /// itself moves the queue on).
-  fn retrying(&self) -> bool {
-    let waiting = self
-      .server
-      .as_ref()
-      .is_some_and(|s| s.state().awaiting_reply());
+  pub(super) fn retrying(&self) -> bool {
+    let waiting = (self.server.as_ref()).is_some_and(|s| s.state().awaiting_reply());
     !self.pending.is_empty() && self.server.is_some() && !waiting
   }
 
@@ -171,13 +128,27 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
       .push(E_ERROR, &[req, err.code().as_bytes(), message.as_bytes()]);
   }
 
+  /// Arms the loop's timer at `at` (if not armed there) and polls it; true once it has fired.
+  pub(super) fn timer_fired(&mut self, at: Instant, cx: &mut std::task::Context<'_>) -> bool {
+    if self.timer_at != Some(at) {
+      self.timer.reset(at.into_std());
+      self.timer_at = Some(at);
+    }
+    let fired = self.timer.poll_fired(cx).is_ready();
+    if fired {
+      self.timer_at = None;
+    }
+    fired
+  }
+
   /// The server, made now if this is the first bind or connect; the current options are applied to the
   /// connections it makes next.
-  pub(super) fn server(&mut self) -> Result<&mut Server<S>, SocketError> {
+  pub(super) fn server(&mut self) -> Result<&mut Server<S, R>, SocketError> {
     let server = match self.server.take() {
       Some(server) => server,
       None => {
-        let mut server = Server::new(ServerConfig::default(), S::build(&self.opts));
+        let state = S::build(&self.opts);
+        let mut server = Server::with_reactor(ServerConfig::default(), state, self.reactor.clone());
         server.set_monitor(self.monitoring);
         Box::new(server)
       }
@@ -187,11 +158,11 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
     Ok(server)
   }
 
-  async fn handle_control(&mut self, c: Control) {
+  pub(super) fn handle_control(&mut self, c: Control) {
     match c {
       Control::Batch(batch) => self.handle_batch(batch),
       Control::Bind { req, ep, reply } => {
-        let r = self.bind(&ep).await;
+        let r = self.bind(&ep);
         self.answer_bind(req, r, reply);
       }
       Control::Unbind { req, ep } => self.unbind(&req, &ep),
@@ -223,8 +194,10 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
       Control::Proxy(end) => self.proxy = Some(end),
       Control::Pause => self.paused = true,
       Control::Resume => self.paused = false,
-      // Handled by the caller (it ends the loop).
-      Control::Close { .. } => {}
+      Control::Close { linger } => {
+        let limit = linger.unwrap_or(MAX_LINGER).min(MAX_LINGER);
+        self.closing = Some(Instant::now() + limit);
+      }
     }
   }
 
@@ -266,7 +239,7 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
   }
 
   /// Hands queued messages to the state until it cannot take one now, at most [`SEND_SLICE`] per turn.
-  fn send_pending(&mut self) {
+  pub(super) fn send_pending(&mut self) {
     let Some(server) = self.server.as_mut() else {
       return;
     };
@@ -299,6 +272,7 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
     }
     if moved || self.pending.is_empty() {
       self.stalls = 0;
+      self.retry_at = None;
     } else {
       self.stalls = self.stalls.saturating_add(1);
     }
@@ -310,45 +284,6 @@ impl<S: Classic, D: Deliver> SocketLoop<S, D> {
       Ok(()) => self.outbox.push(E_SENT, &[&req[..]]),
       Err(e) => self.error(&req, &SocketError::Send(e)),
     }
-  }
-
-  async fn close(mut self, linger: Option<Duration>) {
-    let limit = linger.unwrap_or(MAX_LINGER).min(MAX_LINGER);
-    let deadline = Instant::now() + limit;
-    loop {
-      self.send_pending();
-      let Some(server) = self.server.as_mut() else {
-        break;
-      };
-      server.flush();
-      // Requests queued behind a REQ's unanswered one can never go: they are not waited for.
-      let stuck = server.state().awaiting_reply();
-      let queued = !self.pending.is_empty() && !stuck;
-      if (!queued && !server.has_unsent()) || Instant::now() >= deadline {
-        break;
-      }
-      // Wait for the writes to make room for what is queued (or to finish), not for a fixed step: a
-      // close right after a burst of sends runs at the socket's full speed.
-      let step = (Instant::now() + Duration::from_millis(5)).min(deadline);
-      let io = std::future::poll_fn(|cx| {
-        let _ = server.poll_io(cx);
-        let room = queued && server.state().can_send();
-        if room || (!queued && !server.has_unsent()) {
-          Poll::Ready(())
-        } else {
-          Poll::Pending
-        }
-      });
-      let _ = tokio::time::timeout_at(step, io).await;
-      tokio::task::coop::consume_budget().await;
-    }
-    if let Some(server) = self.server.as_mut() {
-      // A closed socket's monitor ends with it (the old module's close() stops monitoring first).
-      server.set_monitor(false);
-      server.close();
-    }
-    self.outbox.push(E_CLOSED, &[] as &[&[u8]]);
-    self.outbox.flush_now();
   }
 }
 

@@ -7,21 +7,26 @@
 //! - [`control`]: the commands the napi handle sends a socket's loop.
 //! - [`engine`]: what the loop needs from each socket state ([`engine::Classic`]).
 //! - [`endpoints`]: bind / unbind / connect / disconnect on the socket's server.
-//! - [`eventloop`]: the one tokio task per socket, driven by [`eventloop::Control`] messages from the napi
-//!   handle and answering with batched event records (`E_*` below). It also keeps the old `zmq` module's
-//!   REQ queueing (requests wait while a REQ waits for its reply) above the strict floor-2 REQ.
+//! - [`eventloop`]: the one loop per socket, a poll function driven by [`eventloop::Control`] messages from
+//!   the napi handle and answering with batched event records (`E_*` below). It also keeps the old `zmq`
+//!   module's REQ queueing (requests wait while a REQ waits for its reply) above the strict floor-2 REQ.
+//! - `turn`: one turn of that loop (what ends it, what it takes: controls, the server, the proxy, retries);
+//!   `linger`: how it closes.
+//! - [`start`]: where the loop runs: a task on the libuv loop of the JS thread that made the socket (the
+//!   default), or a tokio task on the runtime thread (`ZMQBUS_THREAD=runtime`, and STREAM sockets).
 //! - [`proxy`]: `zmq.proxy` between two sockets (and a capture) of this engine, loop to loop.
-//! - `turn`: what one loop turn waits on (the server, room for sends, the proxy, retries).
-//! - [`stream`]: ZMQ_STREAM, whose peers are raw byte streams (no ZMTP), in a loop of its own.
+//! - [`stream`]: ZMQ_STREAM, whose peers are raw byte streams (no ZMTP), in a tokio loop of its own.
 
 pub mod control;
 pub mod endpoints;
 pub mod engine;
 pub mod eventloop;
+mod linger;
 pub mod options;
 pub mod proxy;
+pub mod start;
 pub mod stream;
-pub(crate) mod turn;
+mod turn;
 
 use thiserror::Error;
 

@@ -7,8 +7,12 @@
 //! its batch and stops reading; its state's queue fills to `RCVHWM` and TCP pushes back on its peers.
 //! A capture socket gets a copy of one direction (see [`plan`]), with the same back-pressure.
 
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::mpsc::{channel, Receiver, Sender};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::sync::mpsc::error::{SendError, TrySendError};
+use tokio::sync::mpsc::{channel, OwnedPermit, Receiver, Sender};
 
 use super::control::Control;
 use super::SocketType;
@@ -19,14 +23,27 @@ const CHANNEL_BATCHES: usize = 16;
 /// Messages a socket holds from the proxy before it stops taking more.
 pub const PROXY_QUEUE: usize = 4096;
 
+/// A wait for room in the other side's channel (tokio's bounded sender has no poll form of `reserve`).
+type Reserve = Pin<Box<dyn Future<Output = Result<OwnedPermit<Vec<Msg>>, SendError<()>>> + Send>>;
+
 /// Where a socket sends what it receives: the other side, and maybe a capture socket.
-#[derive(Debug)]
 pub struct Out {
   tx: Sender<Vec<Msg>>,
   /// A batch the channel had no room for; the socket reads nothing more until it goes.
   held: Option<Vec<Msg>>,
+  /// The wait for room for `held`, once polled.
+  reserve: Option<Reserve>,
   /// Leading frames dropped from each message (the `[id, ""]` envelope for a ROUTER's capture).
   strip: usize,
+}
+
+impl std::fmt::Debug for Out {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    (f.debug_struct("Out"))
+      .field("held", &self.held.as_ref().map(Vec::len))
+      .field("strip", &self.strip)
+      .finish_non_exhaustive()
+  }
 }
 
 /// One socket's part in a proxy.
@@ -87,6 +104,7 @@ impl Out {
     Self {
       tx,
       held: None,
+      reserve: None,
       strip,
     }
   }
@@ -148,45 +166,60 @@ impl ProxyEnd {
     self.blocked() || (take && self.input.is_some())
   }
 
-  /// Waits for room for the held batches (then `None`: reading may go on) or, when `take`, for the next
-  /// batch from the other side, whichever comes first. Cancel-safe.
-  pub async fn step(&mut self, take: bool) -> Option<Vec<Msg>> {
-    let blocked = self.blocked();
-    let taking = take && self.input.is_some();
-    tokio::select! {
-      _ = room(&mut self.outs), if blocked => None,
-      got = recv(&mut self.input), if taking => got,
-      else => std::future::pending().await,
+  /// Room for the held batches (then `None`: reading may go on) or, when `take`, the next batch from the
+  /// other side, whichever is ready first; registers `cx` for both otherwise.
+  pub fn poll_step(&mut self, take: bool, cx: &mut Context<'_>) -> Poll<Option<Vec<Msg>>> {
+    if self.blocked() && poll_room(&mut self.outs, cx).is_ready() {
+      return Poll::Ready(None);
     }
+    let Some(rx) = self.input.as_mut().filter(|_| take) else {
+      return Poll::Pending;
+    };
+    match rx.poll_recv(cx) {
+      Poll::Ready(Some(batch)) => Poll::Ready(Some(batch)),
+      Poll::Ready(None) => {
+        // The other side is gone: nothing more will come.
+        self.input = None;
+        Poll::Ready(None)
+      }
+      Poll::Pending => Poll::Pending,
+    }
+  }
+
+  /// [`ProxyEnd::poll_step`] as a future.
+  #[cfg(test)]
+  pub async fn step(&mut self, take: bool) -> Option<Vec<Msg>> {
+    std::future::poll_fn(|cx| self.poll_step(take, cx)).await
   }
 }
 
-/// Waits until every held batch went into its channel (cancel-safe: a batch leaves `held` only with a
-/// permit in hand).
-async fn room(outs: &mut [Out]) {
+/// `Ready` once every held batch went into its channel (a batch leaves `held` only with a permit in hand).
+fn poll_room(outs: &mut [Out], cx: &mut Context<'_>) -> Poll<()> {
+  let mut waiting = false;
   for out in outs {
     if out.held.is_none() {
       continue;
     }
-    match out.tx.reserve().await {
-      Ok(permit) => {
+    let reserve = (out.reserve).get_or_insert_with(|| Box::pin(out.tx.clone().reserve_owned()));
+    match reserve.as_mut().poll(cx) {
+      Poll::Ready(Ok(permit)) => {
+        out.reserve = None;
         if let Some(batch) = out.held.take() {
           permit.send(batch);
         }
       }
-      Err(_) => out.held = None,
+      Poll::Ready(Err(_)) => {
+        out.reserve = None;
+        out.held = None;
+      }
+      Poll::Pending => waiting = true,
     }
   }
-}
-
-/// The next batch from the other side; `None` once that side is gone (then the input is dropped).
-async fn recv(input: &mut Option<Receiver<Vec<Msg>>>) -> Option<Vec<Msg>> {
-  let rx = input.as_mut()?;
-  let got = rx.recv().await;
-  if got.is_none() {
-    *input = None;
+  if waiting {
+    Poll::Pending
+  } else {
+    Poll::Ready(())
   }
-  got
 }
 
 #[cfg(test)]

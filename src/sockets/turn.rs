@@ -1,31 +1,35 @@
-//! The waiting side of a classic socket's loop ([`super::eventloop`]): what one turn waits on beside the
-//! controls (the server's next event, room for queued sends, the proxy's channels, a send retry) and the
-//! bounded drain of a burst after it.
+//! One turn of a classic socket's loop ([`super::eventloop`]): the work that ends a turn (sends to the state,
+//! one write per connection, monitor events, one batch to JS), then every input that is ready: controls,
+//! the server's events drained as a burst, the proxy's channels, a send retry, JS taking its batch.
 
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::time::sleep;
+use tokio::time::Instant;
 
 use super::engine::Classic;
-use super::eventloop::SocketLoop;
-use super::proxy::ProxyEnd;
+use super::eventloop::{Control, Outgoing, SocketLoop};
+use super::proxy::PROXY_QUEUE;
 use crate::boundary::outbox::Deliver;
+use crate::driver::reactor::Reactor;
 use crate::driver::Server;
-use crate::transport::Msg;
 
 /// Most socket messages handled in one loop turn before the outbox is flushed.
 const DRAIN_LIMIT: usize = 512;
-/// Send retries that moved nothing, after which the loop sleeps instead of yielding.
+/// Send retries that moved nothing, after which the loop waits on its timer instead of turning again.
 const SPIN_RETRIES: u32 = 8;
 /// Retries after which the peer is taken as gone for now and the pause grows.
 const SHORT_RETRIES: u32 = 200;
+/// Most turns one poll takes before it yields, so a flood never holds the thread for long.
+const MAX_TURNS: usize = 64;
+/// Time one poll may take once it has delivered a batch to JS (whose handlers may be slow) before it yields.
+const TURN_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Polls the server: its next event while the loop takes messages, else only its I/O; `Ready(None)` when
 /// no event came but the turn has work: monitor events to report, or room for queued sends (a write
 /// drained a full pipe), which then go at once instead of at the next retry.
-pub(super) fn poll_server<S: Classic>(
-  server: &mut Option<Box<Server<S>>>,
+pub(super) fn poll_server<S: Classic, R: Reactor>(
+  server: &mut Option<Box<Server<S, R>>>,
   reading: bool,
   sending: bool,
   cx: &mut Context<'_>,
@@ -47,50 +51,135 @@ pub(super) fn poll_server<S: Classic>(
   }
 }
 
-impl<S: Classic, D: Deliver> SocketLoop<S, D> {
+impl<S: Classic, R: Reactor + Clone, D: Deliver> SocketLoop<S, R, D> {
+  /// Runs turns until nothing is ready; `Ready` once the socket is closed (`E_CLOSED` delivered).
+  pub fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    let started = std::time::Instant::now();
+    for _ in 0..MAX_TURNS {
+      if self.closing.is_some() {
+        return self.poll_close(cx);
+      }
+      let mut busy = self.poll_inputs(cx);
+      let delivered = self.end_turn();
+      // Records JS could not take yet (it holds a batch): hear when it does.
+      busy |= self.outbox.has_pending() && self.outbox.poll_taken(cx).is_ready();
+      if !busy {
+        return Poll::Pending;
+      }
+      if delivered && (self.yield_on_delivery || started.elapsed() >= TURN_BUDGET) {
+        break;
+      }
+    }
+    // Still busy: let the rest of the thread run, then come back.
+    cx.waker().wake_by_ref();
+    Poll::Pending
+  }
+
+  /// What ends a turn: queued sends to the state, one write per connection, monitor events, one batch to
+  /// JS. True when a batch went to JS.
+  fn end_turn(&mut self) -> bool {
+    if let Some(proxy) = self.proxy.as_mut() {
+      proxy.dispatch();
+    }
+    self.send_pending();
+    if let Some(server) = self.server.as_mut() {
+      server.flush();
+    }
+    self.report_monitor();
+    self.outbox.flush()
+  }
+
+  /// Takes every input that is ready; true when one was (the loop turns again).
+  fn poll_inputs(&mut self, cx: &mut Context<'_>) -> bool {
+    let mut busy = self.poll_controls(cx);
+    if self.closing.is_some() {
+      return true;
+    }
+    let (reading, retrying) = (self.reading(), self.retrying());
+    if let Poll::Ready(ev) = poll_server(&mut self.server, reading, retrying, cx) {
+      // `None`: only monitor events or room for sends, which the end of the turn takes care of.
+      if let Some(ev) = ev {
+        self.handle_event(ev);
+        self.drain_ready(cx);
+      }
+      busy = true;
+    }
+    busy |= self.poll_proxy(cx);
+    busy | self.poll_retry(cx)
+  }
+
+  /// Handles every control queued (each one's sends are handed to the state before the next, as they came);
+  /// stops at `Close`, or when the handle is gone (nobody can wait for queued sends then).
+  fn poll_controls(&mut self, cx: &mut Context<'_>) -> bool {
+    let mut busy = false;
+    while self.closing.is_none() {
+      match self.controls.poll_recv(cx) {
+        Poll::Ready(Some(c)) => {
+          self.handle_control(c);
+          self.send_pending();
+          busy = true;
+        }
+        Poll::Ready(None) => {
+          self.handle_control(Control::Close {
+            linger: Some(Duration::ZERO),
+          });
+          busy = true;
+        }
+        Poll::Pending => break,
+      }
+    }
+    busy
+  }
+
   /// Takes what else the server has ready now (bounded), so a burst is one turn and one batch to JS.
-  pub(super) async fn drain_ready(&mut self) {
+  fn drain_ready(&mut self, cx: &mut Context<'_>) {
     for _ in 0..DRAIN_LIMIT {
       if !self.reading() {
         break;
       }
-      match ready_now(&mut self.server).await {
-        Some(ev) => self.handle_event(ev),
-        None => break,
+      match poll_server(&mut self.server, true, false, cx) {
+        Poll::Ready(Some(ev)) => self.handle_event(ev),
+        _ => break,
       }
     }
   }
-}
 
-/// The server's next event if one is ready now, polled with this task's own waker (so an event arriving
-/// later still wakes the loop); `None` otherwise. Drains a burst in one turn.
-async fn ready_now<S: Classic>(server: &mut Option<Box<Server<S>>>) -> Option<S::Event> {
-  std::future::poll_fn(|cx| {
-    Poll::Ready(match poll_server(server, true, false, cx) {
-      Poll::Ready(ev) => ev,
-      Poll::Pending => None,
-    })
-  })
-  .await
-}
-
-/// This socket's part of a proxy: room for what it holds, or a batch to send (never, without a proxy).
-pub(super) async fn proxy_step(proxy: &mut Option<Box<ProxyEnd>>, take: bool) -> Option<Vec<Msg>> {
-  match proxy {
-    Some(proxy) => proxy.step(take).await,
-    None => std::future::pending().await,
+  /// This socket's part of a proxy: room for what it holds, or a batch to send; true when either came.
+  fn poll_proxy(&mut self, cx: &mut Context<'_>) -> bool {
+    let taking = self.pending.len() < PROXY_QUEUE;
+    let Some(proxy) = self.proxy.as_mut().filter(|p| p.waits(taking)) else {
+      return false;
+    };
+    match proxy.poll_step(taking, cx) {
+      Poll::Ready(got) => {
+        let queued = got.into_iter().flatten();
+        (self.pending).extend(queued.map(|frames| Outgoing { frames, ack: None }));
+        true
+      }
+      Poll::Pending => false,
+    }
   }
-}
 
-/// The pause before queued sends are tried again: a few yields, then 1 ms, then 10 ms once nothing moves.
-pub(super) async fn retry(stalls: u32) {
-  if stalls < SPIN_RETRIES {
-    tokio::task::yield_now().await;
-  } else if stalls < SHORT_RETRIES {
-    // A slow peer: a queue of HWM messages drains in about a millisecond at full speed.
-    sleep(Duration::from_millis(1)).await;
-  } else {
-    // Nothing moved for a while (no peer yet): poll gently.
-    sleep(Duration::from_millis(10)).await;
+  /// The pause before queued sends are tried again: a few turns at once, then 1 ms, then 10 ms once nothing
+  /// moves. True when a retry is due now.
+  fn poll_retry(&mut self, cx: &mut Context<'_>) -> bool {
+    if !self.retrying() {
+      self.retry_at = None;
+      return false;
+    }
+    if self.stalls < SPIN_RETRIES {
+      return true;
+    }
+    let at = *self.retry_at.get_or_insert_with(|| {
+      // A slow peer: a queue of HWM messages drains in about a millisecond at full speed. Past that,
+      // nothing moved for a while (no peer yet): poll gently.
+      let pause = if self.stalls < SHORT_RETRIES { 1 } else { 10 };
+      Instant::now() + Duration::from_millis(pause)
+    });
+    if self.timer_fired(at, cx) {
+      self.retry_at = None;
+      return true;
+    }
+    false
   }
 }

@@ -7,7 +7,9 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::task::{Context, Poll as TaskPoll, Waker};
 use std::time::Instant;
@@ -16,8 +18,9 @@ use bytes::{BufMut, BytesMut};
 
 use super::ffi::{READABLE, WRITABLE};
 use super::handle::{LoopRef, Poll, Refable, Timer, UvError};
+use super::listen::UvListener;
 use crate::driver::net::{bind_address, connect_socket, StdStream};
-use crate::driver::reactor::{IoListener, IoSleep, IoStream, Reactor};
+use crate::driver::reactor::{IoSleep, IoStream, Reactor};
 use crate::transport::{Endpoint, TransportError};
 
 #[derive(Default)]
@@ -29,13 +32,13 @@ struct Readiness {
 }
 
 /// A socket and its poll handle; readiness is shared with the handle's callback.
-struct Watched {
+pub(super) struct Watched {
   poll: RefCell<Poll>,
   ready: Rc<RefCell<Readiness>>,
 }
 
 impl Watched {
-  fn new(lp: LoopRef, fd: std::os::fd::RawFd) -> Result<Self, UvError> {
+  pub(super) fn new(lp: LoopRef, fd: std::os::fd::RawFd) -> Result<Self, UvError> {
     let ready = Rc::new(RefCell::new(Readiness::default()));
     let seen = ready.clone();
     let poll = Poll::new(
@@ -53,7 +56,7 @@ impl Watched {
   }
 
   /// Registers `cx` for one direction; `Ready` when that direction may make progress.
-  fn poll_dir(&self, cx: &mut Context<'_>, write: bool) -> TaskPoll<io::Result<()>> {
+  pub(super) fn poll_dir(&self, cx: &mut Context<'_>, write: bool) -> TaskPoll<io::Result<()>> {
     let mut r = self.ready.borrow_mut();
     let (ready, waker) = if write {
       (r.writable, &mut r.write_waker)
@@ -87,7 +90,7 @@ impl Watched {
   }
 
   /// The result of an I/O call: a `WouldBlock` clears the readiness it consumed.
-  fn consumed<T>(&self, result: io::Result<T>, write: bool) -> io::Result<T> {
+  pub(super) fn consumed<T>(&self, result: io::Result<T>, write: bool) -> io::Result<T> {
     if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
       let mut r = self.ready.borrow_mut();
       if write {
@@ -202,70 +205,13 @@ impl IoStream for UvStream {
       StdStream::Unix(_) => "ipc".into(),
     }
   }
-}
 
-/// A listening socket on the loop.
-pub struct UvListener {
-  listener: TcpListener,
-  watched: Watched,
-  lp: LoopRef,
-}
-
-impl UvListener {
-  /// Binds `addr` (non-blocking) and watches it on `lp`.
-  ///
-  /// # Errors
-  /// The bind's error, or libuv refused the descriptor.
-  pub fn bind(lp: LoopRef, addr: SocketAddr) -> io::Result<Self> {
-    Self::adopt(lp, TcpListener::bind(addr)?)
-  }
-
-  /// Watches a listener bound already.
-  ///
-  /// # Errors
-  /// libuv refused the descriptor.
-  pub fn adopt(lp: LoopRef, listener: TcpListener) -> io::Result<Self> {
+  fn raw_fd(&self) -> i64 {
     use std::os::fd::AsRawFd;
-    listener.set_nonblocking(true)?;
-    let watched = Watched::new(lp, listener.as_raw_fd()).map_err(io::Error::other)?;
-    Ok(Self {
-      listener,
-      watched,
-      lp,
+    i64::from(match &self.stream {
+      StdStream::Tcp(s) => s.as_raw_fd(),
+      StdStream::Unix(s) => s.as_raw_fd(),
     })
-  }
-
-  /// The bound address (the real port for port 0).
-  ///
-  /// # Errors
-  /// As `getsockname`.
-  pub fn local_addr(&self) -> io::Result<SocketAddr> {
-    self.listener.local_addr()
-  }
-}
-
-impl IoListener for UvListener {
-  type Stream = UvStream;
-
-  fn poll_accept(&self, cx: &mut Context<'_>) -> TaskPoll<io::Result<UvStream>> {
-    loop {
-      if self.watched.poll_dir(cx, false).is_pending() {
-        return TaskPoll::Pending;
-      }
-      match self.watched.consumed(self.listener.accept(), false) {
-        Ok((stream, _)) => {
-          let ready = stream
-            .set_nonblocking(true)
-            .and_then(|()| stream.set_nodelay(true))
-            .and_then(|()| {
-              UvStream::new(self.lp, StdStream::Tcp(stream)).map_err(io::Error::other)
-            });
-          return TaskPoll::Ready(ready);
-        }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-        Err(e) => return TaskPoll::Ready(Err(e)),
-      }
-    }
   }
 }
 
@@ -375,8 +321,12 @@ impl Reactor for UvReactor {
           };
           Ok((l, resolved.to_string()))
         }),
-      _ => Err(TransportError::Endpoint(format!(
-        "{endpoint}: only tcp is bound on a JS thread's loop so far"
+      Endpoint::Ipc(path) => crate::driver::net::bind_ipc(path).and_then(|l| {
+        let listener = UvListener::adopt_unix(self.lp, l, path.clone())?;
+        Ok((listener, endpoint.to_string()))
+      }),
+      Endpoint::Inproc(_) => Err(TransportError::Endpoint(format!(
+        "{endpoint}: inproc is not served by the network driver"
       ))),
     };
     std::future::ready(result)
@@ -384,5 +334,9 @@ impl Reactor for UvReactor {
 
   fn adopt_tcp_listener(&self, listener: TcpListener) -> io::Result<UvListener> {
     UvListener::adopt(self.lp, listener)
+  }
+
+  fn adopt_ipc_listener(&self, listener: UnixListener, path: PathBuf) -> io::Result<UvListener> {
+    UvListener::adopt_unix(self.lp, listener, path)
   }
 }

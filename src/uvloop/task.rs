@@ -60,9 +60,15 @@ impl Wake for Shared {
     if self.woken.swap(true, Ordering::AcqRel) {
       return; // already queued, or its run is going to poll again
     }
-    if thread_token() == self.home && DEPTH.with(Cell::get) > 0 {
-      READY.with(|r| r.borrow_mut().push(self.id));
-    } else if let Some(remote) = self.remote.get() {
+    // `try_with`: a waker dropped or woken while the thread's locals are being destroyed (Node exiting
+    // from inside a delivery, on an uncaught exception) finds no queue and goes the remote way.
+    let queued = thread_token() == self.home
+      && DEPTH.with(Cell::get) > 0
+      && READY.try_with(|r| r.borrow_mut().push(self.id)).is_ok();
+    if queued {
+      return;
+    }
+    if let Some(remote) = self.remote.get() {
       // Another thread, or this one outside any entry: the loop runs it from the async callback.
       remote.send();
     }
@@ -114,6 +120,13 @@ impl Task {
     TASKS.with(|t| t.borrow_mut().insert(id, cell));
     sender.send();
     Ok(Task { id })
+  }
+
+  /// Wakes the task as its own wakers do (queued inside an entry, through its async handle outside one).
+  pub fn wake(&self) {
+    if let Ok(Some(cell)) = TASKS.try_with(|t| t.borrow().get(&self.id).cloned()) {
+      cell.shared.wake_by_ref();
+    }
   }
 
   /// Ends the task: its body (sockets, timers, JS references) is dropped now, or right after its poll
@@ -198,12 +211,14 @@ fn run(cell: &Rc<Cell_>) {
 /// Runs the tasks woken on this thread until none is left (bounded).
 fn run_ready() {
   for _ in 0..1024 {
-    let ids = READY.with(|r| std::mem::take(&mut *r.borrow_mut()));
+    let Ok(ids) = READY.try_with(|r| std::mem::take(&mut *r.borrow_mut())) else {
+      return; // the thread is exiting
+    };
     if ids.is_empty() {
       return;
     }
     for id in ids {
-      if let Some(cell) = TASKS.with(|t| t.borrow().get(&id).cloned()) {
+      if let Ok(Some(cell)) = TASKS.try_with(|t| t.borrow().get(&id).cloned()) {
         if !cell.yielded.get() {
           run(&cell);
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 
 use super::{Dialer, StreamLoop, READ_CHUNK};
+use crate::driver::PeerEventKind;
 use crate::sockets::eventloop::MAX_LINGER;
 
 impl StreamLoop {
@@ -51,14 +52,15 @@ impl StreamLoop {
 
   fn poll_accepts(&mut self, cx: &mut Context<'_>) -> bool {
     let mut fresh = Vec::new();
-    for (_, _, listener) in &self.listeners {
+    for (_, resolved, listener) in &self.listeners {
       while let Poll::Ready(Ok(stream)) = listener.poll_accept(cx) {
-        fresh.push(stream);
+        fresh.push((stream, resolved.clone()));
       }
     }
     let progressed = !fresh.is_empty();
-    for stream in fresh {
-      self.add_conn(stream, None, false);
+    for (stream, endpoint) in fresh {
+      self.peer_event(PeerEventKind::Accepted, stream.raw_fd(), &endpoint);
+      self.add_conn(stream, endpoint, None, false);
     }
     progressed
   }
@@ -72,7 +74,8 @@ impl StreamLoop {
       }
       conn.stream.finish_connect().ok()?;
       conn.connecting = false;
-      let id = conn.id.clone();
+      let (id, fd, endpoint) = (conn.id.clone(), conn.stream.raw_fd(), conn.endpoint.clone());
+      self.peer_event(PeerEventKind::Connected, fd, &endpoint);
       self.deliver(&id, b"");
       return Some(true);
     }

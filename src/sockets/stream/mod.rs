@@ -20,6 +20,7 @@ use super::{SocketError, C_SEND, E_BOUND, E_CLOSED, E_ERROR, E_MESSAGE, E_UNBOUN
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::driver::net::{Listener, Stream};
+use crate::driver::PeerEventKind;
 use crate::transport::{Endpoint, Msg};
 use crate::zmtp::socket::SendError;
 
@@ -27,10 +28,13 @@ use crate::zmtp::socket::SendError;
 const READ_CHUNK: usize = 64 * 1024;
 
 mod io;
+mod monitor;
 
 struct Conn {
   id: Bytes,
   stream: Stream,
+  /// The endpoint dialled, or the bound one that accepted it (for monitor events).
+  endpoint: String,
   wbuf: BytesMut,
   /// The dialer that made it.
   dialer: Option<usize>,
@@ -54,6 +58,8 @@ struct StreamLoop {
   /// Event records for JS, moved to the outbox after each turn (the outbox is polled beside this loop).
   out: Vec<(u8, Vec<Bytes>)>,
   paused: bool,
+  /// `monitor()` is on: peer events go to JS as `E_MONITOR` records (see `monitor`).
+  monitoring: bool,
 }
 
 /// Runs a STREAM socket until `Close` (or the handle is gone).
@@ -69,6 +75,7 @@ pub async fn run<D: Deliver + Sync>(
     next_id: rand::random(),
     out: Vec::new(),
     paused: false,
+    monitoring: false,
   };
   let mut linger = Some(Duration::ZERO);
   loop {
@@ -88,6 +95,8 @@ pub async fn run<D: Deliver + Sync>(
     s.drain_into(&mut outbox);
     outbox.flush();
   }
+  // A closed socket's monitor ends with it (as the engine's sockets).
+  s.monitoring = false;
   s.close(linger).await;
   s.drain_into(&mut outbox);
   outbox.push(E_CLOSED, &[] as &[&[u8]]);
@@ -123,7 +132,13 @@ impl StreamLoop {
     id.freeze()
   }
 
-  fn add_conn(&mut self, stream: Stream, dialer: Option<usize>, connecting: bool) {
+  fn add_conn(
+    &mut self,
+    stream: Stream,
+    endpoint: String,
+    dialer: Option<usize>,
+    connecting: bool,
+  ) {
     let id = self.generate_id();
     if !connecting {
       self.deliver(&id, b"");
@@ -131,6 +146,7 @@ impl StreamLoop {
     self.conns.push(Conn {
       id,
       stream,
+      endpoint,
       wbuf: BytesMut::new(),
       dialer,
       connecting,
@@ -143,6 +159,9 @@ impl StreamLoop {
       Control::Batch(batch) => self.handle_batch(batch),
       Control::Bind { req, ep, reply } => {
         let r = self.bind(&ep).await;
+        if let Err(e) = &r {
+          self.bind_failed(&ep, e);
+        }
         match (reply, r) {
           // The JS thread waits in bindSync; if it gave up, nobody reads the answer.
           (Some(reply), r) => drop(reply.send(r.map_err(|e| (e.code(), e.to_string())))),
@@ -156,7 +175,9 @@ impl StreamLoop {
           (self.listeners.iter()).position(|(g, r, _)| *g == given || *r == given || *r == ep);
         match at {
           Some(i) => {
-            let (_, resolved, _) = self.listeners.remove(i);
+            let (_, resolved, listener) = self.listeners.remove(i);
+            self.peer_event(PeerEventKind::Closed, listener.raw_fd(), &resolved);
+            drop(listener);
             self.push(E_UNBOUND, &[req.as_bytes(), resolved.as_bytes()]);
           }
           None => self.error(req.as_bytes(), &SocketError::NotFound(ep)),
@@ -178,10 +199,9 @@ impl StreamLoop {
       Control::Stats(reply) => drop(reply.send("{}".into())),
       Control::Pause => self.paused = true,
       Control::Resume => self.paused = false,
-      // A STREAM socket has no monitor events yet (its connections are not the driver's).
+      Control::Monitor(on) => self.monitoring = on,
       // JS proxies a STREAM socket (zmq.proxy takes none of its types).
       Control::Proxy(_)
-      | Control::Monitor(_)
       | Control::Subscribe(_)
       | Control::Unsubscribe(_)
       | Control::Close { .. } => {}
@@ -191,6 +211,7 @@ impl StreamLoop {
   async fn bind(&mut self, ep: &str) -> Result<String, SocketError> {
     let endpoint = normalize(ep)?;
     let (listener, resolved) = Listener::bind(&endpoint).await?;
+    self.peer_event(PeerEventKind::Listening, listener.raw_fd(), &resolved);
     self
       .listeners
       .push((endpoint.to_string(), resolved.clone(), listener));
@@ -215,26 +236,49 @@ impl StreamLoop {
     let Some(Some(dialer)) = self.dialers.get_mut(i) else {
       return;
     };
+    let endpoint = dialer.endpoint.to_string();
     match Stream::connect(&dialer.endpoint) {
       Ok((stream, pending)) => {
         dialer.live = true;
-        self.add_conn(stream, Some(i), pending);
+        let (kind, value) = if pending {
+          (PeerEventKind::ConnectDelayed, monitor::EINPROGRESS)
+        } else {
+          (PeerEventKind::Connected, stream.raw_fd())
+        };
+        self.peer_event(kind, value, &endpoint);
+        self.add_conn(stream, endpoint, Some(i), pending);
       }
-      Err(_) => self.schedule_retry(i),
+      Err(_) => {
+        // libzmq closes the socket of a connect refused at once (its fd is gone with it here: -1).
+        self.peer_event(PeerEventKind::Closed, -1, &endpoint);
+        self.schedule_retry(i);
+      }
     }
   }
 
   fn schedule_retry(&mut self, i: usize) {
     let ivl = self.opts.reconnect_ivl.max(Duration::from_millis(1));
-    if let Some(Some(dialer)) = self.dialers.get_mut(i) {
-      dialer.live = false;
-      dialer.retry = Some(Box::pin(tokio::time::sleep(ivl)));
-    }
+    let Some(Some(dialer)) = self.dialers.get_mut(i) else {
+      return;
+    };
+    dialer.live = false;
+    dialer.retry = Some(Box::pin(tokio::time::sleep(ivl)));
+    let endpoint = dialer.endpoint.to_string();
+    let ms = i64::try_from(ivl.as_millis()).unwrap_or(i64::MAX);
+    self.peer_event(PeerEventKind::ConnectRetried, ms, &endpoint);
   }
 
   /// Removes connection `c`; the application gets `[id, ""]` if it had seen it open.
   fn end_conn(&mut self, c: usize) {
     let conn = self.conns.swap_remove(c);
+    // Closed by the application (`[id, ""]`): no event, as the engine's local closes. A connect that
+    // failed is closed; an open connection the peer ended (or that failed) is disconnected.
+    let fd = conn.stream.raw_fd();
+    if conn.connecting {
+      self.peer_event(PeerEventKind::Closed, fd, &conn.endpoint);
+    } else if !conn.closing {
+      self.peer_event(PeerEventKind::Disconnected, fd, &conn.endpoint);
+    }
     if !conn.connecting {
       self.deliver(&conn.id, b"");
     }
