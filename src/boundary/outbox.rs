@@ -178,19 +178,24 @@ impl<D: Deliver> Outbox<D> {
     self.seal_if_full();
   }
 
-  /// A batch is closed at [`Gauge::record_cap`] records or [`MAX_BATCH_BYTES`], so one JS callback never
-  /// holds the thread for long: between batches Node runs its timers and other I/O.
+  /// A batch is closed at [`MAX_BATCH_RECORDS`] records or [`MAX_BATCH_BYTES`]; it is handed over in parts
+  /// when JS handles fewer in its budget (see [`Gauge::record_cap`]), so one JS callback never holds the
+  /// thread for long: between batches Node runs its timers and other I/O.
   fn seal_if_full(&mut self) {
-    let records = self.writer.records();
-    if records >= self.gauge.record_cap() || self.writer.len() >= MAX_BATCH_BYTES {
-      let buf = self.writer.take();
-      self.sealed_bytes += buf.len();
-      self.sealed.push_back(Sealed {
-        buf,
-        start: 0,
-        records,
-      });
+    if self.writer.records() >= MAX_BATCH_RECORDS || self.writer.len() >= MAX_BATCH_BYTES {
+      self.seal();
     }
+  }
+
+  fn seal(&mut self) {
+    let records = self.writer.records();
+    let buf = self.writer.take();
+    self.sealed_bytes += buf.len();
+    self.sealed.push_back(Sealed {
+      buf,
+      start: 0,
+      records,
+    });
   }
 
   /// Delivers the next batch if JS is idle, or if a full one waits and JS holds only one.
@@ -216,6 +221,10 @@ impl<D: Deliver> Outbox<D> {
 
   fn deliver_next(&mut self) -> bool {
     let cap = self.gauge.record_cap();
+    if self.sealed.is_empty() && self.writer.records() > cap {
+      // More than JS handles in its budget: hand it over in parts.
+      self.seal();
+    }
     let (batch, records) = match self.sealed.front_mut() {
       Some(first) => {
         let part = take_sealed(first, cap);
