@@ -8,6 +8,9 @@ use crate::zmtp::security::SecurityParams;
 use serde::Deserialize;
 use std::time::Duration;
 
+/// Messages queued for one peer before drops (see `server_config`).
+const PEER_HWM: usize = 1_000_000;
+
 /// The broker's configuration as the JS facade sends it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,6 +94,13 @@ impl BrokerParams {
   /// `LoopError::Config` for unusable security options (a malformed key, a missing secret).
   fn server_config(&self) -> Result<ServerConfig, LoopError> {
     let mut config = ServerConfig::default();
+    // What a peer's pipe holds is bounded by the protocol, not by a drop: requests to a worker by its
+    // concurrency and `maxBytes` (they are held requests, counted in `heldBytes`), replies to a client by the
+    // requests it made. libzmq's 1,000 messages per peer dropped requests assigned to a worker that was
+    // busy in JS for a moment (100,000 held requests: 15-46% never arrived). The byte bound stays as the
+    // guard against a peer that never reads.
+    config.hwm = PEER_HWM;
+    config.hwm_bytes = config.hwm_bytes.max(self.conf().max_bytes);
     config.session.mechanism = self
       .security
       .server()
