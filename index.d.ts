@@ -250,6 +250,19 @@ export interface SocketOptions {
 }
 
 /** Counters of a socket's engine (`sock.stats()`). */
+/** What a client presented, as a server socket's authenticator handler sees it. */
+export interface AuthRequest {
+  mechanism: 'PLAIN' | 'CURVE'
+  /** The socket's `zap_domain` ('' when none is set). */
+  domain: string
+  /** PLAIN only. */
+  username?: string
+  /** PLAIN only. */
+  password?: string
+  /** CURVE only: the client's long-term public key in Z85. */
+  publicKey?: string
+}
+
 export interface SocketStats {
   accepted?: number
   active?: number
@@ -287,7 +300,15 @@ export declare class Socket extends EventEmitter implements AsyncIterable<Buffer
    * them a PLAIN server admits nobody, as libzmq with no handler), CURVE `curveClients` (public keys; without
    * them any client with a valid handshake, as libzmq).
    */
-  authorize(who: { users?: Record<string, string>; curveClients?: Array<string | Buffer> }): this
+  authorize(who: {
+    users?: Record<string, string>
+    curveClients?: Array<string | Buffer>
+    /**
+     * Asked synchronously during each handshake; when given, it alone decides. Answer `true` or a user id
+     * to admit; `false`, `null`, `undefined` or 400 to refuse; 300 (ZAP's temporary failure) or 500.
+     */
+    handler?: (request: AuthRequest) => boolean | string | 300 | 400 | 500 | null | undefined
+  }): this
   /** The engine's counters (an extension). */
   stats(): SocketStats
   /** ZMQ_LAST_ENDPOINT: the last bound endpoint, resolved (real port after `tcp://host:*`). */

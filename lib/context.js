@@ -4,15 +4,11 @@
 // limit is enforced (a socket beyond it fails with EMFILE, as zmq_socket does); the thread
 // count is accepted and reported, since our engines choose their own threads.
 
+const { codeError } = require('./errors')
+
 let maxSockets = 1023
 let maxThreads = 1
 let open = 0
-
-function codeError (code, message, Ctor = Error) {
-  const err = new Ctor(message)
-  err.code = code
-  return err
-}
 
 function checkCount (n, name, min) {
   if (!Number.isInteger(n) || n < min) {

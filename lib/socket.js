@@ -3,6 +3,7 @@
 // events with Buffer frames, get/setsockopt, ZMQ_* constants) over the Rust sockets engine
 // (src/sockets, src/binding/sockets.rs). Beyond the old API: sockets are async-iterable and
 // send() returns a Promise when given no callback.
+const { codeError } = require('./errors')
 const { NativeEngine } = require('./engine')
 const { BatchReader } = require('./boundary')
 const constants = require('./socket-constants')
@@ -10,6 +11,7 @@ const { Context, acquireSocket, releaseSocket } = require('./context')
 const { installOptions } = require('./compat/sockopt')
 const compat = require('./compat/options')
 const { keys } = require('./security')
+const { engineHandler } = require('./authenticate')
 
 const C_SEND = 1
 const E_MESSAGE = 1
@@ -30,12 +32,6 @@ const TYPE_NUMBERS = {
 }
 // One settled promise serves every send: awaiting it works and it costs nothing per message.
 const SENT = Promise.resolve()
-
-function codeError (code, message, Ctor = Error) {
-  const err = new Ctor(message)
-  err.code = code
-  return err
-}
 
 function typeName (type) {
   if (typeof type === 'number' && TYPE_NAMES[type] !== undefined) return TYPE_NAMES[type]
@@ -374,12 +370,13 @@ class Socket extends NativeEngine {
   /**
    * Who this server admits (an extension; libzmq asks a ZAP handler): `{ users: { name: password } }`
    * for PLAIN (without it a PLAIN server admits nobody, as libzmq with no handler), `{ curveClients:
-   * [publicKey, ...] }` for CURVE (without it any client with a valid handshake, as libzmq).
+   * [publicKey, ...] }` for CURVE (without it any client with a valid handshake, as libzmq), or `{ handler }`,
+   * a function asked synchronously during each handshake, which then alone decides (`lib/authenticate.js`).
    */
-  authorize ({ users, curveClients } = {}) {
+  authorize ({ users, curveClients, handler } = {}) {
     this._refuse()
     const clients = curveClients === undefined ? undefined : curveClients.map((k) => keys.z85Encode(typeof k === 'string' ? keys.z85Decode(k) : k))
-    this._handle.setAuthorized(users, clients)
+    this._handle.setAuthorized(users, clients, handler === undefined ? undefined : engineHandler(this, handler))
     return this
   }
 

@@ -1,6 +1,7 @@
 'use strict'
 // setsockopt/getsockopt and the sugar properties (`sock.backlog = 10`) of the old `zmq` module,
 // installed on our Socket class from the option table in ./options.js.
+const { codeError } = require('../errors')
 const { TABLE, lookup } = require('./options')
 
 const { keys } = require('../security')
@@ -12,12 +13,6 @@ const ENGINE_INT = new Set(['immediate', 'reconnect_ivl', 'reconnect_ivl_max', '
   'tcp_keepalive_intvl'])
 const ENGINE_TEXT = new Set(['plain_username', 'plain_password', 'curve_publickey', 'curve_secretkey', 'curve_serverkey', 'zap_domain'])
 const warned = new Set()
-
-function codeError (code, message, Ctor = Error) {
-  const err = new Ctor(message)
-  err.code = code
-  return err
-}
 
 function invalid (opt, why) {
   return codeError('EINVAL', `socket option ${String(opt)}: ${why}`)

@@ -1,5 +1,6 @@
 //! `#[napi]` glue: argument conversion, handles over event loops, error mapping. No protocol logic.
 
+pub mod authenticator;
 pub mod bus;
 pub mod busmq;
 pub mod events;

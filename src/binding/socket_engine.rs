@@ -90,9 +90,15 @@ impl Engine {
     };
     let closed = || JsError::from(SocketError::Closed);
     let lp = lp.upgrade().ok_or_else(closed)?;
-    // JS never runs while the loop is borrowed (its batches are delivered after each poll), so this
-    // borrow is free whenever JS can call.
-    let mut borrowed = lp.try_borrow_mut().map_err(|_| closed())?;
+    // JS runs while the loop is borrowed only inside an authenticator handler (its batches are delivered
+    // after each poll): a question asked from there cannot be answered in place.
+    let busy = || {
+      JsError::new(
+        "EBUSY",
+        "the socket is busy: asked from inside its authenticator handler",
+      )
+    };
+    let mut borrowed = lp.try_borrow_mut().map_err(|_| busy())?;
     borrowed.handle_control(make(tx));
     drop(borrowed);
     // Its next poll watches what this started (a listener) and delivers what it queued.

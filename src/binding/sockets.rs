@@ -9,14 +9,15 @@ use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
 use bytes::Bytes;
-use napi::bindgen_prelude::{Buffer, Function};
+use napi::bindgen_prelude::{Buffer, FnArgs, Function, Unknown};
 use napi::Env;
 use napi_derive::napi;
 
+use super::authenticator::{Handler, JsAuthenticator};
 use super::socket_engine::Engine;
 use crate::error::JsError;
 use crate::sockets::eventloop::{Control, MAX_LINGER};
-use crate::sockets::options::SocketOptions;
+use crate::sockets::options::{CustomAuthenticator, SocketOptions};
 use crate::sockets::proxy;
 use crate::sockets::{SocketError, SocketType};
 use crate::transport::Endpoint;
@@ -83,6 +84,24 @@ impl SocketHandle {
       Some(engine) => engine.ask(make),
       None => Err(JsError::from(SocketError::Closed)),
     }
+  }
+
+  /// `handler` as this socket's authenticator; only a loop on this thread can call it in place.
+  fn custom_authenticator(
+    &self,
+    env: &Env,
+    handler: &Handler<'_>,
+  ) -> Result<CustomAuthenticator, JsError> {
+    let local = matches!(&*self.engine.borrow(), Some(engine) if !engine.on_runtime());
+    if !local {
+      return Err(JsError::new(
+        "ENOTSUP",
+        "an authenticator function needs the socket on its JS thread (not ZMQBUS_THREAD=runtime, not STREAM)",
+      ));
+    }
+    let auth =
+      JsAuthenticator::new(env, handler).map_err(|e| JsError::new("EIO", e.to_string()))?;
+    Ok(CustomAuthenticator(std::sync::Arc::new(auth)))
   }
 
   /// Hands the changed options to the loop (later binds/connects take them; the state's switches apply now).
@@ -309,16 +328,27 @@ impl SocketHandle {
 
   /// Who a server admits (an extension: libzmq asks a ZAP handler): `users` for PLAIN (name -> password;
   /// without it a PLAIN server admits nobody, as libzmq with no handler), `curveClients` for CURVE (Z85 public
-  /// keys; without it any client with a valid handshake, as libzmq).
+  /// keys; without it any client with a valid handshake, as libzmq), or `handler`, a function asked during
+  /// each handshake on this thread, which then alone decides (see `authenticator.rs` for its shape). Throws
+  /// `ENOTSUP` for a handler on a socket whose loop runs on the runtime thread.
+  // Spelled out, not through `authenticator::Handler`: napi writes the type into binding.d.ts.
+  #[allow(clippy::type_complexity)]
   #[napi]
   pub fn set_authorized(
     &self,
+    env: Env,
     users: Option<std::collections::HashMap<String, String>>,
     curve_clients: Option<Vec<String>>,
+    handler: Option<Function<'_, FnArgs<(String, String, String, String)>, Unknown<'_>>>,
   ) -> napi::Result<(), String> {
+    let custom = match handler {
+      None => None,
+      Some(f) => Some(self.custom_authenticator(&env, &f)?),
+    };
     let mut opts = self.opts.borrow_mut();
     opts.plain_users = users;
     opts.curve_clients = curve_clients;
+    opts.authenticator = custom;
     drop(opts);
     Ok(self.options_changed()?)
   }

@@ -5,13 +5,14 @@
 //! XPUB_VERBOSE, REQ_RELAXED...: applied at once).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::driver::{ServerConfig, TcpTuning};
 use crate::zmtp::mechanism::zap::InDomain;
-use crate::zmtp::mechanism::MechanismConfig;
+use crate::zmtp::mechanism::{Authenticator, MechanismConfig};
 use crate::zmtp::security::{CurveParams, PlainParams, SecurityError, SecurityParams};
 use crate::zmtp::socket::PipeOptions;
 use crate::zmtp::{Heartbeat, Limits, SessionConfig};
@@ -69,6 +70,18 @@ pub struct SocketOptions {
   pub tcp: TcpTuning,
   /// `ZMQ_ZAP_DOMAIN`: carried in every request to a server's authenticator (empty: none).
   pub zap_domain: Bytes,
+  /// A server's own authenticator (a JS function): when set, it alone decides who is admitted.
+  pub authenticator: Option<CustomAuthenticator>,
+}
+
+/// An authenticator given by the socket's user, shared by the sessions it configures.
+#[derive(Clone)]
+pub struct CustomAuthenticator(pub Arc<dyn Authenticator>);
+
+impl std::fmt::Debug for CustomAuthenticator {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    f.write_str("CustomAuthenticator")
+  }
 }
 
 impl Default for SocketOptions {
@@ -102,12 +115,29 @@ impl Default for SocketOptions {
         ..TcpTuning::default()
       },
       zap_domain: Bytes::new(),
+      authenticator: None,
     }
   }
 }
 
 fn ms(value: i64) -> Option<Duration> {
   u64::try_from(value).ok().map(Duration::from_millis)
+}
+
+/// A server mechanism that asks `custom` instead of its allow-lists.
+fn asking(mechanism: MechanismConfig, custom: &Option<CustomAuthenticator>) -> MechanismConfig {
+  let Some(custom) = custom else {
+    return mechanism;
+  };
+  let authenticator = Some(custom.0.clone());
+  match mechanism {
+    MechanismConfig::PlainServer { .. } => MechanismConfig::PlainServer { authenticator },
+    MechanismConfig::CurveServer { secret_key, .. } => MechanismConfig::CurveServer {
+      secret_key,
+      authenticator,
+    },
+    other => other,
+  }
 }
 
 /// A server mechanism whose authenticator is asked with the socket's `ZMQ_ZAP_DOMAIN`.
@@ -248,7 +278,10 @@ impl SocketOptions {
     let (params, server) = self.security();
     let mut session = SessionConfig::new(socket_type);
     session.mechanism = if server {
-      in_domain(params.server()?, &self.zap_domain)
+      in_domain(
+        asking(params.server()?, &self.authenticator),
+        &self.zap_domain,
+      )
     } else {
       params.client()?
     };
@@ -370,6 +403,47 @@ mod tests {
     };
     assert_eq!((ask(b"pw"), ask(b"bad")), (200, 400));
     assert_eq!(&o.zap_domain[..], b"global");
+  }
+
+  #[test]
+  fn a_custom_authenticator_decides_instead_of_the_allow_lists_and_sees_the_domain() {
+    use crate::zmtp::greeting::MechanismName;
+    use crate::zmtp::mechanism::zap::{ZapCredentials, ZapReply, ZapRequest};
+    let mut o = SocketOptions::default();
+    o.set_int("plain_server", 1);
+    assert!(o.set_text("zap_domain", "inner"));
+    o.plain_users = Some(HashMap::from([("admin".to_string(), "pw".to_string())]));
+    let custom = |req: &ZapRequest<'_>| match req.credentials {
+      ZapCredentials::Plain {
+        username: b"guest", ..
+      } if req.domain == b"inner" => ZapReply::allow("g"),
+      _ => ZapReply::deny(),
+    };
+    o.authenticator = Some(CustomAuthenticator(Arc::new(custom)));
+    let MechanismConfig::PlainServer {
+      authenticator: Some(auth),
+    } = o.session("REP").unwrap().mechanism
+    else {
+      panic!("not a plain server with an authenticator");
+    };
+    let ask = |user: &[u8], pw: &[u8]| {
+      let credentials = ZapCredentials::Plain {
+        username: user,
+        password: pw,
+      };
+      let request = ZapRequest {
+        mechanism: MechanismName::Plain,
+        credentials,
+        domain: b"",
+      };
+      auth.authenticate(&request)
+    };
+    assert_eq!(ask(b"guest", b"any"), ZapReply::allow("g"));
+    assert_eq!(
+      ask(b"admin", b"pw").status,
+      400,
+      "the allow-list no longer decides"
+    );
   }
 
   #[test]
