@@ -6,6 +6,7 @@
 //! `ZMQBUS_THREAD=runtime` keeps the earlier model (the loop on our runtime thread, batches through a
 //! threadsafe function), for comparison and as a fallback where libuv cannot be reached.
 
+use std::cell::RefCell;
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::Arc;
@@ -239,11 +240,13 @@ pub fn this_loop(env: &Env) -> napi::Result<LoopRef> {
 }
 
 /// A session engine on this JS thread: the outbox until `start`, then the task and its command queue.
+/// Every method takes `&self`: `send` runs the loop, whose deliveries may call `stop` from JS, so no cell
+/// stays borrowed across that.
 pub struct LocalEngine {
   lp: LoopRef,
-  outbox: Option<Outbox<LocalDeliver>>,
-  commands: Option<UnboundedSender<Command>>,
-  task: Option<Task>,
+  outbox: RefCell<Option<Outbox<LocalDeliver>>>,
+  commands: RefCell<Option<UnboundedSender<Command>>>,
+  task: RefCell<Option<Task>>,
 }
 
 impl LocalEngine {
@@ -254,9 +257,9 @@ impl LocalEngine {
   pub fn new(env: &Env, on_events: &Function<Buffer, ()>) -> napi::Result<Self> {
     Ok(Self {
       lp: this_loop(env)?,
-      outbox: Some(outbox_for(env.raw(), on_events)?),
-      commands: None,
-      task: None,
+      outbox: RefCell::new(Some(outbox_for(env.raw(), on_events)?)),
+      commands: RefCell::new(None),
+      task: RefCell::new(None),
     })
   }
 
@@ -265,7 +268,7 @@ impl LocalEngine {
   /// # Errors
   /// `EALREADY` when started before, `EINVAL` for a malformed endpoint, or no libuv.
   pub fn start<P: Role + 'static>(
-    &mut self,
+    &self,
     endpoint: &str,
     open: impl FnOnce(
       Outbox<LocalDeliver>,
@@ -277,6 +280,7 @@ impl LocalEngine {
       .map_err(|e| JsError::new(e.code(), e.to_string()))?;
     let outbox = self
       .outbox
+      .borrow_mut()
       .take()
       .ok_or_else(|| JsError::new("EALREADY", "this handle was already started"))?;
     let reactor = UvReactor::new(self.lp).map_err(|e| JsError::new("ENOTSUP", e.to_string()))?;
@@ -294,23 +298,26 @@ impl LocalEngine {
       }
     };
     let task = Task::spawn(self.lp, body).map_err(|e| JsError::new("ENOTSUP", e.to_string()))?;
-    self.task = Some(task);
-    self.commands = Some(tx);
+    *self.task.borrow_mut() = Some(task);
+    *self.commands.borrow_mut() = Some(tx);
     Ok(())
   }
 
   /// Hands a batch of commands to the loop, which runs before this call returns (or, when called from one
   /// of its own deliveries, as soon as that delivery returns).
   pub fn send(&self, batch: &[u8]) {
-    if let Some(commands) = &self.commands {
-      let _entry = Entry::enter();
-      let _ = commands.send(Command::Batch(bytes::Bytes::copy_from_slice(batch)));
-    }
+    // Cloned out: the loop runs when `_entry` drops, and its deliveries may call `stop`.
+    let Some(commands) = self.commands.borrow().clone() else {
+      return;
+    };
+    let _entry = Entry::enter();
+    let _ = commands.send(Command::Batch(bytes::Bytes::copy_from_slice(batch)));
   }
 
   /// Asks the loop to stop; `E_STOPPED` follows.
-  pub fn stop(&mut self) {
-    if let Some(commands) = self.commands.take() {
+  pub fn stop(&self) {
+    let taken = self.commands.borrow_mut().take();
+    if let Some(commands) = taken {
       let _entry = Entry::enter();
       let _ = commands.send(Command::Stop);
     }
@@ -320,7 +327,7 @@ impl LocalEngine {
 impl Drop for LocalEngine {
   fn drop(&mut self) {
     // Garbage-collected without stop(): end the task without calling JS (this may run in a finalizer).
-    if let Some(task) = self.task.take() {
+    if let Some(task) = self.task.get_mut().take() {
       task.cancel();
     }
   }

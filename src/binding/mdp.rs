@@ -45,7 +45,7 @@ impl Engine {
     }
   }
 
-  fn stop(&mut self) {
+  fn stop(&self) {
     match self {
       Engine::Runtime(h) => h.stop(),
       Engine::Local(l) => l.stop(),
@@ -73,7 +73,7 @@ impl ClientHandle {
   /// Connects to `broker` as `identity`; reconnects use `prefix` + '-' + a new uuid.
   #[napi]
   pub fn start(
-    &mut self,
+    &self,
     broker: String,
     prefix: String,
     identity: String,
@@ -90,7 +90,7 @@ impl ClientHandle {
       heartbeat: millis(heartbeat_ms, "heartbeat")?,
       reconnect: millis(reconnect_ms, "reconnect")?,
     };
-    match &mut self.inner {
+    match &self.inner {
       Engine::Runtime(h) => {
         let outbox = h.take_outbox()?;
         h.started(client::spawn(params, outbox).map_err(JsError::from)?);
@@ -113,7 +113,7 @@ impl ClientHandle {
 
   /// Stops the session; an `E_STOPPED` event follows.
   #[napi]
-  pub fn stop(&mut self) {
+  pub fn stop(&self) {
     self.inner.stop();
   }
 }
@@ -138,7 +138,7 @@ impl WorkerHandle {
   #[napi]
   #[allow(clippy::too_many_arguments)]
   pub fn start(
-    &mut self,
+    &self,
     broker: String,
     service: String,
     prefix: String,
@@ -169,7 +169,7 @@ impl WorkerHandle {
       service,
       concurrency: concurrency as i64,
     };
-    match &mut self.inner {
+    match &self.inner {
       Engine::Runtime(h) => {
         let outbox = h.take_outbox()?;
         h.started(worker::spawn(params, outbox).map_err(JsError::from)?);
@@ -192,7 +192,7 @@ impl WorkerHandle {
 
   /// Says goodbye to the broker and stops; an `E_STOPPED` event follows.
   #[napi]
-  pub fn stop(&mut self) {
+  pub fn stop(&self) {
     self.inner.stop();
   }
 }
@@ -218,7 +218,7 @@ impl BrokerHandle {
   /// Binds and starts; `conf` is the facade's JSON (endpoint, intch, heartbeat, dmode...).
   /// Bind failures arrive as an `E_ERROR` event, then `E_STOPPED`.
   #[napi]
-  pub fn start(&mut self, conf: String) -> napi::Result<(), String> {
+  pub fn start(&self, conf: String) -> napi::Result<(), String> {
     let params = broker::BrokerParams::from_json(&conf).map_err(JsError::from)?;
     let outbox = self.inner.take_outbox()?;
     self
@@ -241,7 +241,7 @@ impl BrokerHandle {
 
   /// Unbinds and stops; an `E_STOPPED` event follows.
   #[napi]
-  pub fn stop(&mut self) {
+  pub fn stop(&self) {
     self.inner.stop();
   }
 }
