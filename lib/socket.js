@@ -13,15 +13,8 @@ const compat = require('./compat/options')
 const { keys } = require('./security')
 const { engineHandler } = require('./authenticate')
 
-const C_SEND = 1
-const E_MESSAGE = 1
-const E_BOUND = 2
-const E_UNBOUND = 3
-const E_ERROR = 4
-const E_CLOSED = 5
-const E_SENT = 6
-const E_MONITOR = 7
-const C_SEND_ACK = 2
+// Record kinds, declared once in Rust (src/sockets/mod.rs).
+const { C_SEND, C_SEND_ACK, E_MESSAGE, E_BOUND, E_UNBOUND, E_ERROR, E_CLOSED, E_SENT, E_MONITOR } = require('./native').recordKinds().sockets
 
 const { ZMQ_SNDMORE } = constants
 const TYPE_NAMES = {

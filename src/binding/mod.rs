@@ -5,6 +5,7 @@ pub mod bus;
 pub mod busmq;
 pub mod events;
 pub mod handle;
+pub mod kinds;
 pub mod local;
 pub mod mdp;
 pub mod relay;

@@ -12,6 +12,17 @@
 pub mod batch;
 pub mod outbox;
 
+/// Declares the record kinds of one engine once: each as a `u8` constant for Rust, and all of them in a
+/// table by name, which the binding hands to JS (`recordKinds()`), so the facades never restate a number.
+#[macro_export]
+macro_rules! record_kinds {
+  ($table:ident { $( $(#[$doc:meta])* $name:ident = $value:literal; )* }) => {
+    $( $(#[$doc])* pub const $name: u8 = $value; )*
+    /// Every kind above by name, for the JS side.
+    pub const $table: &[(&str, u8)] = &[ $( (stringify!($name), $name), )* ];
+  };
+}
+
 use bytes::Bytes;
 
 /// What a JS handle sends to its engine's event loop.

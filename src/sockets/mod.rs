@@ -146,27 +146,29 @@ impl From<SocketError> for crate::error::JsError {
   }
 }
 
-/// Command record (JS -> Rust, inside a packed batch): one message to send, `[frames...]`.
-pub const C_SEND: u8 = 1;
-/// Command record: one message whose outcome a send callback waits for, `[reqId, frames...]`; answered
-/// with `E_SENT` or `E_ERROR` tagged `reqId`.
-pub const C_SEND_ACK: u8 = 2;
+crate::record_kinds!(SOCKET_KINDS {
+  /// Command record (JS -> Rust, inside a packed batch): one message to send, `[frames...]`.
+  C_SEND = 1;
+  /// Command record: one message whose outcome a send callback waits for, `[reqId, frames...]`; answered
+  /// with `E_SENT` or `E_ERROR` tagged `reqId`.
+  C_SEND_ACK = 2;
 
-/// Event record: a received message, `[frames...]`.
-pub const E_MESSAGE: u8 = 1;
-/// Event record: a bind finished, `[reqId, resolvedEndpoint]`.
-pub const E_BOUND: u8 = 2;
-/// Event record: an unbind finished, `[reqId, endpoint]`.
-pub const E_UNBOUND: u8 = 3;
-/// Event record: an error, `[reqId or "", code, message]`.
-pub const E_ERROR: u8 = 4;
-/// Event record: the socket is closed and its task has ended, `[]`.
-pub const E_CLOSED: u8 = 5;
-/// Event record: the state took a `C_SEND_ACK` message, `[reqId]`.
-pub const E_SENT: u8 = 6;
-/// Event record: a monitor event (while monitoring), `[event number, value, endpoint]`, the numbers as
-/// decimal text (`crate::driver::PeerEventKind`).
-pub const E_MONITOR: u8 = 7;
+  /// Event record: a received message, `[frames...]`.
+  E_MESSAGE = 1;
+  /// Event record: a bind finished, `[reqId, resolvedEndpoint]`.
+  E_BOUND = 2;
+  /// Event record: an unbind finished, `[reqId, endpoint]`.
+  E_UNBOUND = 3;
+  /// Event record: an error, `[reqId or "", code, message]`.
+  E_ERROR = 4;
+  /// Event record: the socket is closed and its task has ended, `[]`.
+  E_CLOSED = 5;
+  /// Event record: the state took a `C_SEND_ACK` message, `[reqId]`.
+  E_SENT = 6;
+  /// Event record: a monitor event (while monitoring), `[event number, value, endpoint]`, the numbers as
+  /// decimal text (`crate::driver::PeerEventKind`).
+  E_MONITOR = 7;
+});
 
 #[cfg(test)]
 mod tests {
