@@ -1,5 +1,5 @@
 'use strict'
-// Issue "thread model", classic sockets: a socket made on a JS thread runs its I/O and timers on that
+// Issue "thread model", classic sockets (STREAM too): a socket made on a JS thread runs its I/O and timers on that
 // thread's libuv loop, so a process using only classic sockets starts no runtime thread of ours;
 // ZMQBUS_THREAD=runtime keeps the earlier model (and shows the check can fail); each worker_threads thread
 // drives its own sockets, inproc still joins sockets of different threads, and terminate() with sockets
@@ -42,14 +42,31 @@ function exchange (zmq, n) {
 }
 `
 
+/** A STREAM socket echoing a plain TCP client's bytes; resolves with what the client got back. */
+const STREAM_ECHO = `
+function streamEcho (zmq) {
+  const net = require('node:net')
+  const stream = zmq.socket('stream')
+  stream.bindSync('tcp://127.0.0.1:*')
+  const port = Number(String(stream.getsockopt(zmq.ZMQ_LAST_ENDPOINT)).replace(/\0$/, '').split(':').pop())
+  stream.on('message', (id, body) => { if (body.length > 0) stream.send([id, String(body).toUpperCase() + '!']) })
+  return new Promise((resolve) => {
+    const client = net.connect(port, '127.0.0.1', () => client.write('raw'))
+    client.on('data', (d) => { client.destroy(); resolve({ raw: String(d), stream }) })
+  })
+}
+`
+
 const THREADS_SCRIPT = `
 const fs = require('node:fs')
 const zmq = require(${ROOT} + '/zmq')
 ${EXCHANGE}
-exchange(zmq, 200).then(({ pulled, echoed, socks }) => {
+${STREAM_ECHO}
+Promise.all([exchange(zmq, 200), streamEcho(zmq)]).then(([{ pulled, echoed, socks }, { raw, stream }]) => {
   const names = fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim())
-  console.log(JSON.stringify({ pulled, echoed, names }))
+  console.log(JSON.stringify({ pulled, echoed, raw, names }))
   for (const s of socks) s.close()
+  stream.close()
 })
 `
 
@@ -59,7 +76,7 @@ async function threadNames (env) {
   try {
     const child = spawnNode(script, [], { env })
     const out = await child.waitJson((m) => m.names !== undefined, 15000)
-    assert.deepEqual([out.pulled, out.echoed], [200, 200])
+    assert.deepEqual([out.pulled, out.echoed, out.raw], [200, 200, 'RAW!'])
     const exit = await withTimeout(child.exited, 5000, 'socket process exit')
     assert.deepEqual(exit, { code: 0, signal: null }, 'the process exits by itself after close()')
     return out.names
@@ -68,7 +85,7 @@ async function threadNames (env) {
   }
 }
 
-test('a process using only classic sockets (PUSH/PULL, DEALER/ROUTER over tcp) starts no runtime thread', async () => {
+test('a process using only classic sockets (PUSH/PULL, DEALER/ROUTER, STREAM over tcp) starts no runtime thread', async () => {
   // Explicitly the default model, whatever this test process was started with.
   const names = await threadNames({ ZMQBUS_THREAD: '' })
   assert.ok(!names.includes('zmqbus-rt'), `threads: ${names.join(', ')}`)

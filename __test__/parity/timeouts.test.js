@@ -73,6 +73,9 @@ describe('timeouts (C_TIMEOUT)', () => {
     const pending = collect(client.request('expired', 'x', { timeout: 200 }), 2000)
     const res = await pending
     assert.equal(res.error, 'C_TIMEOUT')
+    // The broker's 200 ms run from when the request reached it, a moment after the client's began: the
+    // worker comes once they have surely passed there too (a loaded machine stretches that moment).
+    await delay(150)
     let seen = 0
     await h.worker(addr, 'expired', (d, r) => {
       seen += 1

@@ -120,7 +120,7 @@ fn start_local(
   kind: SocketType,
   on_events: &Function<Buffer, ()>,
 ) -> napi::Result<Option<Engine>> {
-  if !local_mode() || kind == SocketType::Stream {
+  if !local_mode() {
     return Ok(None);
   }
   let uv = local::this_loop(env)?;
@@ -128,9 +128,7 @@ fn start_local(
   let stash = Stash::default();
   let outbox = Outbox::new(stash.clone(), gauge);
   let reactor = UvReactor::new(uv).map_err(|e| napi::Error::from_reason(e.to_string()))?;
-  let Ok((controls, sock)) = start::local(kind, outbox, reactor) else {
-    return Ok(None);
-  };
+  let (controls, sock) = start::local(kind, outbox, reactor);
   let lp = Rc::downgrade(&sock);
   let body: Body = Box::new(move |cx| {
     let polled = sock.borrow_mut().poll(cx);

@@ -10,6 +10,7 @@ use super::conn::Conn;
 use super::monitor::{errno, PeerEventKind};
 use super::reactor::{IoListener, IoSleep, IoStream, Reactor};
 use super::server::{Close, Server};
+use super::TcpTuning;
 use crate::transport::{inproc, Endpoint, TransportError};
 use crate::zmtp::socket::{SocketState, Token};
 use crate::zmtp::Session;
@@ -83,8 +84,8 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
     }
     // The tcp listener with a backlog is made synchronously: no borrow of the server spans an await.
     let bound = match endpoint {
-      Endpoint::Tcp { host, port } if self.config.tcp.backlog >= 0 => {
-        self.tcp_listener(endpoint, host, *port)
+      Endpoint::Tcp { .. } if self.config.tcp.backlog >= 0 => {
+        bind_net(&self.reactor, self.config.tcp, endpoint)
       }
       _ => self.reactor.bind(endpoint).await,
     };
@@ -104,16 +105,7 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
         self.push_bound(endpoint.to_string(), BoundKind::Inproc(listener));
         return Ok(endpoint.to_string());
       }
-      Endpoint::Tcp { host, port } => self.tcp_listener(endpoint, host, *port),
-      #[cfg(unix)]
-      Endpoint::Ipc(path) => super::net::bind_ipc(path).and_then(|l| {
-        let listener = self.reactor.adopt_ipc_listener(l, path.clone())?;
-        Ok((listener, endpoint.to_string()))
-      }),
-      #[cfg(not(unix))]
-      Endpoint::Ipc(_) => Err(TransportError::Endpoint(format!(
-        "{endpoint}: ipc is not available on this platform"
-      ))),
+      Endpoint::Tcp { .. } | Endpoint::Ipc(_) => bind_net(&self.reactor, self.config.tcp, endpoint),
     };
     self.bound_result(endpoint, bound)
   }
@@ -144,36 +136,6 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
   }
 
   /// A tcp listener with the configured `ZMQ_BACKLOG`, made here and adopted by the reactor.
-  fn tcp_listener(
-    &self,
-    endpoint: &Endpoint,
-    host: &str,
-    port: u16,
-  ) -> Result<(R::Listener, String), TransportError> {
-    let addr = super::net::bind_address(host, port)
-      .map_err(|e| TransportError::Endpoint(format!("{endpoint}: {e}")))?;
-    let mut tuning = self.config.tcp;
-    if tuning.backlog < 0 {
-      tuning.backlog = DEFAULT_BACKLOG;
-    }
-    let listener = tuning.listener(addr).map_err(|e| {
-      if e.kind() == std::io::ErrorKind::AddrInUse {
-        TransportError::AddrInUse(e.to_string())
-      } else {
-        TransportError::Io(e)
-      }
-    })?;
-    let local = listener.local_addr()?;
-    let resolved = Endpoint::Tcp {
-      host: local.ip().to_string(),
-      port: local.port(),
-    };
-    Ok((
-      self.reactor.adopt_tcp_listener(listener)?,
-      resolved.to_string(),
-    ))
-  }
-
   fn push_bound(&mut self, endpoint: String, kind: BoundKind<R::Listener>) {
     let id = self.take_token();
     self.bound.push(Bound { id, endpoint, kind });
@@ -299,5 +261,54 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
       }
       self.pending.pop_front();
     }
+  }
+}
+
+/// Binds a tcp or ipc `endpoint` now and hands the listener to `reactor`; returns it with the endpoint
+/// resolved (the real port). Shared by the driver and the STREAM socket, which owns its listeners itself.
+///
+/// # Errors
+/// `Endpoint` (malformed, inproc, ipc off unix), `AddrInUse`, `Io`.
+pub fn bind_net<R: Reactor>(
+  reactor: &R,
+  mut tuning: TcpTuning,
+  endpoint: &Endpoint,
+) -> Result<(R::Listener, String), TransportError> {
+  match endpoint {
+    Endpoint::Tcp { host, port } => {
+      let addr = super::net::bind_address(host, *port)
+        .map_err(|e| TransportError::Endpoint(format!("{endpoint}: {e}")))?;
+      if tuning.backlog < 0 {
+        tuning.backlog = DEFAULT_BACKLOG;
+      }
+      let listener = tuning.listener(addr).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+          TransportError::AddrInUse(e.to_string())
+        } else {
+          TransportError::Io(e)
+        }
+      })?;
+      let local = listener.local_addr()?;
+      let resolved = Endpoint::Tcp {
+        host: local.ip().to_string(),
+        port: local.port(),
+      };
+      Ok((reactor.adopt_tcp_listener(listener)?, resolved.to_string()))
+    }
+    #[cfg(unix)]
+    Endpoint::Ipc(path) => {
+      let listener = super::net::bind_ipc(path)?;
+      Ok((
+        reactor.adopt_ipc_listener(listener, path.clone())?,
+        endpoint.to_string(),
+      ))
+    }
+    #[cfg(not(unix))]
+    Endpoint::Ipc(_) => Err(TransportError::Endpoint(format!(
+      "{endpoint}: ipc is not available on this platform"
+    ))),
+    Endpoint::Inproc(_) => Err(TransportError::Endpoint(format!(
+      "{endpoint}: not a network endpoint"
+    ))),
   }
 }

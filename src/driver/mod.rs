@@ -39,6 +39,7 @@ mod monitor_tests;
 mod tests;
 
 pub use dial::DialStats;
+pub use listen::bind_net;
 pub use monitor::{PeerEvent, PeerEventKind};
 pub use router::{Recv, Router};
 pub use server::{LinkEvent, Server, ServerConfig, ServerStats};

@@ -1,7 +1,6 @@
 //! Where a classic socket's loop runs: as a task on the libuv loop of the JS thread that made it (the
-//! default: [`local`]), or as a tokio task on the runtime thread ([`spawn`]: `ZMQBUS_THREAD=runtime`, and
-//! STREAM sockets, whose raw-TCP loop is an `async fn` on tokio's own types). One monomorphic loop per
-//! socket type, chosen here.
+//! default: [`local`]), or as a tokio task on the runtime thread ([`spawn`]: `ZMQBUS_THREAD=runtime`). One
+//! monomorphic loop per socket type, chosen here; STREAM has a raw-TCP loop of its own ([`super::stream`]).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,6 +10,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use super::engine::Classic;
 use super::eventloop::{Control, SocketLoop};
+use super::stream::StreamLoop;
 use super::SocketType;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::driver::reactor::{Reactor, Tokio};
@@ -50,7 +50,10 @@ pub fn spawn<D: Deliver + Sync>(kind: SocketType, outbox: Outbox<D>) -> Unbounde
     }};
   }
   by_state!(kind, on_runtime, {
-    rt.spawn(super::stream::run(outbox, rx));
+    rt.spawn(async move {
+      let mut lp = StreamLoop::<Tokio, D>::new(outbox, rx, Tokio);
+      std::future::poll_fn(|cx| lp.poll(cx)).await
+    });
   });
   tx
 }
@@ -84,26 +87,36 @@ impl<S: Classic, R: Reactor + Clone, D: Deliver> LocalLoop for SocketLoop<S, R, 
   }
 }
 
+impl<R: Reactor, D: Deliver> LocalLoop for StreamLoop<R, D> {
+  fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    StreamLoop::poll(self, cx)
+  }
+
+  fn handle_control(&mut self, control: Control) {
+    self.handle_control_now(control);
+  }
+}
+
 /// A loop of `kind` on `reactor` (a JS thread's libuv loop) and its control channel. Each poll ends once
-/// it handed a batch to the outbox, so its task can deliver it outside the loop's borrow. The outbox back
-/// for STREAM, which runs on the runtime ([`spawn`]).
-///
-/// # Errors
-/// The outbox, for a STREAM socket.
-#[allow(clippy::type_complexity)] // a pair, spelled out once here
+/// it handed a batch to the outbox, so its task can deliver it outside the loop's borrow.
 pub fn local<R: Reactor + Clone, D: Deliver + 'static>(
   kind: SocketType,
   outbox: Outbox<D>,
   reactor: R,
-) -> Result<(UnboundedSender<Control>, Rc<RefCell<dyn LocalLoop>>), Outbox<D>> {
+) -> (UnboundedSender<Control>, Rc<RefCell<dyn LocalLoop>>) {
   let (tx, rx) = unbounded_channel();
   macro_rules! on_loop {
     ($state:ty) => {{
       let mut lp = SocketLoop::<$state, R, D>::new(kind, outbox, rx, reactor);
       lp.yield_on_delivery = true;
       let lp: Rc<RefCell<dyn LocalLoop>> = Rc::new(RefCell::new(lp));
-      Ok((tx, lp))
+      (tx, lp)
     }};
   }
-  by_state!(kind, on_loop, Err(outbox))
+  by_state!(kind, on_loop, {
+    let mut lp = StreamLoop::<R, D>::new(outbox, rx, reactor);
+    lp.yield_on_delivery = true;
+    let lp: Rc<RefCell<dyn LocalLoop>> = Rc::new(RefCell::new(lp));
+    (tx, lp)
+  })
 }

@@ -1,17 +1,18 @@
 //! The I/O half of a STREAM socket's loop: accepting, finishing connects, retries, raw reads and writes, and
 //! the lingering close.
 
-use std::future::Future;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 
 use super::{Dialer, StreamLoop, READ_CHUNK};
+use crate::boundary::outbox::Deliver;
+use crate::driver::reactor::{IoListener, IoSleep, IoStream, Reactor};
 use crate::driver::PeerEventKind;
-use crate::sockets::eventloop::MAX_LINGER;
+use crate::sockets::E_CLOSED;
 
-impl StreamLoop {
+impl<R: Reactor, D: Deliver> StreamLoop<R, D> {
   /// Accepts, finishes connects, fires retries, reads and writes; `Ready` when something happened.
   pub(super) fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<()> {
     let mut progressed = self.poll_accepts(cx);
@@ -19,7 +20,7 @@ impl StreamLoop {
       let due = match self.dialers.get_mut(i) {
         Some(Some(Dialer {
           retry: Some(sleep), ..
-        })) => sleep.as_mut().poll(cx).is_ready(),
+        })) => sleep.poll_fired(cx).is_ready(),
         _ => false,
       };
       if due {
@@ -135,23 +136,26 @@ impl StreamLoop {
     }
   }
 
-  /// Writes what is queued for at most the linger, then closes everything.
-  pub(super) async fn close(&mut self, linger: Option<Duration>) {
-    let deadline = tokio::time::Instant::now() + linger.unwrap_or(MAX_LINGER).min(MAX_LINGER);
-    while self
-      .conns
-      .iter()
-      .any(|c| !c.wbuf.is_empty() && !c.connecting)
-      && tokio::time::Instant::now() < deadline
-    {
-      let io = std::future::poll_fn(|cx| {
-        let _ = self.poll_io(cx);
-        Poll::Ready(())
-      });
-      io.await;
-      tokio::time::sleep(Duration::from_millis(1)).await;
+  /// Writes what is queued for at most the linger, then closes everything and reports `E_CLOSED`.
+  pub(super) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    let writing = |s: &Self| s.conns.iter().any(|c| !c.wbuf.is_empty() && !c.connecting);
+    if writing(self) {
+      let _ = self.poll_io(cx);
+    }
+    let expired = self
+      .closing
+      .as_mut()
+      .is_none_or(|c| Instant::now() >= c.deadline || c.timer.poll_fired(cx).is_ready());
+    if writing(self) && !expired {
+      return Poll::Pending;
     }
     self.conns.clear();
     self.listeners.clear();
+    for (kind, frames) in self.out.drain(..) {
+      self.outbox.push(kind, &frames);
+    }
+    self.outbox.push(E_CLOSED, &[] as &[&[u8]]);
+    self.outbox.flush_now();
+    Poll::Ready(())
   }
 }

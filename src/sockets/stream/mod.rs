@@ -4,35 +4,39 @@
 //! raw; `[id, ""]` closes that connection; an unknown id is `EHOSTUNREACH`. Connected endpoints are dialled
 //! again after `ZMQ_RECONNECT_IVL` when they fail or close.
 //!
-//! One task owns the listeners and connections (the driver's `net` types, polled with `try_*` calls and
-//! readiness), with the same controls and event records as every classic socket.
+//! One loop owns the listeners and connections, with the same controls and event records as every classic
+//! socket. It is a poll function over a [`Reactor`] ([`StreamLoop::poll`]), so it runs as a task on the
+//! libuv loop of the JS thread that made the socket, or on the runtime thread (`ZMQBUS_THREAD=runtime`).
 
-use std::pin::Pin;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::Sleep;
 
-use super::eventloop::{normalize, Control};
+use super::eventloop::{normalize, Control, MAX_LINGER};
 use super::options::SocketOptions;
-use super::{SocketError, C_SEND, E_BOUND, E_CLOSED, E_ERROR, E_MESSAGE, E_UNBOUND};
+use super::{SocketError, C_SEND, E_BOUND, E_ERROR, E_MESSAGE, E_UNBOUND};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
-use crate::driver::net::{Listener, Stream};
-use crate::driver::PeerEventKind;
+use crate::driver::reactor::{IoListener, IoSleep, IoStream, Reactor};
+use crate::driver::{bind_net, PeerEventKind};
 use crate::transport::{Endpoint, Msg};
 use crate::zmtp::socket::SendError;
 
 /// Bytes read from one connection per turn.
 const READ_CHUNK: usize = 64 * 1024;
+/// Most turns one poll takes before it yields, so a flood never holds the thread for long.
+const MAX_TURNS: usize = 64;
+/// Time one poll may take once it has delivered a batch to JS before it yields.
+const TURN_BUDGET: Duration = Duration::from_millis(2);
 
 mod io;
 mod monitor;
 
-struct Conn {
+struct Conn<S> {
   id: Bytes,
-  stream: Stream,
+  stream: S,
   /// The endpoint dialled, or the bound one that accepted it (for monitor events).
   endpoint: String,
   wbuf: BytesMut,
@@ -43,76 +47,139 @@ struct Conn {
   closing: bool,
 }
 
-struct Dialer {
+struct Dialer<T> {
   endpoint: Endpoint,
-  retry: Option<Pin<Box<Sleep>>>,
+  retry: Option<T>,
   live: bool,
 }
 
-struct StreamLoop {
+/// A STREAM socket's loop on reactor `R`, delivering into `D`.
+pub struct StreamLoop<R: Reactor, D: Deliver> {
+  reactor: R,
+  outbox: Outbox<D>,
+  controls: UnboundedReceiver<Control>,
   opts: SocketOptions,
-  listeners: Vec<(String, String, Listener)>,
-  conns: Vec<Conn>,
-  dialers: Vec<Option<Dialer>>,
+  listeners: Vec<(String, String, R::Listener)>,
+  conns: Vec<Conn<R::Stream>>,
+  dialers: Vec<Option<Dialer<R::Sleep>>>,
   next_id: u32,
   /// Event records for JS, moved to the outbox after each turn (the outbox is polled beside this loop).
   out: Vec<(u8, Vec<Bytes>)>,
   paused: bool,
   /// `monitor()` is on: peer events go to JS as `E_MONITOR` records (see `monitor`).
   monitoring: bool,
+  closing: Option<Closing<R::Sleep>>,
+  /// End each poll once a batch went to JS (on a JS thread, whose task delivers it after the poll).
+  pub yield_on_delivery: bool,
 }
 
-/// Runs a STREAM socket until `Close` (or the handle is gone).
-pub async fn run<D: Deliver + Sync>(
-  mut outbox: Outbox<D>,
-  mut controls: UnboundedReceiver<Control>,
-) {
-  let mut s = StreamLoop {
-    opts: SocketOptions::default(),
-    listeners: Vec::new(),
-    conns: Vec::new(),
-    dialers: Vec::new(),
-    next_id: rand::random(),
-    out: Vec::new(),
-    paused: false,
-    monitoring: false,
-  };
-  let mut linger = Some(Duration::ZERO);
-  loop {
-    tokio::select! {
-      biased;
-      c = controls.recv() => match c {
-        Some(Control::Close { linger: l }) => {
-          linger = l;
-          break;
-        }
-        Some(c) => s.handle_control(c).await,
-        None => break,
-      },
-      () = std::future::poll_fn(|cx| s.poll_io(cx)) => {},
-      _ = outbox.taken(), if outbox.has_pending() => {},
+/// Closing: what is written stays for at most the linger (`deadline`), woken by `timer`.
+struct Closing<T> {
+  deadline: Instant,
+  timer: T,
+}
+
+impl<R: Reactor, D: Deliver> StreamLoop<R, D> {
+  /// A loop taking `controls`, on `reactor`; nothing is bound or dialled until a control says so.
+  pub fn new(outbox: Outbox<D>, controls: UnboundedReceiver<Control>, reactor: R) -> Self {
+    Self {
+      reactor,
+      outbox,
+      controls,
+      opts: SocketOptions::default(),
+      listeners: Vec::new(),
+      conns: Vec::new(),
+      dialers: Vec::new(),
+      next_id: rand::random(),
+      out: Vec::new(),
+      paused: false,
+      monitoring: false,
+      closing: None,
+      yield_on_delivery: false,
     }
-    s.drain_into(&mut outbox);
-    outbox.flush();
   }
-  // A closed socket's monitor ends with it (as the engine's sockets).
-  s.monitoring = false;
-  s.close(linger).await;
-  s.drain_into(&mut outbox);
-  outbox.push(E_CLOSED, &[] as &[&[u8]]);
-  outbox.flush_now();
-}
 
-impl StreamLoop {
+  /// Runs turns until nothing is ready; `Ready` once closed (`E_CLOSED` delivered).
+  pub fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    let started = Instant::now();
+    for _ in 0..MAX_TURNS {
+      if self.closing.is_some() {
+        return self.poll_close(cx);
+      }
+      let mut busy = self.poll_controls(cx);
+      if self.closing.is_some() {
+        continue;
+      }
+      busy |= self.poll_io(cx).is_ready();
+      let delivered = self.flush();
+      busy |= self.outbox.has_pending() && self.outbox.poll_taken(cx).is_ready();
+      if !busy {
+        return Poll::Pending;
+      }
+      if delivered && (self.yield_on_delivery || started.elapsed() >= TURN_BUDGET) {
+        break;
+      }
+    }
+    cx.waker().wake_by_ref();
+    Poll::Pending
+  }
+
+  /// Acts on one control now (`bindSync`), after those queued before it.
+  pub fn handle_control_now(&mut self, control: Control) {
+    while self.closing.is_none() {
+      let Ok(queued) = self.controls.try_recv() else {
+        break;
+      };
+      self.take_control(queued);
+    }
+    if self.closing.is_none() {
+      self.take_control(control);
+    }
+  }
+
+  /// Moves this turn's records to the outbox and hands a batch to JS; true when one went.
+  fn flush(&mut self) -> bool {
+    for (kind, frames) in self.out.drain(..) {
+      self.outbox.push(kind, &frames);
+    }
+    self.outbox.flush()
+  }
+
+  /// Takes every queued control; true when there was one.
+  fn poll_controls(&mut self, cx: &mut Context<'_>) -> bool {
+    let mut busy = false;
+    while self.closing.is_none() {
+      match self.controls.poll_recv(cx) {
+        Poll::Ready(Some(c)) => self.take_control(c),
+        // The handle is gone: nobody waits for what is queued.
+        Poll::Ready(None) => self.begin_close(Some(Duration::ZERO)),
+        Poll::Pending => break,
+      }
+      busy = true;
+    }
+    busy
+  }
+
+  fn take_control(&mut self, c: Control) {
+    match c {
+      Control::Close { linger } => self.begin_close(linger),
+      c => self.handle_control(c),
+    }
+  }
+
+  fn begin_close(&mut self, linger: Option<Duration>) {
+    // A closed socket's monitor ends with it (as the engine's sockets); what arrives now is not read.
+    self.monitoring = false;
+    self.paused = true;
+    let deadline = Instant::now() + linger.unwrap_or(MAX_LINGER).min(MAX_LINGER);
+    let mut timer = self.reactor.sleep();
+    timer.reset(deadline);
+    self.closing = Some(Closing { deadline, timer });
+  }
+
   fn push(&mut self, kind: u8, frames: &[&[u8]]) {
     let frames = frames.iter().map(|f| Bytes::copy_from_slice(f)).collect();
     self.out.push((kind, frames));
-  }
-
-  fn drain_into<D: Deliver>(&mut self, outbox: &mut Outbox<D>) {
-    for (kind, frames) in self.out.drain(..) {
-      outbox.push(kind, &frames);
-    }
   }
 
   fn deliver(&mut self, id: &Bytes, data: &[u8]) {
@@ -134,7 +201,7 @@ impl StreamLoop {
 
   fn add_conn(
     &mut self,
-    stream: Stream,
+    stream: R::Stream,
     endpoint: String,
     dialer: Option<usize>,
     connecting: bool,
@@ -154,11 +221,11 @@ impl StreamLoop {
     });
   }
 
-  async fn handle_control(&mut self, c: Control) {
+  fn handle_control(&mut self, c: Control) {
     match c {
       Control::Batch(batch) => self.handle_batch(batch),
       Control::Bind { req, ep, reply } => {
-        let r = self.bind(&ep).await;
+        let r = self.bind(&ep);
         if let Err(e) = &r {
           self.bind_failed(&ep, e);
         }
@@ -208,9 +275,9 @@ impl StreamLoop {
     }
   }
 
-  async fn bind(&mut self, ep: &str) -> Result<String, SocketError> {
+  fn bind(&mut self, ep: &str) -> Result<String, SocketError> {
     let endpoint = normalize(ep)?;
-    let (listener, resolved) = Listener::bind(&endpoint).await?;
+    let (listener, resolved) = bind_net(&self.reactor, self.opts.tcp, &endpoint)?;
     self.peer_event(PeerEventKind::Listening, listener.raw_fd(), &resolved);
     self
       .listeners
@@ -237,7 +304,7 @@ impl StreamLoop {
       return;
     };
     let endpoint = dialer.endpoint.to_string();
-    match Stream::connect(&dialer.endpoint) {
+    match self.reactor.connect(&dialer.endpoint) {
       Ok((stream, pending)) => {
         dialer.live = true;
         let (kind, value) = if pending {
@@ -258,11 +325,13 @@ impl StreamLoop {
 
   fn schedule_retry(&mut self, i: usize) {
     let ivl = self.opts.reconnect_ivl.max(Duration::from_millis(1));
+    let mut timer = self.reactor.sleep();
+    timer.reset(Instant::now() + ivl);
     let Some(Some(dialer)) = self.dialers.get_mut(i) else {
       return;
     };
     dialer.live = false;
-    dialer.retry = Some(Box::pin(tokio::time::sleep(ivl)));
+    dialer.retry = Some(timer);
     let endpoint = dialer.endpoint.to_string();
     let ms = i64::try_from(ivl.as_millis()).unwrap_or(i64::MAX);
     self.peer_event(PeerEventKind::ConnectRetried, ms, &endpoint);

@@ -4,6 +4,8 @@
 //! retry in milliseconds; the errno of a failed bind.
 
 use super::StreamLoop;
+use crate::boundary::outbox::Deliver;
+use crate::driver::reactor::Reactor;
 use crate::driver::PeerEventKind;
 use crate::sockets::{SocketError, E_MONITOR};
 use crate::transport::TransportError;
@@ -11,7 +13,7 @@ use crate::transport::TransportError;
 /// EINPROGRESS on Linux and the BSDs: the value of a delayed connect, as libzmq reports it.
 pub(super) const EINPROGRESS: i64 = if cfg!(target_os = "linux") { 115 } else { 36 };
 
-impl StreamLoop {
+impl<R: Reactor, D: Deliver> StreamLoop<R, D> {
   /// Reports one event while monitoring is on.
   pub(super) fn peer_event(&mut self, kind: PeerEventKind, value: i64, endpoint: &str) {
     if !self.monitoring {
