@@ -5,11 +5,13 @@
 use super::Running;
 use crate::busmq::ops::{self, Blocker, Links, Ticket};
 use crate::busmq::types::Qid;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Blocking-pop connections per url; consumers beyond that pop after notifications, as before.
 pub const MAX_BLOCKERS: usize = 32;
+/// Stopped consumers remembered whose pop had not started blocking.
+const MAX_STOPPED: usize = 10_000;
 
 /// Blocking-pop connections of one bus.
 #[derive(Default)]
@@ -20,8 +22,14 @@ pub struct Blockers {
   open: HashMap<usize, usize>,
   /// Url index -> blocking pops off until that url reconnects (a blocker could not be made).
   off: HashMap<usize, bool>,
-  /// Consumer -> the url and the ticket of its blocking pop in flight.
-  in_flight: HashMap<Qid, (usize, Arc<Ticket>)>,
+  /// Url index -> how many times it went down or came back: a connection that comes back from
+  /// a pop started before is not pooled (it may lead to a Redis that is gone).
+  generation: HashMap<usize, u64>,
+  /// Consumer -> the url, its generation and the ticket of its blocking pop in flight.
+  in_flight: HashMap<Qid, (usize, u64, Arc<Ticket>)>,
+  /// Consumers stopped while their pop waited elsewhere (parked or held back): that pop must
+  /// not block.
+  stopped: HashSet<Qid>,
 }
 
 impl Blockers {
@@ -36,10 +44,10 @@ impl Blockers {
     messages: &str,
     count: u32,
   ) -> Option<Running> {
-    let client = links.blocking.clone()?;
-    if self.off.get(&index).copied().unwrap_or(false) {
+    if self.stopped.remove(&qid) || self.off.get(&index).copied().unwrap_or(false) {
       return None;
     }
+    let client = links.blocking.clone()?;
     let blocker = self.idle.get_mut(&index).and_then(Vec::pop);
     if blocker.is_none() {
       let open = self.open.entry(index).or_default();
@@ -49,7 +57,10 @@ impl Blockers {
       *open += 1;
     }
     let ticket = Arc::new(Ticket::default());
-    self.in_flight.insert(qid, (index, ticket.clone()));
+    let generation = self.generation.get(&index).copied().unwrap_or(0);
+    self
+      .in_flight
+      .insert(qid, (index, generation, ticket.clone()));
     Some(Box::pin(ops::blocking_pop(
       index,
       qid,
@@ -63,10 +74,11 @@ impl Blockers {
 
   /// A blocking pop came back: its connection goes back to the pool, or is counted out.
   pub fn returned(&mut self, index: usize, qid: Qid, blocker: Option<Blocker>) {
-    self.in_flight.remove(&qid);
+    let started = self.in_flight.remove(&qid).map(|(_, g, _)| g);
+    let current = self.generation.get(&index).copied().unwrap_or(0);
     match blocker {
-      Some(b) => self.idle.entry(index).or_default().push(b),
-      None => {
+      Some(b) if started == Some(current) => self.idle.entry(index).or_default().push(b),
+      _ => {
         if let Some(open) = self.open.get_mut(&index) {
           *open = open.saturating_sub(1);
         }
@@ -82,8 +94,15 @@ impl Blockers {
 
   /// The unblock of `qid`'s blocking pop in flight, through `links` of its url (`None` when it
   /// has none, or that url is down: then the pop fails or times out by itself).
-  pub fn unblock(&self, qid: Qid, links: &[Option<&Links>]) -> Option<Running> {
-    let (index, ticket) = self.in_flight.get(&qid)?;
+  pub fn unblock(&mut self, qid: Qid, links: &[Option<&Links>]) -> Option<Running> {
+    let Some((index, _, ticket)) = self.in_flight.get(&qid) else {
+      if self.stopped.len() >= MAX_STOPPED {
+        // Stale marks (pops that ran plain) only cost a plain pop each: forget them.
+        self.stopped.clear();
+      }
+      self.stopped.insert(qid);
+      return None;
+    };
     let write = links.get(*index).copied().flatten()?.write.clone();
     Some(Box::pin(ops::unblock(ticket.clone(), write)))
   }
@@ -102,5 +121,6 @@ impl Blockers {
       }
     }
     self.off.remove(&index);
+    *self.generation.entry(index).or_default() += 1;
   }
 }

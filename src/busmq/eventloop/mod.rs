@@ -298,8 +298,8 @@ impl<D: Deliver> BusLoop<D> {
         blocker,
         done,
       } => {
-        if blocker.is_none() {
-          // Lost or never made: plain pops there until the url reconnects.
+        if blocker.is_none() && self.conns[index].links.is_some() {
+          // Lost or never made while the url is up: plain pops there until it reconnects.
           self.blockers.disable(index);
         }
         self.blockers.returned(index, qid, blocker);

@@ -113,7 +113,17 @@ pub async fn blocking_pop(
         messages: messages_of(elements(value)),
       },
     },
-    Err(err) => lost(index, qid, &err),
+    Err(err) if failure(&err).connection => lost(index, qid, &err),
+    // Redis refused this pop (a key of another type): the connection itself is fine.
+    Err(err) => Completion::Blocking {
+      index,
+      qid,
+      blocker: Some(blocker),
+      done: Done::Failed {
+        op: FailedOp::Pop(qid),
+        failure: failure(&err),
+      },
+    },
   }
 }
 
