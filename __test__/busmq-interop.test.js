@@ -5,7 +5,7 @@ const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const Ours = require('../busmq')
 const Theirs = require('busmq')
-const { startRedis, online, collect, call, captureEvent, uniqName } = require('./busmq-helpers')
+const { startRedis, redisCli, waitFor, online, collect, call, captureEvent, uniqName } = require('./busmq-helpers')
 
 let redis
 const buses = []
@@ -57,6 +57,48 @@ test('a busmq 3.1 producer feeds our consumer: every message, in order, same ids
   assert.deepEqual(got.map((g) => g[0]), [...Array.from({ length: N }, (_, i) => 'm' + i), '{"k":1}'])
   assert.deepEqual(got.map((g) => g[1]), pushedIds.map(Number))
 })
+
+test('a busmq 3.1 producer feeds our consumer waiting in BLMPOP and a busmq 3.1 consumer of the same queue: each message once, whole', async () => {
+  const [theirs, ours, theirs2] = [await up(Theirs), await up(Ours), await up(Theirs)]
+  const name = uniqName('interop')
+  const producer = await attachedQueue(theirs, name)
+  const [mine, their] = [await attachedQueue(ours, name), await attachedQueue(theirs2, name)]
+  const got = new Map()
+  const done = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`got ${got.size} of ${N}`)), 10000)
+    const take = (who) => (m, id) => {
+      assert.equal(got.has(m), false, `${m} delivered twice`)
+      got.set(m, [who, Number(id)])
+      if (got.size === N) { clearTimeout(timer); resolve() }
+    }
+    mine.on('message', take('ours'))
+    their.on('message', take('theirs'))
+  })
+  const blocked = await blockedNow()
+  mine.consume()
+  their.consume()
+  await captureEvent(mine, 'consuming')
+  await waitBlocked(blocked + 1)
+  const ids = []
+  for (let i = 0; i < N; i++) ids.push(call((cb) => producer.push('m' + i, cb)))
+  const pushedIds = (await Promise.all(ids)).map(Number)
+  await done
+  // Every payload arrived with its own id: pairs were never split between consumers.
+  for (let i = 0; i < N; i++) assert.equal(got.get('m' + i)[1], pushedIds[i])
+  assert.ok([...got.values()].some(([who]) => who === 'ours'), 'ours took none')
+})
+
+/** Clients waiting in BLMPOP now. */
+async function blockedNow () {
+  return (await redisCli(redis.port, 'CLIENT', 'LIST')).split('\n').filter((l) => /cmd=blmpop/.test(l)).length
+}
+
+/** `n` clients wait in BLMPOP (Redis 7+ only; older servers pop after notifications). */
+async function waitBlocked (n) {
+  const major = Number(/redis_version:(\d+)/.exec(await redisCli(redis.port, 'INFO', 'server'))[1])
+  if (major < 7) return
+  await waitFor(async () => (await blockedNow()) >= n, 5000, 5, 'a blocking pop')
+}
 
 test('our producer feeds a busmq 3.1 consumer: every message, in order', async () => {
   const [theirs, ours] = [await up(Theirs), await up(Ours)]

@@ -48,10 +48,11 @@ test('pushed strings, objects and numbers are consumed in order as raw strings w
   assert.deepEqual(await off, [false])
 })
 
-test('plain pops are one LPOP <count> each on Redis 6.2+ (no script), and deliver whole pairs in order', async () => {
+test('plain pops are one BLMPOP (Redis 7+) or LPOP <count> (6.2+) each, no script, and deliver whole pairs in order', async () => {
   const bus = await connected()
   const { q } = await attached(bus, uniqName('lpop'))
   const counted = (stats, cmd) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] || 0)
+  const major = Number(/redis_version:(\d+)/.exec(await redisCli(redis.port, 'INFO', 'server'))[1])
   await redisCli(redis.port, 'CONFIG', 'RESETSTAT')
   const ids = await Promise.all(['a', 'b', 'c', 'd'].map((m) => call((cb) => q.push(m, cb))))
   const c = collect(q, 4)
@@ -59,7 +60,9 @@ test('plain pops are one LPOP <count> each on Redis 6.2+ (no script), and delive
   assert.deepEqual(await c.done, ['a', 'b', 'c', 'd'].map((m, i) => [m, ids[i]]))
   const stats = await redisCli(redis.port, 'INFO', 'commandstats')
   // The pop script would have run 2 LPOPs per message and one more to find the list empty.
-  assert.ok(counted(stats, 'lpop') >= 1 && counted(stats, 'lpop') <= 4, stats)
+  const pops = counted(stats, 'lpop') + counted(stats, 'blmpop')
+  assert.ok(pops >= 1 && pops <= 4, stats)
+  if (major >= 7) assert.ok(counted(stats, 'blmpop') >= 1, stats)
   assert.equal(await call((cb) => q.count(cb)), 0)
   q.detach()
 })
@@ -181,6 +184,29 @@ test('stop() while pops are in flight loses nothing: delivered + left in Redis =
   assert.ok(got.length >= 1 && got.length < total, `delivered ${got.length}`)
   assert.equal(got.length + left, total)
   assert.deepEqual(got, got.map((_, i) => 'm' + i))
+})
+
+test('an idle consumer waits in BLMPOP; stop() ends the wait at once and a message pushed meanwhile is delivered or kept', async () => {
+  const [bus, other] = [await connected(), await connected()]
+  for (let round = 0; round < 20; round++) {
+    const name = uniqName('block')
+    const [{ q }, { q: producer }] = [await attached(bus, name), await attached(other, name)]
+    const got = []
+    q.on('message', (m) => got.push(m))
+    q.consume()
+    await waitFor(async () => /cmd=blmpop/.test(await redisCli(redis.port, 'CLIENT', 'LIST')), 5000, 5, 'a blocking pop')
+    const off = captureEvent(q, 'consuming', 2000)
+    const t0 = Date.now()
+    // The push reaches Redis before, during or after the unblock: the message is delivered or stays.
+    producer.push('m' + round)
+    setTimeout(() => q.stop(), round % 3)
+    assert.deepEqual(await off, [false])
+    assert.ok(Date.now() - t0 < 1000, `stop took ${Date.now() - t0} ms (the BLMPOP timeout?)`)
+    await waitFor(async () => (await call((cb) => q.count(cb))) + got.length === 1, 2000, 10, `round ${round}: delivered ${got.length}`)
+    assert.ok(got.every((m) => m === 'm' + round), got.join())
+    q.detach()
+    producer.detach()
+  }
 })
 
 test('close() deletes the keys and emits closed; close() when not attached is an error with a code', async () => {

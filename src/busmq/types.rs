@@ -134,7 +134,7 @@ pub enum Op {
     maxsize: u64,
     items: Vec<(Rid, Bytes)>,
   },
-  /// The pop script for up to `count` messages.
+  /// The pop script (or `LPOP key count`) for up to `count` messages.
   Pop {
     qid: Qid,
     messages: String,
@@ -143,7 +143,13 @@ pub enum Op {
     toack: Option<String>,
     /// Expiry for `toack`.
     ttl: u32,
+    /// The pop may wait in `BLMPOP` on a connection of its own (plain consumers); the loop
+    /// decides whether it does, and answers [`Done::PoppedBlocking`] when it did.
+    block: bool,
   },
+  /// Ends the blocking pop of consumer `qid`, if one waits (`CLIENT UNBLOCK`): what it already
+  /// took still comes back as its outcome.
+  Unblock { qid: Qid },
   /// `LRANGE` of `count` messages from message index `from` (consume without remove).
   Peek {
     qid: Qid,
@@ -211,6 +217,12 @@ pub enum Done {
   },
   /// Messages popped or peeked, in order.
   Popped {
+    qid: Qid,
+    messages: Vec<(u64, Bytes)>,
+  },
+  /// Messages taken by a blocking pop (none when it timed out or was unblocked): the consumer
+  /// pops again at once, as that pop waits for the next message itself.
+  PoppedBlocking {
     qid: Qid,
     messages: Vec<(u64, Bytes)>,
   },

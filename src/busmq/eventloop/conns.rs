@@ -3,7 +3,7 @@
 //! rule), and offline once every one is down.
 
 use crate::busmq::keys::{Endpoint, RedisTarget};
-use crate::busmq::ops::{lpop_count_supported, Links, Writer};
+use crate::busmq::ops::{blmpop_supported, lpop_count_supported, Links, Writer};
 use crate::busmq::tls::{self, connection_info};
 use crate::busmq::types::Op;
 use futures::StreamExt;
@@ -238,11 +238,13 @@ async fn connect(
     }
     let (sink, stream) = client.get_async_pubsub().await?.split();
     let lpop_count = lpop_count_supported(&info);
+    let blocking = blmpop_supported(&info).then_some(client);
     Ok((
       Links {
         write,
         sink,
         lpop_count,
+        blocking,
       },
       stream,
     ))
@@ -291,6 +293,8 @@ async fn connect_cluster(nodes: &[RedisTarget]) -> RedisResult<(Links, PubSubStr
             write,
             sink,
             lpop_count,
+            // A cluster's slots move: pops there follow notifications.
+            blocking: None,
           },
           stream,
         ));

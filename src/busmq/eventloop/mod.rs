@@ -4,7 +4,9 @@
 //! JavaScript. Reconnects every second while a Redis is away; operations made meanwhile wait
 //! (bounded) and run once it is back.
 
+mod blockers;
 mod conns;
+mod routing;
 
 use super::codec::{encode_event, encode_reply, event, parse_command};
 use super::keys::Endpoint;
@@ -14,6 +16,7 @@ use super::types::{Action, Event, Op};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
+use blockers::Blockers;
 use conns::{next_event, Conn, ConnEvent};
 pub use conns::{CONNECT_TIMEOUT, PING_EVERY, PING_TIMEOUT, RESPONSE_TIMEOUT, RETRY};
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -65,6 +68,7 @@ pub fn spawn<D: Deliver>(
     locating: HashMap::new(),
     parked: 0,
     held: VecDeque::new(),
+    blockers: Blockers::default(),
     running: FuturesUnordered::new(),
     online: false,
     closing: false,
@@ -86,6 +90,8 @@ struct BusLoop<D: Deliver> {
   parked: usize,
   /// Pops waiting for JavaScript to catch up.
   held: VecDeque<Op>,
+  /// Connections of blocking pops, and the pops in flight.
+  blockers: Blockers,
   running: FuturesUnordered<Running>,
   online: bool,
   /// `disconnect()` was called: only finish what the user asked for.
@@ -133,6 +139,7 @@ impl<D: Deliver> BusLoop<D> {
     self.finish_running().await;
     // Dropping the connections closes them.
     self.conns.clear();
+    self.blockers = Blockers::default();
     self.outbox.push::<&[u8]>(event::STOPPED, &[]);
     self.outbox.flush_now();
   }
@@ -158,6 +165,10 @@ impl<D: Deliver> BusLoop<D> {
   /// the pushes and attaches they lead to, so replies and popped messages reach JavaScript.
   async fn finish_running(&mut self) {
     self.closing = true;
+    // Waiting blocking pops come back now (with what they took, if anything).
+    for qid in self.blockers.waiting() {
+      self.start(Op::Unblock { qid });
+    }
     let deadline = Instant::now() + STOP_GRACE;
     while !self.running.is_empty() {
       match tokio::time::timeout_at(deadline, self.running.next()).await {
@@ -202,6 +213,13 @@ impl<D: Deliver> BusLoop<D> {
   }
 
   fn start(&mut self, op: Op) {
+    if let Op::Unblock { qid } = op {
+      let links: Vec<_> = self.conns.iter().map(|c| c.links.as_ref()).collect();
+      if let Some(unblock) = self.blockers.unblock(qid, &links) {
+        self.running.push(unblock);
+      }
+      return;
+    }
     let is_pop = matches!(op, Op::Pop { .. } | Op::Peek { .. });
     // Closing: what the user asked for (pushes, their attach, queries, close) still runs;
     // background work (pops, touches, subscriptions) does not start any more.
@@ -224,52 +242,24 @@ impl<D: Deliver> BusLoop<D> {
     }
   }
 
-  /// The connection that runs `op`, when known without asking Redis.
-  fn instance_of(&self, op: &Op) -> Option<usize> {
-    if self.conns.len() == 1 {
-      return Some(0);
-    }
-    let Some(key) = ops::route_key(op) else {
-      return Some(0);
-    };
-    if self.locating.contains_key(&key) {
-      return None;
-    }
-    let (index, at) = self.routes.get(&key)?;
-    (at.elapsed() < ROUTE_TTL).then_some(*index)
-  }
-
-  /// Holds `op` until its key's instance is found (asking every connection, as busmq does).
-  fn locate(&mut self, op: Op) {
-    // instance_of only answers None for ops that have a route key.
-    let Some(key) = ops::route_key(&op) else {
-      return self.start_on(0, op);
-    };
-    if let Some(waiting) = self.locating.get_mut(&key) {
-      waiting.push(op);
-      return;
-    }
-    self.locating.insert(key.clone(), vec![op]);
-    let links = self.conns.iter().map(|c| c.links.clone()).collect();
-    self.running.push(Box::pin(ops::locate(key, links)));
-  }
-
-  fn located(&mut self, key: String, index: usize, complete: bool) {
-    if complete {
-      if self.routes.len() >= ROUTES_PRUNE_AT {
-        self.routes.retain(|_, (_, at)| at.elapsed() < ROUTE_TTL);
-      }
-      self.routes.insert(key.clone(), (index, Instant::now()));
-    }
-    for op in self.locating.remove(&key).unwrap_or_default() {
-      self.start_on(index, op);
-    }
-  }
-
   fn start_on(&mut self, index: usize, op: Op) {
     let conn = &mut self.conns[index];
     match &conn.links {
-      Some(links) => self.running.push(Box::pin(ops::run(op, links.clone()))),
+      Some(links) => {
+        let blocking = match &op {
+          Op::Pop {
+            qid,
+            messages,
+            count,
+            toack: None,
+            block: true,
+            ..
+          } => self.blockers.pop(index, links, *qid, messages, *count),
+          _ => None,
+        };
+        let run = blocking.unwrap_or_else(|| Box::pin(ops::run(op, links.clone())));
+        self.running.push(run);
+      }
       None if self.parked < MAX_PARKED => {
         conn.parked.push_back(op);
         self.parked += 1;
@@ -302,6 +292,20 @@ impl<D: Deliver> BusLoop<D> {
         index,
         complete,
       } => self.located(key, index, complete),
+      Completion::Blocking {
+        index,
+        qid,
+        blocker,
+        done,
+      } => {
+        if blocker.is_none() && self.conns[index].links.is_some() {
+          // Lost or never made while the url is up: plain pops there until it reconnects.
+          self.blockers.disable(index);
+        }
+        self.blockers.returned(index, qid, blocker);
+        let actions = self.state.handle_done(done, Instant::now().into_std());
+        self.apply(actions);
+      }
       Completion::State(done) => {
         let actions = self.state.handle_done(done, Instant::now().into_std());
         self.apply(actions);
@@ -327,6 +331,7 @@ impl<D: Deliver> BusLoop<D> {
 
   fn came_online(&mut self, i: usize, links: ops::Links, stream: redis::aio::PubSubStream) {
     self.conns[i].up(links, stream);
+    self.blockers.reset(i);
     if !self.online && self.conns.iter().all(|c| c.links.is_some()) {
       // busmq's rule: online once every connection is ready.
       self.online = true;
@@ -346,6 +351,7 @@ impl<D: Deliver> BusLoop<D> {
 
   fn went_offline(&mut self, i: usize, retry_after: Duration) {
     self.conns[i].down(retry_after);
+    self.blockers.reset(i);
     if self.online && self.conns.iter().all(|c| c.links.is_none()) {
       // busmq's rule: offline only when every connection is lost.
       self.online = false;

@@ -9,11 +9,13 @@ use redis::aio::PubSubSink;
 use redis::{RedisError, Script};
 use std::sync::OnceLock;
 
+mod blocking;
 mod query;
 mod queue;
 mod writer;
 
-pub use queue::lpop_count_supported;
+pub use blocking::{blocking_pop, unblock, Blocker, Ticket, BLOCK_SECS};
+pub use queue::{blmpop_supported, lpop_count_supported};
 pub use writer::Writer;
 
 /// What came back from Redis.
@@ -30,6 +32,14 @@ pub enum Completion {
     key: String,
     index: usize,
     complete: bool,
+  },
+  /// A blocking pop on connection `index` came back: its blocker (for the next one; `None` when
+  /// that connection is lost or could not be made) and its outcome.
+  Blocking {
+    index: usize,
+    qid: Qid,
+    blocker: Option<Blocker>,
+    done: Done,
   },
   /// For a JS callback (a stateless query).
   Reply {
@@ -48,6 +58,9 @@ pub struct Links {
   pub sink: PubSubSink,
   /// The server takes `LPOP key count` (Redis 6.2+): plain pops need no script.
   pub lpop_count: bool,
+  /// Where blocking pops connect (one connection each, pooled by the loop): a single master
+  /// that takes `BLMPOP` (Redis 7+). `None` on a cluster or an older server.
+  pub blocking: Option<redis::Client>,
 }
 
 pub(super) fn push_script() -> &'static Script {
@@ -145,6 +158,8 @@ pub fn failed(op: Op, failure: Failure) -> Completion {
     Op::Subscribe { channel } | Op::Unsubscribe { channel } => FailedOp::Subscribe(channel),
     Op::Delete { qid, .. } => FailedOp::Delete(qid),
     Op::Restore { qid, .. } => FailedOp::Restore(qid),
+    // Nothing waits for an unblock's outcome.
+    Op::Unblock { .. } => return Completion::State(Done::Ack),
     Op::Key { rid, .. } => {
       return Completion::Reply {
         rid,
@@ -182,7 +197,8 @@ pub fn route_key(op: &Op) -> Option<String> {
     Op::Pop { messages, .. } | Op::Peek { messages, .. } => queue_route_key(messages),
     Op::Subscribe { channel } | Op::Unsubscribe { channel } => queue_route_key(channel),
     // busmq: pub/sub on the first connection, persisted objects where their key lives.
-    Op::Publish { .. } => None,
+    // The loop runs an unblock where the pop it ends runs.
+    Op::Publish { .. } | Op::Unblock { .. } => None,
     Op::Key { key, .. } => Some(key.clone()),
   }
 }
@@ -289,6 +305,7 @@ mod tests {
       count: 1,
       toack: None,
       ttl: 30,
+      block: true,
     };
     assert_eq!(route_key(&pop), meta);
     let sub = Op::Subscribe {

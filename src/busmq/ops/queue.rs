@@ -10,15 +10,24 @@ use redis::RedisResult;
 /// True when the `INFO` text names a Redis of 6.2 or later, whose `LPOP key count` pops several
 /// elements in one atomic command.
 pub fn lpop_count_supported(info: &str) -> bool {
+  redis_version(info) >= (6, 2)
+}
+
+/// Major and minor version in an `INFO` text (`(0, 0)` when it names none).
+fn redis_version(info: &str) -> (u32, u32) {
   let Some(version) = info
     .lines()
     .find_map(|l| l.trim().strip_prefix("redis_version:"))
   else {
-    return false;
+    return (0, 0);
   };
   let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-  let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-  (major, minor) >= (6, 2)
+  (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// True when the `INFO` text names a Redis of 7.0 or later, which has `BLMPOP`.
+pub fn blmpop_supported(info: &str) -> bool {
+  redis_version(info) >= (7, 0)
 }
 
 /// Runs one queue operation (not a subscribe or a query). `lpop_count`: the server takes
@@ -47,6 +56,7 @@ pub(super) async fn run(conn: &mut Writer, lpop_count: bool, op: &Op) -> RedisRe
       count,
       toack,
       ttl,
+      ..
     } => match toack {
       // Pairs are pushed by one RPUSH each (ours and busmq's), so popping an even number of
       // elements in one atomic LPOP takes whole pairs: one command instead of a script, on the
@@ -85,6 +95,7 @@ pub(super) async fn run(conn: &mut Writer, lpop_count: bool, op: &Op) -> RedisRe
     | Op::Unsubscribe { .. }
     | Op::Query { .. }
     | Op::Publish { .. }
+    | Op::Unblock { .. }
     | Op::Key { .. } => Err(redis::RedisError::from((
       redis::ErrorKind::Client,
       "not a queue operation",
@@ -168,6 +179,14 @@ async fn push(
 }
 
 fn pairs(qid: Qid, flat: Vec<Vec<u8>>) -> Completion {
+  Completion::State(Done::Popped {
+    qid,
+    messages: messages_of(flat),
+  })
+}
+
+/// Flat `id, payload` elements as messages (a dangling id is dropped).
+pub(super) fn messages_of(flat: Vec<Vec<u8>>) -> Vec<(u64, Bytes)> {
   let mut messages = Vec::with_capacity(flat.len() / 2);
   let mut it = flat.into_iter();
   while let (Some(id), Some(payload)) = (it.next(), it.next()) {
@@ -178,7 +197,7 @@ fn pairs(qid: Qid, flat: Vec<Vec<u8>>) -> Completion {
       .unwrap_or(0);
     messages.push((id, Bytes::from(payload)));
   }
-  Completion::State(Done::Popped { qid, messages })
+  messages
 }
 
 async fn pop(
@@ -252,6 +271,15 @@ mod tests {
     assert!(!lpop_count_supported(&info("6.0.20")));
     assert!(!lpop_count_supported(&info("5.0.14")));
     assert!(!lpop_count_supported("# Replication\r\nrole:master\r\n"));
+  }
+
+  #[test]
+  fn blmpop_needs_redis_7_or_later() {
+    let info = |v: &str| format!("# Server\r\nredis_version:{v}\r\n");
+    assert!(blmpop_supported(&info("7.0.15")));
+    assert!(blmpop_supported(&info("7.2.4")));
+    assert!(!blmpop_supported(&info("6.2.14")));
+    assert!(!blmpop_supported("role:master"));
   }
 
   #[test]

@@ -20,6 +20,15 @@ pub fn failure_text(op: &FailedOp) -> &'static str {
   }
 }
 
+/// A stop while a pop is in flight: the consumer ends when that pop comes back (with whatever it
+/// took); a pop that may be waiting in `BLMPOP` is told to come back now.
+fn stop_in_flight(qid: Qid, c: &mut Consumer, out: &mut Vec<Action>) {
+  if !c.stopping && c.remove && !c.reliable {
+    out.push(Action::Run(Op::Unblock { qid }));
+  }
+  c.stopping = true;
+}
+
 impl Queues {
   pub(super) fn consume(
     &mut self,
@@ -99,6 +108,8 @@ impl Queues {
         count,
         toack: c.reliable.then(|| q.keys.toack.clone()),
         ttl: q.opts.ttl,
+        // Reliable pops copy each pair to toack atomically: a script, never a blocking pop.
+        block: !c.reliable,
       }
     } else {
       Op::Peek {
@@ -110,7 +121,16 @@ impl Queues {
     }));
   }
 
-  pub(super) fn popped(&mut self, qid: Qid, messages: Vec<(u64, Bytes)>, out: &mut Vec<Action>) {
+  /// A pop came back. After a `blocking` one the consumer pops again at once (it is how an
+  /// idle consumer waits); after a plain one, only when the batch was full or a notification
+  /// came meanwhile.
+  pub(super) fn popped(
+    &mut self,
+    qid: Qid,
+    messages: Vec<(u64, Bytes)>,
+    blocking: bool,
+    out: &mut Vec<Action>,
+  ) {
     let Some(q) = self.queues.get_mut(&qid) else {
       return;
     };
@@ -127,7 +147,7 @@ impl Queues {
     }
     if c.stopping || c.remaining == 0 {
       self.finish_stop(qid, out);
-    } else if full || c.again {
+    } else if full || c.again || blocking {
       self.drain(qid, out);
     }
   }
@@ -171,7 +191,7 @@ impl Queues {
       return;
     };
     match q.consumer.as_mut() {
-      Some(c) if c.in_flight => c.stopping = true,
+      Some(c) if c.in_flight => stop_in_flight(qid, c, out),
       Some(_) => self.finish_stop(qid, out),
       None => {
         // A consume() still waiting for attach is cancelled too.
@@ -226,7 +246,7 @@ impl Queues {
     q.next_touch = None;
     out.push(emit(Event::Detaching(qid)));
     match q.consumer.as_mut() {
-      Some(c) if c.in_flight => c.stopping = true,
+      Some(c) if c.in_flight => stop_in_flight(qid, c, out),
       Some(_) => self.finish_stop(qid, out),
       None => self.finish_detach(qid, out),
     }

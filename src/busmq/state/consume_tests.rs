@@ -78,7 +78,13 @@ fn a_notification_during_a_pop_triggers_exactly_one_more_pop() {
 fn stop_during_a_pop_delivers_its_messages_before_consuming_false() {
   let mut s = attached();
   consuming(&mut s);
-  assert!(s.handle_command(Command::Stop { qid: 1 }, now()).is_empty());
+  let a = s.handle_command(Command::Stop { qid: 1 }, now());
+  assert!(events(&a).is_empty(), "consuming(false) waits for the pop");
+  assert_eq!(
+    ops(&a),
+    vec![Op::Unblock { qid: 1 }],
+    "a blocking pop is ended"
+  );
   let a = s.handle_done(
     Done::Popped {
       qid: 1,
@@ -256,8 +262,64 @@ fn a_reliable_consumer_restores_unacked_messages_then_pops_into_toack() {
   );
   assert!(matches!(
     &ops(&a)[..],
-    [Op::Pop { toack: Some(t), ttl: 30, .. }] if t == "bus:queue:q:toack"
+    [Op::Pop { toack: Some(t), ttl: 30, block: false, .. }] if t == "bus:queue:q:toack"
   ));
+  let a = s.handle_command(Command::Stop { qid: 1 }, now());
+  assert!(a.is_empty(), "no blocking pop to end: {a:?}");
+}
+
+#[test]
+fn a_blocking_pop_that_comes_back_waits_again_at_once() {
+  let mut s = attached();
+  consuming(&mut s);
+  for messages in [vec![(1, "x".into())], vec![]] {
+    let a = s.handle_done(Done::PoppedBlocking { qid: 1, messages }, now());
+    assert!(
+      matches!(
+        ops(&a)[..],
+        [Op::Pop {
+          qid: 1,
+          block: true,
+          ..
+        }]
+      ),
+      "{a:?}"
+    );
+  }
+  // A notification meanwhile asks for nothing more: one pop in flight.
+  assert!(ops(&s.handle_notify("bus:queue:q:available")).is_empty());
+}
+
+#[test]
+fn stop_during_a_blocking_pop_delivers_what_it_took_then_stops_popping() {
+  let mut s = attached();
+  consuming(&mut s);
+  let a = s.handle_command(Command::Stop { qid: 1 }, now());
+  assert_eq!(ops(&a), vec![Op::Unblock { qid: 1 }]);
+  // A second stop does not unblock again.
+  assert!(s.handle_command(Command::Stop { qid: 1 }, now()).is_empty());
+  let a = s.handle_done(
+    Done::PoppedBlocking {
+      qid: 1,
+      messages: vec![(5, "late".into())],
+    },
+    now(),
+  );
+  assert_eq!(
+    events(&a),
+    vec![
+      Event::Message {
+        qid: 1,
+        id: 5,
+        payload: "late".into()
+      },
+      Event::Consuming { qid: 1, on: false },
+    ]
+  );
+  assert!(
+    !ops(&a).iter().any(|op| matches!(op, Op::Pop { .. })),
+    "no pop after stop: {a:?}"
+  );
 }
 
 #[test]

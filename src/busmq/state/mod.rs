@@ -253,7 +253,8 @@ impl Queues {
         }
         self.pushed(qid, &mut out);
       }
-      Done::Popped { qid, messages } => self.popped(qid, messages, &mut out),
+      Done::Popped { qid, messages } => self.popped(qid, messages, false, &mut out),
+      Done::PoppedBlocking { qid, messages } => self.popped(qid, messages, true, &mut out),
       Done::Subscribed { channel } => {
         self.pubsub_subscribed(&channel, &mut out);
         self.subscribed(&channel, &mut out);
