@@ -98,3 +98,33 @@ test('ZMQBUS_THREAD=runtime runs the node on the runtime thread (and the check a
   assert.ok(out.switches >= ROUND_TRIPS,
     `${out.switches} context switches of the runtime thread in ${out.ms} ms for ${ROUND_TRIPS} round trips`)
 })
+
+test('each worker_threads thread drives its own node; terminate() with the node running closes it', async () => {
+  const { Worker: Thread } = require('node:worker_threads')
+  const opts = loopbackOpts()
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads')
+    const { createNode } = require(${ROOT})
+    const node = createNode(workerData.opts)
+    const heard = new Set()
+    node.subscribe('hello')
+    node.on('message', (msg) => {
+      heard.add(String(msg[1])) // [channel, ...args]
+      if (heard.size === 2) parentPort.postMessage([...heard].sort())
+    })
+    // Left running on purpose: terminate() must close it with the env.
+    const timer = setInterval(() => node.publish('hello', 'thread ' + workerData.n), 50)
+    setTimeout(() => clearInterval(timer), 10000)
+  `
+  const threads = [0, 1].map((n) => new Thread(code, { eval: true, workerData: { opts, n } }))
+  try {
+    const heard = await withTimeout(Promise.all(threads.map((t) => new Promise((resolve, reject) => {
+      t.once('message', resolve)
+      t.once('error', reject)
+    }))), 15000, 'both threads heard both nodes')
+    assert.deepEqual(heard, [['thread 0', 'thread 1'], ['thread 0', 'thread 1']])
+  } finally {
+    const codes = await withTimeout(Promise.all(threads.map((t) => t.terminate())), 5000, 'terminate')
+    assert.deepEqual(codes, [1, 1])
+  }
+})
