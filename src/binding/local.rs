@@ -57,6 +57,10 @@ impl Deliver for LocalDeliver {
     self.gauge.handled(started.elapsed());
     true
   }
+
+  fn inline(&self) -> bool {
+    true
+  }
 }
 
 impl LocalDeliver {

@@ -38,6 +38,12 @@ const RUN_BUDGET_US: u64 = 2000;
 pub trait Deliver: Send + Sync + 'static {
   /// Hands one batch over. Returns false when the receiving side is gone.
   fn deliver(&self, batch: Vec<u8>) -> bool;
+
+  /// True when `deliver` runs the JS handlers before it returns (on their own thread): the loop filling
+  /// the outbox cannot run while they do.
+  fn inline(&self) -> bool {
+    false
+  }
 }
 
 /// Shared count of batches in flight; the JS side calls [`Gauge::taken`] per batch.
@@ -159,6 +165,11 @@ impl<D: Deliver> Outbox<D> {
       gauge,
       closed: false,
     }
+  }
+
+  /// Whether batches reach JS inside `deliver` (see [`Deliver::inline`]).
+  pub fn inline(&self) -> bool {
+    self.deliver.inline()
   }
 
   /// Appends one record.

@@ -10,6 +10,7 @@ use super::auth::{self, AuthError};
 use super::codec::{self, CodecError, Datagram};
 use super::eventloop::Node;
 use super::sink::EventSink;
+use crate::driver::reactor::{IoDatagram, Reactor};
 
 /// Every reason a datagram can be refused for, as named in `node.stats()`.
 pub const REASONS: [&str; 7] = [
@@ -65,7 +66,7 @@ fn open_datagram(auth: &mut auth::DatagramAuth, bytes: &[u8]) -> Result<Datagram
   codec::parse(content).map_err(|e| codec_reason(&e))
 }
 
-impl<S: EventSink> Node<S> {
+impl<R: Reactor + Clone, S: EventSink> Node<R, S> {
   pub(super) async fn handle_datagram(&mut self, bytes: &[u8], from: SocketAddr) -> bool {
     let from = match from.ip() {
       IpAddr::V4(ip) => ip,
@@ -90,7 +91,10 @@ impl<S: EventSink> Node<S> {
   /// Sends `dg` to the discovery group, signed when the node has a `cluster_key`.
   pub(super) async fn send_datagram(&mut self, dg: &Datagram) {
     let bytes = self.auth.seal(codec::encode(dg), auth::now_ms());
-    if let Err(e) = self.udp.send_to(&bytes, self.dest).await {
+    let dest = SocketAddr::V4(self.dest);
+    let udp = &self.udp;
+    let sent = std::future::poll_fn(|cx| udp.poll_send_to(cx, &bytes, dest)).await;
+    if let Err(e) = sent {
       // Reported once: a persistent failure would otherwise flood the owner.
       if !self.send_failed {
         self.send_failed = true;

@@ -13,6 +13,7 @@ use super::eventloop::{
 use super::link::{Link, LinkEvent, WRITE_CHUNK};
 use super::sink::{command, EventSink};
 use crate::boundary::batch::Records;
+use crate::driver::reactor::Reactor;
 
 /// Most messages read from the forwarder in one loop turn, so one turn never
 /// holds the runtime for long and events go out in batches.
@@ -30,7 +31,7 @@ pub(super) fn wire_prefix(channel: &[u8]) -> &[u8] {
   }
 }
 
-impl<S: EventSink> Node<S> {
+impl<R: Reactor + Clone, S: EventSink> Node<R, S> {
   pub(super) async fn handle_command(&mut self, cmd: NodeCommand) -> bool {
     match cmd {
       NodeCommand::Subscribe(ch) => self.handle_subscribe(ch).await,
@@ -219,6 +220,7 @@ impl<S: EventSink> Node<S> {
   pub(super) async fn handle_link_event(&mut self, ev: LinkEvent) -> bool {
     match ev {
       LinkEvent::Message(frames) => {
+        let started = Instant::now();
         let mut alive = self.deliver(frames);
         for _ in 0..DRAIN_LIMIT {
           if !alive || (self.sink.congested() && !self.shedding()) {
@@ -230,13 +232,28 @@ impl<S: EventSink> Node<S> {
           };
           match next {
             Some(frames) => alive = self.deliver(frames),
-            None => break,
+            None => {
+              self.stale_until = None; // caught up
+              break;
+            }
           }
         }
+        self.note_stall(started);
         alive && self.report_counts()
       }
       LinkEvent::Ready => self.handle_link_ready().await,
       LinkEvent::Lost => self.lose_link().await,
+    }
+  }
+
+  /// An owner handling events inline (on the loop's thread) that kept the loop from running for
+  /// [`SHED_AFTER`] since `started` left a backlog as old as that stall: what has arrived meanwhile is read
+  /// and discarded (counted), for as long as the stall lasted or until the link is drained, as a congested
+  /// owner's messages are on a loop of its own.
+  pub(super) fn note_stall(&mut self, started: Instant) {
+    let stalled = started.elapsed();
+    if stalled >= SHED_AFTER && self.sink.inline() {
+      self.stale_until = Some(Instant::now() + stalled);
     }
   }
 
@@ -255,8 +272,8 @@ impl<S: EventSink> Node<S> {
     if !wanted {
       return true;
     }
-    if self.sink.congested() {
-      // Only reached while shedding: reading on would otherwise grow memory.
+    if self.sink.congested() || self.stale_until.is_some_and(|t| Instant::now() < t) {
+      // Only reached while shedding (or dropping a stale backlog): reading on would otherwise grow memory.
       self.discarded += 1;
       return true;
     }

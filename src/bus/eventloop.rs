@@ -8,26 +8,28 @@
 //! the sink flush once, so events reach JavaScript in batches.
 
 use std::collections::{HashSet, VecDeque};
+use std::future::{poll_fn, Future};
 use std::net::SocketAddrV4;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use super::api::{BusError, NodeCommand, NodeEvent, NodeHandle};
 use super::auth::DatagramAuth;
 use super::codec::{self, NodeMeta, MAX_DATAGRAM};
+use super::connect::Connect;
 use super::datagrams::Refusals;
 use super::discovery;
 use super::election::{Action, Election};
 use super::forwarder::{Forwarder, ForwarderListeners, LocalInput};
-use super::link::{Link, LinkError, LinkEvent};
+use super::link::{Link, LinkEvent};
 use super::options::NodeOptions;
 use super::sink::EventSink;
 use crate::boundary::batch::Records;
+use crate::driver::reactor::{IoDatagram, IoSleep, Reactor, Tokio};
 
 /// While the owner stays congested this long, incoming messages are read
 /// and discarded (counted) instead of left in the socket: a short pause rides
@@ -77,10 +79,27 @@ pub fn spawn_node(
 /// # Panics
 /// As [`spawn_node`].
 pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeHandle, BusError> {
+  let (handle, run) = open_node(opts, sink, Tokio)?;
+  tokio::spawn(run);
+  Ok(handle)
+}
+
+/// Sets a node up on `reactor` (its discovery socket, timers and data path) and returns its handle with
+/// the future that runs it, for the caller to poll where the reactor lives (a tokio task, or a task on a
+/// JS thread's libuv loop). Its forwarder starts on the current tokio runtime and stays there: it serves
+/// every node of the cluster.
+///
+/// # Errors
+/// As [`spawn_node`].
+pub fn open_node<R: Reactor + Clone, S: EventSink>(
+  opts: NodeOptions,
+  sink: S,
+  reactor: R,
+) -> Result<(NodeHandle, impl Future<Output = ()>), BusError> {
   tokio::runtime::Handle::try_current().map_err(|_| BusError::NoRuntime)?;
   let iface = discovery::resolve_interface(opts.multicast_interface, opts.multicast_addr)?;
   let (udp, dest) = discovery::open(&opts, iface)?;
-  let udp = UdpSocket::from_std(udp)?;
+  let udp = reactor.datagram(udp)?;
   let listeners = ForwarderListeners::bind(opts.multicast_interface, iface)?;
   let meta = NodeMeta {
     id: codec::generate_id(opts.election_priority),
@@ -88,6 +107,8 @@ pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeH
     pub_addr: listeners.pub_addr.clone(),
   };
   let (commands, rx) = mpsc::unbounded_channel();
+  let forwarder_stats = listeners.stats.clone();
+  let forwarder = Forwarder::start(listeners, &opts.security.server);
   let node = Node {
     election: Election::new(meta.clone(), &opts, Instant::now()),
     auth: DatagramAuth::new(opts.cluster_key.clone()),
@@ -98,6 +119,10 @@ pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeH
     commands: rx,
     link: None,
     connecting: None,
+    tick: Alarm::new(reactor.sleep()),
+    hold: Alarm::new(reactor.sleep()),
+    shed: Alarm::new(reactor.sleep()),
+    reactor,
     subs: HashSet::new(),
     buffer: VecDeque::new(),
     dropped: 0,
@@ -107,34 +132,74 @@ pub fn spawn_node_with<S: EventSink>(opts: NodeOptions, sink: S) -> Result<NodeH
     unfinished: None,
     local_input: None,
     recent: VecDeque::new(),
+    stale_until: None,
     ready_sent: false,
     send_failed: false,
     refused: Refusals::default(),
   };
-  let forwarder_stats = listeners.stats.clone();
-  tokio::spawn(node.run(listeners));
-  Ok(NodeHandle {
+  let handle = NodeHandle {
     commands,
     meta,
     forwarder_stats,
-  })
+  };
+  Ok((handle, node.run(forwarder)))
 }
 
-/// A connect in progress to an elected forwarder.
-type Connecting = (NodeMeta, JoinHandle<Result<Link, LinkError>>);
+/// Waits `pause` on `sleep`, a fresh timer of the node's reactor.
+async fn pause<T: IoSleep>(mut sleep: T, pause: Duration) {
+  sleep.reset(std::time::Instant::now() + pause);
+  poll_fn(|cx| sleep.poll_fired(cx)).await;
+}
+
+/// A reactor timer armed at an optional instant, re-armed only when that instant changes.
+pub(super) struct Alarm<T: IoSleep> {
+  sleep: T,
+  at: Option<Instant>,
+}
+
+impl<T: IoSleep> Alarm<T> {
+  fn new(sleep: T) -> Self {
+    Self { sleep, at: None }
+  }
+
+  /// Fires at `at`, or never for `None`.
+  fn set(&mut self, at: Option<Instant>) {
+    if self.at != at {
+      self.at = at;
+      if let Some(at) = at {
+        self.sleep.reset(at.into_std());
+      }
+    }
+  }
+
+  fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    match self.at {
+      Some(_) => self.sleep.poll_fired(cx),
+      None => Poll::Pending,
+    }
+  }
+}
 
 /// The state owned by the node's task.
-pub(super) struct Node<S: EventSink> {
+pub(super) struct Node<R: Reactor, S: EventSink> {
   pub(super) opts: NodeOptions,
   pub(super) election: Election,
   /// Signs and checks discovery datagrams (`cluster_key`).
   pub(super) auth: DatagramAuth,
-  pub(super) udp: UdpSocket,
+  pub(super) udp: R::Datagram,
   pub(super) dest: SocketAddrV4,
   pub(super) sink: S,
   commands: mpsc::UnboundedReceiver<NodeCommand>,
-  pub(super) link: Option<Link>,
-  connecting: Option<Connecting>,
+  pub(super) link: Option<Link<R>>,
+  /// A connect in progress to the elected forwarder.
+  connecting: Option<Connect<R>>,
+  /// The election's next deadline.
+  tick: Alarm<R::Sleep>,
+  /// The end of a publish hold ([`LINK_SETTLE`], [`SUB_SETTLE`]).
+  hold: Alarm<R::Sleep>,
+  /// When a congested owner starts costing messages ([`SHED_AFTER`]).
+  shed: Alarm<R::Sleep>,
+  pub(super) reactor: R,
   /// Exact channels subscribed by the owner.
   pub(super) subs: HashSet<Bytes>,
   /// Publishes waiting for a ready link.
@@ -153,48 +218,24 @@ pub(super) struct Node<S: EventSink> {
   local_input: Option<LocalInput>,
   /// Publishes written lately, kept for `resend_window` (see [`NodeOptions`]).
   pub(super) recent: VecDeque<(Instant, Vec<Bytes>)>,
+  /// Until then, messages read are a stale backlog left by a stalled inline owner (see `note_stall`).
+  pub(super) stale_until: Option<Instant>,
   pub(super) ready_sent: bool,
   pub(super) send_failed: bool,
   /// Discovery datagrams refused (codec or authentication), by reason, not yet reported.
   pub(super) refused: Refusals,
 }
 
-async fn next_link_event(link: &mut Option<Link>, read: bool) -> LinkEvent {
+async fn next_link_event<R: Reactor>(link: &mut Option<Link<R>>, read: bool) -> LinkEvent {
   match link {
     Some(link) => link.next_event(read).await,
     None => std::future::pending().await,
   }
 }
 
-async fn join_connect(connecting: &mut Option<Connecting>) -> Result<Link, LinkError> {
-  match connecting {
-    Some((meta, task)) => match task.await {
-      Ok(result) => result,
-      Err(join) => Err(LinkError::Connect {
-        addr: meta.sub_addr.clone(),
-        reason: if join.is_panic() {
-          "panic"
-        } else {
-          "cancelled"
-        }
-        .into(),
-      }),
-    },
-    None => std::future::pending().await,
-  }
-}
-
-/// Sleeps until `at`, or for ever when there is no such instant.
-async fn sleep_until_some(at: Option<Instant>) {
-  match at {
-    Some(at) => tokio::time::sleep_until(at).await,
-    None => std::future::pending().await,
-  }
-}
-
-impl<S: EventSink> Node<S> {
-  async fn run(mut self, listeners: ForwarderListeners) {
-    let forwarder = match Forwarder::start(listeners, &self.opts.security.server).await {
+impl<R: Reactor + Clone, S: EventSink> Node<R, S> {
+  async fn run(mut self, forwarder: std::io::Result<Forwarder>) {
+    let forwarder = match forwarder {
       Ok(f) => f,
       Err(e) => {
         self.emit(NodeEvent::Error(format!("forwarder: {e}")));
@@ -206,10 +247,12 @@ impl<S: EventSink> Node<S> {
     self.local_input = Some(forwarder.local_input());
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     let stop_ack = loop {
-      let deadline = self.election.next_deadline();
+      self.tick.set(Some(self.election.next_deadline()));
       let (read, shed_at) = self.reading_state();
+      self.hold.set(self.hold_until);
+      self.shed.set(shed_at);
       // Each branch is cancel-safe (channel, socket and stream reads, a
-      // timer, a join handle), and handlers run after the others are dropped.
+      // timer, a connect polled in place), and handlers run after the others are dropped.
       let alive = tokio::select! {
         // Commands wait while a batch is unfinished: order is kept.
         cmd = self.commands.recv(), if self.unfinished.is_none() => match cmd {
@@ -217,41 +260,44 @@ impl<S: EventSink> Node<S> {
           Some(cmd) => self.handle_command(cmd).await,
           None => break None,
         },
-        got = self.udp.recv_from(&mut buf) => match got {
+        got = poll_fn(|cx| self.udp.poll_recv_from(cx, &mut buf)) => match got {
           Ok((n, from)) => self.handle_datagram(&buf[..n], from).await,
           Err(_) => {
             // ICMP errors and the like: nothing to do, but never spin hot
             // on a socket that keeps failing.
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            pause(self.reactor.sleep(), Duration::from_millis(5)).await;
             true
           }
         },
-        _ = tokio::time::sleep_until(deadline) => {
+        () = poll_fn(|cx| self.tick.poll(cx)) => {
           let mut out = Vec::new();
           self.election.handle_tick(Instant::now(), &mut out);
           // Counts (refused datagrams among them) go out at least once per period.
           self.handle_actions(out).await && self.report_counts()
         },
-        res = join_connect(&mut self.connecting) => self.handle_connected(res).await,
+        res = poll_fn(|cx| match self.connecting.as_mut() {
+          Some(connect) => connect.poll(cx),
+          None => Poll::Pending,
+        }) => self.handle_connected(res).await,
         ev = next_link_event(&mut self.link, read) => self.handle_link_event(ev).await,
         // JS took a batch: what accumulated meanwhile can go (flush below).
         _ = self.sink.taken(), if self.sink.has_pending() => true,
         // yield_now, not an always-ready future: the forwarder and the other
-        // tasks of this runtime thread get their turn between two slices.
+        // tasks of this thread get their turn between two slices.
         _ = tokio::task::yield_now(), if self.unfinished.is_some() => self.continue_batch().await,
-        _ = sleep_until_some(self.hold_until) => self.release_buffer().await,
+        () = poll_fn(|cx| self.hold.poll(cx)) => self.release_buffer().await,
         // Congested for too long: the next turn reads and discards.
-        _ = sleep_until_some(shed_at) => true,
+        () = poll_fn(|cx| self.shed.poll(cx)) => true,
       };
+      let flushed = Instant::now();
       self.sink.flush();
+      self.note_stall(flushed);
       if !alive {
         break None; // the owner is gone
       }
     };
     self.link = None;
-    if let Some((_, task)) = self.connecting.take() {
-      task.abort();
-    }
+    self.connecting = None;
     forwarder.stop().await;
     self.report_counts();
     self.emit(NodeEvent::Stopped);
@@ -306,21 +352,17 @@ impl<S: EventSink> Node<S> {
       self.requeue_recent(); // the old forwarder may not have relayed them
     }
     self.hold_until = None;
-    if let Some((_, task)) = self.connecting.take() {
-      task.abort();
-    }
-    let timeout = self.opts.connect_timeout;
-    let mechanism = self.opts.security.client.clone();
-    let task = match self.local_input.clone() {
-      Some(input) if meta.id == self.election.me().id => {
-        tokio::spawn(Link::connect_local(meta.clone(), input, timeout, mechanism))
-      }
-      _ => tokio::spawn(Link::connect(meta.clone(), timeout, mechanism)),
-    };
-    self.connecting = Some((meta, task));
+    let local = (self.local_input.clone()).filter(|_| meta.id == self.election.me().id);
+    self.connecting = Some(Connect::start(
+      meta,
+      local,
+      self.opts.connect_timeout,
+      &self.opts.security.client,
+      &self.reactor,
+    ));
   }
 
-  async fn handle_connected(&mut self, res: Result<Link, LinkError>) -> bool {
+  async fn handle_connected(&mut self, res: Result<Link<R>, super::link::LinkError>) -> bool {
     self.connecting = None;
     let mut link = match res {
       Ok(link) if Some(link.master()) == self.election.elected() => link,

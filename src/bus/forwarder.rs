@@ -132,10 +132,7 @@ impl Forwarder {
   ///
   /// # Errors
   /// When a listener cannot be registered with the runtime.
-  pub async fn start(
-    listeners: ForwarderListeners,
-    mechanism: &MechanismConfig,
-  ) -> io::Result<Self> {
+  pub fn start(listeners: ForwarderListeners, mechanism: &MechanismConfig) -> io::Result<Self> {
     let mut sink = Server::new(side("SUB", 0, 0, mechanism), SinkState::default());
     sink.add_tcp_listener(listeners.sub)?;
     let hwm = (SUBSCRIBER_HWM, SUBSCRIBER_HWM_BYTES);
@@ -272,9 +269,7 @@ mod tests {
     let listeners = ForwarderListeners::bind(lo, lo).unwrap();
     let (sub_addr, pub_addr) = (listeners.sub_addr.clone(), listeners.pub_addr.clone());
     assert!(crate::bus::codec::is_valid_address(&sub_addr));
-    let fwd = Forwarder::start(listeners, &MechanismConfig::Null)
-      .await
-      .unwrap();
+    let fwd = Forwarder::start(listeners, &MechanismConfig::Null).unwrap();
 
     let mut out = dialled(SubState::new(PipeOptions::default()), "SUB", &pub_addr);
     out.update(|s| s.subscribe(Bytes::new()));
@@ -312,9 +307,7 @@ mod tests {
     let lo = Ipv4Addr::LOCALHOST;
     let listeners = ForwarderListeners::bind(lo, lo).unwrap();
     let addrs = [listeners.sub_addr.clone(), listeners.pub_addr.clone()];
-    let fwd = Forwarder::start(listeners, &MechanismConfig::Null)
-      .await
-      .unwrap();
+    let fwd = Forwarder::start(listeners, &MechanismConfig::Null).unwrap();
     let greeting = crate::zmtp::greeting::encode(crate::zmtp::greeting::MechanismName::Null, false);
     for addr in &addrs {
       let mut s = tokio::net::TcpStream::connect(addr.trim_start_matches("tcp://"))

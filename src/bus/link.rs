@@ -7,7 +7,7 @@
 //! was fed: the forwarder reading slowly slows publishers down instead of losing messages.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,10 +15,11 @@ use bytes::Bytes;
 
 use super::codec::NodeMeta;
 use super::forwarder::LocalInput;
+use crate::driver::reactor::{IoSleep, Reactor, Tokio};
 use crate::driver::{Server, ServerConfig};
 use crate::transport::{ready_now, Endpoint};
 use crate::zmtp::mechanism::MechanismConfig;
-use crate::zmtp::socket::{PipeOptions, PubState, SocketState, SubState};
+use crate::zmtp::socket::{PubState, SocketState, SubState};
 
 /// A write taking longer than this means the forwarder stopped reading.
 const SEND_STALL: Duration = Duration::from_secs(1);
@@ -27,8 +28,8 @@ const SEND_STALL: Duration = Duration::from_secs(1);
 pub const WRITE_CHUNK: usize = 256 * 1024;
 
 /// What our PUB may hold for the forwarder (far more than one [`WRITE_CHUNK`] between flushes).
-const PUB_HWM: usize = 1 << 16;
-const PUB_HWM_BYTES: usize = 64 << 20;
+pub(super) const PUB_HWM: usize = 1 << 16;
+pub(super) const PUB_HWM_BYTES: usize = 64 << 20;
 
 /// Why the data path failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +65,9 @@ pub enum LinkEvent {
 }
 
 /// Where our publishes go.
-enum Output {
+pub(super) enum Output<R: Reactor> {
   /// To a forwarder over TCP.
-  Remote(Box<Server<PubState>>),
+  Remote(Box<Server<PubState, R>>),
   /// Into our own forwarder (we are the master), as messages.
   Local {
     input: LocalInput,
@@ -76,10 +77,12 @@ enum Output {
 }
 
 /// The two connected sockets of the data path.
-pub struct Link {
+pub struct Link<R: Reactor = Tokio> {
   master: NodeMeta,
-  output: Output,
-  subscriber: Box<Server<SubState>>,
+  output: Output<R>,
+  subscriber: Box<Server<SubState, R>>,
+  /// Bounds a write the kernel does not take ([`SEND_STALL`]).
+  stall: R::Sleep,
   /// Messages that arrived while waiting for the connections.
   early: VecDeque<Vec<Bytes>>,
   /// Bytes fed since the last flush.
@@ -87,12 +90,13 @@ pub struct Link {
   ready: bool,
 }
 
-fn dial<S: SocketState>(
+pub(super) fn dial<S: SocketState, R: Reactor>(
   state: S,
   socket_type: &str,
   addr: &str,
   mechanism: &MechanismConfig,
-) -> Result<Box<Server<S>>, LinkError> {
+  reactor: R,
+) -> Result<Box<Server<S, R>>, LinkError> {
   let failed = |reason: String| LinkError::Connect {
     addr: addr.to_string(),
     reason,
@@ -101,7 +105,7 @@ fn dial<S: SocketState>(
   let mut config = ServerConfig::default();
   config.session.socket_type = socket_type.into();
   config.session.mechanism = mechanism.clone();
-  let mut server = Box::new(Server::new(config, state));
+  let mut server = Box::new(Server::with_reactor(config, state, reactor));
   server
     .connect(&endpoint)
     .map_err(|e| failed(e.to_string()))?;
@@ -109,8 +113,8 @@ fn dial<S: SocketState>(
 }
 
 /// Polls `server` until its dialled connection has come up; what it delivers meanwhile goes to `early`.
-fn poll_up<S: SocketState<Event = Vec<Bytes>>>(
-  server: &mut Server<S>,
+pub(super) fn poll_up<S: SocketState<Event = Vec<Bytes>>, R: Reactor>(
+  server: &mut Server<S, R>,
   up: &mut bool,
   early: &mut VecDeque<Vec<Bytes>>,
   cx: &mut Context<'_>,
@@ -123,125 +127,31 @@ fn poll_up<S: SocketState<Event = Vec<Bytes>>>(
   }
 }
 
-fn dial_subscriber(
-  master: &NodeMeta,
-  mechanism: &MechanismConfig,
-) -> Result<Box<Server<SubState>>, LinkError> {
-  dial(
-    SubState::new(PipeOptions::default()),
-    "SUB",
-    &master.pub_addr,
-    mechanism,
-  )
-}
-
 /// Polls our PUB: it has no events; polling accepts, reads subscriptions and writes.
-fn drive(publisher: &mut Server<PubState>, cx: &mut Context<'_>) {
+pub(super) fn drive<R: Reactor>(publisher: &mut Server<PubState, R>, cx: &mut Context<'_>) {
   if let Poll::Ready(never) = publisher.poll_event(cx) {
     match never {}
   }
 }
 
 /// Whether a connection of `server` went down since the last look.
-fn lost<S: SocketState>(server: &mut Server<S>) -> bool {
+fn lost<S: SocketState, R: Reactor>(server: &mut Server<S, R>) -> bool {
   std::iter::from_fn(|| server.take_link_event()).any(|l| !l.up)
 }
 
-/// Waits until the SUB, and the PUB when there is one, have finished their handshakes; returns what the SUB
-/// delivered meanwhile.
-async fn wait_up(
-  master: &NodeMeta,
-  subscriber: &mut Server<SubState>,
-  mut publisher: Option<&mut Server<PubState>>,
-  timeout: Duration,
-) -> Result<VecDeque<Vec<Bytes>>, LinkError> {
-  let mut early = VecDeque::new();
-  let (mut sub_up, mut pub_up) = (false, publisher.is_none());
-  let both = poll_fn(|cx| {
-    poll_up(subscriber, &mut sub_up, &mut early, cx);
-    if let Some(p) = publisher.as_deref_mut() {
-      drive(p, cx);
-      while let Some(link) = p.take_link_event() {
-        pub_up = link.up;
-      }
-    }
-    if sub_up && pub_up {
-      Poll::Ready(())
-    } else {
-      Poll::Pending
-    }
-  });
-  if tokio::time::timeout(timeout, both).await.is_err() {
-    let addr = if pub_up {
-      &master.pub_addr
-    } else {
-      &master.sub_addr
-    };
-    return Err(LinkError::Connect {
-      addr: addr.clone(),
-      reason: "timed out".into(),
-    });
-  }
-  Ok(early)
-}
-
-impl Link {
-  /// Connects both sides to `master`'s forwarder, each within `timeout`.
-  ///
-  /// # Errors
-  /// [`LinkError::Connect`] when either side cannot be reached in time.
-  pub async fn connect(
+impl<R: Reactor> Link<R> {
+  pub(super) fn new(
     master: NodeMeta,
-    timeout: Duration,
-    mechanism: MechanismConfig,
-  ) -> Result<Self, LinkError> {
-    let mut subscriber = dial_subscriber(&master, &mechanism)?;
-    let mut publisher = dial(
-      PubState::new(PUB_HWM, PUB_HWM_BYTES),
-      "PUB",
-      &master.sub_addr,
-      &mechanism,
-    )?;
-    let early = wait_up(&master, &mut subscriber, Some(&mut publisher), timeout).await?;
-    Ok(Self::new(
-      master,
-      Output::Remote(publisher),
-      subscriber,
-      early,
-    ))
-  }
-
-  /// Connects to our own forwarder (this node is the master): publishes go straight into it, the
-  /// subscriber side connects as for any forwarder.
-  ///
-  /// # Errors
-  /// [`LinkError::Connect`] when the PUB side cannot be reached in time.
-  pub async fn connect_local(
-    master: NodeMeta,
-    input: LocalInput,
-    timeout: Duration,
-    mechanism: MechanismConfig,
-  ) -> Result<Self, LinkError> {
-    let mut subscriber = dial_subscriber(&master, &mechanism)?;
-    let early = wait_up(&master, &mut subscriber, None, timeout).await?;
-    let output = Output::Local {
-      input,
-      pending: Vec::new(),
-      bytes: 0,
-    };
-    Ok(Self::new(master, output, subscriber, early))
-  }
-
-  fn new(
-    master: NodeMeta,
-    output: Output,
-    subscriber: Box<Server<SubState>>,
+    output: Output<R>,
+    subscriber: Box<Server<SubState, R>>,
     early: VecDeque<Vec<Bytes>>,
+    stall: R::Sleep,
   ) -> Self {
     Self {
       master,
       output,
       subscriber,
+      stall,
       early,
       fed: 0,
       ready: false,
@@ -342,20 +252,19 @@ impl Link {
         if !publisher.is_backlogged() {
           return Ok(());
         }
-        let drained = poll_fn(|cx| {
+        let stall = &mut self.stall;
+        stall.reset(std::time::Instant::now() + SEND_STALL);
+        poll_fn(|cx| {
           drive(publisher, cx);
           if lost(publisher) {
             return Poll::Ready(Err(LinkError::Closed));
           }
-          if publisher.is_backlogged() {
-            Poll::Pending
-          } else {
-            Poll::Ready(Ok(()))
+          if !publisher.is_backlogged() {
+            return Poll::Ready(Ok(()));
           }
-        });
-        tokio::time::timeout(SEND_STALL, drained)
-          .await
-          .unwrap_or(Err(LinkError::Stalled))
+          stall.poll_fired(cx).map(|()| Err(LinkError::Stalled))
+        })
+        .await
       }
       Output::Local {
         input,
@@ -367,11 +276,15 @@ impl Link {
         }
         *bytes = 0;
         let batch = std::mem::take(pending);
-        match tokio::time::timeout(SEND_STALL, input.send(batch)).await {
-          Ok(Ok(())) => Ok(()),
-          Ok(Err(_)) => Err(LinkError::LocalClosed),
-          Err(_) => Err(LinkError::Stalled),
-        }
+        let stall = &mut self.stall;
+        stall.reset(std::time::Instant::now() + SEND_STALL);
+        let mut send = std::pin::pin!(input.send(batch));
+        poll_fn(|cx| match send.as_mut().poll(cx) {
+          Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+          Poll::Ready(Err(_)) => Poll::Ready(Err(LinkError::LocalClosed)),
+          Poll::Pending => stall.poll_fired(cx).map(|()| Err(LinkError::Stalled)),
+        })
+        .await
       }
     }
   }

@@ -6,7 +6,7 @@
 //! [`auth`] (`cluster_key`: signed datagrams, replay window; counted refusals in `datagrams`),
 //! [`election`] (pure state machine), [`forwarder`] (SUB -> PUB relay),
 //! [`discovery`] (the UDP socket), [`link`] (data-path sockets to the elected
-//! forwarder), [`eventloop`] (the task that owns all of them, with the data
+//! forwarder, connected by [`connect`]), [`eventloop`] (the task that owns all of them, with the data
 //! path in `datapath`) and [`sink`] (where events go: a channel, or batched
 //! records for JavaScript).
 
@@ -14,6 +14,7 @@ pub mod addresses;
 pub mod api;
 pub mod auth;
 pub mod codec;
+pub mod connect;
 mod datagrams;
 mod datapath;
 pub mod discovery;

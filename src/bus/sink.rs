@@ -65,6 +65,12 @@ pub trait EventSink: Send + 'static {
     false
   }
 
+  /// True when the owner handles events inside `emit`/`flush`, on the loop's own thread: while it is slow
+  /// the loop cannot read, so a long handler shows as a stall of the loop instead of congestion.
+  fn inline(&self) -> bool {
+    false
+  }
+
   /// True while events wait until the owner takes the batch it has.
   fn has_pending(&self) -> bool {
     false
@@ -137,6 +143,10 @@ impl<D: Deliver + Sync> EventSink for OutboxSink<D> {
 
   fn has_pending(&self) -> bool {
     self.outbox.has_pending()
+  }
+
+  fn inline(&self) -> bool {
+    self.outbox.inline()
   }
 
   fn taken(&self) -> impl Future<Output = ()> + Send {

@@ -23,9 +23,17 @@ pub trait Reactor: 'static {
   type Listener: IoListener<Stream = Self::Stream>;
   /// The driver's timer.
   type Sleep: IoSleep;
+  /// A UDP socket (the bus node's discovery).
+  type Datagram: IoDatagram;
 
   /// A timer not yet armed.
   fn sleep(&self) -> Self::Sleep;
+
+  /// Serves a bound, non-blocking UDP socket.
+  ///
+  /// # Errors
+  /// When it cannot be registered.
+  fn datagram(&self, socket: std::net::UdpSocket) -> io::Result<Self::Datagram>;
 
   /// Starts a non-blocking connect to a tcp or ipc endpoint; the flag says the connect is still in progress.
   ///
@@ -68,9 +76,15 @@ impl Reactor for Tokio {
   type Stream = Stream;
   type Listener = Listener;
   type Sleep = TokioSleep;
+  type Datagram = tokio::net::UdpSocket;
 
   fn sleep(&self) -> TokioSleep {
     TokioSleep::new()
+  }
+
+  fn datagram(&self, socket: std::net::UdpSocket) -> io::Result<tokio::net::UdpSocket> {
+    socket.set_nonblocking(true)?;
+    tokio::net::UdpSocket::from_std(socket)
   }
 
   fn connect(&self, endpoint: &Endpoint) -> io::Result<(Stream, bool)> {
@@ -133,6 +147,47 @@ pub trait IoListener {
   /// The OS descriptor, for monitor events; -1 where the reactor does not expose it.
   fn raw_fd(&self) -> i64 {
     -1
+  }
+}
+
+/// A bound, non-blocking UDP socket.
+pub trait IoDatagram {
+  /// Receives one datagram into `buf` (truncated to its length), registering `cx` when none is there.
+  fn poll_recv_from(
+    &self,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+  ) -> Poll<io::Result<(usize, std::net::SocketAddr)>>;
+  /// Sends one datagram to `dest`, registering `cx` while the kernel takes none.
+  fn poll_send_to(
+    &self,
+    cx: &mut Context<'_>,
+    data: &[u8],
+    dest: std::net::SocketAddr,
+  ) -> Poll<io::Result<usize>>;
+}
+
+impl IoDatagram for tokio::net::UdpSocket {
+  fn poll_recv_from(
+    &self,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+  ) -> Poll<io::Result<(usize, std::net::SocketAddr)>> {
+    let mut read = tokio::io::ReadBuf::new(buf);
+    match tokio::net::UdpSocket::poll_recv_from(self, cx, &mut read) {
+      Poll::Ready(Ok(from)) => Poll::Ready(Ok((read.filled().len(), from))),
+      Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+      Poll::Pending => Poll::Pending,
+    }
+  }
+
+  fn poll_send_to(
+    &self,
+    cx: &mut Context<'_>,
+    data: &[u8],
+    dest: std::net::SocketAddr,
+  ) -> Poll<io::Result<usize>> {
+    tokio::net::UdpSocket::poll_send_to(self, cx, data, dest)
   }
 }
 

@@ -292,6 +292,11 @@ impl Reactor for UvReactor {
   type Stream = UvStream;
   type Listener = UvListener;
   type Sleep = UvSleep;
+  type Datagram = super::datagram::UvDatagram;
+
+  fn datagram(&self, socket: std::net::UdpSocket) -> io::Result<Self::Datagram> {
+    super::datagram::UvDatagram::new(self.lp, socket)
+  }
 
   fn sleep(&self) -> UvSleep {
     // libuv's uv_timer_init cannot fail (it only fills the handle), and `new` checked that libuv is here.

@@ -5,9 +5,11 @@
 //! - [`ffi`]: the libuv functions we call, resolved from the host process at run time.
 //! - [`handle`]: owned poll, timer, check and async handles; closing frees them in libuv's close callback.
 //! - [`task`]: poll functions run on the loop when woken, queued while libuv or JS calls into us.
-//! - `io`, `listen`: the driver's stream, listener and timer on those handles (Unix today; Windows polls sockets the
+//! - `io`, `listen`, `datagram`: the driver's stream, listener and timer on those handles (Unix today; Windows polls sockets the
 //!   same way once its `RawSocket` path is written).
 
+#[cfg(unix)]
+pub mod datagram;
 pub mod ffi;
 pub mod handle;
 #[cfg(unix)]
