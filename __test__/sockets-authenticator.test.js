@@ -9,33 +9,7 @@ const h = require('./sockets-helpers')
 
 const z = h.ours
 
-/** Our REP answering `ok:<request>`. */
-function echoRep (rep) {
-  rep.on('message', (m) => rep.send('ok:' + m))
-  return rep
-}
-
-/** The reply a libzmq REQ gets to `body`, or null when none comes within `ms`. */
-async function lzAsk (req, body, ms) {
-  await req.send(body)
-  const reply = req.receive().then(([m]) => m.toString())
-  const none = h.sleep(ms).then(() => null)
-  return Promise.race([reply, none])
-}
-
-/** Our REQ's reply to `body`, or null when none comes within `ms`. */
-function ourAsk (req, body, ms) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(null), ms)
-    req.once('message', (m) => {
-      clearTimeout(timer)
-      resolve(m.toString())
-    })
-    req.send(body)
-  })
-}
-
-const refusals = (sock) => Object.values(sock.stats().refused || {}).reduce((a, b) => a + b, 0)
+const { lzAsk, echoRep, ourAsk, refusals } = h
 
 test('PLAIN: the handler sees username, password and domain, and decides alone (allow-list ignored)', { timeout: 15000 }, async () => {
   const seen = []

@@ -171,4 +171,35 @@ async function pubSub (B, C, proto) {
   }
 }
 
-module.exports = { ours, libzmq, bindAddress, bindHere, within, collect, sleep, strs, closeAll, reqRep, dealerRouter, pushPull, pubSub }
+// --- security tests (sockets-security, sockets-authenticator) ---
+
+/** Sends `body` from a libzmq (v6 API) REQ and resolves its reply, or null when none comes within `ms`. */
+async function lzAsk (req, body, ms) {
+  await req.send(body)
+  const reply = req.receive().then(([m]) => m.toString())
+  const none = sleep(ms).then(() => null)
+  return Promise.race([reply, none])
+}
+
+/** Our REP answering `ok:<request>`. */
+function echoRep (rep) {
+  rep.on('message', (m) => rep.send('ok:' + m))
+  return rep
+}
+
+/** Our REQ's reply to `body`, or null when none comes within `ms`. */
+function ourAsk (req, body, ms) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), ms)
+    req.once('message', (m) => {
+      clearTimeout(timer)
+      resolve(m.toString())
+    })
+    req.send(body)
+  })
+}
+
+/** Handshakes a server socket refused, over every reason. */
+const refusals = (sock) => Object.values(sock.stats().refused || {}).reduce((a, b) => a + b, 0)
+
+module.exports = { ours, libzmq, bindAddress, bindHere, within, collect, sleep, strs, closeAll, reqRep, dealerRouter, pushPull, pubSub, lzAsk, echoRep, ourAsk, refusals }
