@@ -25,6 +25,51 @@ const MAX_TURNS: usize = 64;
 /// Time one poll may take once it has delivered a batch to JS (whose handlers may be slow) before it yields.
 const TURN_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// What one turn of a socket's loop did.
+pub(super) enum Turn {
+  /// Nothing was ready: wait for a wake-up.
+  Idle,
+  /// Something moved; `delivered` when a batch went to JS.
+  Busy { delivered: bool },
+  /// The loop's last answer (it is closing, or closed).
+  Done(Poll<()>),
+}
+
+impl Turn {
+  pub(super) fn of(busy: bool, delivered: bool) -> Self {
+    if busy {
+      Turn::Busy { delivered }
+    } else {
+      Turn::Idle
+    }
+  }
+}
+
+/// Runs `turn` until it is idle or done, at most [`MAX_TURNS`] times; after a delivery to JS it yields at
+/// once (`yield_on_delivery`: on a JS thread, whose task delivers the batch after this poll) or once
+/// [`TURN_BUDGET`] is spent, and asks to be polled again. Shared by the engine's sockets and STREAM.
+pub(super) fn run_turns(
+  cx: &mut Context<'_>,
+  yield_on_delivery: bool,
+  mut turn: impl FnMut(&mut Context<'_>) -> Turn,
+) -> Poll<()> {
+  let started = std::time::Instant::now();
+  for _ in 0..MAX_TURNS {
+    match turn(cx) {
+      Turn::Done(answer) => return answer,
+      Turn::Idle => return Poll::Pending,
+      Turn::Busy { delivered } => {
+        if delivered && (yield_on_delivery || started.elapsed() >= TURN_BUDGET) {
+          break;
+        }
+      }
+    }
+  }
+  // Still busy: let the rest of the thread run, then come back.
+  cx.waker().wake_by_ref();
+  Poll::Pending
+}
+
 /// Polls the server: its next event while the loop takes messages, else only its I/O; `Ready(None)` when
 /// no event came but the turn has work: monitor events to report, or room for queued sends (a write
 /// drained a full pipe), which then go at once instead of at the next retry.
@@ -54,25 +99,16 @@ pub(super) fn poll_server<S: Classic, R: Reactor>(
 impl<S: Classic, R: Reactor + Clone, D: Deliver> SocketLoop<S, R, D> {
   /// Runs turns until nothing is ready; `Ready` once the socket is closed (`E_CLOSED` delivered).
   pub fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-    let started = std::time::Instant::now();
-    for _ in 0..MAX_TURNS {
+    run_turns(cx, self.yield_on_delivery, |cx| {
       if self.closing.is_some() {
-        return self.poll_close(cx);
+        return Turn::Done(self.poll_close(cx));
       }
       let mut busy = self.poll_inputs(cx);
       let delivered = self.end_turn();
       // Records JS could not take yet (it holds a batch): hear when it does.
       busy |= self.outbox.has_pending() && self.outbox.poll_taken(cx).is_ready();
-      if !busy {
-        return Poll::Pending;
-      }
-      if delivered && (self.yield_on_delivery || started.elapsed() >= TURN_BUDGET) {
-        break;
-      }
-    }
-    // Still busy: let the rest of the thread run, then come back.
-    cx.waker().wake_by_ref();
-    Poll::Pending
+      Turn::of(busy, delivered)
+    })
   }
 
   /// What ends a turn: queued sends to the state, one write per connection, monitor events, one batch to

@@ -16,6 +16,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::eventloop::{normalize, Control, MAX_LINGER};
 use super::options::SocketOptions;
+use super::turn::{run_turns, Turn};
 use super::{SocketError, C_SEND, E_BOUND, E_ERROR, E_MESSAGE, E_UNBOUND};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
@@ -26,10 +27,6 @@ use crate::zmtp::socket::SendError;
 
 /// Bytes read from one connection per turn.
 const READ_CHUNK: usize = 64 * 1024;
-/// Most turns one poll takes before it yields, so a flood never holds the thread for long.
-const MAX_TURNS: usize = 64;
-/// Time one poll may take once it has delivered a batch to JS before it yields.
-const TURN_BUDGET: Duration = Duration::from_millis(2);
 
 mod io;
 mod monitor;
@@ -101,27 +98,19 @@ impl<R: Reactor, D: Deliver> StreamLoop<R, D> {
 
   /// Runs turns until nothing is ready; `Ready` once closed (`E_CLOSED` delivered).
   pub fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-    let started = Instant::now();
-    for _ in 0..MAX_TURNS {
+    run_turns(cx, self.yield_on_delivery, |cx| {
       if self.closing.is_some() {
-        return self.poll_close(cx);
+        return Turn::Done(self.poll_close(cx));
       }
       let mut busy = self.poll_controls(cx);
       if self.closing.is_some() {
-        continue;
+        return Turn::Busy { delivered: false };
       }
       busy |= self.poll_io(cx).is_ready();
       let delivered = self.flush();
       busy |= self.outbox.has_pending() && self.outbox.poll_taken(cx).is_ready();
-      if !busy {
-        return Poll::Pending;
-      }
-      if delivered && (self.yield_on_delivery || started.elapsed() >= TURN_BUDGET) {
-        break;
-      }
-    }
-    cx.waker().wake_by_ref();
-    Poll::Pending
+      Turn::of(busy, delivered)
+    })
   }
 
   /// Acts on one control now (`bindSync`), after those queued before it.
