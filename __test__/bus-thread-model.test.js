@@ -4,6 +4,7 @@
 // of its own: a bus-only process has exactly one runtime thread ('zmqbus-rt'), and that thread stays idle
 // (its forwarder's 100 ms stats tick) while the node exchanges messages through another node's forwarder.
 // ZMQBUS_THREAD=runtime runs the node's loop there too (and shows the check can fail).
+// Discovery stays on the machine: every node here takes loopbackOpts() (multicast_interface '127.0.0.1').
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
