@@ -134,3 +134,28 @@ test('with default heartbeats a new worker serves its first request at once, not
     await new Promise((resolve) => broker.stop(resolve))
   }
 })
+
+test('request opts reach the worker with timeout and retry filled in; neither side shares an opts object', async () => {
+  const s = await stack('tcp', { client: { timeout: 7000, retry: 0 } })
+  try {
+    const seen = []
+    s.worker.removeAllListeners('request')
+    s.worker.on('request', (data, reply, opts) => {
+      seen.push({ ...opts })
+      opts.touched = true // must not leak into the next request's opts
+      reply.end(data)
+    })
+    const mine = { timeout: 3000 }
+    await s.client.call('echo', 1, mine)
+    await s.client.call('echo', 2, mine)
+    await s.client.call('echo', 3, { retry: 0, tag: 'a', nested: { n: 1 } })
+    await s.client.call('echo', 4)
+    assert.deepEqual(mine, { timeout: 3000 }, "the caller's opts object is not written to")
+    assert.deepEqual(seen[0], { timeout: 3000, retry: 0 })
+    assert.deepEqual(seen[1], { timeout: 3000, retry: 0 }, 'a fresh object per request')
+    assert.deepEqual(seen[2], { retry: 0, tag: 'a', nested: { n: 1 }, timeout: 7000 })
+    assert.deepEqual(seen[3], { timeout: 7000, retry: 0 })
+  } finally {
+    await s.stop()
+  }
+})

@@ -105,15 +105,14 @@ class Client extends MdpSession {
   _send (service, data, opts, req) {
     check.string(service, 'service')
     const o = opts !== null && typeof opts === 'object' ? opts : null
-    if (o !== null) {
-      if (o.timeout === undefined) o.timeout = this.conf.timeout
-      if (o.retry === undefined) o.retry = this.conf.retry
-    }
+    // The caller's opts object is read, never written: filling its defaults in (as pigato does)
+    // costs about 2 µs per request on a freshly made object, a fifth of the whole send path.
+    const timeout = o === null || o.timeout === undefined ? this.conf.timeout : o.timeout
+    const retry = o === null || o.retry === undefined ? this.conf.retry : o.retry
     const rid = this._ridBase + (this._ridSeq++).toString(36)
     req.ended = false
     req.rid = rid
     // A `retry` request is sent again when the connection it went out on closes (see _onLink).
-    const retry = o === null || o.retry === undefined ? this.conf.retry : o.retry
     req.resend = retry > 0 ? { service, data, opts } : null
     const refused = !this._handle ? '"C_NOT_STARTED"' : this.reqs.size >= this.conf.maxPending ? '"C_PENDING_FULL"' : null
     this.reqs.set(rid, req)
@@ -128,8 +127,7 @@ class Client extends MdpSession {
     w.str(rid)
     const json = JSON.stringify(data)
     w.str(json === undefined ? '' : json)
-    w.str(o === null ? this._plainOptions() : JSON.stringify(o))
-    const timeout = o === null ? this.conf.timeout : o.timeout
+    w.str(o === null ? this._plainOptions() : optionsJson(o, timeout, retry))
     w.str(String(typeof timeout === 'number' ? timeout : this.conf.timeout))
     return rid
   }
@@ -278,6 +276,27 @@ function replyError (value) {
   err.code = typeof value === 'string' ? value : 'EREPLY'
   err.data = value
   return err
+}
+
+/**
+ * A request's opts frame: the caller's opts with `timeout` and `retry` filled in, as pigato sends
+ * them. The usual shapes ({ timeout }, { retry }, both) are written directly: JSON.stringify
+ * takes about 0.5 µs even for two keys.
+ */
+function optionsJson (o, timeout, retry) {
+  if (typeof timeout === 'number' && typeof retry === 'number' && Number.isFinite(timeout) &&
+      Number.isFinite(retry) && onlyTimeoutRetry(o)) {
+    return '{"timeout":' + timeout + ',"retry":' + retry + '}'
+  }
+  const full = Object.assign({}, o)
+  full.timeout = timeout
+  full.retry = retry
+  return JSON.stringify(full)
+}
+
+function onlyTimeoutRetry (o) {
+  for (const key in o) if (key !== 'timeout' && key !== 'retry') return false
+  return true
 }
 
 /** A reply's data frame: JSON when it parses, else the raw string (never a throw). */
