@@ -56,6 +56,29 @@ impl Frame {
   }
 }
 
+/// One decoded frame whose body is still mutable, so a mechanism can open a box in place (the body is a
+/// slice of the read buffer, not a copy).
+#[derive(Debug, PartialEq, Eq)]
+pub struct FrameMut {
+  /// More frames of the same message follow.
+  pub more: bool,
+  /// The frame is a command.
+  pub command: bool,
+  /// The frame's body.
+  pub body: BytesMut,
+}
+
+impl FrameMut {
+  /// The frame with its body frozen (no copy).
+  pub fn freeze(self) -> Frame {
+    Frame {
+      more: self.more,
+      command: self.command,
+      body: self.body.freeze(),
+    }
+  }
+}
+
 /// Writes the header of a frame with `len` body bytes: long form iff `len > 255`, as libzmq.
 pub fn encode_header(out: &mut BytesMut, more: bool, command: bool, len: usize) {
   let mut flags = 0u8;
@@ -76,8 +99,14 @@ pub fn encode_header(out: &mut BytesMut, more: bool, command: bool, len: usize) 
 
 /// Appends one whole frame to `out`.
 pub fn encode(out: &mut BytesMut, frame: &Frame) {
-  encode_header(out, frame.more, frame.command, frame.body.len());
-  out.extend_from_slice(&frame.body);
+  encode_parts(out, frame.more, frame.command, &frame.body);
+}
+
+/// Appends one whole frame given by its parts to `out`.
+pub fn encode_parts(out: &mut BytesMut, more: bool, command: bool, body: &[u8]) {
+  out.reserve(9 + body.len());
+  encode_header(out, more, command, body.len());
+  out.extend_from_slice(body);
 }
 
 /// Incremental frame decoder with a size limit.
@@ -107,6 +136,14 @@ impl FrameDecoder {
   /// # Errors
   /// [`ZmtpError::FrameTooLarge`] as soon as the size field is complete and says too much.
   pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Frame>> {
+    Ok(self.decode_mut(buf)?.map(FrameMut::freeze))
+  }
+
+  /// As [`FrameDecoder::decode`], with the body left mutable (split off `buf`, not copied).
+  ///
+  /// # Errors
+  /// As [`FrameDecoder::decode`].
+  pub fn decode_mut(&self, buf: &mut BytesMut) -> Result<Option<FrameMut>> {
     let Some((header, size)) = self.parse_header(buf)? else {
       return Ok(None);
     };
@@ -117,8 +154,8 @@ impl FrameDecoder {
     }
     let flags = buf[0];
     buf.advance(header);
-    let body = buf.split_to(size).freeze();
-    Ok(Some(Frame {
+    let body = buf.split_to(size);
+    Ok(Some(FrameMut {
       more: flags & FLAG_MORE != 0,
       command: flags & FLAG_COMMAND != 0,
       body,

@@ -153,14 +153,15 @@ impl Session {
         Stage::Greeting => return Ok(()),
         Stage::Closed => return Err(ZmtpError::Closed),
       }
-      let Some(wire) = self.decoder().decode(&mut self.rbuf)? else {
+      let Some(wire) = self.decoder().decode_mut(&mut self.rbuf)? else {
         return self.check_buffered();
       };
       self.timers.frame_received();
       if self.stage == Stage::Handshake {
-        self.process_handshake_frame(wire, now)?;
+        self.process_handshake_frame(wire.freeze(), now)?;
       } else {
-        let frame = self.mechanism.decode(wire)?;
+        // Opened where it lies in the read buffer (CURVE): no copy, no allocation.
+        let frame = self.mechanism.decode_mut(wire)?;
         let max = self.config.limits.max_msg_size;
         if frame.body.len() as u64 > max {
           return Err(ZmtpError::FrameTooLarge {
@@ -322,9 +323,14 @@ impl Session {
   }
 
   fn send_frame(&mut self, frame: Frame) -> Result<()> {
-    let wire = self.mechanism.encode(frame)?;
-    frame::encode(&mut self.out, &wire);
-    Ok(())
+    self.send_parts(frame.more, frame.command, &frame.body)
+  }
+
+  /// Wraps one frame straight into the write buffer (sealed there for CURVE).
+  fn send_parts(&mut self, more: bool, command: bool, body: &[u8]) -> Result<()> {
+    self
+      .mechanism
+      .encode_into(&mut self.out, more, command, body)
   }
 
   /// Queues a multipart message.
@@ -334,7 +340,7 @@ impl Session {
   pub fn send_message(&mut self, frames: &[Bytes]) -> Result<()> {
     self.ensure_traffic()?;
     for (i, body) in frames.iter().enumerate() {
-      self.send_frame(Frame::data(body.clone(), i + 1 < frames.len()))?;
+      self.send_parts(i + 1 < frames.len(), false, body)?;
     }
     Ok(())
   }

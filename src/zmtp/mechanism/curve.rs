@@ -1,19 +1,20 @@
-//! CURVE (RFC 26): shared box helpers, the traffic codec (MESSAGE boxes) and the client side.
+//! CURVE (RFC 26): shared box helpers and the client side (the MESSAGE codec is in `curve_traffic`).
 //!
 //! Client: HELLO -> (WELCOME) -> INITIATE -> (READY). Short nonces count per direction from 1 and carry on
 //! into traffic (client HELLO=1, INITIATE=2, MESSAGEs from 3; server READY=1, MESSAGEs from 2). A MESSAGE
 //! nonce must be strictly greater than the last one seen. Inner flags are `01` MORE and `02` COMMAND; the
 //! outer frame is a plain data frame, as libzmq sends it.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use crypto_box::aead::rand_core::RngCore;
 use crypto_box::aead::{Aead, OsRng};
 use crypto_box::{Nonce, PublicKey, SalsaBox, SecretKey};
 
 use super::super::command::{build, split, Command, Properties};
 use super::super::error::{Result, ZmtpError};
-use super::super::frame::Frame;
+use super::super::frame::{Frame, FrameMut};
 use super::super::greeting::MechanismName;
+pub(super) use super::curve_traffic::{Traffic, MESSAGE_OVERHEAD};
 use super::Mechanism;
 
 /// A long-term CURVE key pair (raw 32-byte keys; see [`super::z85`] for the 40-char form).
@@ -90,94 +91,19 @@ pub(super) fn key_at(data: &[u8], at: usize) -> PublicKey {
   PublicKey::from(k)
 }
 
-/// Bytes a MESSAGE command adds to a frame, as both sides count them: `07 MESSAGE` with the nonce (16), the
-/// MAC (16) and the inner flags (1).
-pub(super) const MESSAGE_OVERHEAD: u64 = 33;
-
 /// Seals a traffic frame with the codec of a finished handshake (either side).
 pub(super) fn seal_traffic(traffic: &mut Option<Traffic>, frame: Frame) -> Result<Frame> {
-  traffic.as_mut().ok_or(ZmtpError::Closed)?.encode(frame)
+  Ok(self::traffic(traffic)?.encode(frame))
 }
 
 /// Opens a MESSAGE with the codec of a finished handshake (either side).
 pub(super) fn open_traffic(traffic: &mut Option<Traffic>, frame: Frame) -> Result<Frame> {
-  traffic.as_mut().ok_or(ZmtpError::Closed)?.decode(frame)
+  self::traffic(traffic)?.decode(frame)
 }
 
-/// The per-connection MESSAGE codec once the handshake is done.
-pub(super) struct Traffic {
-  cipher: SalsaBox,
-  send_prefix: &'static [u8; 16],
-  recv_prefix: &'static [u8; 16],
-  send_nonce: u64,
-  last_recv: u64,
-}
-
-impl Traffic {
-  /// A codec for one side: `server` picks the nonce prefixes.
-  pub(super) fn new(
-    them: &PublicKey,
-    us: &SecretKey,
-    server: bool,
-    send_nonce: u64,
-    last_recv: u64,
-  ) -> Self {
-    let (c, s) = (b"CurveZMQMESSAGEC", b"CurveZMQMESSAGES");
-    let (send_prefix, recv_prefix) = if server { (s, c) } else { (c, s) };
-    Self {
-      cipher: SalsaBox::new(them, us),
-      send_prefix,
-      recv_prefix,
-      send_nonce,
-      last_recv,
-    }
-  }
-
-  pub(super) fn encode(&mut self, frame: Frame) -> Result<Frame> {
-    let short = self.send_nonce.to_be_bytes();
-    self.send_nonce += 1;
-    let mut plain = Vec::with_capacity(1 + frame.body.len());
-    plain.push(u8::from(frame.more) | (u8::from(frame.command) << 1));
-    plain.extend_from_slice(&frame.body);
-    let boxed = self
-      .cipher
-      .encrypt(&nonce(self.send_prefix, &short), plain.as_slice());
-    let boxed = boxed.map_err(|_| ZmtpError::Crypto("seal failed"))?;
-    let mut body = BytesMut::with_capacity(16 + boxed.len());
-    body.extend_from_slice(b"\x07MESSAGE");
-    body.extend_from_slice(&short);
-    body.extend_from_slice(&boxed);
-    // libzmq expects a plain outer frame: no COMMAND, no MORE (it ORs outer flags into the inner ones).
-    Ok(Frame::data(body.freeze(), false))
-  }
-
-  pub(super) fn decode(&mut self, frame: Frame) -> Result<Frame> {
-    let body = &frame.body;
-    if body.len() < 33 || &body[..8] != b"\x07MESSAGE" {
-      return Err(ZmtpError::Malformed("CURVE MESSAGE"));
-    }
-    let mut short = [0u8; 8];
-    short.copy_from_slice(&body[8..16]);
-    let got = u64::from_be_bytes(short);
-    if got <= self.last_recv {
-      return Err(ZmtpError::NonceReplay {
-        got,
-        last: self.last_recv,
-      });
-    }
-    let plain = self
-      .cipher
-      .decrypt(&nonce(self.recv_prefix, &short), &body[16..]);
-    let plain = plain.map_err(|_| ZmtpError::Crypto("MESSAGE box did not open"))?;
-    self.last_recv = got;
-    // The box holds at least the flags byte: 33 - 16 (header) - 16 (MAC) = 1.
-    let flags = plain[0];
-    Ok(Frame {
-      more: flags & 0x01 != 0,
-      command: flags & 0x02 != 0,
-      body: Bytes::from(plain).slice(1..),
-    })
-  }
+/// The traffic codec of a finished handshake (either side), or [`ZmtpError::Closed`] before it.
+pub(super) fn traffic(traffic: &mut Option<Traffic>) -> Result<&mut Traffic> {
+  traffic.as_mut().ok_or(ZmtpError::Closed)
 }
 
 enum ClientState {
@@ -390,5 +316,19 @@ impl Mechanism for CurveClient {
 
   fn decode(&mut self, frame: Frame) -> Result<Frame> {
     open_traffic(&mut self.traffic, frame)
+  }
+
+  fn encode_into(
+    &mut self,
+    out: &mut BytesMut,
+    more: bool,
+    command: bool,
+    body: &[u8],
+  ) -> Result<()> {
+    traffic(&mut self.traffic)?.seal_into(out, more, command, body)
+  }
+
+  fn decode_mut(&mut self, frame: FrameMut) -> Result<Frame> {
+    traffic(&mut self.traffic)?.open_in_place(frame.body)
   }
 }

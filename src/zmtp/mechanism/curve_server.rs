@@ -12,7 +12,7 @@ use crypto_secretbox::XSalsa20Poly1305;
 
 use super::super::command::{build, split, Command, Properties};
 use super::super::error::{Result, ZmtpError};
-use super::super::frame::Frame;
+use super::super::frame::{Frame, FrameMut};
 use super::super::greeting::MechanismName;
 use super::curve::{key_at, nonce, open, random, seal, Traffic};
 use super::zap::{ask, Authenticator, ZapCredentials, ZapRequest};
@@ -268,5 +268,19 @@ impl Mechanism for CurveServer {
 
   fn decode(&mut self, frame: Frame) -> Result<Frame> {
     super::curve::open_traffic(&mut self.traffic, frame)
+  }
+
+  fn encode_into(
+    &mut self,
+    out: &mut BytesMut,
+    more: bool,
+    command: bool,
+    body: &[u8],
+  ) -> Result<()> {
+    super::curve::traffic(&mut self.traffic)?.seal_into(out, more, command, body)
+  }
+
+  fn decode_mut(&mut self, frame: FrameMut) -> Result<Frame> {
+    super::curve::traffic(&mut self.traffic)?.open_in_place(frame.body)
   }
 }

@@ -1,12 +1,14 @@
 //! Security mechanisms as sans-IO handshake state machines (libzmq's `mechanism_t` shape): the session feeds
 //! each handshake command body in and asks for the next one to send; once [`Mechanism::is_ready`], data frames
-//! go through [`Mechanism::encode`]/[`Mechanism::decode`] (identity for NULL and PLAIN, MESSAGE boxes for CURVE).
+//! go through [`Mechanism::encode_into`]/[`Mechanism::decode_mut`] (identity for NULL and PLAIN, MESSAGE boxes for
+//! CURVE, sealed straight into the write buffer and opened in the read buffer: no allocation per frame).
 //!
 //! Failure contract: when `process_handshake_command` fails, the mechanism may have queued an ERROR command;
 //! the session drains [`Mechanism::next_handshake_command`] once more, writes it, and closes.
 
 pub mod curve;
 mod curve_server;
+mod curve_traffic;
 pub mod null;
 pub mod plain;
 pub mod z85;
@@ -21,7 +23,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::command::Properties;
 use super::error::Result;
-use super::frame::Frame;
+use super::frame::{self, Frame, FrameMut};
 use super::greeting::MechanismName;
 
 pub use curve::{curve_keypair, CurveClient, CurveKeyPair};
@@ -81,6 +83,31 @@ pub trait Mechanism: Send {
   /// For CURVE: a box that does not open, a nonce that does not increase.
   fn decode(&mut self, frame: Frame) -> Result<Frame> {
     Ok(frame)
+  }
+
+  /// Appends one outgoing frame (data or command), wrapped for the wire with its frame header, to `out`:
+  /// what [`Mechanism::encode`] gives, encoded, without a buffer of its own (the session's hot path).
+  ///
+  /// # Errors
+  /// As [`Mechanism::encode`].
+  fn encode_into(
+    &mut self,
+    out: &mut BytesMut,
+    more: bool,
+    command: bool,
+    body: &[u8],
+  ) -> Result<()> {
+    frame::encode_parts(out, more, command, body);
+    Ok(())
+  }
+
+  /// Unwraps one incoming wire frame whose body is a slice of the read buffer, in place (the session's hot
+  /// path; the result is what [`Mechanism::decode`] gives).
+  ///
+  /// # Errors
+  /// As [`Mechanism::decode`].
+  fn decode_mut(&mut self, frame: FrameMut) -> Result<Frame> {
+    Ok(frame.freeze())
   }
 }
 
