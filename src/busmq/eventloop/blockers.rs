@@ -3,10 +3,13 @@
 //! `stop()` (or `disconnect()`) can end it.
 
 use super::Running;
-use crate::busmq::ops::{self, Blocker, Links, Ticket};
+use crate::busmq::lane::{LaneCommand, Lease};
+use crate::busmq::ops::{self, Blocker, Completion, Links, Ticket};
 use crate::busmq::types::Qid;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
 
 /// Blocking-pop connections per url; consumers beyond that pop after notifications, as before.
 pub const MAX_BLOCKERS: usize = 32;
@@ -35,7 +38,9 @@ pub struct Blockers {
 impl Blockers {
   /// A blocking pop of up to `count` messages of `messages` for `qid` on url `index`, when that
   /// url's Redis takes them and a connection is free (or may be made); `None` otherwise (the
-  /// caller runs a plain pop).
+  /// caller runs a plain pop). With a `lane` (the JS thread's), the pops are leased to it: they
+  /// go on until the consumer stops or has taken `remaining` messages.
+  #[allow(clippy::too_many_arguments)]
   pub fn pop(
     &mut self,
     index: usize,
@@ -43,11 +48,16 @@ impl Blockers {
     qid: Qid,
     messages: &str,
     count: u32,
+    remaining: i64,
+    lane: Option<&UnboundedSender<LaneCommand>>,
   ) -> Option<Running> {
     if self.stopped.remove(&qid) || self.off.get(&index).copied().unwrap_or(false) {
       return None;
     }
     let client = links.blocking.clone()?;
+    if let Some(lane) = lane {
+      return self.lease(index, qid, messages, count, remaining, lane);
+    }
     let blocker = self.idle.get_mut(&index).and_then(Vec::pop);
     if blocker.is_none() {
       let open = self.open.entry(index).or_default();
@@ -70,6 +80,46 @@ impl Blockers {
       client,
       ticket,
     )))
+  }
+
+  fn lease(
+    &mut self,
+    index: usize,
+    qid: Qid,
+    messages: &str,
+    count: u32,
+    remaining: i64,
+    lane: &UnboundedSender<LaneCommand>,
+  ) -> Option<Running> {
+    let open = self.open.entry(index).or_default();
+    if *open >= MAX_BLOCKERS {
+      return None;
+    }
+    let ticket = Arc::new(Ticket::default());
+    let (done, ended) = oneshot::channel();
+    let lease = Lease {
+      qid,
+      messages: messages.to_string(),
+      batch: count,
+      remaining,
+      ticket: ticket.clone(),
+      done,
+    };
+    // The lane is gone (the bus is stopping): a plain pop instead.
+    lane.send(LaneCommand::Lease(lease)).ok()?;
+    *open += 1;
+    let generation = self.generation.get(&index).copied().unwrap_or(0);
+    self.in_flight.insert(qid, (index, generation, ticket));
+    Some(Box::pin(async move {
+      // A lane that ends without answering ends with its thread: like a lost connection.
+      let end = ended
+        .await
+        .unwrap_or_else(|_| crate::busmq::lane::LeaseEnd {
+          lost: true,
+          ..Default::default()
+        });
+      Completion::Leased { index, qid, end }
+    }))
   }
 
   /// A blocking pop came back: its connection goes back to the pool, or is counted out.

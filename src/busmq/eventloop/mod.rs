@@ -10,9 +10,10 @@ mod routing;
 
 use super::codec::{encode_event, encode_reply, event, parse_command};
 use super::keys::Endpoint;
+use super::lane::LaneCommand;
 use super::ops::{self, failed, local_failure, Completion};
 use super::state::Queues;
-use super::types::{Action, Event, Op};
+use super::types::{Action, Done, Event, Op};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
@@ -40,11 +41,13 @@ const ROUTES_PRUNE_AT: usize = 10_000;
 type Running = Pin<Box<dyn Future<Output = Completion> + Send>>;
 
 /// Starts a bus's loop on the current runtime over one connection per target; returns its
-/// command channel.
+/// command channel. With a `lane` (the JS thread's, `crate::busmq::lane`), blocking pops are
+/// leased to it.
 pub fn spawn<D: Deliver>(
   targets: Vec<Endpoint>,
   name: String,
   outbox: Outbox<D>,
+  lane: Option<UnboundedSender<LaneCommand>>,
 ) -> UnboundedSender<Command> {
   let (tx, rx) = unbounded_channel();
   let clustered = targets
@@ -69,6 +72,7 @@ pub fn spawn<D: Deliver>(
     parked: 0,
     held: VecDeque::new(),
     blockers: Blockers::default(),
+    lane,
     running: FuturesUnordered::new(),
     online: false,
     closing: false,
@@ -92,6 +96,8 @@ struct BusLoop<D: Deliver> {
   held: VecDeque<Op>,
   /// Connections of blocking pops, and the pops in flight.
   blockers: Blockers,
+  /// The JS thread's lane, which runs the blocking pops when there is one.
+  lane: Option<UnboundedSender<LaneCommand>>,
   running: FuturesUnordered<Running>,
   online: bool,
   /// `disconnect()` was called: only finish what the user asked for.
@@ -253,8 +259,17 @@ impl<D: Deliver> BusLoop<D> {
             count,
             toack: None,
             block: true,
+            remaining,
             ..
-          } => self.blockers.pop(index, links, *qid, messages, *count),
+          } => self.blockers.pop(
+            index,
+            links,
+            *qid,
+            messages,
+            *count,
+            *remaining,
+            self.lane.as_ref(),
+          ),
           _ => None,
         };
         let run = blocking.unwrap_or_else(|| Box::pin(ops::run(op, links.clone())));
@@ -303,6 +318,21 @@ impl<D: Deliver> BusLoop<D> {
           self.blockers.disable(index);
         }
         self.blockers.returned(index, qid, blocker);
+        let actions = self.state.handle_done(done, Instant::now().into_std());
+        self.apply(actions);
+      }
+      Completion::Leased { index, qid, end } => {
+        if end.lost && self.conns[index].links.is_some() {
+          // As for a blocker lost while the url is up: plain pops there until it reconnects.
+          self.blockers.disable(index);
+        }
+        self.blockers.returned(index, qid, None);
+        let done = Done::Leased {
+          qid,
+          delivered: end.delivered,
+          again: !end.lost,
+          failure: end.failure,
+        };
         let actions = self.state.handle_done(done, Instant::now().into_std());
         self.apply(actions);
       }
