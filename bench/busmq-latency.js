@@ -4,7 +4,13 @@
 // redis-server), for ours on the JS thread (the default), ours on the runtime thread
 // (`ZMQBUS_THREAD=runtime`, the earlier model) and busmq 3.1, interleaved round by round so that
 // every figure sees the same machine. Prints each round and the medians of p50 and p99.
-// Flags: --rounds <r> (3), --n <messages per probe> (3000), --only a,b (ours,runtime,busmq).
+// `floor` is plain Node `net` on the same Redis (bench/peers/redis-floor.js): an RPUSH on one
+// connection to the answer of a BLMPOP waiting on another, what any design pays at least.
+// `pop` and `push` are ours with only one side of the fast lane (ZMQBUS_BUSMQ_LANE), to see
+// what each side buys. `floor-script` pushes with our push script instead of RPUSH, and
+// `floor-sub` also has a subscriber on the queue's channel (as our consumers are).
+// Flags: --rounds <r> (3), --n <messages per probe> (3000), --only a,b
+// (floor,ours,pop,push,runtime,busmq).
 const path = require('node:path')
 const { spawnNode } = require('../__test__/helpers')
 const { startRedis } = require('../__test__/busmq-helpers')
@@ -12,17 +18,25 @@ const { parseArgs } = require('./peers/common')
 
 const args = parseArgs(undefined, { rounds: 3, n: 3000, only: '' })
 const PEER = path.join(__dirname, 'peers', 'busmq-peer.js')
+const FLOOR = path.join(__dirname, 'peers', 'redis-floor.js')
 const VARIANTS = {
+  floor: { impl: 'floor', env: {}, flags: [] },
+  'floor-script': { impl: 'floor', env: {}, flags: ['--script'] },
+  'floor-sub': { impl: 'floor', env: {}, flags: ['--script', '--subscribe'] },
   ours: { impl: 'ours', env: { ZMQBUS_THREAD: '' } },
+  pop: { impl: 'ours', env: { ZMQBUS_THREAD: '', ZMQBUS_BUSMQ_LANE: 'pop' } },
+  push: { impl: 'ours', env: { ZMQBUS_THREAD: '', ZMQBUS_BUSMQ_LANE: 'push' } },
   runtime: { impl: 'ours', env: { ZMQBUS_THREAD: 'runtime' } },
   busmq: { impl: 'busmq', env: {} }
 }
-const names = args.only ? String(args.only).split(',') : Object.keys(VARIANTS)
+const names = args.only ? String(args.only).split(',') : ['floor', 'ours', 'runtime', 'busmq']
 
 async function probe (redis, name) {
   const v = VARIANTS[name]
-  const proc = spawnNode(PEER, ['--impl', v.impl, '--url', redis.url, '--queue', `lat-${name}-${Date.now()}`,
-    '--role', 'latency', '--n', args.n], { env: v.env })
+  const proc = v.impl === 'floor'
+    ? spawnNode(FLOOR, ['--url', redis.url, '--n', args.n, ...v.flags])
+    : spawnNode(PEER, ['--impl', v.impl, '--url', redis.url, '--queue', `lat-${name}-${Date.now()}`,
+      '--role', 'latency', '--n', args.n], { env: v.env })
   try {
     const r = await proc.waitJson((m) => m.event === 'result' || m.event === 'error', 120000)
     if (r.event === 'error') throw new Error(`${name}: ${r.error}`)

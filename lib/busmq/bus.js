@@ -72,8 +72,10 @@ class Bus extends NativeEngine {
     const handle = new BusmqHandle(this._batchHandler((b) => this._dispatch(b, handle)))
     try {
       // True when pushes may take the fast lane (one plain url, JS-thread mode).
-      this._lane = handle.start(list, this.id, layoutOf(this.options, this._clientTls)) === true
-      handle._stopsLeft = this._lane ? 2 : 1 // the loop's STOPPED, and the lane's
+      const lane = handle.start(list, this.id, layoutOf(this.options, this._clientTls)) === true
+      handle._stopsLeft = lane ? 2 : 1 // the loop's STOPPED, and the lane's
+      // ZMQBUS_BUSMQ_LANE=pop (a benchmark's knob): pushes go the loop's way.
+      this._lane = lane && process.env.ZMQBUS_BUSMQ_LANE !== 'pop'
     } catch (err) {
       this._emitError(err.code || 'EINVAL', err.message)
       return
@@ -205,6 +207,11 @@ class Bus extends NativeEngine {
     out.str(key)
     out.str(op)
     for (const a of args) out.str(a)
+  }
+
+  /** Tells the fast lane at once that consumer `qid` stopped (or consumes again). */
+  _haltConsumer (qid, halted) {
+    if (this._handle && this._handle._stopsLeft === 2) this._handle.haltConsumer(qid, halted)
   }
 
   _callback (cb) {

@@ -67,6 +67,7 @@ class Queue extends EventEmitter {
   /** Detaches; the queue lives on for its ttl. `detached` follows. */
   detach () {
     this._laneOff()
+    this.bus._haltConsumer(this._qid, true)
     this._cmd(K.C_DETACH, [])
   }
 
@@ -154,6 +155,7 @@ class Queue extends EventEmitter {
       if (!Number.isInteger(last) || last < 0) throw typeError('last must be a non-negative integer id')
       frames.push(String(last))
     }
+    this.bus._haltConsumer(this._qid, false)
     this._cmd(K.C_CONSUME, frames)
   }
 
@@ -173,11 +175,15 @@ class Queue extends EventEmitter {
   }
 
   /** Stops consuming; messages of a pop already in flight are still delivered first. */
-  stop () { this._cmd(K.C_STOP, []) }
+  stop () {
+    this.bus._haltConsumer(this._qid, true)
+    this._cmd(K.C_STOP, [])
+  }
 
   /** Detaches and deletes the queue's keys; `closed` follows. */
   close () {
     this._laneOff()
+    this.bus._haltConsumer(this._qid, true)
     this._cmd(K.C_CLOSE, [])
   }
 

@@ -205,6 +205,8 @@ impl BusmqHandle {
       .as_mut()
       .and_then(|l| l.start(&endpoints));
     let fast = lane.is_some();
+    // `ZMQBUS_BUSMQ_LANE=push` (a benchmark's knob): blocking pops stay on the runtime thread.
+    let lane = lane.filter(|_| std::env::var("ZMQBUS_BUSMQ_LANE").map_or(true, |v| v != "push"));
     // The loop's sockets register with the runtime's reactor: spawn inside it.
     let _guard = crate::runtime::handle().enter();
     let commands = eventloop::spawn(endpoints, name, outbox, lane);
@@ -256,6 +258,18 @@ impl BusmqHandle {
   #[napi]
   pub fn send(&self, batch: &[u8]) {
     self.handle.send(batch);
+  }
+
+  /// Consumer `qid` was stopped (`halted`), or consumes again: the fast lane's blocking pops
+  /// for it stop at once rather than when the loop hears of the stop.
+  #[napi]
+  pub fn halt_consumer(&self, qid: u32, halted: bool) {
+    let tx = match &*self.lane.borrow() {
+      Some(LaneLink { tx: Some(tx), .. }) => tx.clone(),
+      _ => return,
+    };
+    let _entry = Entry::enter();
+    let _ = tx.send(LaneCommand::Halt { qid, on: halted });
   }
 
   /// Closes the connections; a final `STOPPED` record follows. The lane finishes what it has

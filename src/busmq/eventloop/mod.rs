@@ -330,7 +330,7 @@ impl<D: Deliver> BusLoop<D> {
         let done = Done::Leased {
           qid,
           delivered: end.delivered,
-          again: !end.lost,
+          again: !end.lost && !end.halted,
           failure: end.failure,
         };
         let actions = self.state.handle_done(done, Instant::now().into_std());

@@ -14,6 +14,7 @@ use crate::busmq::ops::{blmpop_messages, failure, Ticket, BLOCK_SECS};
 use crate::busmq::types::{Event, Failure, Qid};
 use crate::driver::reactor::{IoStream, Reactor};
 use redis::Value;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::oneshot;
@@ -47,6 +48,9 @@ pub struct LeaseEnd {
   pub lost: bool,
   /// Redis refused the pop (a key of another type).
   pub failure: Option<Failure>,
+  /// JS stopped the consumer (`stop()`, `detach()`, `close()`) before the loop heard of it: the
+  /// consumer does not pop again at once.
+  pub halted: bool,
 }
 
 impl Lease {
@@ -88,6 +92,8 @@ struct Active<S> {
   delivered: u64,
   /// No pop is out: JS has not taken the messages of the last one yet.
   parked: bool,
+  /// JS stopped the consumer: no more pops (the one out is still delivered).
+  halted: bool,
 }
 
 /// The leases running, those ended whose messages JS has not had yet, and the idle connections.
@@ -95,6 +101,8 @@ pub struct Leases<S> {
   active: Vec<Active<S>>,
   ended: Vec<(Lease, LeaseEnd)>,
   idle: Vec<(RespConn<S>, i64)>,
+  /// Consumers JS stopped since they last called `consume()`.
+  halted: HashSet<Qid>,
 }
 
 impl<S> Default for Leases<S> {
@@ -103,6 +111,7 @@ impl<S> Default for Leases<S> {
       active: Vec::new(),
       ended: Vec::new(),
       idle: Vec::new(),
+      halted: HashSet::new(),
     }
   }
 }
@@ -111,6 +120,20 @@ impl<S: IoStream> Leases<S> {
   /// True when no lease runs or waits to report its end.
   pub fn is_idle(&self) -> bool {
     self.active.is_empty() && self.ended.is_empty()
+  }
+
+  /// JS stopped consumer `qid` (`on`), or made it consume again: a stopped one's lease pops no
+  /// more, and a lease for it ends at once, so it stops as promptly as on the runtime thread
+  /// (where the stop reaches the loop before its next pop).
+  pub fn halt(&mut self, qid: Qid, on: bool) {
+    if !on {
+      self.halted.remove(&qid);
+      return;
+    }
+    self.halted.insert(qid);
+    for a in self.active.iter_mut().filter(|a| a.lease.qid == qid) {
+      a.halted = true;
+    }
   }
 
   /// Closes the idle connections.
@@ -128,6 +151,15 @@ impl<S: IoStream> Leases<S> {
 
   /// Starts `lease` on an idle connection, or on a new one (whose client id comes first).
   pub fn start<R: Reactor<Stream = S>>(&mut self, lease: Lease, reactor: &R, target: &RedisTarget) {
+    if self.halted.contains(&lease.qid) {
+      lease.ticket.finish();
+      let end = LeaseEnd {
+        halted: true,
+        ..LeaseEnd::default()
+      };
+      self.ended.push((lease, end));
+      return;
+    }
     if let Some((mut conn, id)) = self.idle.pop() {
       lease.ticket.set_id(id);
       conn.queue(&lease.pop());
@@ -137,6 +169,7 @@ impl<S: IoStream> Leases<S> {
         id: Some(id),
         delivered: 0,
         parked: false,
+        halted: false,
       });
       return;
     }
@@ -149,6 +182,7 @@ impl<S: IoStream> Leases<S> {
           id: None,
           delivered: 0,
           parked: false,
+          halted: false,
         });
       }
       Err(e) => {
@@ -159,11 +193,13 @@ impl<S: IoStream> Leases<S> {
   }
 
   /// Reads every lease's answers; messages go to `events`. With `room` false (JS has not taken
-  /// earlier messages yet) a lease that got messages waits before it pops again.
-  pub fn poll(&mut self, cx: &mut Context<'_>, room: bool, events: &mut Vec<Event>) {
+  /// earlier messages yet) a lease that got messages waits before it pops again; one answer
+  /// with messages uses up the room of the turn, so JS sees each batch (and may stop the
+  /// consumer) before the lane pops on.
+  pub fn poll(&mut self, cx: &mut Context<'_>, mut room: bool, events: &mut Vec<Event>) {
     let mut i = 0;
     while i < self.active.len() {
-      match self.active[i].turn(cx, room, events) {
+      match self.active[i].turn(cx, &mut room, events) {
         None => i += 1,
         Some((end, reusable)) => {
           let a = self.active.swap_remove(i);
@@ -185,7 +221,7 @@ fn lost(delivered: u64, err: &LaneError) -> LeaseEnd {
   LeaseEnd {
     delivered,
     lost: true,
-    failure: None,
+    ..LeaseEnd::default()
   }
 }
 
@@ -194,7 +230,7 @@ impl<S: IoStream> Active<S> {
   fn turn(
     &mut self,
     cx: &mut Context<'_>,
-    room: bool,
+    room: &mut bool,
     events: &mut Vec<Event>,
   ) -> Option<(LeaseEnd, bool)> {
     if self.lease.done.is_closed() {
@@ -202,10 +238,10 @@ impl<S: IoStream> Active<S> {
       return Some((LeaseEnd::default(), false));
     }
     if self.parked {
-      if self.lease.ticket.stopped() {
+      if self.lease.ticket.stopped() || self.halted {
         return Some((self.ended(None), true));
       }
-      if !room {
+      if !*room {
         return None;
       }
       self.parked = false;
@@ -215,6 +251,7 @@ impl<S: IoStream> Active<S> {
       return Some((lost(self.delivered, &e), false));
     }
     loop {
+      let before = self.delivered;
       let reply = match self.conn.poll_reply(cx) {
         Poll::Pending => return None,
         Poll::Ready(Err(e)) => return Some((lost(self.delivered, &e), false)),
@@ -223,13 +260,16 @@ impl<S: IoStream> Active<S> {
       if let Some(end) = self.answered(reply, events) {
         return Some(end);
       }
-      if self.lease.ticket.stopped() || self.lease.remaining == 0 {
+      if self.lease.ticket.stopped() || self.halted || self.lease.remaining == 0 {
         return Some((self.ended(None), true));
       }
-      if !room {
+      if !*room {
         // Pops again once JS has taken what waits (the lane polls again after each batch).
         self.parked = true;
         return None;
+      }
+      if self.delivered > before {
+        *room = false;
       }
       self.conn.queue(&self.lease.pop());
       // The next pop leaves now, before JS sees the messages of this one.
@@ -275,6 +315,7 @@ impl<S: IoStream> Active<S> {
       delivered: self.delivered,
       lost: false,
       failure,
+      halted: self.halted,
     }
   }
 }

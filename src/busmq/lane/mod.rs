@@ -84,6 +84,8 @@ pub enum LaneCommand {
   },
   /// Run a consumer's blocking pops.
   Lease(Lease),
+  /// JS stopped consumer `qid` (`on`), or made it consume again (see `lease::Leases::halt`).
+  Halt { qid: Qid, on: bool },
   /// Finish what is in flight, then end.
   Stop,
 }
@@ -181,6 +183,7 @@ impl<R: Reactor, D: Deliver> Lane<R, D> {
           rid,
           payload,
         }) => self.pushes.add(qid, &name, ttl, maxsize, rid, payload),
+        Some(LaneCommand::Halt { qid, on }) => self.leases.halt(qid, on),
         Some(LaneCommand::Lease(lease)) if self.stopping => lease.refuse(),
         Some(LaneCommand::Lease(lease)) => self.leases.start(lease, &self.reactor, &self.target),
         Some(LaneCommand::Stop) => self.stopping = true,

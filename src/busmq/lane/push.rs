@@ -230,3 +230,78 @@ impl<S: IoStream> Pushes<S> {
     }
   }
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn queue() -> Queue {
+    Queue {
+      keys: QueueKeys::new("q"),
+      ttl: 30,
+      maxsize: 5,
+      items: Vec::new(),
+      in_flight: false,
+    }
+  }
+
+  fn args(cmd: &redis::Cmd) -> Vec<String> {
+    cmd
+      .args_iter()
+      .map(|a| match a {
+        redis::Arg::Simple(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => "<cursor>".into(),
+      })
+      .collect()
+  }
+
+  #[test]
+  fn a_push_call_is_the_push_script_over_busmqs_four_keys_then_ttl_channel_maxsize_payloads() {
+    let items = vec![(1, Bytes::from_static(b"a")), (2, Bytes::from_static(b"b"))];
+    let sha = redis::Script::new(scripts::PUSH).get_hash().to_string();
+    assert_eq!(
+      args(&push_call(&queue(), &items, false)),
+      [
+        "EVALSHA",
+        sha.as_str(),
+        "4",
+        "bus:queue:q:metadata",
+        "bus:queue:q:messages",
+        "bus:queue:q:msgid",
+        "bus:queue:q:toack",
+        "30",
+        "bus:queue:q:available",
+        "5",
+        "a",
+        "b"
+      ]
+    );
+    let eval = args(&push_call(&queue(), &items, true));
+    assert_eq!(eval[0], "EVAL");
+    assert_eq!(eval[1], scripts::PUSH);
+    assert_eq!(eval[2..], args(&push_call(&queue(), &items, false))[2..]);
+  }
+
+  #[test]
+  fn a_failed_call_answers_every_callback_with_busmqs_push_text() {
+    let f = Failure {
+      code: "OOM".into(),
+      message: "command not allowed when used memory > 'maxmemory'".into(),
+      connection: false,
+    };
+    let mut events = Vec::new();
+    push_failed(3, &[(7, Bytes::new()), (8, Bytes::new())], &f, &mut events);
+    let rids: Vec<Rid> = events
+      .iter()
+      .map(|e| match e {
+        Event::ReplyError { rid, code, message } => {
+          assert_eq!(code, "OOM");
+          assert!(message.starts_with("error pushing to queue (push): command not allowed"));
+          *rid
+        }
+        other => panic!("{other:?}"),
+      })
+      .collect();
+    assert_eq!(rids, [7, 8]);
+  }
+}
