@@ -1,10 +1,14 @@
 //! The bus's pool of blocking-pop connections (see `crate::busmq::ops::blocking`): per url, the
 //! idle ones and how many exist, and the ticket of each blocking pop in flight so that a
-//! `stop()` (or `disconnect()`) can end it.
+//! `stop()` (or `disconnect()`) can end it. With a lane (`crate::busmq::lane`), the pops are
+//! leased to the JS thread instead, and their end comes back here.
 
-use super::Running;
+use super::{BusLoop, Running};
+use crate::boundary::outbox::Deliver;
+use crate::busmq::lane::LeaseEnd;
 use crate::busmq::lane::{LaneCommand, Lease};
 use crate::busmq::ops::{self, Blocker, Completion, Links, Ticket};
+use crate::busmq::types::Done;
 use crate::busmq::types::Qid;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -172,5 +176,27 @@ impl Blockers {
     }
     self.off.remove(&index);
     *self.generation.entry(index).or_default() += 1;
+  }
+}
+
+impl<D: Deliver> BusLoop<D> {
+  /// The lane's pops for consumer `qid` on url `index` ended: the consumer's state hears how
+  /// many messages the lane delivered, and whether to pop again at once.
+  pub(super) fn lease_ended(&mut self, index: usize, qid: Qid, end: LeaseEnd) {
+    if end.lost && self.conns[index].links.is_some() {
+      // As for a blocker lost while the url is up: plain pops there until it reconnects.
+      self.blockers.disable(index);
+    }
+    self.blockers.returned(index, qid, None);
+    let done = Done::Leased {
+      qid,
+      delivered: end.delivered,
+      again: !end.lost && !end.halted,
+      failure: end.failure,
+    };
+    let actions = self
+      .state
+      .handle_done(done, tokio::time::Instant::now().into_std());
+    self.apply(actions);
   }
 }

@@ -13,7 +13,7 @@ use super::keys::Endpoint;
 use super::lane::LaneCommand;
 use super::ops::{self, failed, local_failure, Completion};
 use super::state::Queues;
-use super::types::{Action, Done, Event, Op};
+use super::types::{Action, Event, Op};
 use crate::boundary::batch::Records;
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
@@ -321,21 +321,7 @@ impl<D: Deliver> BusLoop<D> {
         let actions = self.state.handle_done(done, Instant::now().into_std());
         self.apply(actions);
       }
-      Completion::Leased { index, qid, end } => {
-        if end.lost && self.conns[index].links.is_some() {
-          // As for a blocker lost while the url is up: plain pops there until it reconnects.
-          self.blockers.disable(index);
-        }
-        self.blockers.returned(index, qid, None);
-        let done = Done::Leased {
-          qid,
-          delivered: end.delivered,
-          again: !end.lost && !end.halted,
-          failure: end.failure,
-        };
-        let actions = self.state.handle_done(done, Instant::now().into_std());
-        self.apply(actions);
-      }
+      Completion::Leased { index, qid, end } => self.lease_ended(index, qid, end),
       Completion::State(done) => {
         let actions = self.state.handle_done(done, Instant::now().into_std());
         self.apply(actions);
