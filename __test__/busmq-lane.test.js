@@ -158,3 +158,23 @@ test('ZMQBUS_THREAD=runtime: no lane, and queues work as before', async () => {
   assert.equal(q._lanePending, 0)
   assert.equal(await call((cb) => q.count(cb)), 1)
 })
+
+test('a consumer behind a burst of pushes gets every message, in order (its lane pops wait for JS, then go on)', async () => {
+  const [producerBus, consumerBus] = [await connected(), await connected()]
+  const name = uniqName('burst')
+  const [p, c] = [await attached(producerBus, name), await attached(consumerBus, name)]
+  const got = []
+  c.on('message', (m) => got.push(m))
+  const on = captureEvent(c, 'consuming', 3000)
+  c.consume()
+  await on
+  for (let round = 0; round < 5; round++) {
+    const acks = []
+    for (let i = 0; i < 2000; i++) acks.push(call((cb) => p.push(`r${round}m${i}`, cb), 5000))
+    await Promise.all(acks)
+    await waitFor(() => got.length === 2000 * (round + 1), 5000, 5, `round ${round}: ${got.length} delivered`)
+  }
+  const want = []
+  for (let round = 0; round < 5; round++) for (let i = 0; i < 2000; i++) want.push(`r${round}m${i}`)
+  assert.deepEqual(got, want)
+})

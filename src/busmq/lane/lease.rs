@@ -136,6 +136,12 @@ impl<S: IoStream> Leases<S> {
     }
   }
 
+  /// True when a lease waits for JS to take its messages before it pops again (nothing wakes
+  /// it but the lane's next turn).
+  pub fn has_parked(&self) -> bool {
+    self.active.iter().any(|a| a.parked)
+  }
+
   /// Closes the idle connections.
   pub fn drop_idle(&mut self) {
     self.idle.clear();

@@ -159,6 +159,10 @@ impl<R: Reactor, D: Deliver> Lane<R, D> {
       cx.waker().wake_by_ref();
     } else {
       self.leases.report_ended();
+      if self.leases.has_parked() {
+        // JS took everything: parked leases pop again in the next turn.
+        cx.waker().wake_by_ref();
+      }
     }
     if self.stopping && self.pushes.is_idle() && self.leases.is_idle() {
       self.ready.set(false);
