@@ -92,6 +92,10 @@ class Bus extends NativeEngine {
   disconnect () {
     if (!this._connected) return
     this._connected = false
+    for (const ref of this._weak.values()) {
+      const q = ref.deref()
+      if (q && q._held && q._held.length > 0) q._flushHeld()
+    }
     this._lane = false
     this._flush()
     const handle = this._handle

@@ -9,6 +9,9 @@ const { EventEmitter } = require('events')
 const K = require('./kinds')
 const { BusmqError, typeError } = require('./errors')
 
+// Lane pushes of one queue in flight beyond which pushes wait and then go the loop's way.
+const LANE_OVERLAP = 4
+
 class Queue extends EventEmitter {
   constructor (bus, name) {
     super()
@@ -25,6 +28,7 @@ class Queue extends EventEmitter {
     this._lanePending = 0 // lane pushes not answered yet
     this._rtPending = 0 // pushes and queries sent to the loop, not answered yet (with a lane)
     this._held = [] // calls waiting for the lane pushes before them
+    this._final = false // disconnecting: nothing waits
     this._attachWaits = 0 // attach() calls not answered by `attached` yet
     this._laneAttached = false // attached, and no detach()/close() since: pushes may use the lane
     this._laneDetached = false
@@ -37,7 +41,7 @@ class Queue extends EventEmitter {
    * what a push writes, and wait only behind calls already held, to keep their order.
    */
   _cmd (kind, frames) {
-    const wait = this._held.length > 0 || (this._lanePending > 0 && kind === K.C_CLOSE)
+    const wait = !this._final && (this._held.length > 0 || (this._lanePending > 0 && kind === K.C_CLOSE))
     if (wait) this._held.push(() => this._send(kind, frames))
     else this._send(kind, frames)
   }
@@ -99,15 +103,18 @@ class Queue extends EventEmitter {
   }
 
   /**
-   * Sends a push that has nothing held before it. The lane takes a push that is alone (nothing of
-   * this queue in flight, not part of a burst that waited): it saves the hops between threads,
+   * Sends a push that has nothing held before it. The lane takes a push that is nearly alone (at
+   * most LANE_OVERLAP - 1 lane pushes of this queue in flight, none on the loop, not part of a
+   * burst that waited): it saves the hops between threads,
    * which is what one message at a time pays. Pushes that come while others are in flight go to
    * the loop, whose thread encodes and sends them beside JS (more messages per second).
    */
   _route (payload, cb, burst) {
     const bus = this.bus
     if (!bus._lane) return this._send(K.C_PUSH, [String(bus._callback(cb)), payload])
-    const alone = !burst && this._lanePending === 0 && this._rtPending === 0
+    // A few lane pushes may overlap: the next message of a one-at-a-time sender often comes
+    // before the previous push's answer.
+    const alone = this._final || (!burst && this._lanePending < LANE_OVERLAP && this._rtPending === 0)
     if (alone && bus._online && this._laneAttached && bus._handle) {
       const rid = bus._callback((err, id) => this._laneDone(cb, err, id))
       if (bus._handle.pushFast(this._qid, this.name, this._ttl, this._maxsize, rid, payload)) {
@@ -116,7 +123,7 @@ class Queue extends EventEmitter {
       }
       bus._callbacks.delete(rid)
     }
-    if (this._lanePending > 0) {
+    if (this._lanePending > 0 && !this._final) {
       this._held.push(() => this._route(payload, cb, true))
       return
     }
@@ -130,6 +137,19 @@ class Queue extends EventEmitter {
       this._rtPending--
       this._answer(cb, err, value)
     })
+  }
+
+  /**
+   * The bus disconnects: what waits goes now, on the connections about to finish (held pushes
+   * on the lane, behind this queue's lane pushes; other calls to the loop).
+   */
+  _flushHeld () {
+    this._final = true
+    try {
+      while (this._held.length > 0) this._held.shift()()
+    } finally {
+      this._final = false
+    }
   }
 
   _laneDone (cb, err, id) {
@@ -223,7 +243,7 @@ class Queue extends EventEmitter {
   }
 
   _query (cb, op, ...args) {
-    if (this._held.length > 0 || this._lanePending > 0) this._held.push(() => this._queryNow(cb, op, args))
+    if (!this._final && (this._held.length > 0 || this._lanePending > 0)) this._held.push(() => this._queryNow(cb, op, args))
     else this._queryNow(cb, op, args)
   }
 
