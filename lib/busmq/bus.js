@@ -31,6 +31,7 @@ class Bus extends NativeEngine {
     this._gone = new FinalizationRegistry((qid) => this._forget(qid))
     this._handle = null // set by connect(); commands wait in the writer until then
     this._clientTls = null // TLS options of the client given to withRedis()
+    this._lane = false // the handle has a fast lane (see queue.js)
   }
 
   /** Attaches a logger (`debug`/`info`/`error` methods). Returns the bus. */
@@ -70,7 +71,11 @@ class Bus extends NativeEngine {
     const { BusmqHandle } = require('../native')
     const handle = new BusmqHandle(this._batchHandler((b) => this._dispatch(b, handle)))
     try {
-      handle.start(list, this.id, layoutOf(this.options, this._clientTls))
+      // True when pushes may take the fast lane (one plain url, JS-thread mode).
+      const lane = handle.start(list, this.id, layoutOf(this.options, this._clientTls)) === true
+      handle._stopsLeft = lane ? 2 : 1 // the loop's STOPPED, and the lane's
+      // ZMQBUS_BUSMQ_LANE=pop (a benchmark's knob): pushes go the loop's way.
+      this._lane = lane && process.env.ZMQBUS_BUSMQ_LANE !== 'pop'
     } catch (err) {
       this._emitError(err.code || 'EINVAL', err.message)
       return
@@ -87,6 +92,11 @@ class Bus extends NativeEngine {
   disconnect () {
     if (!this._connected) return
     this._connected = false
+    for (const ref of this._weak.values()) {
+      const q = ref.deref()
+      if (q && q._held && q._held.length > 0) q._flushHeld()
+    }
+    this._lane = false
     this._flush()
     const handle = this._handle
     this._handle = null // later calls wait for the next connect()
@@ -203,6 +213,11 @@ class Bus extends NativeEngine {
     for (const a of args) out.str(a)
   }
 
+  /** Tells the fast lane at once that consumer `qid` stopped (or consumes again). */
+  _haltConsumer (qid, halted) {
+    if (this._handle && this._handle._stopsLeft === 2) this._handle.haltConsumer(qid, halted)
+  }
+
   _callback (cb) {
     if (typeof cb !== 'function') return 0
     const rid = this._nextRid++
@@ -273,6 +288,7 @@ class Bus extends NativeEngine {
         this._emitSafe('error', new BusmqError(r.str(), r.str()))
         break
       case K.E_STOPPED:
+        if (--handle._stopsLeft > 0) break
         this._cancelSent()
         if (this._handle) break // an earlier connection's end, after a reconnect
         this._release()

@@ -9,12 +9,15 @@
 //! - [`ops`]: one Redis operation, run over a master's or a cluster's connection.
 //! - [`tls`]: TLS settings, the client built from them, and Node's codes for a failed
 //!   handshake.
+//! - [`lane`]: the fast lane on the JS thread's own loop: pushes of plain queues and the
+//!   blocking pops of plain consumers, on connections of their own (one url, no TLS).
 //! - [`eventloop`]: the one task per bus that ties them together, with a connection pair per url
 //!   (or one through sentinels, or one to a cluster).
 
 pub mod codec;
 pub mod eventloop;
 pub mod keys;
+pub mod lane;
 pub mod ops;
 pub mod scripts;
 pub mod state;

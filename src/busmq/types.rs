@@ -146,6 +146,9 @@ pub enum Op {
     /// The pop may wait in `BLMPOP` on a connection of its own (plain consumers); the loop
     /// decides whether it does, and answers [`Done::PoppedBlocking`] when it did.
     block: bool,
+    /// Messages the consumer may still take (`-1`: no limit): bounds the pops the JS thread's
+    /// lane makes for it (answered with [`Done::Leased`]).
+    remaining: i64,
   },
   /// Ends the blocking pop of consumer `qid`, if one waits (`CLIENT UNBLOCK`): what it already
   /// took still comes back as its outcome.
@@ -225,6 +228,15 @@ pub enum Done {
   PoppedBlocking {
     qid: Qid,
     messages: Vec<(u64, Bytes)>,
+  },
+  /// The lane's blocking pops ended after delivering `delivered` messages to JS itself:
+  /// `again` when the consumer pops again at once (as after a blocking pop), `failure` when
+  /// Redis refused a pop.
+  Leased {
+    qid: Qid,
+    delivered: u64,
+    again: bool,
+    failure: Option<Failure>,
   },
   /// The read connection is subscribed.
   Subscribed { channel: String },

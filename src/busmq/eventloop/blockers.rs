@@ -1,12 +1,19 @@
 //! The bus's pool of blocking-pop connections (see `crate::busmq::ops::blocking`): per url, the
 //! idle ones and how many exist, and the ticket of each blocking pop in flight so that a
-//! `stop()` (or `disconnect()`) can end it.
+//! `stop()` (or `disconnect()`) can end it. With a lane (`crate::busmq::lane`), the pops are
+//! leased to the JS thread instead, and their end comes back here.
 
-use super::Running;
-use crate::busmq::ops::{self, Blocker, Links, Ticket};
+use super::{BusLoop, Running};
+use crate::boundary::outbox::Deliver;
+use crate::busmq::lane::LeaseEnd;
+use crate::busmq::lane::{LaneCommand, Lease};
+use crate::busmq::ops::{self, Blocker, Completion, Links, Ticket};
+use crate::busmq::types::Done;
 use crate::busmq::types::Qid;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
 
 /// Blocking-pop connections per url; consumers beyond that pop after notifications, as before.
 pub const MAX_BLOCKERS: usize = 32;
@@ -35,7 +42,9 @@ pub struct Blockers {
 impl Blockers {
   /// A blocking pop of up to `count` messages of `messages` for `qid` on url `index`, when that
   /// url's Redis takes them and a connection is free (or may be made); `None` otherwise (the
-  /// caller runs a plain pop).
+  /// caller runs a plain pop). With a `lane` (the JS thread's), the pops are leased to it: they
+  /// go on until the consumer stops or has taken `remaining` messages.
+  #[allow(clippy::too_many_arguments)]
   pub fn pop(
     &mut self,
     index: usize,
@@ -43,11 +52,16 @@ impl Blockers {
     qid: Qid,
     messages: &str,
     count: u32,
+    remaining: i64,
+    lane: Option<&UnboundedSender<LaneCommand>>,
   ) -> Option<Running> {
     if self.stopped.remove(&qid) || self.off.get(&index).copied().unwrap_or(false) {
       return None;
     }
     let client = links.blocking.clone()?;
+    if let Some(lane) = lane {
+      return self.lease(index, qid, messages, count, remaining, lane);
+    }
     let blocker = self.idle.get_mut(&index).and_then(Vec::pop);
     if blocker.is_none() {
       let open = self.open.entry(index).or_default();
@@ -70,6 +84,46 @@ impl Blockers {
       client,
       ticket,
     )))
+  }
+
+  fn lease(
+    &mut self,
+    index: usize,
+    qid: Qid,
+    messages: &str,
+    count: u32,
+    remaining: i64,
+    lane: &UnboundedSender<LaneCommand>,
+  ) -> Option<Running> {
+    let open = self.open.entry(index).or_default();
+    if *open >= MAX_BLOCKERS {
+      return None;
+    }
+    let ticket = Arc::new(Ticket::default());
+    let (done, ended) = oneshot::channel();
+    let lease = Lease {
+      qid,
+      messages: messages.to_string(),
+      batch: count,
+      remaining,
+      ticket: ticket.clone(),
+      done,
+    };
+    // The lane is gone (the bus is stopping): a plain pop instead.
+    lane.send(LaneCommand::Lease(lease)).ok()?;
+    *open += 1;
+    let generation = self.generation.get(&index).copied().unwrap_or(0);
+    self.in_flight.insert(qid, (index, generation, ticket));
+    Some(Box::pin(async move {
+      // A lane that ends without answering ends with its thread: like a lost connection.
+      let end = ended
+        .await
+        .unwrap_or_else(|_| crate::busmq::lane::LeaseEnd {
+          lost: true,
+          ..Default::default()
+        });
+      Completion::Leased { index, qid, end }
+    }))
   }
 
   /// A blocking pop came back: its connection goes back to the pool, or is counted out.
@@ -122,5 +176,27 @@ impl Blockers {
     }
     self.off.remove(&index);
     *self.generation.entry(index).or_default() += 1;
+  }
+}
+
+impl<D: Deliver> BusLoop<D> {
+  /// The lane's pops for consumer `qid` on url `index` ended: the consumer's state hears how
+  /// many messages the lane delivered, and whether to pop again at once.
+  pub(super) fn lease_ended(&mut self, index: usize, qid: Qid, end: LeaseEnd) {
+    if end.lost && self.conns[index].links.is_some() {
+      // As for a blocker lost while the url is up: plain pops there until it reconnects.
+      self.blockers.disable(index);
+    }
+    self.blockers.returned(index, qid, None);
+    let done = Done::Leased {
+      qid,
+      delivered: end.delivered,
+      again: !end.lost && !end.halted,
+      failure: end.failure,
+    };
+    let actions = self
+      .state
+      .handle_done(done, tokio::time::Instant::now().into_std());
+    self.apply(actions);
   }
 }

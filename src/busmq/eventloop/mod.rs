@@ -10,6 +10,7 @@ mod routing;
 
 use super::codec::{encode_event, encode_reply, event, parse_command};
 use super::keys::Endpoint;
+use super::lane::LaneCommand;
 use super::ops::{self, failed, local_failure, Completion};
 use super::state::Queues;
 use super::types::{Action, Event, Op};
@@ -40,11 +41,13 @@ const ROUTES_PRUNE_AT: usize = 10_000;
 type Running = Pin<Box<dyn Future<Output = Completion> + Send>>;
 
 /// Starts a bus's loop on the current runtime over one connection per target; returns its
-/// command channel.
+/// command channel. With a `lane` (the JS thread's, `crate::busmq::lane`), blocking pops are
+/// leased to it.
 pub fn spawn<D: Deliver>(
   targets: Vec<Endpoint>,
   name: String,
   outbox: Outbox<D>,
+  lane: Option<UnboundedSender<LaneCommand>>,
 ) -> UnboundedSender<Command> {
   let (tx, rx) = unbounded_channel();
   let clustered = targets
@@ -69,6 +72,7 @@ pub fn spawn<D: Deliver>(
     parked: 0,
     held: VecDeque::new(),
     blockers: Blockers::default(),
+    lane,
     running: FuturesUnordered::new(),
     online: false,
     closing: false,
@@ -92,6 +96,8 @@ struct BusLoop<D: Deliver> {
   held: VecDeque<Op>,
   /// Connections of blocking pops, and the pops in flight.
   blockers: Blockers,
+  /// The JS thread's lane, which runs the blocking pops when there is one.
+  lane: Option<UnboundedSender<LaneCommand>>,
   running: FuturesUnordered<Running>,
   online: bool,
   /// `disconnect()` was called: only finish what the user asked for.
@@ -253,8 +259,17 @@ impl<D: Deliver> BusLoop<D> {
             count,
             toack: None,
             block: true,
+            remaining,
             ..
-          } => self.blockers.pop(index, links, *qid, messages, *count),
+          } => self.blockers.pop(
+            index,
+            links,
+            *qid,
+            messages,
+            *count,
+            *remaining,
+            self.lane.as_ref(),
+          ),
           _ => None,
         };
         let run = blocking.unwrap_or_else(|| Box::pin(ops::run(op, links.clone())));
@@ -306,6 +321,7 @@ impl<D: Deliver> BusLoop<D> {
         let actions = self.state.handle_done(done, Instant::now().into_std());
         self.apply(actions);
       }
+      Completion::Leased { index, qid, end } => self.lease_ended(index, qid, end),
       Completion::State(done) => {
         let actions = self.state.handle_done(done, Instant::now().into_std());
         self.apply(actions);

@@ -11,7 +11,8 @@
 //! Stopping: `CLIENT UNBLOCK <id>` (from the write connection) makes a waiting `BLMPOP` answer
 //! nil at once; one already served answers with its messages, which are then delivered. So a
 //! stop never loses a message a blocking pop took. The unblock is retried every millisecond
-//! while the pop has not reached Redis yet (bounded by [`UNBLOCK_TRIES`]).
+//! while the pop has not reached Redis yet (bounded by [`UNBLOCK_TRIES`]). A pop that loops (the
+//! JS thread's lane, `crate::busmq::lane`) sees the ticket stopped and does not wait again.
 
 use super::queue::messages_of;
 use super::writer::Writer;
@@ -52,6 +53,25 @@ pub struct Ticket {
   id: AtomicI64,
   /// The pop has come back.
   done: AtomicBool,
+  /// The consumer stops: a pop that loops (the lane's) must not wait again.
+  stopped: AtomicBool,
+}
+
+impl Ticket {
+  /// The client id of the connection the pop waits on, once known.
+  pub fn set_id(&self, id: i64) {
+    self.id.store(id, Ordering::Release);
+  }
+
+  /// The pop came back for good: unblocks stop trying.
+  pub fn finish(&self) {
+    self.done.store(true, Ordering::Release);
+  }
+
+  /// True once an unblock was asked for.
+  pub fn stopped(&self) -> bool {
+    self.stopped.load(Ordering::Acquire)
+  }
 }
 
 async fn connect(client: &redis::Client) -> RedisResult<Blocker> {
@@ -150,6 +170,11 @@ fn lost(index: usize, qid: Qid, err: &redis::RedisError) -> Completion {
   }
 }
 
+/// The messages of a `BLMPOP` answer (none for nil).
+pub fn blmpop_messages(value: Value) -> Vec<(u64, bytes::Bytes)> {
+  messages_of(elements(value))
+}
+
 /// The popped elements of a `BLMPOP` answer: nil, or `[key, [elements...]]`.
 fn elements(value: Value) -> Vec<Vec<u8>> {
   let Value::Array(mut parts) = value else {
@@ -172,6 +197,8 @@ fn elements(value: Value) -> Vec<Vec<u8>> {
 /// while its client id is unknown or its `BLMPOP` has not reached Redis, until it comes back.
 /// An unblock that hits a later pop of the same connection only makes that one start over.
 pub async fn unblock(ticket: Arc<Ticket>, mut write: Writer) -> Completion {
+  // Before the first try: a pop that loops checks this before it waits again.
+  ticket.stopped.store(true, Ordering::Release);
   for _ in 0..UNBLOCK_TRIES {
     if ticket.done.load(Ordering::Acquire) {
       break;

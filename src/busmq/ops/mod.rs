@@ -14,7 +14,7 @@ mod query;
 mod queue;
 mod writer;
 
-pub use blocking::{blocking_pop, unblock, Blocker, Ticket, BLOCK_SECS};
+pub use blocking::{blmpop_messages, blocking_pop, unblock, Blocker, Ticket, BLOCK_SECS};
 pub use queue::{blmpop_supported, lpop_count_supported};
 pub use writer::Writer;
 
@@ -40,6 +40,12 @@ pub enum Completion {
     qid: Qid,
     blocker: Option<Blocker>,
     done: Done,
+  },
+  /// The lane's blocking pops of consumer `qid` on connection `index` ended.
+  Leased {
+    index: usize,
+    qid: Qid,
+    end: crate::busmq::lane::LeaseEnd,
   },
   /// For a JS callback (a stateless query).
   Reply {
@@ -306,6 +312,7 @@ mod tests {
       toack: None,
       ttl: 30,
       block: true,
+      remaining: -1,
     };
     assert_eq!(route_key(&pop), meta);
     let sub = Op::Subscribe {

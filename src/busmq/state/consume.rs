@@ -110,6 +110,7 @@ impl Queues {
         ttl: q.opts.ttl,
         // Reliable pops copy each pair to toack atomically: a script, never a blocking pop.
         block: !c.reliable,
+        remaining: c.remaining,
       }
     } else {
       Op::Peek {
@@ -148,6 +149,25 @@ impl Queues {
     if c.stopping || c.remaining == 0 {
       self.finish_stop(qid, out);
     } else if full || c.again || blocking {
+      self.drain(qid, out);
+    }
+  }
+
+  /// The lane's blocking pops for `qid` ended, after delivering `delivered` messages to JS
+  /// itself. As after a blocking pop, the consumer pops again at once when `again`.
+  pub(super) fn leased(&mut self, qid: Qid, delivered: u64, again: bool, out: &mut Vec<Action>) {
+    let Some(c) = self.queues.get_mut(&qid).and_then(|q| q.consumer.as_mut()) else {
+      return;
+    };
+    c.in_flight = false;
+    c.offset += delivered;
+    if c.remaining > 0 {
+      let n = i64::try_from(delivered).unwrap_or(i64::MAX);
+      c.remaining = (c.remaining - n).max(0);
+    }
+    if c.stopping || c.remaining == 0 {
+      self.finish_stop(qid, out);
+    } else if c.again || again {
       self.drain(qid, out);
     }
   }

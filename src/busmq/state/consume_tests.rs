@@ -3,6 +3,7 @@
 
 use super::tests::{attached, consuming, events, now, ops, opts};
 use super::*;
+use crate::busmq::types::Failure;
 
 #[test]
 fn consume_subscribes_then_pops_after_the_subscribe_is_confirmed() {
@@ -335,4 +336,125 @@ fn reliable_without_remove_is_a_plain_peek() {
     now(),
   );
   assert!(!ops(&a).iter().any(|op| matches!(op, Op::Restore { .. })));
+}
+
+#[test]
+fn a_lease_that_delivered_part_of_max_pops_again_for_the_rest_only() {
+  let mut s = attached();
+  s.handle_command(
+    Command::Consume {
+      qid: 1,
+      remove: true,
+      max: 5,
+      reliable: None,
+    },
+    now(),
+  );
+  let a = s.handle_done(
+    Done::Subscribed {
+      channel: "bus:queue:q:available".into(),
+    },
+    now(),
+  );
+  assert!(matches!(
+    ops(&a)[..],
+    [Op::Pop {
+      count: 5,
+      remaining: 5,
+      block: true,
+      ..
+    }]
+  ));
+  // The lane delivered 3 itself (no Message events here), then lost its connection.
+  let a = s.handle_done(
+    Done::Leased {
+      qid: 1,
+      delivered: 3,
+      again: true,
+      failure: None,
+    },
+    now(),
+  );
+  assert!(events(&a).is_empty(), "{a:?}");
+  assert!(matches!(
+    ops(&a)[..],
+    [Op::Pop {
+      count: 2,
+      remaining: 2,
+      ..
+    }]
+  ));
+  let a = s.handle_done(
+    Done::Leased {
+      qid: 1,
+      delivered: 2,
+      again: true,
+      failure: None,
+    },
+    now(),
+  );
+  assert_eq!(events(&a), vec![Event::Consuming { qid: 1, on: false }]);
+}
+
+#[test]
+fn a_lost_lease_waits_for_a_notification_and_a_refused_one_is_a_queue_error() {
+  let mut s = attached();
+  consuming(&mut s);
+  let a = s.handle_done(
+    Done::Leased {
+      qid: 1,
+      delivered: 0,
+      again: false,
+      failure: None,
+    },
+    now(),
+  );
+  assert!(
+    a.is_empty(),
+    "a lost lease pops again only when told: {a:?}"
+  );
+  let a = s.handle_notify("bus:queue:q:available");
+  assert!(matches!(ops(&a)[..], [Op::Pop { qid: 1, .. }]));
+  let refused = Failure {
+    code: "WRONGTYPE".into(),
+    message: "wrong kind of value".into(),
+    connection: false,
+  };
+  let a = s.handle_done(
+    Done::Leased {
+      qid: 1,
+      delivered: 1,
+      again: true,
+      failure: Some(refused),
+    },
+    now(),
+  );
+  assert!(ops(&a).is_empty(), "no pop after a refusal: {a:?}");
+  assert_eq!(
+    events(&a),
+    vec![Event::Error {
+      qid: 1,
+      code: "WRONGTYPE".into(),
+      message: "error consuming message: wrong kind of value".into(),
+    }]
+  );
+}
+
+#[test]
+fn stop_during_a_lease_unblocks_it_and_ends_after_it_reports() {
+  let mut s = attached();
+  consuming(&mut s);
+  let a = s.handle_command(Command::Stop { qid: 1 }, now());
+  assert_eq!(ops(&a), vec![Op::Unblock { qid: 1 }]);
+  let a = s.handle_done(
+    Done::Leased {
+      qid: 1,
+      delivered: 7,
+      again: true,
+      failure: None,
+    },
+    now(),
+  );
+  assert_eq!(events(&a), vec![Event::Consuming { qid: 1, on: false }]);
+  assert!(!ops(&a).iter().any(|op| matches!(op, Op::Pop { .. })));
 }

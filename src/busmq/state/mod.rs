@@ -6,7 +6,7 @@
 //! (busmq drops it), and a consumer never has two pops in flight.
 
 use crate::busmq::keys::QueueKeys;
-use crate::busmq::types::{Action, AttachOptions, Command, Done, Event, Op, Qid, Rid};
+use crate::busmq::types::{Action, AttachOptions, Command, Done, Event, FailedOp, Op, Qid, Rid};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -255,6 +255,18 @@ impl Queues {
       }
       Done::Popped { qid, messages } => self.popped(qid, messages, false, &mut out),
       Done::PoppedBlocking { qid, messages } => self.popped(qid, messages, true, &mut out),
+      Done::Leased {
+        qid,
+        delivered,
+        again,
+        failure,
+      } => {
+        self.leased(qid, delivered, again && failure.is_none(), &mut out);
+        if let Some(f) = failure {
+          let text = format!("{}{}", failure_text(&FailedOp::Pop(qid)), f.message);
+          out.push(queue_error(qid, &f.code, text));
+        }
+      }
       Done::Subscribed { channel } => {
         self.pubsub_subscribed(&channel, &mut out);
         self.subscribed(&channel, &mut out);
@@ -344,7 +356,7 @@ impl Queues {
 
 /// How many of the waiting pushes go in the next call: at least one, at most [`PUSH_CHUNK`]
 /// payloads and about [`PUSH_CHUNK_BYTES`] bytes.
-fn chunk_len(items: &[(Rid, Bytes)]) -> usize {
+pub fn chunk_len(items: &[(Rid, Bytes)]) -> usize {
   let mut bytes = 0;
   let mut n = 0;
   for (_, payload) in items.iter().take(PUSH_CHUNK) {
@@ -377,6 +389,8 @@ fn command_qid(cmd: &Command) -> Qid {
 
 mod consume;
 mod pubsub;
+
+pub use consume::failure_text;
 
 #[cfg(test)]
 mod tests;
