@@ -157,6 +157,9 @@ test('ZMQBUS_THREAD=runtime: no lane, and queues work as before', async () => {
   assert.equal(await call((cb) => q.push('a', cb)), 1)
   assert.equal(q._lanePending, 0)
   assert.equal(await call((cb) => q.count(cb)), 1)
+  // A query waits for the pushes made before it, here too (it once ran ahead of a burst: 0).
+  for (let i = 0; i < 3000; i++) q.push('b' + i)
+  assert.equal(await call((cb) => q.count(cb), 5000), 3001)
 })
 
 test('a consumer behind a burst of pushes gets every message, in order (its lane pops wait for JS, then go on)', async () => {

@@ -6,7 +6,9 @@
 //! (busmq drops it), and a consumer never has two pops in flight.
 
 use crate::busmq::keys::QueueKeys;
-use crate::busmq::types::{Action, AttachOptions, Command, Done, Event, FailedOp, Op, Qid, Rid};
+use crate::busmq::types::{
+  Action, AttachOptions, Command, Done, Event, FailedOp, Op, Qid, Query, Rid,
+};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -57,6 +59,8 @@ struct Queue {
   closing: bool,
   outbox: Vec<(Rid, Bytes)>,
   push_in_flight: bool,
+  /// Queries made while pushes were waiting or in flight: they run once those are in Redis.
+  after_pushes: Vec<(Rid, Query)>,
 }
 
 /// Every queue object of one bus.
@@ -150,6 +154,7 @@ impl Queues {
       closing: false,
       outbox: Vec::new(),
       push_in_flight: false,
+      after_pushes: Vec::new(),
     });
   }
 
@@ -172,12 +177,7 @@ impl Queues {
       Command::Detach { .. } => self.detach(qid, out),
       Command::Close { .. } => self.close(qid, out),
       Command::Stop { .. } => self.stop(qid, out),
-      Command::Query { rid, query, .. } => out.push(Action::Run(Op::Query {
-        rid,
-        qid,
-        keys: q.keys.clone(),
-        query,
-      })),
+      Command::Query { rid, query, .. } => self.query(qid, rid, query, out),
       cmd if q.phase != Phase::Attached => {
         if q.deferred.len() >= MAX_DEFERRED {
           out.push(queue_error(
@@ -278,13 +278,6 @@ impl Queues {
     out
   }
 
-  pub(super) fn pushed(&mut self, qid: Qid, out: &mut Vec<Action>) {
-    if let Some(q) = self.queues.get_mut(&qid) {
-      q.push_in_flight = false;
-      self.next_push(qid, out);
-    }
-  }
-
   fn attached(
     &mut self,
     qid: Qid,
@@ -322,51 +315,6 @@ impl Queues {
       self.detach(qid, out);
     }
   }
-
-  /// Turns the pushes gathered since the last call into push operations. One push operation
-  /// per queue is in flight at a time (of up to [`PUSH_CHUNK`] payloads), so messages enter
-  /// Redis in the order they were pushed; the next one starts when it returns.
-  pub fn flush_pushes(&mut self) -> Vec<Action> {
-    let mut out = Vec::new();
-    for qid in std::mem::take(&mut self.pushing) {
-      self.next_push(qid, &mut out);
-    }
-    out
-  }
-
-  pub(super) fn next_push(&mut self, qid: Qid, out: &mut Vec<Action>) {
-    let Some(q) = self.queues.get_mut(&qid) else {
-      return;
-    };
-    if q.push_in_flight || q.outbox.is_empty() {
-      return;
-    }
-    let rest = q.outbox.split_off(chunk_len(&q.outbox));
-    let items = std::mem::replace(&mut q.outbox, rest);
-    q.push_in_flight = true;
-    out.push(Action::Run(Op::Push {
-      qid,
-      keys: q.keys.clone(),
-      ttl: q.opts.ttl,
-      maxsize: q.opts.maxsize,
-      items,
-    }));
-  }
-}
-
-/// How many of the waiting pushes go in the next call: at least one, at most [`PUSH_CHUNK`]
-/// payloads and about [`PUSH_CHUNK_BYTES`] bytes.
-pub fn chunk_len(items: &[(Rid, Bytes)]) -> usize {
-  let mut bytes = 0;
-  let mut n = 0;
-  for (_, payload) in items.iter().take(PUSH_CHUNK) {
-    if n > 0 && bytes + payload.len() > PUSH_CHUNK_BYTES {
-      break;
-    }
-    bytes += payload.len();
-    n += 1;
-  }
-  n
 }
 
 fn command_qid(cmd: &Command) -> Qid {
@@ -389,6 +337,9 @@ fn command_qid(cmd: &Command) -> Qid {
 
 mod consume;
 mod pubsub;
+mod push;
+
+pub use push::chunk_len;
 
 pub use consume::failure_text;
 

@@ -431,3 +431,53 @@ fn push_chunks_are_bounded_in_bytes_and_a_big_payload_goes_alone() {
     1
   );
 }
+
+#[test]
+fn a_query_waits_for_the_pushes_made_before_it() {
+  let mut s = attached();
+  let push = |s: &mut Queues, rid| {
+    s.handle_command(
+      Command::Push {
+        qid: 1,
+        rid,
+        payload: "m".into(),
+      },
+      now(),
+    )
+  };
+  push(&mut s, 1);
+  assert_eq!(ops(&s.flush_pushes()).len(), 1);
+  push(&mut s, 2);
+  let count = Command::Query {
+    qid: 1,
+    rid: 9,
+    query: Query::Count,
+  };
+  assert!(
+    ops(&s.handle_command(count, now())).is_empty(),
+    "held while pushes are in flight"
+  );
+  let done = |rid| Done::Pushed {
+    qid: 1,
+    ids: vec![(rid, Some(rid as u64))],
+  };
+  let a = s.handle_done(done(1), now());
+  assert!(
+    matches!(&ops(&a)[..], [Op::Push { .. }]),
+    "the second push goes; the query still waits"
+  );
+  let a = s.handle_done(done(2), now());
+  assert!(matches!(&ops(&a)[..], [Op::Query { rid: 9, .. }]));
+  let again = Command::Query {
+    qid: 1,
+    rid: 10,
+    query: Query::Count,
+  };
+  assert!(
+    matches!(
+      &ops(&s.handle_command(again, now()))[..],
+      [Op::Query { rid: 10, .. }]
+    ),
+    "no push out: a query runs at once"
+  );
+}
