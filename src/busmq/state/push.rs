@@ -2,7 +2,7 @@
 //! order they were pushed, and queries that wait for the pushes made before them (busmq sends a
 //! query on the connection its pushes went on, so a `count()` after `push()` sees the message).
 
-use super::{Queues, PUSH_CHUNK, PUSH_CHUNK_BYTES};
+use super::{Queue, Queues, PUSH_CHUNK, PUSH_CHUNK_BYTES};
 use crate::busmq::types::{Action, Op, Qid, Query, Rid};
 use bytes::Bytes;
 
@@ -55,13 +55,7 @@ impl Queues {
       q.after_pushes.push((rid, query));
       return;
     }
-    let keys = q.keys.clone();
-    out.push(Action::Run(Op::Query {
-      rid,
-      qid,
-      keys,
-      query,
-    }));
+    out.push(run_query(q, qid, rid, query));
   }
 
   /// The queries held for pushes that are all in Redis now.
@@ -73,15 +67,18 @@ impl Queues {
       return;
     }
     for (rid, query) in std::mem::take(&mut q.after_pushes) {
-      let keys = q.keys.clone();
-      out.push(Action::Run(Op::Query {
-        rid,
-        qid,
-        keys,
-        query,
-      }));
+      out.push(run_query(q, qid, rid, query));
     }
   }
+}
+
+fn run_query(q: &Queue, qid: Qid, rid: Rid, query: Query) -> Action {
+  Action::Run(Op::Query {
+    rid,
+    qid,
+    keys: q.keys.clone(),
+    query,
+  })
 }
 
 /// How many of the waiting pushes go in the next call: at least one, at most [`PUSH_CHUNK`]
