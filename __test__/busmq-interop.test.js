@@ -100,6 +100,41 @@ async function waitBlocked (n) {
   await waitFor(async () => (await blockedNow()) >= n, 5000, 5, 'a blocking pop')
 }
 
+/** Subscribers of `channel` now. */
+async function subscribers (channel) {
+  return Number((await redisCli(redis.port, 'PUBSUB', 'NUMSUB', channel)).split('\n').pop())
+}
+
+test('our consumer on the lane leaves the channel while it waits in BLMPOP, and a busmq 3.1 producer still feeds it, also after the lane connection is killed', async () => {
+  const [theirs, ours] = [await up(Theirs), await up(Ours)]
+  const name = uniqName('mute')
+  const channel = `bus:queue:${name}:available`
+  const producer = await attachedQueue(theirs, name)
+  const consumer = await attachedQueue(ours, name)
+  assert.equal(ours._lane, true)
+  const c = collect(consumer, 2 * N, 20000)
+  const blocked = await blockedNow()
+  consumer.consume()
+  await waitBlocked(blocked + 1)
+  const major = Number(/redis_version:(\d+)/.exec(await redisCli(redis.port, 'INFO', 'server'))[1])
+  if (major >= 7) await waitFor(async () => (await subscribers(channel)) === 0, 5000, 5, 'the channel muted')
+  const ids = []
+  for (let i = 0; i < N; i++) ids.push(await call((cb) => producer.push('m' + i, cb)))
+  await waitFor(() => c.got.length === N, 10000, 5, 'the first half')
+  // The lane's pop connection dies: the consumer listens on the channel again (plain pops).
+  const line = (await redisCli(redis.port, 'CLIENT', 'LIST')).split('\n').find((l) => /cmd=blmpop/.test(l))
+  if (line) await redisCli(redis.port, 'CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line)[1])
+  await waitFor(async () => (await subscribers(channel)) === 1, 5000, 5, 'the channel subscribed again')
+  for (let i = N; i < 2 * N; i++) ids.push(await call((cb) => producer.push('m' + i, cb)))
+  const got = await c.done
+  assert.deepEqual(got.map((g) => g[0]), Array.from({ length: 2 * N }, (_, i) => 'm' + i))
+  assert.deepEqual(got.map((g) => Number(g[1])), ids.map(Number))
+  const stopped = captureEvent(consumer, 'consuming')
+  consumer.stop()
+  assert.deepEqual(await stopped, [false])
+  await waitFor(async () => (await subscribers(channel)) === 0, 5000, 5, 'the channel left after stop()')
+})
+
 test('our producer feeds a busmq 3.1 consumer: every message, in order', async () => {
   const [theirs, ours] = [await up(Theirs), await up(Ours)]
   const name = uniqName('interop')

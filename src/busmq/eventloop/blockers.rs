@@ -180,6 +180,12 @@ impl Blockers {
 }
 
 impl<D: Deliver> BusLoop<D> {
+  /// Consumer `qid`'s pops went to the lane: its queue's notifications may stop (`state/subs.rs`).
+  pub(super) fn leasing(&mut self, qid: Qid) {
+    let actions = self.state.handle_leasing(qid);
+    self.apply(actions);
+  }
+
   /// The lane's pops for consumer `qid` on url `index` ended: the consumer's state hears how
   /// many messages the lane delivered, and whether to pop again at once.
   pub(super) fn lease_ended(&mut self, index: usize, qid: Qid, end: LeaseEnd) {

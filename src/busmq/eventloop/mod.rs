@@ -261,19 +261,28 @@ impl<D: Deliver> BusLoop<D> {
             block: true,
             remaining,
             ..
-          } => self.blockers.pop(
-            index,
-            links,
-            *qid,
-            messages,
-            *count,
-            *remaining,
-            self.lane.as_ref(),
-          ),
+          } => self
+            .blockers
+            .pop(
+              index,
+              links,
+              *qid,
+              messages,
+              *count,
+              *remaining,
+              self.lane.as_ref(),
+            )
+            .map(|run| (run, *qid)),
           _ => None,
         };
-        let run = blocking.unwrap_or_else(|| Box::pin(ops::run(op, links.clone())));
-        self.running.push(run);
+        let leased = blocking.as_ref().and(self.lane.as_ref()).is_some();
+        let (run, qid) = blocking.unzip();
+        self
+          .running
+          .push(run.unwrap_or_else(|| Box::pin(ops::run(op, links.clone()))));
+        if let Some(qid) = qid.filter(|_| leased) {
+          self.leasing(qid);
+        }
       }
       None if self.parked < MAX_PARKED => {
         conn.parked.push_back(op);

@@ -51,6 +51,7 @@ impl Queues {
       remaining,
       offset: 0,
       in_flight: false,
+      leased: false,
       again: false,
       stopping: false,
     });
@@ -66,6 +67,8 @@ impl Queues {
       }));
     }
     let channel = q.keys.available.clone();
+    // A new consumer's first pop is not the lane's yet: the loop listens again.
+    self.unmute(qid, out);
     let entry = self
       .subs
       .entry(channel.clone())
@@ -79,7 +82,7 @@ impl Queues {
   }
 
   /// Starts a pop unless one is in flight or the consumer is done.
-  fn drain(&mut self, qid: Qid, out: &mut Vec<Action>) {
+  pub(super) fn drain(&mut self, qid: Qid, out: &mut Vec<Action>) {
     let Some(q) = self.queues.get_mut(&qid) else {
       return;
     };
@@ -160,6 +163,7 @@ impl Queues {
       return;
     };
     c.in_flight = false;
+    c.leased = false;
     c.offset += delivered;
     if c.remaining > 0 {
       let n = i64::try_from(delivered).unwrap_or(i64::MAX);
@@ -167,43 +171,14 @@ impl Queues {
     }
     if c.stopping || c.remaining == 0 {
       self.finish_stop(qid, out);
-    } else if c.again || again {
-      self.drain(qid, out);
-    }
-  }
-
-  pub(super) fn subscribed(&mut self, channel: &str, out: &mut Vec<Action>) {
-    let Some(entry) = self.subs.get_mut(channel) else {
       return;
-    };
-    entry.1 = true;
-    for qid in entry.0.clone() {
+    }
+    let again = c.again || again;
+    // Its next pop may be a plain one, which needs the notifications.
+    self.unmute(qid, out);
+    if again {
       self.drain(qid, out);
     }
-  }
-
-  /// A notification on `channel` (a new message id was published).
-  pub fn handle_notify(&mut self, channel: &str) -> Vec<Action> {
-    let mut out = Vec::new();
-    if let Some((qids, true)) = self.subs.get(channel) {
-      for qid in qids.clone() {
-        self.drain(qid, &mut out);
-      }
-    }
-    out
-  }
-
-  /// The connections came (back) online: subscribe again and look for missed messages.
-  pub fn handle_online(&mut self) -> Vec<Action> {
-    let mut out = Vec::new();
-    for (channel, entry) in &mut self.subs {
-      entry.1 = false;
-      out.push(Action::Run(Op::Subscribe {
-        channel: channel.clone(),
-      }));
-    }
-    self.pubsub_online(&mut out);
-    out
   }
 
   pub(super) fn stop(&mut self, qid: Qid, out: &mut Vec<Action>) {
@@ -231,23 +206,6 @@ impl Queues {
     }
     self.unsubscribe(qid, out);
     self.finish_detach(qid, out);
-  }
-
-  pub(super) fn unsubscribe(&mut self, qid: Qid, out: &mut Vec<Action>) {
-    let Some(q) = self.queues.get(&qid) else {
-      return;
-    };
-    let channel = &q.keys.available;
-    let Some(entry) = self.subs.get_mut(channel) else {
-      return;
-    };
-    entry.0.retain(|other| *other != qid);
-    if entry.0.is_empty() {
-      self.subs.remove(channel);
-      out.push(Action::Run(Op::Unsubscribe {
-        channel: channel.clone(),
-      }));
-    }
   }
 
   pub(super) fn detach(&mut self, qid: Qid, out: &mut Vec<Action>) {

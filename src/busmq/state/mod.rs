@@ -10,7 +10,7 @@ use crate::busmq::types::{
   Action, AttachOptions, Command, Done, Event, FailedOp, Op, Qid, Query, Rid,
 };
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// Messages asked for by one pop call.
@@ -42,6 +42,8 @@ struct Consumer {
   /// Next message index to peek (remove = false).
   offset: u64,
   in_flight: bool,
+  /// The pop in flight is the lane's blocking pops (see `subs.rs`).
+  leased: bool,
   /// A notification arrived during a pop: pop again when it returns.
   again: bool,
   stopping: bool,
@@ -69,6 +71,8 @@ pub struct Queues {
   queues: HashMap<Qid, Queue>,
   /// Channel -> consuming queue objects, and whether the SUBSCRIBE is confirmed.
   subs: HashMap<String, (Vec<Qid>, bool)>,
+  /// Channels of `subs` unsubscribed while all their consumers wait on the lane (`subs.rs`).
+  muted: HashSet<String>,
   /// Queues with pushes waiting for [`Queues::flush_pushes`].
   pushing: Vec<Qid>,
   /// `bus.pubsub()` channels and their listening objects.
@@ -338,6 +342,7 @@ fn command_qid(cmd: &Command) -> Qid {
 mod consume;
 mod pubsub;
 mod push;
+mod subs;
 
 pub use push::chunk_len;
 
@@ -348,3 +353,6 @@ mod tests;
 
 #[cfg(test)]
 mod consume_tests;
+
+#[cfg(test)]
+mod subs_tests;
