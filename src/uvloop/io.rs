@@ -166,16 +166,26 @@ impl IoStream for UvStream {
   }
 
   fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
+    // A socket drained by the last read waits for libuv to report it again: no read that would only
+    // find EAGAIN (as Node's own sockets, and tokio after a short read).
+    if !self.watched.ready.borrow().readable {
+      return Err(io::ErrorKind::WouldBlock.into());
+    }
     if buf.capacity() == buf.len() {
       buf.reserve(64);
     }
     let spare = buf.chunk_mut();
+    let room = spare.len();
     // SAFETY: `read` only writes into the slice; the bytes it reports are initialised before set_len.
-    let slice = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr(), spare.len()) };
+    let slice = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr(), room) };
     let result = self.read(slice);
     if let Ok(n) = result {
       // SAFETY: the kernel wrote `n` bytes into the spare capacity.
       unsafe { buf.advance_mut(n) };
+      if n > 0 && n < room {
+        // Less than asked for: the kernel's buffer was empty when the read returned.
+        self.watched.ready.borrow_mut().readable = false;
+      }
     }
     self.watched.consumed(result, false)
   }

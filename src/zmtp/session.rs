@@ -26,6 +26,8 @@ pub use super::config::{socket_types_match, Heartbeat, Limits, SessionConfig};
 
 /// Bytes of bookkeeping counted per buffered frame, so that many empty frames cost what they really cost.
 const FRAME_OVERHEAD: usize = 32;
+/// The most frame slots reserved ahead for the next message (a longer one grows as it arrives).
+const PARTIAL_RESERVE_MAX: usize = 16;
 /// Largest read the session asks for at once.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -273,9 +275,11 @@ impl Session {
     self.check_buffered()?;
     if !frame.more {
       self.partial_bytes = 0;
-      self
-        .events
-        .push_back(Event::Message(std::mem::take(&mut self.partial)));
+      // The next message likely has this one's shape: one allocation for it, with room for the
+      // routing id a ROUTER puts in front.
+      let shape = (self.partial.len() + 1).min(PARTIAL_RESERVE_MAX);
+      let message = std::mem::replace(&mut self.partial, Vec::with_capacity(shape));
+      self.events.push_back(Event::Message(message));
     }
     Ok(())
   }
