@@ -80,7 +80,7 @@ fn subscriber(
 }
 
 /// Writes what `publ` queued for `token` through its session; the bytes that went on the wire.
-fn write_out(publ: &mut PubState, token: u64, session: &mut Session) -> Vec<u8> {
+fn write_out(publ: &mut PubState, token: u64, session: &mut Session) -> Bytes {
   while let Some(out) = publ.take_output(token) {
     match out {
       Output::Raw(m) => session.send_raw(&m).unwrap(),
@@ -88,7 +88,7 @@ fn write_out(publ: &mut PubState, token: u64, session: &mut Session) -> Vec<u8> 
       Output::Subscription(_) => unreachable!("a PUB sends no subscriptions"),
     }
   }
-  session.take_output().to_vec()
+  session.take_output()
 }
 
 fn messages(sub: &mut Session, wire: &[u8]) -> Vec<Vec<Bytes>> {
@@ -199,4 +199,81 @@ fn a_command_inside_a_message_sends_that_message_the_frame_way_and_the_next_one_
   assert_eq!(&next.wire()[..], b"\x00\x01c");
   // The PING was answered (a PONG went out) on the way.
   assert!(input.has_output());
+}
+
+/// CPU per relayed message, frame path against byte path, sans IO (one SUB session in, `subs` NULL PUB
+/// sessions out): `cargo test --release --lib relay_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check: run it in release"]
+fn relay_cost_per_message_frame_path_against_byte_path() {
+  const BATCH: usize = 1000;
+  const ROUNDS: usize = 1000;
+  let one = b"\x01\x06equity\x01\x04AAPL\x00\x03500";
+  let input: Vec<u8> = one
+    .iter()
+    .copied()
+    .cycle()
+    .take(one.len() * BATCH)
+    .collect();
+  for subs in [1u64, 2, 4] {
+    for raw in [false, true, false, true] {
+      let now = Instant::now();
+      let mut cfg = SessionConfig::new("SUB");
+      cfg.raw_messages = raw;
+      let (mut sink, _publisher) = pair(cfg, SessionConfig::new("PUB"), now);
+      let mut publ = PubState::new(usize::MAX, usize::MAX);
+      let mut outs: Vec<Session> = (0..subs)
+        .map(|t| subscriber(&mut publ, t, b"", false).0)
+        .collect();
+      let (mut to, mut wrote) = (Vec::new(), 0usize);
+      let started = Instant::now();
+      for _ in 0..ROUNDS {
+        sink.handle_input(&input, now).unwrap();
+        while let Some(ev) = sink.poll_event() {
+          match ev {
+            Event::Raw(m) => publ.publish_raw(&m, &mut to),
+            Event::Message(m) => publ.publish(&m, &mut to),
+            other => panic!("{other:?}"),
+          }
+        }
+        to.clear();
+        for (t, out) in outs.iter_mut().enumerate() {
+          wrote += write_out(&mut publ, t as u64, out).len();
+        }
+      }
+      let ns = started.elapsed().as_nanos() as f64 / (BATCH * ROUNDS) as f64;
+      assert_eq!(wrote, input.len() * ROUNDS * subs as usize);
+      println!(
+        "subs={subs} path={} {ns:.0} ns/message",
+        if raw { "bytes" } else { "frames" }
+      );
+    }
+  }
+}
+
+#[test]
+fn a_raw_session_holds_the_frame_paths_limits_in_traffic() {
+  let now = Instant::now();
+  let raw_sub = |max_buffered: usize, max_frames: usize| {
+    let mut cfg = SessionConfig::new("SUB");
+    cfg.raw_messages = true;
+    cfg.limits.max_buffered = max_buffered;
+    cfg.limits.max_frames = max_frames;
+    pair(cfg, SessionConfig::new("PUB"), now).0
+  };
+  // 2^40 announced after a whole first frame: refused before any body byte.
+  let err = raw_sub(1 << 20, 16)
+    .handle_input(b"\x01\x01a\x02\0\0\x01\0\0\0\0\0", now)
+    .unwrap_err();
+  assert_eq!(err.reason(), "frame_too_large");
+  // An unfinished message of empty frames: each costs its bookkeeping, as on the frame path.
+  let mut s = raw_sub(1000, 1 << 20);
+  let err = (0..100)
+    .find_map(|_| s.handle_input(b"\x01\0\x01\0\x01\0\x01\0", now).err())
+    .expect("refused within 100 reads");
+  assert_eq!(err.reason(), "buffer_limit");
+  let err = raw_sub(1 << 20, 3)
+    .handle_input(b"\x01\0\x01\0\x01\0\x01\0", now)
+    .unwrap_err();
+  assert_eq!(err.reason(), "too_many_frames");
 }
