@@ -5,6 +5,11 @@
 //! Both sides face the network, so both run on our own ZMTP engine ([`crate::driver::Server`]) with its
 //! hostile-peer limits: a frame over the size limit, a broken greeting or a handshake that never ends
 //! closes that one connection and is counted; the relay and every other peer go on.
+//!
+//! Over plaintext (NULL, PLAIN) a message is relayed as bytes: the SUB side's sessions hand over each whole
+//! message as its encoded frames ([`crate::zmtp::raw`]), the prefix match reads only the first frame, and
+//! every matching plaintext subscriber gets those bytes appended to its write buffer as they are. A CURVE
+//! connection on either side takes the frame path (CURVE seals each frame per connection).
 
 use std::future::poll_fn;
 use std::io;
@@ -18,7 +23,7 @@ use tokio::task::JoinHandle;
 use crate::driver::{Server, ServerConfig, ServerStats};
 use crate::transport::ready_now;
 use crate::zmtp::mechanism::MechanismConfig;
-use crate::zmtp::socket::{PubState, SinkState};
+use crate::zmtp::socket::{PubState, Relayed, SinkState};
 use crate::zmtp::SessionConfig;
 
 /// Batches of our own publishes that may wait for the relay when this node
@@ -133,7 +138,10 @@ impl Forwarder {
   /// # Errors
   /// When a listener cannot be registered with the runtime.
   pub fn start(listeners: ForwarderListeners, mechanism: &MechanismConfig) -> io::Result<Self> {
-    let mut sink = Server::new(side("SUB", 0, 0, mechanism), SinkState::default());
+    let mut sink_config = side("SUB", 0, 0, mechanism);
+    // Plaintext publishers' messages come as their wire bytes and go out as they are (see `Relay::publish`).
+    sink_config.session.raw_messages = true;
+    let mut sink = Server::new(sink_config, SinkState::default());
     sink.add_tcp_listener(listeners.sub)?;
     let hwm = (SUBSCRIBER_HWM, SUBSCRIBER_HWM_BYTES);
     let mut publ = Server::new(
@@ -233,8 +241,14 @@ impl Relay {
     self.publ.close();
   }
 
-  fn publish(&mut self, msg: Vec<Bytes>) {
-    self.publ.publish(&msg);
+  /// Sends one relayed message on: wire bytes shared by every matching pipe when the publisher's
+  /// connection is plaintext (plaintext subscribers get them appended as they are, CURVE ones sealed frame
+  /// by frame), the frames otherwise.
+  fn publish(&mut self, msg: Relayed) {
+    match msg {
+      Relayed::Raw(raw) => self.publ.publish_raw(&raw),
+      Relayed::Frames(frames) => self.publ.publish(&frames),
+    }
   }
 
   fn report(&self) {

@@ -81,6 +81,7 @@ fn peer_info(kind: Option<SocketKind>, identity: Bytes) -> PeerInfo {
 fn encode(out: Output) -> Msg {
   match out {
     Output::Message(m) => m,
+    Output::Raw(m) => m.frames(),
     Output::Subscription(sub) => {
       let (flag, topic) = match sub {
         Subscription::Subscribe(t) => (1u8, t),

@@ -134,6 +134,7 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
         }
         Event::Message(frames) => self.state.on_message(token, frames),
         Event::Subscription(sub) => self.state.on_subscription(token, sub),
+        Event::Raw(msg) => self.state.on_raw(token, msg),
       }
       if let Some((bad, reason)) = self.state.take_violation() {
         if bad == token {
@@ -229,6 +230,10 @@ impl<S: SocketState, R: Reactor> Server<S, R> {
         }
         Some(Output::Subscription(sub)) => {
           let _ = conn.session.send_subscription(&sub);
+        }
+        Some(Output::Raw(msg)) => {
+          size += msg.size();
+          let _ = conn.session.send_raw(&msg);
         }
         None => break,
       }

@@ -183,6 +183,17 @@ impl<R: Reactor> Server<PubState, R> {
     }
     self.matched = to;
   }
+
+  /// As [`Server::publish`] for a message given as its wire bytes (a relay's): plaintext subscribers get
+  /// the bytes appended as they are, CURVE ones its frames sealed.
+  pub fn publish_raw(&mut self, msg: &crate::zmtp::raw::RawMessage) {
+    let mut to = std::mem::take(&mut self.matched);
+    self.state.publish_raw(msg, &mut to);
+    for token in to.drain(..) {
+      self.mark_dirty(token);
+    }
+    self.matched = to;
+  }
 }
 
 impl<S: SocketState + AppSocket, R: Reactor> Server<S, R> {

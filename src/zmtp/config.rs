@@ -58,6 +58,9 @@ pub struct SessionConfig {
   pub limits: Limits,
   /// Heartbeats.
   pub heartbeat: Heartbeat,
+  /// Hand over whole messages as their wire bytes ([`super::session::Event::Raw`]) when the mechanism
+  /// leaves frames in plaintext (a relay's input; see [`super::raw`]).
+  pub raw_messages: bool,
 }
 
 impl SessionConfig {
@@ -69,6 +72,7 @@ impl SessionConfig {
       mechanism: MechanismConfig::Null,
       limits: Limits::default(),
       heartbeat: Heartbeat::default(),
+      raw_messages: false,
     }
   }
 }

@@ -162,7 +162,15 @@ impl FrameDecoder {
     }))
   }
 
-  /// Header length and announced body size, once the header is complete.
+  /// Header length and announced body size of the frame at the front of `buf`, once its header is complete
+  /// (`Ok(None)` before), checked against the limit like [`FrameDecoder::decode`].
+  ///
+  /// # Errors
+  /// As [`FrameDecoder::decode`].
+  pub fn header(&self, buf: &[u8]) -> Result<Option<(usize, u64)>> {
+    self.parse_header(buf)
+  }
+
   fn parse_header(&self, buf: &[u8]) -> Result<Option<(usize, u64)>> {
     let Some(&flags) = buf.first() else {
       return Ok(None);

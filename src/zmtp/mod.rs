@@ -8,6 +8,7 @@
 //! - [`mechanism`]: the [`mechanism::Mechanism`] trait with NULL, PLAIN and CURVE; Z85 keys; a ZAP-style hook.
 //! - [`security`]: `conf.curve` / `conf.plain` as JS gives them, turned into a mechanism for either side.
 //! - [`config`]: a session's configuration: limits (with their defaults), heartbeats, valid socket-type pairs.
+//! - [`raw`]: whole messages as their wire bytes, for a relay (scan under the decoder's limits, send as is).
 //! - [`session`]: greeting -> handshake -> traffic for one connection, with limits, handshake timeout and heartbeats.
 //! - [`socket`]: floor 2, socket semantics (ROUTER) over sessions, pure.
 //! - [`error`]: the one error enum of this layer, with a countable reason per variant.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod frame;
 pub mod greeting;
 pub mod mechanism;
+pub mod raw;
 pub mod security;
 pub mod session;
 pub mod socket;

@@ -20,6 +20,7 @@ use super::error::{Result, ZmtpError};
 use super::frame::{self, Frame, FrameDecoder};
 use super::greeting::{self, Version, GREETING_LEN};
 use super::mechanism::Mechanism;
+use super::raw::{RawMessage, ScanState};
 use super::timers::Timers;
 
 pub use super::config::{socket_types_match, Heartbeat, Limits, SessionConfig};
@@ -55,6 +56,9 @@ pub enum Event {
   Message(Vec<Bytes>),
   /// A SUBSCRIBE or CANCEL command (3.1 form; the 3.0 form arrives as a [`Event::Message`]).
   Subscription(Subscription),
+  /// A complete message as its wire bytes, instead of [`Event::Message`], when the config asks for
+  /// [`SessionConfig::raw_messages`] and frames travel in plaintext (see `session_raw.rs`).
+  Raw(RawMessage),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +80,8 @@ pub struct Session {
   events: VecDeque<Event>,
   partial: Vec<Bytes>,
   partial_bytes: usize,
+  /// How far the message at the front of `rbuf` has been scanned (raw messages only).
+  scan: ScanState,
   timers: Timers,
 }
 
@@ -102,6 +108,7 @@ impl Session {
       events: VecDeque::new(),
       partial: Vec::new(),
       partial_bytes: 0,
+      scan: ScanState::default(),
       timers,
     }
   }
@@ -154,6 +161,13 @@ impl Session {
         Stage::Handshake | Stage::Traffic => {}
         Stage::Greeting => return Ok(()),
         Stage::Closed => return Err(ZmtpError::Closed),
+      }
+      if self.takes_raw() {
+        match self.process_raw()? {
+          raw_input::Step::Taken => continue,
+          raw_input::Step::Wait => return self.check_buffered(),
+          raw_input::Step::Decode => {}
+        }
       }
       let Some(wire) = self.decoder().decode_mut(&mut self.rbuf)? else {
         return self.check_buffered();
@@ -308,7 +322,8 @@ impl Session {
   }
 
   fn check_buffered(&self) -> Result<()> {
-    let size = self.rbuf.len() + self.partial_bytes;
+    // Frames scanned for a raw message still lie in `rbuf`: only their bookkeeping is added.
+    let size = self.rbuf.len() + self.partial_bytes + self.scan.frames * FRAME_OVERHEAD;
     let max = self.config.limits.max_buffered;
     if size > max {
       return Err(ZmtpError::BufferLimit { size, max });
@@ -322,6 +337,7 @@ impl Session {
       self.rbuf = BytesMut::new();
       self.partial = Vec::new();
       self.partial_bytes = 0;
+      self.scan = ScanState::default();
     }
     result
   }
@@ -428,3 +444,6 @@ impl Session {
     self.close_on_error(result)
   }
 }
+
+#[path = "session_raw.rs"]
+mod raw_input;

@@ -5,7 +5,8 @@
 //! - [`router`]: ROUTER routing ids (the peer's `Identity`, or a generated `00` + u32), per-peer pipes with a
 //!   high-water mark, peer connected/gone events.
 //! - [`publisher`]: PUB fan-out: per-peer subscription sets (both wire forms), prefix match, drop at the HWM.
-//! - [`sink`]: a SUB that subscribes every publisher to everything and hands out what they send.
+//! - [`sink`]: a SUB that subscribes every publisher to everything and hands out what they send (as wire
+//!   bytes when it can: [`crate::zmtp::raw`]).
 //! - [`pipe`]: the shared pipe set: per-connection bounded queues, round-robin sending, fair-queued receiving.
 //! - [`dealer`]: DEALER, PUSH and PULL. [`req`]: REQ. [`rep`]: REP. [`pair`]: PAIR.
 //! - [`xpub`]: XPUB (subscriptions handed to the application). [`subscriber`]: SUB and XSUB.
@@ -17,6 +18,8 @@ pub mod dealer;
 pub mod pair;
 pub mod pipe;
 pub mod publisher;
+#[cfg(test)]
+mod relay_tests;
 pub mod rep;
 pub mod req;
 pub mod router;
@@ -30,6 +33,7 @@ use bytes::Bytes;
 use thiserror::Error;
 
 use super::command::Subscription;
+use super::raw::RawMessage;
 use super::session::PeerInfo;
 
 pub use dealer::{DealerState, PullState, PushState};
@@ -39,7 +43,7 @@ pub use publisher::PubState;
 pub use rep::RepState;
 pub use req::ReqState;
 pub use router::{RouteError, RouterEvent, RouterState, RouterStats, Token};
-pub use sink::SinkState;
+pub use sink::{Relayed, SinkState};
 pub use subscriber::{SubState, XSubState};
 pub use xpub::XPubState;
 
@@ -50,6 +54,8 @@ pub enum Output {
   Message(Vec<Bytes>),
   /// A subscription change (the session picks the wire form the peer's version calls for).
   Subscription(Subscription),
+  /// A whole message as its wire bytes (a relay's): a plaintext session appends them as they are.
+  Raw(RawMessage),
 }
 
 /// What a driver needs from a socket's state.
@@ -65,6 +71,12 @@ pub trait SocketState {
 
   /// A message from connection `token`.
   fn on_message(&mut self, token: Token, frames: Vec<Bytes>);
+
+  /// A message from connection `token` as its wire bytes (sessions configured for raw messages). By
+  /// default it is split into its frames for [`SocketState::on_message`].
+  fn on_raw(&mut self, token: Token, msg: RawMessage) {
+    self.on_message(token, msg.frames());
+  }
 
   /// A subscription command (3.1 form) from connection `token`.
   fn on_subscription(&mut self, token: Token, sub: Subscription) {

@@ -77,6 +77,7 @@ pub(crate) fn message_size(msg: &[Bytes]) -> usize {
 fn output_size(out: &Output) -> usize {
   match out {
     Output::Message(m) => message_size(m),
+    Output::Raw(m) => m.size(),
     Output::Subscription(Subscription::Subscribe(t) | Subscription::Cancel(t)) => t.len(),
   }
 }

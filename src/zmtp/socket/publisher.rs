@@ -8,6 +8,9 @@
 //! reconnects until `on_detach`, as libzmq keeps a connecting side's pipe; an accepted one ends with its
 //! connection. [`PubState`] is also the PUB application side ([`AppSocket`]) and the core of
 //! [`super::XPubState`].
+//!
+//! A relay publishes what it received as wire bytes ([`PubState::publish_raw`]): each matching pipe holds the
+//! same refcounted bytes, and a plaintext connection gets them appended as they are.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -15,12 +18,30 @@ use bytes::Bytes;
 
 use super::{AppSocket, Output, SendError, SocketState, Token};
 use crate::zmtp::command::Subscription;
+use crate::zmtp::raw::RawMessage;
 use crate::zmtp::session::PeerInfo;
+
+/// A message waiting in a subscriber's pipe.
+#[derive(Debug)]
+enum Queued {
+  Frames(Vec<Bytes>),
+  Raw(RawMessage),
+}
+
+impl Queued {
+  /// Body bytes, as the pipe's byte limit counts them.
+  fn size(&self) -> usize {
+    match self {
+      Self::Frames(m) => m.iter().map(Bytes::len).sum(),
+      Self::Raw(m) => m.size(),
+    }
+  }
+}
 
 #[derive(Debug, Default)]
 struct Subscriber {
   subs: BTreeSet<Bytes>,
-  queue: VecDeque<Vec<Bytes>>,
+  queue: VecDeque<Queued>,
   queued_bytes: usize,
   /// Made by `on_attach`: outlives its connections.
   attached: bool,
@@ -65,6 +86,16 @@ impl PubState {
       return;
     };
     let size: usize = msg.iter().map(Bytes::len).sum();
+    self.fan_out(first, size, to, || Queued::Frames(msg.to_vec()));
+  }
+
+  /// As [`PubState::publish`] for a message given as its wire bytes: the same prefix match on its first
+  /// frame, the same limits on its body bytes; each pipe holds the same bytes (refcounted, no copy).
+  pub fn publish_raw(&mut self, msg: &RawMessage, to: &mut Vec<Token>) {
+    self.fan_out(msg.first(), msg.size(), to, || Queued::Raw(msg.clone()));
+  }
+
+  fn fan_out(&mut self, first: &[u8], size: usize, to: &mut Vec<Token>, item: impl Fn() -> Queued) {
     for (token, peer) in self.peers.iter_mut() {
       if !peer.subs.iter().any(|s| first.starts_with(s)) {
         continue;
@@ -74,7 +105,7 @@ impl PubState {
         continue;
       }
       peer.queued_bytes += size;
-      peer.queue.push_back(msg.to_vec());
+      peer.queue.push_back(item());
       to.push(*token);
     }
   }
@@ -186,8 +217,11 @@ impl SocketState for PubState {
   fn take_output(&mut self, token: Token) -> Option<Output> {
     let peer = self.peers.get_mut(&token)?;
     let msg = peer.queue.pop_front()?;
-    peer.queued_bytes -= msg.iter().map(Bytes::len).sum::<usize>();
-    Some(Output::Message(msg))
+    peer.queued_bytes -= msg.size();
+    Some(match msg {
+      Queued::Frames(m) => Output::Message(m),
+      Queued::Raw(m) => Output::Raw(m),
+    })
   }
 
   fn has_output(&self, token: Token) -> bool {

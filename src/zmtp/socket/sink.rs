@@ -1,5 +1,7 @@
 //! A SUB that takes everything: every publisher that connects is subscribed to the empty prefix at once, and
-//! every message it sends is handed out unchanged (the bus forwarder's input side).
+//! every message it sends is handed out unchanged (the bus forwarder's input side): as its wire bytes when
+//! the session gives them ([`crate::zmtp::SessionConfig::raw_messages`] over a plaintext mechanism), as
+//! frames otherwise (CURVE).
 
 use std::collections::VecDeque;
 
@@ -7,17 +9,27 @@ use bytes::Bytes;
 
 use super::{Output, SocketState, Token};
 use crate::zmtp::command::Subscription;
+use crate::zmtp::raw::RawMessage;
 use crate::zmtp::session::PeerInfo;
+
+/// One message a publisher sent, in the form its session handed it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relayed {
+  /// The encoded frames as they arrived.
+  Raw(RawMessage),
+  /// The frame bodies (a CURVE connection, or a session not asked for raw messages).
+  Frames(Vec<Bytes>),
+}
 
 /// The sink state: publishers still owed their subscription, and messages received.
 #[derive(Debug, Default)]
 pub struct SinkState {
   unsubscribed: crate::zmtp::FastMap<Token, ()>,
-  events: VecDeque<Vec<Bytes>>,
+  events: VecDeque<Relayed>,
 }
 
 impl SocketState for SinkState {
-  type Event = Vec<Bytes>;
+  type Event = Relayed;
 
   fn on_ready(&mut self, token: Token, _peer: &PeerInfo) -> Result<(), &'static str> {
     self.unsubscribed.insert(token, ());
@@ -25,7 +37,11 @@ impl SocketState for SinkState {
   }
 
   fn on_message(&mut self, _token: Token, frames: Vec<Bytes>) {
-    self.events.push_back(frames);
+    self.events.push_back(Relayed::Frames(frames));
+  }
+
+  fn on_raw(&mut self, _token: Token, msg: RawMessage) {
+    self.events.push_back(Relayed::Raw(msg));
   }
 
   fn on_gone(&mut self, token: Token) {
@@ -43,7 +59,7 @@ impl SocketState for SinkState {
     self.unsubscribed.contains_key(&token)
   }
 
-  fn poll_event(&mut self) -> Option<Vec<Bytes>> {
+  fn poll_event(&mut self) -> Option<Relayed> {
     self.events.pop_front()
   }
 }
@@ -72,7 +88,13 @@ mod tests {
     s.on_message(4, vec![Bytes::from_static(b"t"), Bytes::new()]);
     assert_eq!(
       s.poll_event(),
-      Some(vec![Bytes::from_static(b"t"), Bytes::new()])
+      Some(Relayed::Frames(vec![
+        Bytes::from_static(b"t"),
+        Bytes::new()
+      ]))
     );
+    let raw = RawMessage::encode(&[Bytes::from_static(b"t")]).unwrap();
+    s.on_raw(4, raw.clone());
+    assert_eq!(s.poll_event(), Some(Relayed::Raw(raw)));
   }
 }

@@ -44,6 +44,7 @@ pub fn sent<S: SocketState>(s: &mut S, token: Token) -> Vec<Vec<Bytes>> {
     .into_iter()
     .filter_map(|o| match o {
       Output::Message(msg) => Some(msg),
+      Output::Raw(msg) => Some(msg.frames()),
       Output::Subscription(_) => None,
     })
     .collect()
