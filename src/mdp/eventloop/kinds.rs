@@ -20,11 +20,11 @@ crate::record_kinds!(MDP_KINDS {
   E_FINAL = 11;
   /// Client event: `[id: f64 LE, error]`, request `id` failed (error reply, timeout, full queue).
   E_FAILED = 12;
-  /// Worker event: `[clientId, service, rid, data, opts]`.
+  /// Worker event: `[slot: f64 LE, data, opts]`; the envelope (client id, rid) stays native, under `slot`.
   E_REQUEST = 20;
-  /// Worker event: `[rid]`.
+  /// Worker event: `[slot: f64 LE]`, the client heartbeated request `slot`.
   E_REQ_HEARTBEAT = 21;
-  /// Worker event: `[rid]`, a request forgotten after its timeout.
+  /// Worker event: `[slot: f64 LE]`, a request forgotten after its timeout.
   E_REQ_EXPIRED = 22;
   /// Broker event: `[rid, clientId, service, data, opts]`.
   E_PERSIST_SET = 30;
@@ -44,7 +44,7 @@ crate::record_kinds!(MDP_KINDS {
   C_CANCEL = 5;
   /// Client command: `[id: f64 LE]`, heartbeat the worker serving request `id`.
   C_REQ_HEARTBEAT_ID = 6;
-  /// Worker command: `[type, clientId, rid, status, data, opts]`.
+  /// Worker command: `[type: 1 byte '6'|'3'|'7', slot: f64 LE, failed: 1 byte 0|1, data, opts]`.
   W_REPLY = 10;
   /// Worker command: `[extra JSON]`.
   W_HEARTBEAT = 11;
