@@ -17,8 +17,8 @@ function fixture () {
     _reply: (type, req, status, data, opts) => log.push(`send ${type} ${status} ${JSON.stringify(data)} ${JSON.stringify(opts)}`),
     heartbeat: () => log.push('heartbeat')
   }
-  const req = { rid: 'r1', ended: false, beat: Date.now() }
-  reqs.set(req.rid, req)
+  const req = { slot: 1, ended: false, beat: Date.now() }
+  reqs.set(req.slot, req)
   return { log, reqs, reply: new Reply(worker, req) }
 }
 const listen = (reply, log) => {

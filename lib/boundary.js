@@ -45,6 +45,22 @@ class BatchWriter {
     this.pos += 4 + b.length
   }
 
+  /** Appends a number frame: 8 bytes, f64 LE (ids and timeouts; `frame_num` in src/boundary/batch.rs). */
+  num (n) {
+    this.ensure(12)
+    this.buf.writeUInt32LE(8, this.pos)
+    this.buf.writeDoubleLE(n, this.pos + 4)
+    this.pos += 12
+  }
+
+  /** Appends a one-byte frame. */
+  byte (b) {
+    this.ensure(5)
+    this.buf.writeUInt32LE(1, this.pos)
+    this.buf[this.pos + 4] = b
+    this.pos += 5
+  }
+
   /** Appends a frame that may be a string or bytes. */
   frame (f) {
     if (typeof f === 'string') this.str(f)
@@ -96,6 +112,12 @@ class BatchReader {
   str () {
     const start = this._span()
     return this.buf.utf8Slice(start, this.pos)
+  }
+
+  /** The next frame as a number (an 8-byte f64 LE frame, see BatchWriter.num). */
+  num () {
+    const start = this._span()
+    return this.buf.readDoubleLE(start)
   }
 
   /** The next frame as a zero-copy Buffer view of the batch. */

@@ -72,14 +72,18 @@ class MultiClient extends EventEmitter {
     return this.members.reduce((n, m) => n + m.reqs.size, 0)
   }
 
-  /** Heartbeats every broker, or (with a request id) the worker serving that request. */
+  /**
+   * Heartbeats every broker, or the worker serving a request: an id (a number) names a request of
+   * each member that holds one by that id (ids are per member), a wire rid (a string) goes to every member.
+   */
   heartbeat (rid) {
     if (rid === undefined || rid === null || rid === '') {
       for (const m of this.members) m.heartbeat()
       return
     }
-    const m = this.members.find((x) => x.reqs.has(String(rid)))
-    if (m) m.heartbeat(rid)
+    for (const m of this.members) {
+      if (typeof rid !== 'number' || m.reqs.has(rid)) m.heartbeat(rid)
+    }
   }
 
   /** A member with a live connection, round robin; any member when none is up (its DEALER queues). */

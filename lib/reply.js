@@ -98,13 +98,13 @@ Reply.prototype.heartbeat = function () {
 /** Still tracked, not ended, and the client's request heartbeats are alive. */
 Reply.prototype.active = function () {
   const w = this._worker
-  return w.reqs.get(this._req.rid) === this._req && !this._req.ended &&
+  return w.reqs.get(this._req.slot) === this._req && !this._req.ended &&
     Date.now() - this._req.beat < LIVENESS * w.conf.heartbeat
 }
 
 Reply.prototype._done = function () {
   this._req.ended = true
-  if (this._worker.reqs.get(this._req.rid) === this._req) this._worker.reqs.delete(this._req.rid)
+  if (this._worker.reqs.get(this._req.slot) === this._req) this._worker.reqs.delete(this._req.slot)
 }
 
 /** Builds the Writable now; a fast end() is replayed into it without sending again. */

@@ -28,7 +28,11 @@ class Worker extends MdpSession {
     this.broker = broker
     this.service = service
     this.conf = Object.assign({ prefix: 'W' + randomUUID() }, DEFAULTS, conf)
+    // Requests being served, by slot: a number the native side gives each request, which keeps its
+    // envelope (client id, rid) and is answered by it (issue 20).
     this.reqs = new Map()
+    // Replies not sent: their request had ended, expired, or belonged to an ended session.
+    this.droppedReplies = 0
     this._security = securityJson(this.conf)
     this._handle = null
     // The last request opts text and its parse (see _parseOpts).
@@ -79,14 +83,18 @@ class Worker extends MdpSession {
     w.str(JSON.stringify(Object.assign({}, opts, { concurrency: this.conf.concurrency })))
   }
 
+  /** Sends a reply: `type` '6' partial, '3' final, '7' reject; `status` '0' or '-1'. */
   _reply (type, req, status, data, opts) {
-    if (!this._handle) return
+    if (!this._handle || req.handle !== this._handle) {
+      // Its session ended: slots are numbered per session, so it must not reach the new one.
+      this.droppedReplies++
+      return
+    }
     const w = this._commands()
-    w.begin(K.W_REPLY, 6)
-    w.str(type)
-    w.str(req.clientId)
-    w.str(req.rid)
-    w.str(status)
+    w.begin(K.W_REPLY, 5)
+    w.byte(type.charCodeAt(0))
+    w.num(req.slot)
+    w.byte(status === '-1' ? 1 : 0)
     const json = JSON.stringify(data)
     w.str(json === undefined ? '' : json)
     w.str(opts === undefined ? '' : isEmpty(opts) ? '{}' : JSON.stringify(opts))
@@ -112,15 +120,15 @@ class Worker extends MdpSession {
     const r = new BatchReader(batch)
     for (let kind = r.next(); kind !== -1; kind = r.next()) {
       switch (kind) {
-        case K.E_REQUEST: this._request(r.str(), r.str(), r.str(), r.str(), r.str()); break
+        case K.E_REQUEST: this._request(handle, r.num(), r.str(), r.str()); break
         case K.E_REQ_HEARTBEAT: {
-          const req = this.reqs.get(r.str())
+          const req = this.reqs.get(r.num())
           if (req) req.beat = Date.now()
           break
         }
         case K.E_REQ_EXPIRED:
           // Nobody waits for it any more: reply.active() turns false, replies are dropped.
-          this.reqs.delete(r.str())
+          this.reqs.delete(r.num())
           break
         case K.E_ERROR: {
           const code = r.str()
@@ -132,11 +140,12 @@ class Worker extends MdpSession {
     }
   }
 
-  _request (clientId, service, rid, data, opts) {
-    const req = { clientId, service, rid, data: null, opts: {}, ended: false, beat: Date.now() }
+  /** A request of session `handle`, tracked natively as `slot` (its client id and rid stay there). */
+  _request (handle, slot, data, opts) {
+    const req = { handle, slot, data: null, opts: {}, ended: false, beat: Date.now() }
     if (data) { try { req.data = JSON.parse(data) } catch (e) {} }
     if (opts) req.opts = this._parseOpts(opts)
-    this.reqs.set(rid, req)
+    this.reqs.set(slot, req)
     const reply = new Reply(this, req)
     try {
       this.emit('request', req.data, reply, req.opts)

@@ -11,6 +11,24 @@ pub enum BatchError {
   Truncated(usize),
 }
 
+/// A number frame (`f64 LE`, 8 bytes; `BatchWriter.num()` in JS).
+pub fn num_frame(n: f64) -> [u8; 8] {
+  n.to_le_bytes()
+}
+
+/// The value of a number frame, `None` unless it is 8 bytes.
+pub fn frame_num(frame: &[u8]) -> Option<f64> {
+  <[u8; 8]>::try_from(frame).ok().map(f64::from_le_bytes)
+}
+
+/// The value of a number frame holding a whole number in `0..2^53` (an id from JS), else `None`.
+pub fn frame_id(frame: &[u8]) -> Option<u64> {
+  const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+  let n = frame_num(frame)?;
+  // Checked whole and in range: the cast is exact.
+  ((0.0..=MAX_SAFE).contains(&n) && n.fract() == 0.0).then_some(n as u64)
+}
+
 /// Builds one packed batch. Reused across flushes so steady state allocates nothing.
 #[derive(Debug, Default)]
 pub struct BatchWriter {
@@ -254,5 +272,19 @@ mod tests {
       .map(|r| r.map(|r| r.kind))
       .collect();
     assert_eq!(second, [Ok(2), Ok(3)]);
+  }
+
+  #[test]
+  fn number_frames_round_trip_and_ids_are_whole_and_safe() {
+    assert_eq!(frame_num(&num_frame(1.5)), Some(1.5));
+    assert_eq!(frame_num(b"1234567"), None);
+    assert_eq!(frame_id(&num_frame(42.0)), Some(42));
+    assert_eq!(
+      frame_id(&num_frame(9_007_199_254_740_991.0)),
+      Some((1 << 53) - 1)
+    );
+    for bad in [-1.0, 0.5, f64::NAN, f64::INFINITY, 9_007_199_254_740_992.0] {
+      assert_eq!(frame_id(&num_frame(bad)), None, "{bad}");
+    }
   }
 }

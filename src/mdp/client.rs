@@ -5,20 +5,28 @@
 //! fire on time: the event loop sleeps until [`ClientState::next_deadline`]
 //! and calls [`ClientState::handle_timeouts`]. As in pigato, every partial
 //! reply restarts the request's timeout. Pending requests cost a map entry
-//! and one heap entry each (the heap is compacted when stale entries pile up).
+//! and one deadline entry each (compacted when stale entries pile up).
+//!
+//! Requests are keyed by a number (`token`, the JS facade's own per-client
+//! counter): the wire rid is `<base64url of 9 random bytes>.<token base36>`,
+//! made here per request and parsed back on replies, so neither side hashes
+//! strings per request.
 
 use crate::mdp::FastMap;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use rand::Rng;
 use serde::{Deserialize, Deserializer};
 use tokio::time::Instant;
 
 use super::broker::opts::Lax;
 use super::codec::{self, CodecError, ReplyKind, ToClient, STATUS_ERR};
+use deadlines::Deadlines;
+
+#[path = "client_deadlines.rs"]
+mod deadlines;
+#[path = "client_rid.rs"]
+mod rid;
 
 /// Error value (JSON) of a request that timed out.
 pub const C_TIMEOUT: &[u8] = b"\"C_TIMEOUT\"";
@@ -52,6 +60,8 @@ impl Default for ClientConf {
 pub enum ClientOutput {
   /// Send these frames on the DEALER.
   Send(Vec<Bytes>),
+  /// Send this request (frames) on the DEALER; if it cannot be queued, the request fails.
+  SendRequest { token: u64, frames: Vec<Bytes> },
   /// First well-formed message from the broker since start (`connect`).
   Connect,
   /// The broker went silent for `liveness` ticks: the session stopped; emit
@@ -86,26 +96,12 @@ pub struct ClientState {
   running: bool,
   connected: bool,
   liveness: u32,
-  pending: FastMap<Bytes, Pending>,
-  /// Min-heap of (deadline, rid); an entry is stale when the request is gone
-  /// or its deadline moved later (then it is pushed again when reached).
-  deadlines: BinaryHeap<Reverse<(Instant, Bytes)>>,
-}
-
-/// A fresh uuid v4 as text (36 bytes), pigato's rid format.
-pub fn new_rid() -> Bytes {
-  let mut r: [u8; 16] = rand::thread_rng().gen();
-  r[6] = (r[6] & 0x0f) | 0x40;
-  r[8] = (r[8] & 0x3f) | 0x80;
-  const HEX: &[u8; 16] = b"0123456789abcdef";
-  let mut s = BytesMut::with_capacity(36);
-  for (i, byte) in r.iter().enumerate() {
-    if matches!(i, 4 | 6 | 8 | 10) {
-      s.extend_from_slice(b"-");
-    }
-    s.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
-  }
-  s.freeze()
+  pending: FastMap<u64, Pending>,
+  /// (deadline, token) entries; one is stale when the request is gone or its
+  /// deadline moved later (a partial reply pushes the new one).
+  deadlines: Deadlines,
+  /// `<base64url of 9 random bytes>.`: this session's rid prefix.
+  rid_base: Bytes,
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Lax<'de>>, D::Error> {
@@ -181,7 +177,8 @@ impl ClientState {
       connected: false,
       liveness: 0,
       pending: FastMap::default(),
-      deadlines: BinaryHeap::new(),
+      deadlines: Deadlines::default(),
+      rid_base: rid::new_base(),
     }
   }
 
@@ -220,8 +217,18 @@ impl ClientState {
     self.pending.len()
   }
 
-  /// Sends a request with a fresh rid; returns it. `opts` should come from [`fill_opts`],
-  /// `timeout` too; `token` is echoed in this request's outputs.
+  /// The wire rid of request `token`: the session's prefix and the token in base 36.
+  pub fn rid_of(&self, token: u64) -> Bytes {
+    rid::rid_of(&self.rid_base, token)
+  }
+
+  /// The token of a rid this session made (`None` for any other, malformed or not canonical).
+  pub fn token_of(&self, rid: &[u8]) -> Option<u64> {
+    rid::token_of(&self.rid_base, rid)
+  }
+
+  /// Sends request `token` (a number unique among this client's requests) under the rid
+  /// [`Self::rid_of`] makes; returns that rid. `opts` should come from [`fill_opts`], `timeout` too.
   #[allow(clippy::too_many_arguments)]
   pub fn request(
     &mut self,
@@ -233,40 +240,21 @@ impl ClientState {
     now: Instant,
     out: &mut Vec<ClientOutput>,
   ) -> Bytes {
-    self.request_with_rid(service, new_rid(), data, opts, timeout, token, now, out)
-  }
-
-  /// Sends a request whose rid the caller made (the JS facade keys its streams by it).
-  #[allow(clippy::too_many_arguments)]
-  pub fn request_with_rid(
-    &mut self,
-    service: Bytes,
-    rid: Bytes,
-    data: Bytes,
-    opts: Bytes,
-    timeout: Option<Duration>,
-    token: u64,
-    now: Instant,
-    out: &mut Vec<ClientOutput>,
-  ) -> Bytes {
     let deadline = timeout.and_then(|t| now.checked_add(t));
-    if let Some(d) = deadline {
-      self.deadlines.push(Reverse((d, rid.clone())));
+    if let (Some(t), Some(d)) = (timeout, deadline) {
+      self.deadlines.push(t, d, token);
     }
     self.pending.insert(
-      rid.clone(),
+      token,
       Pending {
         token,
         timeout,
         deadline,
       },
     );
-    out.push(ClientOutput::Send(codec::encode_request(
-      service,
-      rid.clone(),
-      data,
-      opts,
-    )));
+    let rid = self.rid_of(token);
+    let frames = codec::encode_request(service, rid.clone(), data, opts);
+    out.push(ClientOutput::SendRequest { token, frames });
     rid
   }
 
@@ -276,8 +264,8 @@ impl ClientState {
   }
 
   /// Forgets a pending request (its replies then count as `ERR_REQ_INVALID`).
-  pub fn cancel(&mut self, rid: &[u8]) -> bool {
-    let found = self.pending.remove(rid).is_some();
+  pub fn cancel(&mut self, token: u64) -> bool {
+    let found = self.pending.remove(&token).is_some();
     self.compact();
     found
   }
@@ -316,13 +304,14 @@ impl ClientState {
     now: Instant,
     out: &mut Vec<ClientOutput>,
   ) {
-    let Some(p) = self.pending.get_mut(&rid) else {
+    let found = self.token_of(&rid);
+    let Some(p) = found.and_then(|t| self.pending.get_mut(&t)) else {
       return out.push(ClientOutput::Error("ERR_REQ_INVALID"));
     };
     let token = p.token;
     if &status[..] == STATUS_ERR {
       // An error ends the request, partial or not.
-      self.pending.remove(&rid);
+      self.pending.remove(&token);
       self.compact();
       return out.push(ClientOutput::Failed {
         token,
@@ -331,11 +320,14 @@ impl ClientState {
       });
     }
     if kind == ReplyKind::Partial {
-      // Lazy: the heap entry is moved when its old deadline is reached.
+      // The old entry turns stale; the new one keeps its queue in order (a later deadline).
       p.deadline = p.timeout.and_then(|t| now.checked_add(t));
+      if let (Some(t), Some(d)) = (p.timeout, p.deadline) {
+        self.deadlines.push(t, d, token);
+      }
       return out.push(ClientOutput::Partial { token, rid, data });
     }
-    self.pending.remove(&rid);
+    self.pending.remove(&token);
     self.compact();
     out.push(ClientOutput::Final { token, rid, data });
   }
@@ -355,57 +347,44 @@ impl ClientState {
 
   /// Fails every request whose deadline is reached with `"C_TIMEOUT"`.
   pub fn handle_timeouts(&mut self, now: Instant, out: &mut Vec<ClientOutput>) {
-    while let Some(Reverse((at, _))) = self.deadlines.peek() {
-      if *at > now {
+    while let Some((at, _)) = self.deadlines.peek() {
+      if at > now {
         break;
       }
-      let Some(Reverse((at, rid))) = self.deadlines.pop() else {
+      let Some((at, token)) = self.deadlines.pop() else {
         break;
       };
-      let Some(p) = self.pending.get(&rid) else {
-        continue;
-      };
-      match p.deadline {
-        Some(d) if d <= now => {
-          let token = p.token;
-          self.pending.remove(&rid);
-          let error = Bytes::from_static(C_TIMEOUT);
-          out.push(ClientOutput::Failed { token, rid, error });
-        }
-        // Moved later by a partial reply: track the new deadline.
-        Some(d) if d != at => self.deadlines.push(Reverse((d, rid))),
-        _ => {}
+      // Stale unless it is the request's current deadline.
+      if self.pending.get(&token).and_then(|p| p.deadline) == Some(at) {
+        self.pending.remove(&token);
+        let rid = self.rid_of(token);
+        let error = Bytes::from_static(C_TIMEOUT);
+        out.push(ClientOutput::Failed { token, rid, error });
       }
     }
     self.compact();
   }
 
-  /// The earliest pending deadline (after dropping stale heap entries).
+  /// The earliest pending deadline (after dropping stale entries).
   pub fn next_deadline(&mut self) -> Option<Instant> {
-    while let Some(Reverse((at, rid))) = self.deadlines.peek() {
-      match self.pending.get(rid).and_then(|p| p.deadline) {
-        Some(d) if d == *at => return Some(d),
-        Some(d) => {
-          let rid = rid.clone();
-          self.deadlines.pop();
-          self.deadlines.push(Reverse((d, rid)));
-        }
-        None => {
-          self.deadlines.pop();
-        }
+    while let Some((at, token)) = self.deadlines.peek() {
+      if self.pending.get(&token).and_then(|p| p.deadline) == Some(at) {
+        return Some(at);
       }
+      self.deadlines.pop();
     }
     None
   }
 
-  /// Rebuilds the heap when finished requests' entries dominate it.
+  /// Drops stale deadline entries when they dominate.
   fn compact(&mut self) {
     if self.deadlines.len() <= 2 * self.pending.len() + 1024 {
       return;
     }
-    let live =
-      (self.pending.iter()).filter_map(|(rid, p)| p.deadline.map(|d| Reverse((d, rid.clone()))));
-    self.deadlines = live.collect();
+    let pending = &self.pending;
+    self
+      .deadlines
+      .retain(|token, at| pending.get(&token).and_then(|p| p.deadline) == Some(at));
   }
 }
 

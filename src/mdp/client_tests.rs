@@ -75,7 +75,7 @@ fn start_sends_a_heartbeat_at_once() {
 }
 
 #[test]
-fn request_sends_pigato_frames_with_a_uuid_v4_rid() {
+fn request_sends_pigato_frames_with_a_prefixed_counter_rid() {
   let mut c = ClientState::new(ClientConf::default());
   let mut out = Vec::new();
   let rid = c.request(
@@ -83,26 +83,81 @@ fn request_sends_pigato_frames_with_a_uuid_v4_rid() {
     b("\"x\""),
     b("{}"),
     None,
-    7,
+    71,
     Instant::now(),
     &mut out,
   );
-  assert_eq!(rid.len(), 36);
-  assert_eq!(rid[14], b'4');
-  assert!(matches!(rid[19], b'8' | b'9' | b'a' | b'b'));
-  assert_eq!([rid[8], rid[13], rid[18], rid[23]], [b'-'; 4]);
+  // 12 base64url characters, a dot, then the token in base 36 (71 = "1z").
+  assert_eq!(rid.len(), 15);
+  assert!(rid[..12]
+    .iter()
+    .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_'));
+  assert_eq!(&rid[12..], b".1z");
   assert_eq!(
     out,
-    [ClientOutput::Send(vec![
-      b("C"),
-      b("2"),
-      b("echo"),
-      rid.clone(),
-      b("\"x\""),
-      b("{}")
-    ])]
+    [ClientOutput::SendRequest {
+      token: 71,
+      frames: vec![b("C"), b("2"), b("echo"), rid.clone(), b("\"x\""), b("{}")]
+    }]
   );
-  assert_ne!(new_rid(), new_rid());
+  let other = ClientState::new(ClientConf::default());
+  assert_ne!(other.rid_of(71), rid, "a prefix per session");
+}
+
+#[test]
+fn rids_map_to_tokens_one_to_one() {
+  let c = ClientState::new(ClientConf::default());
+  for t in [0, 1, 35, 36, 1295, 1 << 40, (1 << 53) - 1, u64::MAX] {
+    assert_eq!(c.token_of(&c.rid_of(t)), Some(t), "{t}");
+  }
+  let base = c.rid_of(0).slice(..13);
+  let with = |tail: &str| [&base[..], tail.as_bytes()].concat();
+  for bad in ["", "01", "A", "1.", "-1", "zzzzzzzzzzzzzz", "3w5e11264sgsg"] {
+    assert_eq!(c.token_of(&with(bad)), None, "{bad:?}");
+  }
+  assert_eq!(c.token_of(b"x.1"), None);
+  let other = ClientState::new(ClientConf::default());
+  assert_eq!(other.token_of(&c.rid_of(5)), None);
+}
+
+#[test]
+fn malformed_or_foreign_rids_are_invalid_replies() {
+  let mut h = H::new();
+  h.incoming(&["C", "4"], MS);
+  let rid = h.request(None, 7);
+  let mut foreign = rid.to_vec();
+  foreign[0] ^= 1;
+  let foreign = String::from_utf8(foreign).unwrap();
+  assert_eq!(
+    h.incoming(&["C", "3", "", &foreign, "0", "1"], MS),
+    [ClientOutput::Error("ERR_REQ_INVALID")]
+  );
+  let padded = format!("{}0", String::from_utf8(rid.to_vec()).unwrap());
+  assert_eq!(
+    h.incoming(&["C", "3", "", &padded, "0", "1"], MS),
+    [ClientOutput::Error("ERR_REQ_INVALID")]
+  );
+  assert_eq!(h.c.pending_len(), 1);
+}
+
+#[test]
+fn deadlines_of_many_timeouts_fire_in_order() {
+  let mut h = H::new();
+  // More timeout values than queues, sent out of order: some go to the heap.
+  let ms = [900, 100, 500, 300, 700, 200, 800, 400, 600, 1000, 50, 950];
+  let mut rids = Vec::new();
+  for (i, t) in ms.iter().enumerate() {
+    rids.push((*t, i as u64, h.request(Some(*t), i as u64)));
+  }
+  rids.sort();
+  for (t, token, rid) in rids {
+    assert_eq!(h.c.next_deadline(), Some(h.t0 + Duration::from_millis(t)));
+    assert_eq!(
+      h.timeouts(Duration::from_millis(t)),
+      [timed_out(&rid, token)]
+    );
+  }
+  assert_eq!(h.c.next_deadline(), None);
 }
 
 #[test]
@@ -258,7 +313,7 @@ fn next_deadline_skips_finished_requests() {
   h.request(Some(200), 2);
   h.reply("3", &early, "0", "1", MS);
   assert_eq!(h.c.next_deadline(), Some(h.t0 + 200 * MS));
-  assert!(!h.c.cancel(&new_rid()[..]));
+  assert!(!h.c.cancel(12345));
 }
 
 #[test]
@@ -323,8 +378,7 @@ fn many_pending_requests_stay_cheap() {
   }
   assert_eq!(h.c.pending_len(), 100_000);
   assert_eq!(h.c.deadlines.len(), 100_000);
-  // Rough per-request footprint: map entry + heap entry + rid buffer.
-  let per =
-    std::mem::size_of::<(Bytes, Pending)>() + std::mem::size_of::<Reverse<(Instant, Bytes)>>() + 64;
+  // Rough per-request footprint: map entry + deadline entry.
+  let per = std::mem::size_of::<(u64, Pending)>() + std::mem::size_of::<(Instant, u64)>() + 16;
   assert!(per * 100_000 < 30 << 20, "{per} bytes per request");
 }

@@ -1,9 +1,11 @@
 //! The worker-side state machine: broker liveness, heartbeats carrying the
 //! current concurrency, and the requests being served.
 //!
-//! A request is tracked from its arrival until the final reply or reject;
-//! a reply for an untracked request (ended, or dropped by a disconnect) is
-//! refused. Each request has its own liveness, refreshed by the client's
+//! A request is tracked from its arrival until the final reply or reject,
+//! under a slot number the JS facade replies with (its envelope, client id
+//! and rid, stays here); a reply for an untracked slot (ended, expired, or
+//! dropped by a disconnect) is refused and counted. Slot numbers are never
+//! reused within a session loop, so a late reply cannot reach another client. Each request has its own liveness, refreshed by the client's
 //! request heartbeats and decremented every tick, which is what
 //! `reply.active()` reports. No I/O: frames to send come out as
 //! [`WorkerOutput::Send`].
@@ -46,8 +48,9 @@ pub enum WorkerOutput {
   Send(Vec<Bytes>),
   /// First message from the broker since start (`connect` event).
   Connect,
-  /// A request to serve (`request` event; data and opts are JSON).
+  /// A request to serve (`request` event; data and opts are JSON), tracked as `slot`.
   Request {
+    slot: u64,
     client: Bytes,
     service: Bytes,
     rid: Bytes,
@@ -60,10 +63,10 @@ pub enum WorkerOutput {
   /// The broker sent `W,'5'`: restart now (new identity, READY again).
   Restart,
   /// The client heartbeated this tracked request (refreshes `reply.active()` in JS).
-  RequestHeartbeat { rid: Bytes },
+  RequestHeartbeat { slot: u64 },
   /// The request's timeout (plus a grace period) passed unanswered: nobody waits for it any
   /// more (the broker lets it go too), so it is forgotten and `reply.active()` turns false.
-  Expired { rid: Bytes },
+  Expired { slot: u64 },
   /// A protocol error to emit as the `error` event (pigato code).
   Error(&'static str),
 }
@@ -71,6 +74,7 @@ pub enum WorkerOutput {
 #[derive(Debug)]
 struct Active {
   client: Bytes,
+  rid: Bytes,
   liveness: u32,
   /// When the request is forgotten unanswered (`None`: no timeout).
   expires: Option<Instant>,
@@ -91,7 +95,14 @@ pub struct WorkerState {
   running: bool,
   connected: bool,
   liveness: u32,
-  active: FastMap<Bytes, Active>,
+  /// Requests being served, by slot.
+  active: FastMap<u64, Active>,
+  /// Slots by rid, for the client's request heartbeats.
+  by_rid: FastMap<Bytes, u64>,
+  /// The last slot given (slots start at 1).
+  last_slot: u64,
+  /// Replies refused: their slot was not tracked.
+  dropped: u64,
 }
 
 impl WorkerState {
@@ -104,6 +115,9 @@ impl WorkerState {
       connected: false,
       liveness: 0,
       active: FastMap::default(),
+      by_rid: FastMap::default(),
+      last_slot: 0,
+      dropped: 0,
     }
   }
 
@@ -112,7 +126,7 @@ impl WorkerState {
     self.running = true;
     self.connected = false;
     self.liveness = self.conf.liveness;
-    self.active.clear();
+    self.forget_all();
     out.push(WorkerOutput::Send(codec::encode_ready(
       self.service.clone(),
     )));
@@ -125,7 +139,21 @@ impl WorkerState {
       out.push(WorkerOutput::Send(codec::encode_disconnect()));
     }
     self.running = false;
+    self.forget_all();
+  }
+
+  fn forget_all(&mut self) {
     self.active.clear();
+    self.by_rid.clear();
+  }
+
+  /// Forgets `slot`'s request; its rid's entry too unless a later request took the rid.
+  fn forget(&mut self, slot: u64) -> Option<Active> {
+    let a = self.active.remove(&slot)?;
+    if self.by_rid.get(&a.rid) == Some(&slot) {
+      self.by_rid.remove(&a.rid);
+    }
+    Some(a)
   }
 
   /// Whether a session is running.
@@ -190,12 +218,17 @@ impl WorkerState {
         // the read buffer its frames arrived in (slices of it would keep the whole chunk alive).
         let a = Active {
           client: Bytes::copy_from_slice(&client),
+          rid: Bytes::copy_from_slice(&rid),
           liveness: self.conf.liveness,
           expires: window.and_then(|w| now.checked_add(w)),
           window,
         };
-        self.active.insert(Bytes::copy_from_slice(&rid), a);
+        self.last_slot += 1;
+        let slot = self.last_slot;
+        self.by_rid.insert(a.rid.clone(), slot);
+        self.active.insert(slot, a);
         out.push(WorkerOutput::Request {
+          slot,
           client,
           service,
           rid,
@@ -204,14 +237,17 @@ impl WorkerState {
         });
       }
       Ok(ToWorker::RequestHeartbeat { client, rid }) => {
-        if let Some(a) = self.active.get_mut(&rid).filter(|a| a.client == client) {
+        let Some(&slot) = self.by_rid.get(&rid) else {
+          return;
+        };
+        if let Some(a) = self.active.get_mut(&slot).filter(|a| a.client == client) {
           a.liveness = self.conf.liveness;
-          out.push(WorkerOutput::RequestHeartbeat { rid });
+          out.push(WorkerOutput::RequestHeartbeat { slot });
         }
       }
       Ok(ToWorker::Disconnect) => {
         self.running = false;
-        self.active.clear();
+        self.forget_all();
         out.push(WorkerOutput::Restart);
       }
     }
@@ -240,50 +276,66 @@ impl WorkerState {
     for a in self.active.values_mut() {
       a.liveness = a.liveness.saturating_sub(1);
     }
-    self.active.retain(|rid, a| {
+    let by_rid = &mut self.by_rid;
+    self.active.retain(|&slot, a| {
       let keep = a.expires.is_none_or(|at| now <= at);
       if !keep {
-        out.push(WorkerOutput::Expired { rid: rid.clone() });
+        if by_rid.get(&a.rid) == Some(&slot) {
+          by_rid.remove(&a.rid);
+        }
+        out.push(WorkerOutput::Expired { slot });
       }
       keep
     });
   }
 
-  /// A partial reply for `rid` went out at `now`: its timeout starts again, as the client's does.
-  pub fn handle_partial_sent(&mut self, rid: &[u8], now: Instant) {
-    if let Some(a) = self.active.get_mut(rid) {
+  /// A partial reply for `slot` went out at `now`: its timeout starts again, as the client's does.
+  pub fn handle_partial_sent(&mut self, slot: u64, now: Instant) {
+    if let Some(a) = self.active.get_mut(&slot) {
       a.expires = a.window.and_then(|w| now.checked_add(w));
     }
   }
 
-  /// Whether `rid` is tracked, not ended, and its client's heartbeats are alive.
-  pub fn is_active(&self, rid: &[u8]) -> bool {
-    self.running && self.active.get(rid).is_some_and(|a| a.liveness > 0)
+  /// Whether `slot` is tracked, not ended, and its client's heartbeats are alive.
+  pub fn is_active(&self, slot: u64) -> bool {
+    self.running && self.active.get(&slot).is_some_and(|a| a.liveness > 0)
   }
 
-  /// Sends a reply for `rid`: partial, final (ends it) or reject (ends it).
+  /// Replies refused so far because their slot was not tracked.
+  pub fn dropped_replies(&self) -> u64 {
+    self.dropped
+  }
+
+  /// Sends a reply for `slot`: partial, final (ends it) or reject (ends it).
   ///
   /// # Errors
-  /// [`StateError::Inactive`] when `rid` is not tracked (already ended, or
-  /// dropped by a disconnect); nothing is sent then.
+  /// [`StateError::Inactive`] when `slot` is not tracked (already ended, expired,
+  /// or dropped by a disconnect); nothing is sent then, and it is counted.
   pub fn handle_outgoing_reply(
     &mut self,
     kind: ReplyKind,
-    rid: &Bytes,
+    slot: u64,
     is_error: bool,
     data: Bytes,
     opts: Bytes,
     out: &mut Vec<WorkerOutput>,
   ) -> Result<(), StateError> {
-    let client = match (self.running, self.active.get(rid)) {
-      (true, Some(a)) => a.client.clone(),
-      _ => return Err(StateError::Inactive),
+    let found = if !self.running {
+      None
+    } else if kind == ReplyKind::Partial {
+      self
+        .active
+        .get(&slot)
+        .map(|a| (a.client.clone(), a.rid.clone()))
+    } else {
+      self.forget(slot).map(|a| (a.client, a.rid))
     };
-    if kind != ReplyKind::Partial {
-      self.active.remove(rid);
-    }
+    let Some((client, rid)) = found else {
+      self.dropped += 1;
+      return Err(StateError::Inactive);
+    };
     let status = Bytes::from_static(if is_error { STATUS_ERR } else { STATUS_OK });
-    let frames = codec::encode_worker_reply(kind, client, rid.clone(), status, data, opts);
+    let frames = codec::encode_worker_reply(kind, client, rid, status, data, opts);
     out.push(WorkerOutput::Send(frames));
     Ok(())
   }

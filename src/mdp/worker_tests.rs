@@ -129,6 +129,7 @@ fn request_is_reported_and_replies_use_pigato_frames() {
   assert_eq!(
     out[1],
     WorkerOutput::Request {
+      slot: 1,
       client: b("c1"),
       service: b("echo"),
       rid: b("r1"),
@@ -137,24 +138,10 @@ fn request_is_reported_and_replies_use_pigato_frames() {
     }
   );
   let mut out = Vec::new();
-  w.handle_outgoing_reply(
-    ReplyKind::Partial,
-    &b("r1"),
-    false,
-    b("1"),
-    b("{}"),
-    &mut out,
-  )
-  .unwrap();
-  w.handle_outgoing_reply(
-    ReplyKind::Final,
-    &b("r1"),
-    true,
-    b("\"e\""),
-    b("{}"),
-    &mut out,
-  )
-  .unwrap();
+  w.handle_outgoing_reply(ReplyKind::Partial, 1, false, b("1"), b("{}"), &mut out)
+    .unwrap();
+  w.handle_outgoing_reply(ReplyKind::Final, 1, true, b("\"e\""), b("{}"), &mut out)
+    .unwrap();
   assert_eq!(
     sent(&out),
     [
@@ -169,9 +156,9 @@ fn reply_after_end_is_refused() {
   let (mut w, _) = started();
   incoming(&mut w, REQ);
   let mut out = Vec::new();
-  w.handle_outgoing_reply(ReplyKind::Reject, &b("r1"), false, b(""), b(""), &mut out)
+  w.handle_outgoing_reply(ReplyKind::Reject, 1, false, b(""), b(""), &mut out)
     .unwrap();
-  let again = w.handle_outgoing_reply(ReplyKind::Final, &b("r1"), false, b(""), b(""), &mut out);
+  let again = w.handle_outgoing_reply(ReplyKind::Final, 1, false, b(""), b(""), &mut out);
   assert_eq!(again, Err(StateError::Inactive));
   assert_eq!(out.len(), 1);
 }
@@ -184,9 +171,9 @@ fn reply_after_disconnect_is_refused() {
     tick(&mut w);
   }
   let mut out = Vec::new();
-  let r = w.handle_outgoing_reply(ReplyKind::Final, &b("r1"), false, b(""), b(""), &mut out);
+  let r = w.handle_outgoing_reply(ReplyKind::Final, 1, false, b(""), b(""), &mut out);
   assert_eq!(r, Err(StateError::Inactive));
-  assert!(!w.is_active(b"r1"));
+  assert!(!w.is_active(1));
 }
 
 #[test]
@@ -207,14 +194,14 @@ fn request_liveness_follows_client_request_heartbeats() {
   for _ in 0..5 {
     incoming(&mut w, &["W", "4", "c1", "", "r1"]);
     tick(&mut w);
-    assert!(w.is_active(b"r1"));
+    assert!(w.is_active(1));
   }
   // A heartbeat naming another client does not count.
   for _ in 0..3 {
     incoming(&mut w, &["W", "4", "other", "", "r1"]);
     tick(&mut w);
   }
-  assert!(!w.is_active(b"r1"));
+  assert!(!w.is_active(1));
   assert_eq!(
     w.active_count(),
     1,
@@ -262,17 +249,10 @@ fn a_request_unanswered_past_its_timeout_and_grace_is_forgotten() {
     .any(|o| matches!(o, WorkerOutput::Expired { .. })));
   let mut out = Vec::new();
   w.handle_tick(t0 + Duration::from_millis(6001), &mut out);
-  assert!(out.contains(&WorkerOutput::Expired { rid: b("r1") }));
+  assert!(out.contains(&WorkerOutput::Expired { slot: 1 }));
   assert_eq!(w.active_count(), 1, "the request with no timeout stays");
   let mut out = Vec::new();
-  let late = w.handle_outgoing_reply(
-    ReplyKind::Final,
-    &b("r1"),
-    false,
-    b("\"x\""),
-    b("{}"),
-    &mut out,
-  );
+  let late = w.handle_outgoing_reply(ReplyKind::Final, 1, false, b("\"x\""), b("{}"), &mut out);
   assert_eq!(late, Err(StateError::Inactive));
   assert!(out.is_empty(), "nothing is sent for a forgotten request");
 }
@@ -294,16 +274,9 @@ fn a_partial_reply_starts_the_requests_timeout_again() {
   ]);
   w.handle_incoming(&req, t0, &mut out);
   // A partial at 5000 ms: forgotten only 1000 + 5000 (grace) ms later, not at 6001.
-  w.handle_outgoing_reply(
-    ReplyKind::Partial,
-    &b("r1"),
-    false,
-    b("1"),
-    b("{}"),
-    &mut out,
-  )
-  .unwrap();
-  w.handle_partial_sent(b"r1", t0 + Duration::from_millis(5000));
+  w.handle_outgoing_reply(ReplyKind::Partial, 1, false, b("1"), b("{}"), &mut out)
+    .unwrap();
+  w.handle_partial_sent(1, t0 + Duration::from_millis(5000));
   let mut out = Vec::new();
   w.handle_incoming(
     &frames(&["W", "4"]),
@@ -320,5 +293,48 @@ fn a_partial_reply_starts_the_requests_timeout_again() {
     &mut out,
   );
   w.handle_tick(t0 + Duration::from_millis(11_001), &mut out);
-  assert!(out.contains(&WorkerOutput::Expired { rid: b("r1") }));
+  assert!(out.contains(&WorkerOutput::Expired { slot: 1 }));
+}
+
+#[test]
+fn slots_are_never_reused_and_replies_to_freed_slots_are_counted() {
+  let (mut w, _) = started();
+  incoming(&mut w, REQ);
+  let mut out = Vec::new();
+  w.handle_outgoing_reply(ReplyKind::Final, 1, false, b("1"), b("{}"), &mut out)
+    .unwrap();
+  // The same rid again (another client): a new slot, and the old slot stays refused.
+  let out = incoming(&mut w, &["W", "2", "c2", "echo", "", "r1", "2", "{}"]);
+  assert!(matches!(out[..], [WorkerOutput::Request { slot: 2, .. }]));
+  let mut out = Vec::new();
+  let late = w.handle_outgoing_reply(ReplyKind::Final, 1, false, b("x"), b("{}"), &mut out);
+  assert_eq!(late, Err(StateError::Inactive));
+  assert!(out.is_empty(), "never sent to the slot's next client");
+  assert_eq!(w.dropped_replies(), 1);
+  // After a restart the numbering goes on: slot 2 is gone, slot 3 is the next request.
+  w.start(Instant::now(), &mut Vec::new());
+  let r = w.handle_outgoing_reply(ReplyKind::Final, 2, false, b("x"), b("{}"), &mut out);
+  assert_eq!(r, Err(StateError::Inactive));
+  let out = incoming(&mut w, REQ);
+  assert!(matches!(out[1..], [WorkerOutput::Request { slot: 3, .. }]));
+  // Heartbeats find the request by rid and report its slot.
+  assert_eq!(
+    incoming(&mut w, &["W", "4", "c1", "", "r1"]),
+    [WorkerOutput::RequestHeartbeat { slot: 3 }]
+  );
+}
+
+#[test]
+fn a_freed_request_does_not_drop_the_rid_of_a_later_one() {
+  let (mut w, _) = started();
+  incoming(&mut w, REQ);
+  incoming(&mut w, REQ);
+  let mut out = Vec::new();
+  w.handle_outgoing_reply(ReplyKind::Final, 1, false, b("1"), b("{}"), &mut out)
+    .unwrap();
+  assert_eq!(
+    incoming(&mut w, &["W", "4", "c1", "", "r1"]),
+    [WorkerOutput::RequestHeartbeat { slot: 2 }]
+  );
+  assert_eq!(w.active_count(), 1);
 }

@@ -6,7 +6,7 @@
 use super::kinds;
 use super::peer::{Link, LinkParams, Opened, PeerLoop, Role};
 use super::{spawn_loop, LoopError};
-use crate::boundary::batch::Records;
+use crate::boundary::batch::{frame_id, frame_num, num_frame, Records};
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
 use crate::driver::reactor::{Reactor, Tokio};
@@ -128,17 +128,15 @@ fn apply_one<R: Reactor + Clone, D: Deliver>(
   let outbox = &mut link.outbox;
   match event {
     ClientOutput::Send(frames) => {
+      let _ = link.session.send(frames);
+    }
+    ClientOutput::SendRequest { token, frames } => {
       // A full queue (hundreds of thousands queued while the broker is away) fails that request at once
       // instead of buffering without bound.
-      let rid = (frames.get(1).is_some_and(|t| &t[..] == b"2"))
-        .then(|| frames.get(3).cloned())
-        .flatten();
       if !link.session.send(frames) {
-        if let Some(rid) = rid {
-          tracing::debug!(target: crate::log::target::CLIENT, "send queue full: request failed with C_QUEUE_FULL");
-          state.cancel(&rid);
-          outbox.push(kinds::E_FINAL, &[&rid[..], b"-1", b"\"C_QUEUE_FULL\""]);
-        }
+        tracing::debug!(target: crate::log::target::CLIENT, "send queue full: request failed with C_QUEUE_FULL");
+        state.cancel(token);
+        outbox.push(kinds::E_FAILED, &[&id(token)[..], b"\"C_QUEUE_FULL\""]);
       }
     }
     ClientOutput::Connect => {
@@ -151,17 +149,22 @@ fn apply_one<R: Reactor + Clone, D: Deliver>(
       let pause = link.params.reconnect;
       link.reconnect_after(pause);
     }
-    ClientOutput::Partial { rid, data, .. } => {
-      outbox.push(kinds::E_PARTIAL, &[&rid[..], b"0", &data[..]])
+    ClientOutput::Partial { token, data, .. } => {
+      outbox.push(kinds::E_PARTIAL, &[&id(token)[..], &data[..]])
     }
-    ClientOutput::Final { rid, data, .. } => {
-      outbox.push(kinds::E_FINAL, &[&rid[..], b"0", &data[..]])
+    ClientOutput::Final { token, data, .. } => {
+      outbox.push(kinds::E_FINAL, &[&id(token)[..], &data[..]])
     }
-    ClientOutput::Failed { rid, error, .. } => {
-      outbox.push(kinds::E_FINAL, &[&rid[..], b"-1", &error[..]])
+    ClientOutput::Failed { token, error, .. } => {
+      outbox.push(kinds::E_FAILED, &[&id(token)[..], &error[..]])
     }
     ClientOutput::Error(code) => outbox.push(kinds::E_ERROR, &[code.as_bytes(), b""]),
   }
+}
+
+/// A request's id frame for JS (ids come from JS, below 2^53: exact as f64).
+fn id(token: u64) -> [u8; 8] {
+  num_frame(token as f64)
 }
 
 fn apply_commands(
@@ -175,30 +178,35 @@ fn apply_commands(
     let f = &record.frames;
     match (record.kind, f.len()) {
       (kinds::C_REQUEST, 5) => {
-        let timeout = std::str::from_utf8(&f[4])
-          .ok()
-          .and_then(|t| t.parse::<f64>().ok())
-          .unwrap_or(crate::mdp::DEFAULT_TIMEOUT.as_millis() as f64);
+        let Some(token) = frame_id(&f[1]) else {
+          continue;
+        };
+        let timeout = frame_num(&f[4]).unwrap_or(crate::mdp::DEFAULT_TIMEOUT.as_millis() as f64);
         let timeout = (timeout >= 0.0).then(|| Duration::from_millis(timeout as u64));
-        // The rid is kept until the answer: a copy, so it does not pin the whole command batch.
-        state.request_with_rid(
+        state.request(
           f[0].clone(),
-          Bytes::copy_from_slice(&f[1]),
           f[2].clone(),
           f[3].clone(),
           timeout,
-          0,
+          token,
           now,
           events,
         );
       }
       (kinds::C_REQ_HEARTBEAT, 1) => state.heartbeat_request(f[0].clone(), events),
+      (kinds::C_REQ_HEARTBEAT_ID, 1) => {
+        if let Some(token) = frame_id(&f[0]) {
+          state.heartbeat_request(state.rid_of(token), events);
+        }
+      }
       (kinds::C_WORKER_HEARTBEAT, 1) => events.push(ClientOutput::Send(
         codec::encode_worker_liveness(f[0].clone()),
       )),
       (kinds::C_HEARTBEAT, 0) => events.push(ClientOutput::Send(codec::encode_client_heartbeat())),
       (kinds::C_CANCEL, 1) => {
-        state.cancel(&f[0]);
+        if let Some(token) = frame_id(&f[0]) {
+          state.cancel(token);
+        }
       }
       _ => {}
     }

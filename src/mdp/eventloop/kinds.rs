@@ -14,32 +14,37 @@ crate::record_kinds!(MDP_KINDS {
   E_ERROR = 5;
   /// Client event: the connection to the broker came up (`[b"1"]`) or closed (`[b"0"]`); the session lives on.
   E_LINK = 6;
-  /// Client event: `[rid, status, data]`.
+  /// Client event: `[id: f64 LE, data]`, a partial reply to request `id`.
   E_PARTIAL = 10;
-  /// Client event: `[rid, status, data]`.
+  /// Client event: `[id: f64 LE, data]`, the final reply to request `id`.
   E_FINAL = 11;
-  /// Worker event: `[clientId, service, rid, data, opts]`.
+  /// Client event: `[id: f64 LE, error]`, request `id` failed (error reply, timeout, full queue).
+  E_FAILED = 12;
+  /// Worker event: `[slot: f64 LE, data, opts]`; the envelope (client id, rid) stays native, under `slot`.
   E_REQUEST = 20;
-  /// Worker event: `[rid]`.
+  /// Worker event: `[slot: f64 LE]`, the client heartbeated request `slot`.
   E_REQ_HEARTBEAT = 21;
-  /// Worker event: `[rid]`, a request forgotten after its timeout.
+  /// Worker event: `[slot: f64 LE]`, a request forgotten after its timeout.
   E_REQ_EXPIRED = 22;
   /// Broker event: `[rid, clientId, service, data, opts]`.
   E_PERSIST_SET = 30;
   /// Broker event: `[rid]`.
   E_PERSIST_DEL = 31;
 
-  /// Client command: `[service, rid, data, opts, timeoutMs]`.
+  /// Client command: `[service, id: f64 LE, data, opts, timeoutMs: f64 LE]`; the rid on the wire is
+  /// made from `id` (src/mdp/client_rid.rs).
   C_REQUEST = 1;
-  /// Client command: `[rid]`.
+  /// Client command: `[rid]` (a wire rid as given by the user).
   C_REQ_HEARTBEAT = 2;
   /// Client command: `[workerId]`.
   C_WORKER_HEARTBEAT = 3;
   /// Client command: `[]`.
   C_HEARTBEAT = 4;
-  /// Client command: `[rid]`, forget a request (it moved to another broker).
+  /// Client command: `[id: f64 LE]`, forget a request (it moved to another broker).
   C_CANCEL = 5;
-  /// Worker command: `[type, clientId, rid, status, data, opts]`.
+  /// Client command: `[id: f64 LE]`, heartbeat the worker serving request `id`.
+  C_REQ_HEARTBEAT_ID = 6;
+  /// Worker command: `[type: 1 byte '6'|'3'|'7', slot: f64 LE, failed: 1 byte 0|1, data, opts]`.
   W_REPLY = 10;
   /// Worker command: `[extra JSON]`.
   W_HEARTBEAT = 11;

@@ -5,7 +5,7 @@
 use super::kinds;
 use super::peer::{Link, LinkParams, Opened, PeerLoop, Role};
 use super::{spawn_loop, LoopError};
-use crate::boundary::batch::Records;
+use crate::boundary::batch::{frame_id, num_frame, Records};
 use crate::boundary::outbox::{Deliver, Outbox};
 use crate::boundary::Command;
 use crate::driver::reactor::{Reactor, Tokio};
@@ -149,19 +149,21 @@ fn apply_one<R: Reactor + Clone, D: Deliver>(
       outbox.push(kinds::E_DISCONNECT, &[b"broker"]);
       link.reconnect_after(Duration::ZERO);
     }
+    // The envelope (client id, rid) stays in the state machine: JS gets the slot.
     WorkerEvent::Request {
-      client,
-      service,
-      rid,
-      data,
-      opts,
+      slot, data, opts, ..
     } => {
-      outbox.push(kinds::E_REQUEST, &[client, service, rid, data, opts]);
+      outbox.push(
+        kinds::E_REQUEST,
+        &[&num_frame(slot as f64)[..], &data[..], &opts[..]],
+      );
     }
-    WorkerEvent::RequestHeartbeat { rid } => outbox.push(kinds::E_REQ_HEARTBEAT, &[rid]),
-    WorkerEvent::Expired { rid } => {
-      tracing::debug!(target: crate::log::target::WORKER, rid = %String::from_utf8_lossy(&rid), "request forgotten after its timeout");
-      outbox.push(kinds::E_REQ_EXPIRED, &[rid])
+    WorkerEvent::RequestHeartbeat { slot } => {
+      outbox.push(kinds::E_REQ_HEARTBEAT, &[num_frame(slot as f64)])
+    }
+    WorkerEvent::Expired { slot } => {
+      tracing::debug!(target: crate::log::target::WORKER, slot, "request forgotten after its timeout");
+      outbox.push(kinds::E_REQ_EXPIRED, &[num_frame(slot as f64)])
     }
     WorkerEvent::Error(code) => outbox.push(kinds::E_ERROR, &[code.as_bytes(), b""]),
   }
@@ -173,24 +175,27 @@ fn apply_commands(state: &mut WorkerState, batch: Bytes, events: &mut Vec<Worker
     let Ok(record) = record else { break };
     let f = &record.frames;
     match (record.kind, f.len()) {
-      (kinds::W_REPLY, 6) => {
+      (kinds::W_REPLY, 5) => {
         let kind = match &f[0][..] {
           b"6" => ReplyKind::Partial,
           b"7" => ReplyKind::Reject,
           _ => ReplyKind::Final,
         };
-        // A reply for a request no longer tracked (ended, or lost with a disconnect) is
+        let Some(slot) = frame_id(&f[1]) else {
+          continue;
+        };
+        // A reply for a request no longer tracked (ended, expired, or lost with a disconnect) is
         // refused here rather than sent to a broker that would drop us for it.
         let sent = state.handle_outgoing_reply(
           kind,
-          &f[2],
-          &f[3][..] == b"-1",
+          slot,
+          f[2][..] == [1],
+          f[3].clone(),
           f[4].clone(),
-          f[5].clone(),
           events,
         );
         if sent.is_ok() && kind == ReplyKind::Partial {
-          state.handle_partial_sent(&f[2], Instant::now());
+          state.handle_partial_sent(slot, Instant::now());
         }
       }
       (kinds::W_HEARTBEAT, 1) => events.push(WorkerEvent::Send(codec::encode_worker_heartbeat(
