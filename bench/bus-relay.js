@@ -4,46 +4,15 @@
 // subscriber and the master process's CPU (utime+stime from /proc) per relayed message.
 // (bench/bus.js makes the publisher the master, so its messages take the forwarder's local input; here they
 // cross the master's SUB side.) Bounded: every wait has a limit; aborts after 150 s.
-const path = require('node:path')
 const fs = require('node:fs')
-const readline = require('node:readline')
-const { spawn } = require('node:child_process')
 
-const REPO = path.join(__dirname, '..')
 const N = Number(process.argv[2] || 1000000)
 const SUBS = Number(process.argv[3] || 1)
-const CHILD = path.join(REPO, 'bench', 'bus-child.js')
+const { spawnChild, killAll } = require('./lib/bus-children')
 const FAST = { election_timeout: 250, heartbeat_period: 200, heartbeat_timeout: 600 }
 const TICK = 100 // USER_HZ
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const kids = []
 
-function spawnChild (role, config) {
-  const proc = spawn(process.execPath, [CHILD, role, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const lines = []
-  const waiters = []
-  readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-    let msg
-    try { msg = JSON.parse(line) } catch (e) { return }
-    lines.push(msg)
-    for (const w of waiters.slice()) if (w.ev === msg.ev && w.pred(msg)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(msg) }
-  })
-  const c = {
-    proc,
-    send: (cmd) => proc.stdin.write(JSON.stringify(cmd) + '\n'),
-    wait: (ev, ms = 10000, pred = () => true, fresh = false) => {
-      const seen = !fresh && lines.find((l) => l.ev === ev && pred(l))
-      if (seen) return Promise.resolve(seen)
-      return new Promise((resolve, reject) => {
-        const w = { ev, pred, resolve }
-        waiters.push(w)
-        setTimeout(() => { if (waiters.includes(w)) { waiters.splice(waiters.indexOf(w), 1); reject(new Error(`${role}: no ${ev} in ${ms} ms`)) } }, ms)
-      })
-    }
-  }
-  kids.push(proc)
-  return c
-}
 
 function cpuTicks (pid) {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
@@ -56,7 +25,7 @@ async function count (sub) {
 }
 
 async function main () {
-  const timer = setTimeout(() => { console.error('relay bench: over 150 s, aborting'); for (const p of kids) p.kill('SIGKILL'); process.exit(2) }, 150000)
+  const timer = setTimeout(() => { console.error('relay bench: over 150 s, aborting'); killAll(); process.exit(2) }, 150000)
   const rnd = (n) => Math.floor(Math.random() * n)
   const g = { multicast_addr: `239.255.${1 + rnd(250)}.${1 + rnd(250)}`, multicast_port: 20000 + rnd(40000) }
   const master = spawnChild('ours-idle', { node: { ...g, ...FAST, election_priority: 9 } })
@@ -102,8 +71,8 @@ async function main () {
     }
     console.log(JSON.stringify(res))
   } finally {
-    for (const p of kids) p.kill('SIGKILL')
+    killAll()
     clearTimeout(timer)
   }
 }
-main().catch((e) => { console.error(e); for (const p of kids) p.kill('SIGKILL'); process.exit(1) })
+main().catch((e) => { console.error(e); killAll(); process.exit(1) })

@@ -8,52 +8,15 @@
 //  4. failover: kill -9 the master, time to the new 'elected' event and to the first delivery,
 //     with election_timeout 250, heartbeat_period 200, heartbeat_timeout 600.
 // Bounded: every wait has a time limit; the whole run takes well under 3 minutes.
-const path = require('node:path')
-const readline = require('node:readline')
-const { spawn } = require('node:child_process')
 
-const CHILD = path.join(__dirname, 'bus-child.js')
+const { spawnChild, children } = require('./lib/bus-children')
 const N = Number(process.env.BENCH_BUS_N || 1000000)
 // The JS baseline relays some 10-30k msgs/s here: it gets fewer messages so the run stays short.
 const N_JS = Math.min(N, Number(process.env.BENCH_BUS_N_JS || 200000))
 const PARTS = (process.env.BENCH_BUS_PARTS || 'ours,js,failover').split(',')
 const RATE = 1000000
 const FAST = { election_timeout: 250, heartbeat_period: 200, heartbeat_timeout: 600 }
-const children = new Set()
 
-function spawnChild (role, config) {
-  const proc = spawn(process.execPath, [CHILD, role, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const lines = []
-  const waiters = []
-  readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-    let msg
-    try { msg = JSON.parse(line) } catch (e) { return }
-    lines.push(msg)
-    for (const w of waiters.slice()) if (w.ev === msg.ev && w.pred(msg)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(msg) }
-  })
-  const child = {
-    proc,
-    lines,
-    send: (cmd) => proc.stdin.write(JSON.stringify(cmd) + '\n'),
-    wait: (ev, ms = 10000, pred = () => true, fresh = false) => {
-      const seen = !fresh && lines.find((l) => l.ev === ev && pred(l))
-      if (seen) return Promise.resolve(seen)
-      return new Promise((resolve, reject) => {
-        const w = { ev, pred, resolve }
-        waiters.push(w)
-        setTimeout(() => { if (waiters.includes(w)) { waiters.splice(waiters.indexOf(w), 1); reject(new Error(`${role}: no ${ev} in ${ms} ms`)) } }, ms)
-      })
-    },
-    kill: () => new Promise((resolve) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return resolve()
-      proc.once('exit', resolve)
-      proc.kill('SIGKILL')
-    })
-  }
-  children.add(child)
-  proc.once('exit', () => children.delete(child))
-  return child
-}
 
 function group () {
   return { multicast_addr: `239.255.${1 + rnd(250)}.${1 + rnd(250)}`, multicast_port: 20000 + rnd(40000) }
