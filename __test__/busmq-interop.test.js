@@ -122,8 +122,11 @@ test('our consumer on the lane leaves the channel while it waits in BLMPOP, and 
   for (let i = 0; i < N; i++) ids.push(await call((cb) => producer.push('m' + i, cb)))
   await waitFor(() => c.got.length === N, 10000, 5, 'the first half')
   // The lane's pop connection dies: the consumer listens on the channel again (plain pops).
-  const line = (await redisCli(redis.port, 'CLIENT', 'LIST')).split('\n').find((l) => /cmd=blmpop/.test(l))
-  if (line) await redisCli(redis.port, 'CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line)[1])
+  // Earlier tests' consumers may wait in BLMPOP too, and under load ours may be between two pops: wait
+  // (bounded) until ours waits again, then kill every pop connection, so ours is surely among them.
+  await waitBlocked(blocked + 1)
+  const lines = (await redisCli(redis.port, 'CLIENT', 'LIST')).split('\n').filter((l) => /cmd=blmpop/.test(l))
+  for (const l of lines) await redisCli(redis.port, 'CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(l)[1])
   await waitFor(async () => (await subscribers(channel)) === 1, 5000, 5, 'the channel subscribed again')
   for (let i = N; i < 2 * N; i++) ids.push(await call((cb) => producer.push('m' + i, cb)))
   const got = await c.done
